@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "weft_native",
+      "sources": ["native/weft.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
+    }
+  ]
+}

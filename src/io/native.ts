@@ -1,0 +1,119 @@
+/**
+ * The only importer of the native addon (native/weft.c documents every
+ * function). Everything above io/ uses the typed wrappers here or in the
+ * sibling modules; a syscall failure becomes a SysError with the errno name.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WeftError } from '../errors.js';
+
+export interface PollHandle {
+  readonly __poll: unique symbol;
+}
+
+export interface NativeAddon {
+  openSocket(domain: number, type: number, protocol: number, netnsPath?: string | null): number;
+  openTun(name: string | null, flags: number, netnsPath?: string | null): { fd: number; name: string };
+  ioctlInt(fd: number, request: number, value: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
+  setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
+  getsockoptBuf(fd: number, level: number, name: number, length: number): Buffer;
+  attachFilter(fd: number, program: Uint8Array): void;
+  bind(fd: number, sockaddr: Uint8Array): void;
+  connect(fd: number, sockaddr: Uint8Array): void;
+  getsockname(fd: number): Buffer;
+  sendTo(fd: number, buf: Uint8Array, offset: number, length: number, sockaddr?: Uint8Array | null): number;
+  recvFrom(fd: number, buf: Uint8Array, offset: number, length: number, addrOut?: Uint8Array | null): number;
+  recvBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
+    addrs?: Uint8Array | null, segs?: Int32Array | null): number;
+  sendBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
+    addrs?: Uint8Array | null, addrLen?: number): number;
+  readBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array): number;
+  writeBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array): number;
+  close(fd: number): void;
+  poll(fd: number, events: number, callback: (status: number, events: number) => void): PollHandle;
+  pollUpdate(handle: PollHandle, events: number): void;
+  pollClose(handle: PollHandle): void;
+  errnoName(errno: number): string;
+}
+
+/** A failed system call, carrying the errno name as `code` (EEXIST, ENODEV ...). */
+export class SysError extends WeftError {
+  readonly errno: number;
+  readonly syscall: string;
+  constructor(code: string, errno: number, syscall: string, message: string) {
+    super(code, message);
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+/** Thrown when weft's native parts are used where they cannot work. */
+export class UnsupportedPlatformError extends WeftError {
+  constructor(message: string) {
+    super('EUNSUPPORTED', message);
+  }
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', 'weft_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new UnsupportedPlatformError('weft native addon not built: run `npm run build`');
+}
+
+let addon: NativeAddon | undefined;
+
+function load(): NativeAddon {
+  if (addon) return addon;
+  if (process.platform !== 'linux') {
+    throw new UnsupportedPlatformError(`weft's kernel and socket features need Linux, not ${process.platform}`);
+  }
+  const raw = createRequire(import.meta.url)(findAddon()) as NativeAddon;
+  addon = wrapErrors(raw);
+  return addon;
+}
+
+function wrapErrors(raw: NativeAddon): NativeAddon {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(raw) as [string, (...a: unknown[]) => unknown][]) {
+    out[name] = (...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        throw toSysError(err);
+      }
+    };
+  }
+  return out as unknown as NativeAddon;
+}
+
+function toSysError(err: unknown): unknown {
+  if (err instanceof Error && typeof (err as { errno?: unknown }).errno === 'number') {
+    const e = err as Error & { code: string; errno: number; syscall: string };
+    return new SysError(e.code, e.errno, e.syscall, e.message);
+  }
+  if (err instanceof Error && (err as { code?: unknown }).code === 'EINVALARG') {
+    return new WeftError('EINVALARG', err.message);
+  }
+  return err;
+}
+
+/** The addon, loaded on first use. */
+export function native(): NativeAddon {
+  return load();
+}
+
+/** The path of a named network namespace as iproute2 keeps it. */
+export function netnsPath(name: string): string {
+  if (name.startsWith('/')) return name;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name === '.' || name === '..') {
+    throw new WeftError('EINVALARG', `invalid network namespace name: ${JSON.stringify(name)}`);
+  }
+  return `/var/run/netns/${name}`;
+}
