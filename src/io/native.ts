@@ -81,21 +81,26 @@ function load(): NativeAddon {
 
 function wrapErrors(raw: NativeAddon): NativeAddon {
   const out: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(raw) as [string, (...a: unknown[]) => unknown][]) {
+  // The addon's properties are not enumerable (napi_default).
+  for (const name of Object.getOwnPropertyNames(raw)) {
+    const fn = (raw as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
     out[name] = (...args: unknown[]) => {
       try {
         return fn(...args);
       } catch (err) {
-        throw toSysError(err);
+        throw toSysError(err, name === 'openSocket' ? args[3] : name === 'openTun' ? args[2] : undefined);
       }
     };
   }
   return out as unknown as NativeAddon;
 }
 
-function toSysError(err: unknown): unknown {
+function toSysError(err: unknown, netns?: unknown): unknown {
   if (err instanceof Error && typeof (err as { errno?: unknown }).errno === 'number') {
     const e = err as Error & { code: string; errno: number; syscall: string };
+    if (e.syscall === 'open(netns)' || e.syscall === 'setns') {
+      return new SysError(e.code, e.errno, e.syscall, `network namespace ${String(netns)}: ${e.code === 'ENOENT' ? 'does not exist' : e.message}`);
+    }
     return new SysError(e.code, e.errno, e.syscall, e.message);
   }
   if (err instanceof Error && (err as { code?: unknown }).code === 'EINVALARG') {
