@@ -1,0 +1,253 @@
+/**
+ * What pcap and pcapng readers share: the packet record handed to callers,
+ * the typed error (always with the byte offset where the file went wrong),
+ * the link types weft decodes and their length caps, and the chunk driver
+ * that turns any sequence of chunks into whole records with bounded memory.
+ *
+ * Limits follow libpcap (reliability.md §1.6, §3.8): a record larger than
+ * the link type's maximum (262144) is an error, never an allocation; a
+ * pcapng block is at most 16 MiB, an SHB at most 1 MiB.
+ */
+import { WeftError } from '../errors.js';
+
+/** Link types (tcpdump.org/linktypes.html) the decoder understands. */
+export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_RAW = 101;
+export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_IPV4 = 228;
+export const LINKTYPE_IPV6 = 229;
+export const LINKTYPE_LINUX_SLL2 = 276;
+/** DLT_RAW as some BSDs number it in files (12, 14): still raw IP. */
+const DLT_RAW_ALIASES = [12, 14];
+
+const LINKTYPE_NAMES = new Map<number, string>([
+  [LINKTYPE_ETHERNET, 'EN10MB'],
+  [LINKTYPE_RAW, 'RAW'],
+  [12, 'RAW'],
+  [14, 'RAW'],
+  [LINKTYPE_LINUX_SLL, 'LINUX_SLL'],
+  [LINKTYPE_LINUX_SLL2, 'LINUX_SLL2'],
+  [LINKTYPE_IPV4, 'IPV4'],
+  [LINKTYPE_IPV6, 'IPV6'],
+]);
+
+export function linktypeName(linktype: number): string {
+  return LINKTYPE_NAMES.get(linktype) ?? `unknown(${linktype})`;
+}
+
+export function isSupportedLinktype(linktype: number): boolean {
+  return LINKTYPE_NAMES.has(linktype);
+}
+
+/** Normalises DLT_RAW aliases to LINKTYPE_RAW. */
+export function canonicalLinktype(linktype: number): number {
+  return DLT_RAW_ALIASES.includes(linktype) ? LINKTYPE_RAW : linktype;
+}
+
+/** libpcap's MAXIMUM_SNAPLEN: the largest record any link type we read may carry. */
+export const MAX_RECORD_LENGTH = 262144;
+/** libpcap INITIAL_MAX_BLOCKSIZE: no pcapng block may exceed 16 MiB. */
+export const MAX_BLOCK_LENGTH = 16 * 1024 * 1024;
+/** libpcap rejects a Section Header Block over 1 MiB as corrupt. */
+export const MAX_SHB_LENGTH = 1024 * 1024;
+
+export type CaptureErrorCode =
+  | 'ENOTCAPTURE' // not a pcap/pcapng file (short or unknown magic)
+  | 'ECAPTUREVERSION' // unsupported format version
+  | 'ECAPTURELINKTYPE' // link type weft cannot decode
+  | 'ECAPTURETRUNCATED' // file ends inside a record or block
+  | 'ECAPTURECORRUPT'; // a length or index that cannot be right
+
+/** A capture file that cannot be read further. `offset` is the file byte where it went wrong. */
+export class CaptureError extends WeftError {
+  readonly offset: number;
+  /** Index of the packet record (0-based) being read, when known. */
+  readonly record: number;
+  constructor(code: CaptureErrorCode, message: string, offset: number, record = -1) {
+    super(code, `${message} (offset ${offset}${record >= 0 ? `, record ${record}` : ''})`);
+    this.offset = offset;
+    this.record = record;
+  }
+}
+
+/**
+ * One packet as a reader hands it to its callback. The object and the bytes
+ * are reused for the next packet: copy what must outlive the callback.
+ */
+export interface CaptureRecord {
+  /** Backing bytes; the packet is data[offset, offset + caplen). */
+  data: Uint8Array;
+  offset: number;
+  caplen: number;
+  /** Length on the wire. */
+  origlen: number;
+  /** Timestamp: whole seconds since the epoch and nanoseconds within it. */
+  sec: number;
+  nsec: number;
+  /** Index of the interface (pcapng IDB; 0 for pcap). */
+  ifindex: number;
+  linktype: number;
+  /** Interface name if the file has one (pcapng if_name), else ''. */
+  ifname: string;
+  /** Digits after the decimal point the file's resolution supports (6 or 9 ...). */
+  tsDigits: number;
+  /** pcapng opt_comment values of this packet, or null. */
+  comments: string[] | null;
+  /** Number of this packet in the file (0-based). */
+  index: number;
+  /** File offset of the record. */
+  fileOffset: number;
+}
+
+export function newRecord(): CaptureRecord {
+  return {
+    data: new Uint8Array(0), offset: 0, caplen: 0, origlen: 0, sec: 0, nsec: 0, ifindex: 0,
+    linktype: LINKTYPE_ETHERNET, ifname: '', tsDigits: 6, comments: null, index: 0, fileOffset: 0,
+  };
+}
+
+/** An interface as the file describes it (pcap has exactly one). */
+export interface CaptureInterface {
+  linktype: number;
+  snaplen: number;
+  name: string;
+  description: string;
+  /** Units per second as a power: base 10 or 2, exponent. */
+  tsBase: 10 | 2;
+  tsExponent: number;
+  /** if_tsoffset seconds added to every timestamp. */
+  tsOffset: number;
+  comments: string[];
+}
+
+export interface CaptureWarning {
+  message: string;
+  offset: number;
+}
+
+export interface CaptureHandlers {
+  packet(record: CaptureRecord): void;
+  warning?(w: CaptureWarning): void;
+  /** A new interface (pcapng IDB, or the pcap file header). */
+  interface?(iface: CaptureInterface, index: number): void;
+  /** Section/file level comments (pcapng SHB opt_comment). */
+  comment?(text: string): void;
+}
+
+/**
+ * A format's record step: given bytes at `off` with `avail` bytes, either
+ * consumes one unit and returns its length (> 0), or returns -N when the
+ * unit needs N bytes in total (N > avail). Throws CaptureError otherwise.
+ */
+export type StepFn = (buf: Uint8Array, off: number, avail: number, fileOffset: number) => number;
+
+/**
+ * Feeds chunks to a StepFn. Whole units are parsed in place in the caller's
+ * chunk; only a unit split across chunks is copied into `pending`, which
+ * grows to the largest unit the format allows and no further.
+ */
+export class ChunkDriver {
+  #pending = new Uint8Array(4096);
+  #pendingLen = 0;
+  #need = 0;
+  /** File offset of the next unparsed byte. */
+  position = 0;
+
+  constructor(private readonly step: StepFn, private readonly maxUnit: number) {}
+
+  get buffered(): number {
+    return this.#pendingLen;
+  }
+
+  feed(chunk: Uint8Array): void {
+    let pos = 0;
+    while (this.#pendingLen > 0 && pos < chunk.length) {
+      const want = Math.min(this.#need - this.#pendingLen, chunk.length - pos);
+      this.#ensure(this.#need);
+      this.#pending.set(chunk.subarray(pos, pos + want), this.#pendingLen);
+      this.#pendingLen += want;
+      pos += want;
+      if (this.#pendingLen < this.#need) return;
+      // Units are copied exactly up to their need, so this loop normally runs once.
+      while (this.#pendingLen > 0) {
+        const r = this.step(this.#pending, 0, this.#pendingLen, this.position);
+        if (r < 0) {
+          this.#need = -r;
+          break;
+        }
+        this.position += r;
+        this.#pending.copyWithin(0, r, this.#pendingLen);
+        this.#pendingLen -= r;
+      }
+    }
+    while (pos < chunk.length) {
+      const r = this.step(chunk, pos, chunk.length - pos, this.position);
+      if (r < 0) {
+        this.#need = -r;
+        const tail = chunk.length - pos;
+        this.#ensure(Math.max(tail, Math.min(this.#need, 65536)));
+        this.#pending.set(chunk.subarray(pos), 0);
+        this.#pendingLen = tail;
+        return;
+      }
+      pos += r;
+      this.position += r;
+    }
+  }
+
+  #ensure(n: number): void {
+    if (n <= this.#pending.length) return;
+    // The step function has already checked n against the format's caps.
+    const size = Math.min(Math.max(n, this.#pending.length * 2), this.maxUnit);
+    const next = new Uint8Array(Math.max(size, n));
+    next.set(this.#pending.subarray(0, this.#pendingLen));
+    this.#pending = next;
+  }
+}
+
+/**
+ * Converts a 64-bit timestamp in units of base^-exponent seconds to
+ * seconds + nanoseconds without losing precision (long division in 16-bit
+ * steps keeps every intermediate below 2^53 for divisors up to 10^9).
+ */
+export function splitTimestamp(high: number, low: number, base: 10 | 2, exponent: number, out: { sec: number; nsec: number }): void {
+  if (base === 2 && exponent <= 32) {
+    const frac = exponent === 32 ? low : low & ((1 << exponent) - 1 >>> 0);
+    out.sec = high * 2 ** (32 - exponent) + Math.floor(low / 2 ** exponent);
+    out.nsec = Math.floor(((frac >>> 0) / 2 ** exponent) * 1e9);
+    return;
+  }
+  if (base === 10 && exponent <= 9) {
+    const d = POW10[exponent]!;
+    let rem = 0;
+    let q = 0;
+    const words = [high >>> 16, high & 0xffff, low >>> 16, low & 0xffff];
+    for (let i = 0; i < 4; i++) {
+      const cur = rem * 65536 + words[i]!;
+      const w = Math.floor(cur / d);
+      rem = cur - w * d;
+      q = q * 65536 + w;
+    }
+    out.sec = q;
+    out.nsec = rem * POW10[9 - exponent]!;
+    return;
+  }
+  // Rare resolutions (picoseconds, 2^-40 ...): exact via BigInt.
+  const units = (BigInt(high) << 32n) | BigInt(low);
+  const div = base === 10 ? 10n ** BigInt(exponent) : 1n << BigInt(exponent);
+  out.sec = Number(units / div);
+  out.nsec = Number(((units % div) * 1_000_000_000n) / div);
+}
+
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
+
+/** Digits worth printing for a resolution (µs → 6, ns → 9, capped at 9). */
+export function resolutionDigits(base: 10 | 2, exponent: number): number {
+  if (base === 10) return Math.min(9, Math.max(0, exponent));
+  return Math.min(9, Math.ceil(exponent * Math.log10(2)));
+}
+
+/** UTF-8 text of an option value (comments, names), lossy on bad bytes. */
+export function utf8(buf: Uint8Array, off: number, len: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + off, len).toString('utf8');
+}

@@ -1,0 +1,214 @@
+/**
+ * Classic libpcap files (draft-ietf-opsawg-pcap): reader step and writer.
+ *
+ *   file header (24 bytes)                 record header (16 bytes)
+ *   0  magic  a1b2c3d4 (µs) a1b23c4d (ns)   0  ts seconds
+ *   4  version major u16, minor u16         4  ts µs or ns
+ *   8  thiszone i32 (ignored)               8  captured length
+ *   12 sigfigs u32 (ignored)                12 original length
+ *   16 snaplen u32                          16 data, captured length bytes
+ *   20 linktype: low 16 bits type, bits 16-25 reserved (must be 0),
+ *      bits 26-28 FCS length
+ *
+ * The magic's byte order is the file's byte order. Rules for bad input are
+ * libpcap's (reliability.md §3.8 C1-C9): snaplen 0 or > INT_MAX is a warning,
+ * a record over 262144 bytes is an error, a caplen over snaplen is clipped.
+ */
+import {
+  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, canonicalLinktype,
+  isSupportedLinktype, newRecord,
+} from './capture-common.js';
+
+export const PCAP_MAGIC_US = 0xa1b2c3d4;
+export const PCAP_MAGIC_NS = 0xa1b23c4d;
+const FILE_HEADER = 24;
+const RECORD_HEADER = 16;
+const INT_MAX = 0x7fffffff;
+const MAX_WARNINGS = 50;
+
+/** True when the first four bytes are a pcap magic in either byte order. */
+export function isPcapMagic(b: Uint8Array, off = 0): boolean {
+  const be = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+  const le = ((b[off + 3]! << 24) | (b[off + 2]! << 16) | (b[off + 1]! << 8) | b[off]!) >>> 0;
+  return be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS || le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS;
+}
+
+/** Incremental pcap parser; drive `step` with a ChunkDriver (see capture-reader.ts). */
+export class PcapParser {
+  readonly maxUnit = RECORD_HEADER + MAX_RECORD_LENGTH;
+  #le = false;
+  #nano = false;
+  #header = false;
+  #snaplen = 0;
+  #linktype = 0;
+  #warnings = 0;
+  #warnedSnap = false;
+  count = 0;
+  readonly #record = newRecord();
+
+  constructor(private readonly handlers: CaptureHandlers) {}
+
+  get littleEndian(): boolean {
+    return this.#le;
+  }
+
+  get nanosecond(): boolean {
+    return this.#nano;
+  }
+
+  readonly step = (b: Uint8Array, off: number, avail: number, fileOffset: number): number => {
+    if (!this.#header) {
+      if (avail < FILE_HEADER) return -FILE_HEADER;
+      this.#readHeader(b, off, fileOffset);
+      return FILE_HEADER;
+    }
+    if (avail < RECORD_HEADER) return -RECORD_HEADER;
+    const le = this.#le;
+    const caplen = u32(b, off + 8, le);
+    if (caplen > MAX_RECORD_LENGTH) {
+      throw new CaptureError('ECAPTURECORRUPT', `invalid packet capture length ${caplen}, bigger than the maximum of ${MAX_RECORD_LENGTH}`, fileOffset, this.count);
+    }
+    const total = RECORD_HEADER + caplen;
+    if (avail < total) return -total;
+    const origlen = u32(b, off + 12, le);
+    const r = this.#record;
+    r.caplen = caplen;
+    if (caplen > this.#snaplen) {
+      if (!this.#warnedSnap) this.#warn(`record captured length ${caplen} exceeds snaplen ${this.#snaplen}; extra bytes skipped`, fileOffset);
+      this.#warnedSnap = true;
+      r.caplen = this.#snaplen;
+    }
+    if (caplen > origlen) this.#warn(`record ${this.count}: captured length ${caplen} exceeds original length ${origlen}`, fileOffset);
+    const sec = u32(b, off, le);
+    const frac = u32(b, off + 4, le);
+    const nsec = this.#nano ? frac : frac * 1000;
+    r.sec = sec + Math.floor(nsec / 1e9);
+    r.nsec = nsec % 1e9;
+    r.data = b;
+    r.offset = off + RECORD_HEADER;
+    r.origlen = origlen;
+    r.index = this.count++;
+    r.fileOffset = fileOffset;
+    this.handlers.packet(r);
+    return total;
+  };
+
+  #readHeader(b: Uint8Array, off: number, fileOffset: number): void {
+    const be = u32(b, off, false);
+    const le = u32(b, off, true);
+    if (be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS) this.#le = false;
+    else if (le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS) this.#le = true;
+    else throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file', fileOffset);
+    this.#nano = (this.#le ? le : be) === PCAP_MAGIC_NS;
+    const major = u16(b, off + 4, this.#le);
+    const minor = u16(b, off + 6, this.#le);
+    if (major !== 2 || minor > 4) {
+      throw new CaptureError('ECAPTUREVERSION', `unsupported pcap version ${major}.${minor}`, fileOffset + 4);
+    }
+    let snaplen = u32(b, off + 16, this.#le);
+    const network = u32(b, off + 20, this.#le);
+    if ((network & 0x03ff0000) !== 0) {
+      throw new CaptureError('ECAPTURECORRUPT', 'reserved field not zero in the link type', fileOffset + 20);
+    }
+    const linktype = network & 0xffff;
+    if (!isSupportedLinktype(linktype)) {
+      throw new CaptureError('ECAPTURELINKTYPE', `unsupported link type ${linktype}`, fileOffset + 20);
+    }
+    if (snaplen === 0 || snaplen > INT_MAX || snaplen > MAX_RECORD_LENGTH) {
+      this.#warn(`snaplen ${snaplen} out of range; using ${MAX_RECORD_LENGTH}`, fileOffset + 16);
+      snaplen = MAX_RECORD_LENGTH;
+    }
+    this.#snaplen = snaplen;
+    this.#linktype = canonicalLinktype(linktype);
+    this.#header = true;
+    const r = this.#record;
+    r.linktype = this.#linktype;
+    r.ifindex = 0;
+    r.tsDigits = this.#nano ? 9 : 6;
+    const iface: CaptureInterface = {
+      linktype: this.#linktype, snaplen, name: '', description: '', tsBase: 10, tsExponent: this.#nano ? 9 : 6, tsOffset: 0, comments: [],
+    };
+    this.handlers.interface?.(iface, 0);
+  }
+
+  #warn(message: string, offset: number): void {
+    if (this.#warnings > MAX_WARNINGS) return;
+    this.#warnings++;
+    this.handlers.warning?.({ message: this.#warnings > MAX_WARNINGS ? 'further warnings suppressed' : message, offset });
+  }
+}
+
+function u32(b: Uint8Array, o: number, le: boolean): number {
+  return le
+    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+function u16(b: Uint8Array, o: number, le: boolean): number {
+  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+}
+
+export interface PcapWriterOptions {
+  littleEndian?: boolean;
+  nanosecond?: boolean;
+  linktype?: number;
+  snaplen?: number;
+  /** Internal buffer size; the sink sees chunks of at most this many bytes. */
+  bufferSize?: number;
+}
+
+/**
+ * Writes a classic pcap stream. `sink` must consume the bytes before it
+ * returns (they are the writer's reused buffer), e.g. fs.writeSync.
+ */
+export class PcapWriter {
+  readonly #buf: Buffer;
+  #len = 0;
+  readonly #le: boolean;
+  readonly #nano: boolean;
+  readonly #snaplen: number;
+
+  constructor(private readonly sink: (bytes: Uint8Array) => void, opts: PcapWriterOptions = {}) {
+    this.#le = opts.littleEndian ?? true;
+    this.#nano = opts.nanosecond ?? false;
+    this.#snaplen = opts.snaplen ?? MAX_RECORD_LENGTH;
+    this.#buf = Buffer.alloc(Math.max(opts.bufferSize ?? 1 << 20, FILE_HEADER + RECORD_HEADER + this.#snaplen));
+    this.#u32(this.#nano ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
+    this.#u16(2);
+    this.#u16(4);
+    this.#u32(0);
+    this.#u32(0);
+    this.#u32(this.#snaplen);
+    this.#u32(opts.linktype ?? 1);
+  }
+
+  /** Appends one record; `data` longer than snaplen is cut. */
+  packet(sec: number, nsec: number, data: Uint8Array, origlen = data.length): void {
+    const caplen = Math.min(data.length, this.#snaplen);
+    if (this.#len + RECORD_HEADER + caplen > this.#buf.length) this.flush();
+    this.#u32(sec);
+    this.#u32(this.#nano ? nsec : Math.floor(nsec / 1000));
+    this.#u32(caplen);
+    this.#u32(origlen);
+    this.#buf.set(data.subarray(0, caplen), this.#len);
+    this.#len += caplen;
+  }
+
+  flush(): void {
+    if (this.#len === 0) return;
+    this.sink(this.#buf.subarray(0, this.#len));
+    this.#len = 0;
+  }
+
+  #u32(v: number): void {
+    if (this.#le) this.#buf.writeUInt32LE(v >>> 0, this.#len);
+    else this.#buf.writeUInt32BE(v >>> 0, this.#len);
+    this.#len += 4;
+  }
+
+  #u16(v: number): void {
+    if (this.#le) this.#buf.writeUInt16LE(v, this.#len);
+    else this.#buf.writeUInt16BE(v, this.#len);
+    this.#len += 2;
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * pcapng (draft-ietf-opsawg-pcapng): reader step and writer.
+ *
+ *   every block                         Section Header Block (0x0A0D0D0A)
+ *   0  block type u32                   8  byte-order magic 0x1A2B3C4D
+ *   4  block total length u32           12 major u16 (1), minor u16
+ *   8  body ...                         16 section length i64 (-1 unknown)
+ *   L-4 block total length (again)      24 options
+ *
+ *   IDB (1): linktype u16, reserved u16, snaplen u32, options
+ *   EPB (6): interface id, ts high, ts low, caplen, origlen, data (pad 4), options
+ *   SPB (3): origlen, data (interface 0, no timestamp)
+ *   PB  (2, obsolete): interface id u16, drops u16, ts high, ts low, caplen, origlen, data
+ *   option: code u16, length u16, value (pad 4); code 0 ends the list
+ *
+ * Each SHB sets the byte order and resets the interface table. Bad input
+ * rules (reliability.md §3.8 C10-C16) are libpcap's: block length ≥ 12, a
+ * multiple of 4, ≤ 16 MiB (SHB ≤ 1 MiB), equal to its trailer; unknown
+ * blocks and options are skipped; packets on a missing interface are errors.
+ */
+import {
+  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
+  canonicalLinktype, isSupportedLinktype, newRecord, resolutionDigits, splitTimestamp, utf8,
+} from './capture-common.js';
+
+export const BT_SHB = 0x0a0d0d0a;
+export const BT_IDB = 1;
+export const BT_PB = 2;
+export const BT_SPB = 3;
+export const BT_EPB = 6;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const OPT_ENDOFOPT = 0;
+const OPT_COMMENT = 1;
+const IF_NAME = 2;
+const IF_DESCRIPTION = 3;
+const IF_TSRESOL = 9;
+const IF_TSOFFSET = 14;
+const MAX_WARNINGS = 50;
+
+export function isPcapngMagic(b: Uint8Array, off = 0): boolean {
+  return b[off] === 0x0a && b[off + 1] === 0x0d && b[off + 2] === 0x0d && b[off + 3] === 0x0a;
+}
+
+interface Iface extends CaptureInterface {
+  digits: number;
+}
+
+/** Incremental pcapng parser; drive `step` with a ChunkDriver. */
+export class PcapngParser {
+  readonly maxUnit = MAX_BLOCK_LENGTH;
+  #le = true;
+  #sections = 0;
+  /** A section with an unknown major version is skipped until the next SHB. */
+  #skipSection = false;
+  #ifaces: Iface[] = [];
+  #warnings = 0;
+  count = 0;
+  readonly #record = newRecord();
+  readonly #ts = { sec: 0, nsec: 0 };
+
+  constructor(private readonly handlers: CaptureHandlers) {}
+
+  get littleEndian(): boolean {
+    return this.#le;
+  }
+
+  readonly step = (b: Uint8Array, off: number, avail: number, fileOffset: number): number => {
+    if (avail < 12) return -12;
+    const type = u32(b, off, this.#le);
+    if (type === BT_SHB) {
+      const magic = u32(b, off + 8, false);
+      if (magic === BYTE_ORDER_MAGIC) this.#le = false;
+      else if (u32(b, off + 8, true) === BYTE_ORDER_MAGIC) this.#le = true;
+      else if (this.#sections === 0) throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file (bad byte-order magic)', fileOffset + 8);
+      else throw new CaptureError('ECAPTURECORRUPT', 'section header with a bad byte-order magic', fileOffset + 8);
+    } else if (this.#sections === 0) {
+      throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file (no section header block first)', fileOffset);
+    }
+    const le = this.#le;
+    const len = u32(b, off + 4, le);
+    if (len < 12) throw new CaptureError('ECAPTURECORRUPT', `block length ${len} is smaller than 12`, fileOffset + 4, this.count);
+    if (len % 4 !== 0) throw new CaptureError('ECAPTURECORRUPT', `block length ${len} is not a multiple of 4`, fileOffset + 4, this.count);
+    const cap = type === BT_SHB ? MAX_SHB_LENGTH : MAX_BLOCK_LENGTH;
+    if (len > cap) throw new CaptureError('ECAPTURECORRUPT', `block length ${len} exceeds the maximum of ${cap}`, fileOffset + 4, this.count);
+    if (avail < len) return -len;
+    const trailer = u32(b, off + len - 4, le);
+    if (trailer !== len) {
+      throw new CaptureError('ECAPTURECORRUPT', `block length ${len} does not match its trailer ${trailer}`, fileOffset + len - 4, this.count);
+    }
+    const end = off + len - 4;
+    switch (type) {
+      case BT_SHB:
+        this.#section(b, off, end, fileOffset);
+        break;
+      case BT_IDB:
+        if (!this.#skipSection) this.#interface(b, off, end, fileOffset);
+        break;
+      case BT_EPB:
+        if (!this.#skipSection) this.#enhanced(b, off, end, fileOffset);
+        break;
+      case BT_SPB:
+        if (!this.#skipSection) this.#simple(b, off, end, fileOffset);
+        break;
+      case BT_PB:
+        if (!this.#skipSection) this.#obsolete(b, off, end, fileOffset);
+        break;
+      default:
+        // NRB, ISB, DSB, custom and unknown blocks: skipped by length.
+        break;
+    }
+    return len;
+  };
+
+  #section(b: Uint8Array, off: number, end: number, fileOffset: number): void {
+    if (end - off < 24) throw new CaptureError('ECAPTURECORRUPT', 'section header block too short', fileOffset);
+    this.#sections++;
+    this.#ifaces = [];
+    const major = u16(b, off + 12, this.#le);
+    const minor = u16(b, off + 14, this.#le);
+    this.#skipSection = major !== 1;
+    if (this.#skipSection) {
+      this.#warn(`section with unsupported pcapng version ${major}.${minor} skipped`, fileOffset + 12);
+      return;
+    }
+    this.#options(b, off, off + 24, end, fileOffset, (code, vo, vl) => {
+      if (code === OPT_COMMENT) this.handlers.comment?.(utf8(b, vo, vl));
+    });
+  }
+
+  #interface(b: Uint8Array, off: number, end: number, fileOffset: number): void {
+    if (end - off < 16) throw new CaptureError('ECAPTURECORRUPT', 'interface description block too short', fileOffset);
+    const linktype = u16(b, off + 8, this.#le);
+    if (!isSupportedLinktype(linktype)) {
+      throw new CaptureError('ECAPTURELINKTYPE', `unsupported link type ${linktype} on interface ${this.#ifaces.length}`, fileOffset + 8);
+    }
+    let snaplen = u32(b, off + 12, this.#le);
+    // pcapng: snaplen 0 means no limit.
+    if (snaplen === 0 || snaplen > MAX_RECORD_LENGTH) snaplen = MAX_RECORD_LENGTH;
+    const iface: Iface = {
+      linktype: canonicalLinktype(linktype), snaplen, name: '', description: '', tsBase: 10, tsExponent: 6, tsOffset: 0, comments: [], digits: 6,
+    };
+    this.#options(b, off, off + 16, end, fileOffset, (code, vo, vl, optOffset) => {
+      if (code === IF_NAME) iface.name = utf8(b, vo, vl);
+      else if (code === IF_DESCRIPTION) iface.description = utf8(b, vo, vl);
+      else if (code === OPT_COMMENT) iface.comments.push(utf8(b, vo, vl));
+      else if (code === IF_TSRESOL && vl >= 1) {
+        const v = b[vo]!;
+        iface.tsBase = v & 0x80 ? 2 : 10;
+        iface.tsExponent = v & 0x7f;
+        if (iface.tsExponent > 63) throw new CaptureError('ECAPTURECORRUPT', `if_tsresol exponent ${iface.tsExponent} is too large`, optOffset);
+      } else if (code === IF_TSOFFSET && vl >= 8) {
+        const hi = u32(b, vo + (this.#le ? 4 : 0), this.#le) | 0;
+        const lo = u32(b, vo + (this.#le ? 0 : 4), this.#le);
+        iface.tsOffset = hi * 4294967296 + lo;
+      }
+    });
+    iface.digits = resolutionDigits(iface.tsBase, iface.tsExponent);
+    this.#ifaces.push(iface);
+    this.handlers.interface?.(iface, this.#ifaces.length - 1);
+  }
+
+  #enhanced(b: Uint8Array, off: number, end: number, fileOffset: number): void {
+    if (end - off < 28) throw new CaptureError('ECAPTURECORRUPT', 'enhanced packet block too short', fileOffset, this.count);
+    const le = this.#le;
+    const id = u32(b, off + 8, le);
+    const caplen = u32(b, off + 20, le);
+    const dataOff = off + 28;
+    if (caplen > end - dataOff) {
+      throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
+    }
+    const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
+    splitTimestamp(u32(b, off + 12, le), u32(b, off + 16, le), r.tsBase, r.tsExponent, this.#ts);
+    const optStart = dataOff + ((caplen + 3) & ~3);
+    let comments: string[] | null = null;
+    if (optStart + 4 <= end) {
+      this.#options(b, off, optStart, end, fileOffset, (code, vo, vl) => {
+        if (code === OPT_COMMENT) (comments ??= []).push(utf8(b, vo, vl));
+      });
+    }
+    this.#emit(b, dataOff, r, comments);
+  }
+
+  #simple(b: Uint8Array, off: number, end: number, fileOffset: number): void {
+    const origlen = u32(b, off + 8, this.#le);
+    const body = end - (off + 12);
+    const iface = this.#ifaces[0];
+    const caplen = Math.min(origlen, body, iface?.snaplen ?? body);
+    const r = this.#emitPrologue(0, caplen, origlen, fileOffset);
+    this.#ts.sec = 0;
+    this.#ts.nsec = 0;
+    this.#emit(b, off + 12, r, null);
+  }
+
+  #obsolete(b: Uint8Array, off: number, end: number, fileOffset: number): void {
+    if (end - off < 28) throw new CaptureError('ECAPTURECORRUPT', 'packet block too short', fileOffset, this.count);
+    const le = this.#le;
+    const id = u16(b, off + 8, le);
+    const caplen = u32(b, off + 20, le);
+    if (caplen > end - (off + 28)) {
+      throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
+    }
+    const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
+    splitTimestamp(u32(b, off + 12, le), u32(b, off + 16, le), r.tsBase, r.tsExponent, this.#ts);
+    this.#emit(b, off + 28, r, null);
+  }
+
+  /** Validates the interface and lengths; returns the interface. */
+  #emitPrologue(id: number, caplen: number, origlen: number, fileOffset: number): Iface {
+    const iface = this.#ifaces[id];
+    if (!iface) {
+      throw new CaptureError('ECAPTURECORRUPT', `packet on interface ${id}, but the section has ${this.#ifaces.length} interface(s)`, fileOffset + 8, this.count);
+    }
+    if (caplen > MAX_RECORD_LENGTH) {
+      throw new CaptureError('ECAPTURECORRUPT', `invalid packet capture length ${caplen}, bigger than the maximum of ${MAX_RECORD_LENGTH}`, fileOffset, this.count);
+    }
+    const r = this.#record;
+    r.caplen = caplen;
+    if (caplen > iface.snaplen) {
+      this.#warn(`captured length ${caplen} exceeds snaplen ${iface.snaplen}; extra bytes skipped`, fileOffset);
+      r.caplen = iface.snaplen;
+    }
+    if (caplen > origlen) this.#warn(`record ${this.count}: captured length ${caplen} exceeds original length ${origlen}`, fileOffset);
+    r.origlen = origlen;
+    r.ifindex = id;
+    r.linktype = iface.linktype;
+    r.ifname = iface.name;
+    r.tsDigits = iface.digits;
+    r.fileOffset = fileOffset;
+    return iface;
+  }
+
+  #emit(b: Uint8Array, dataOff: number, iface: Iface, comments: string[] | null): void {
+    const r = this.#record;
+    r.data = b;
+    r.offset = dataOff;
+    r.sec = this.#ts.sec + iface.tsOffset;
+    r.nsec = this.#ts.nsec;
+    r.comments = comments;
+    r.index = this.count++;
+    this.handlers.packet(r);
+  }
+
+  /** Walks options in [start, end); stops at opt_endofopt or the block end. */
+  #options(b: Uint8Array, blockOff: number, start: number, end: number, fileOffset: number,
+    each: (code: number, valueOff: number, valueLen: number, optOffset: number) => void): void {
+    let p = start;
+    while (p + 4 <= end) {
+      const code = u16(b, p, this.#le);
+      const vl = u16(b, p + 2, this.#le);
+      if (code === OPT_ENDOFOPT) return;
+      const optOffset = fileOffset + (p - blockOff);
+      if (p + 4 + vl > end) {
+        throw new CaptureError('ECAPTURECORRUPT', `option ${code} length ${vl} runs past the end of its block`, optOffset, this.count);
+      }
+      each(code, p + 4, vl, optOffset);
+      p += 4 + ((vl + 3) & ~3);
+    }
+  }
+
+  #warn(message: string, offset: number): void {
+    if (this.#warnings > MAX_WARNINGS) return;
+    this.#warnings++;
+    this.handlers.warning?.({ message: this.#warnings > MAX_WARNINGS ? 'further warnings suppressed' : message, offset });
+  }
+}
+
+function u32(b: Uint8Array, o: number, le: boolean): number {
+  return le
+    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+function u16(b: Uint8Array, o: number, le: boolean): number {
+  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+}
+
+export interface PcapngInterfaceOptions {
+  linktype: number;
+  snaplen?: number;
+  name?: string;
+  description?: string;
+  /** Timestamp resolution as a power of ten (6 = µs, 9 = ns, the default). */
+  tsExponent?: number;
+  comment?: string;
+}
+
+export interface PcapngWriterOptions {
+  littleEndian?: boolean;
+  application?: string;
+  comment?: string;
+  bufferSize?: number;
+}
+
+/**
+ * Writes a pcapng stream: one SHB, then interfaces and packets. `sink` must
+ * consume the bytes before it returns (they are the writer's reused buffer).
+ * No allocation per packet.
+ */
+export class PcapngWriter {
+  readonly #buf: Buffer;
+  #len = 0;
+  readonly #le: boolean;
+  readonly #ifaces: { snaplen: number; exponent: number }[] = [];
+
+  constructor(private readonly sink: (bytes: Uint8Array) => void, opts: PcapngWriterOptions = {}) {
+    this.#le = opts.littleEndian ?? true;
+    this.#buf = Buffer.alloc(Math.max(opts.bufferSize ?? 1 << 20, 2 * MAX_RECORD_LENGTH));
+    const options: [number, Uint8Array][] = [];
+    if (opts.comment) options.push([OPT_COMMENT, Buffer.from(opts.comment)]);
+    options.push([4 /* shb_userappl */, Buffer.from(opts.application ?? 'weft')]);
+    const start = this.#begin(BT_SHB);
+    this.#u32(BYTE_ORDER_MAGIC);
+    this.#u16(1);
+    this.#u16(0);
+    this.#u32(0xffffffff);
+    this.#u32(0xffffffff);
+    this.#writeOptions(options);
+    this.#end(start);
+  }
+
+  /** Adds an Interface Description Block; returns its interface id. */
+  addInterface(o: PcapngInterfaceOptions): number {
+    const exponent = o.tsExponent ?? 9;
+    if (!Number.isInteger(exponent) || exponent < 0 || exponent > 9) throw new RangeError('tsExponent must be 0..9');
+    const snaplen = o.snaplen ?? MAX_RECORD_LENGTH;
+    const options: [number, Uint8Array][] = [];
+    if (o.name) options.push([IF_NAME, Buffer.from(o.name)]);
+    if (o.description) options.push([IF_DESCRIPTION, Buffer.from(o.description)]);
+    if (o.comment) options.push([OPT_COMMENT, Buffer.from(o.comment)]);
+    options.push([IF_TSRESOL, Uint8Array.of(exponent)]);
+    this.#room(512 + options.reduce((n, [, v]) => n + v.length + 8, 0));
+    const start = this.#begin(BT_IDB);
+    this.#u16(o.linktype);
+    this.#u16(0);
+    this.#u32(snaplen);
+    this.#writeOptions(options);
+    this.#end(start);
+    this.#ifaces.push({ snaplen, exponent });
+    return this.#ifaces.length - 1;
+  }
+
+  /** Appends an Enhanced Packet Block (data cut to the interface's snaplen). */
+  packet(ifId: number, sec: number, nsec: number, data: Uint8Array, origlen = data.length, comment?: string): void {
+    const iface = this.#ifaces[ifId];
+    if (!iface) throw new RangeError(`no interface ${ifId}`);
+    const caplen = Math.min(data.length, iface.snaplen);
+    const commentBytes = comment ? Buffer.from(comment) : undefined;
+    this.#room(32 + caplen + 3 + (commentBytes ? commentBytes.length + 12 : 0));
+    const start = this.#begin(BT_EPB);
+    this.#u32(ifId);
+    const d = 10 ** iface.exponent;
+    // units = sec * d + nsec / (1e9 / d), split into 32-bit halves exactly.
+    const a = Math.floor(sec / 65536);
+    const bsec = sec - a * 65536;
+    const A = a * d;
+    const S = (A % 65536) * 65536 + bsec * d + Math.floor(nsec / (1e9 / d));
+    const high = Math.floor(A / 65536) + Math.floor(S / 4294967296);
+    this.#u32(high);
+    this.#u32(S % 4294967296);
+    this.#u32(caplen);
+    this.#u32(origlen);
+    this.#buf.set(data.subarray(0, caplen), this.#len);
+    this.#len += caplen;
+    while (this.#len & 3) this.#buf[this.#len++] = 0;
+    if (commentBytes) this.#writeOptions([[OPT_COMMENT, commentBytes]]);
+    this.#end(start);
+  }
+
+  flush(): void {
+    if (this.#len === 0) return;
+    this.sink(this.#buf.subarray(0, this.#len));
+    this.#len = 0;
+  }
+
+  #room(n: number): void {
+    if (n > this.#buf.length) throw new RangeError(`block of ${n} bytes does not fit the writer buffer`);
+    if (this.#len + n > this.#buf.length) this.flush();
+  }
+
+  #begin(type: number): number {
+    const start = this.#len;
+    this.#u32(type);
+    this.#u32(0);
+    return start;
+  }
+
+  #end(start: number): void {
+    const total = this.#len + 4 - start;
+    this.#u32(total);
+    if (this.#le) this.#buf.writeUInt32LE(total, start + 4);
+    else this.#buf.writeUInt32BE(total, start + 4);
+  }
+
+  #writeOptions(options: [number, Uint8Array][]): void {
+    if (options.length === 0) return;
+    for (const [code, value] of options) {
+      this.#u16(code);
+      this.#u16(value.length);
+      this.#buf.set(value, this.#len);
+      this.#len += value.length;
+      while (this.#len & 3) this.#buf[this.#len++] = 0;
+    }
+    this.#u16(OPT_ENDOFOPT);
+    this.#u16(0);
+  }
+
+  #u32(v: number): void {
+    if (this.#le) this.#buf.writeUInt32LE(v >>> 0, this.#len);
+    else this.#buf.writeUInt32BE(v >>> 0, this.#len);
+    this.#len += 4;
+  }
+
+  #u16(v: number): void {
+    if (this.#le) this.#buf.writeUInt16LE(v, this.#len);
+    else this.#buf.writeUInt16BE(v, this.#len);
+    this.#len += 2;
+  }
+}
