@@ -157,7 +157,7 @@ function readRecord(buf: Uint8Array, end: number, cur: Cursor, additional: boole
       if (o + 4 > rdEnd || o + 4 + u16(buf, o + 2) > rdEnd) throw new DnsDecodeError('EDNS_OPT', 'OPT option runs past its rdata', o);
       o += 4 + u16(buf, o + 2);
     }
-    msg.edns = { udpSize: klass, version: (ttl >>> 16) & 0xff, flags: ttl & 0xffff, options: buf.slice(rd, rdEnd) };
+    msg.edns = { udpSize: klass, version: (ttl >>> 16) & 0xff, flags: ttl & 0xffff, options: new Uint8Array(buf.subarray(rd, rdEnd)) };
     msg.rcode |= (ttl >>> 24) << 4;
     return undefined;
   }
@@ -200,7 +200,7 @@ function readRData(buf: Uint8Array, type: number, rd: number, rdEnd: number): Dn
       for (let o = rd; o < rdEnd; ) {
         const n = buf[o]!;
         if (o + 1 + n > rdEnd) throw bad('TXT');
-        strings.push(buf.slice(o + 1, o + 1 + n));
+        strings.push(new Uint8Array(buf.subarray(o + 1, o + 1 + n)));
         o += 1 + n;
       }
       if (strings.length === 0) throw bad('empty TXT');
@@ -217,7 +217,7 @@ function readRData(buf: Uint8Array, type: number, rd: number, rdEnd: number): Dn
       };
     }
     default:
-      return { kind: 'raw', bytes: buf.slice(rd, rdEnd) };
+      return { kind: 'raw', bytes: new Uint8Array(buf.subarray(rd, rdEnd)) };
   }
 }
 
@@ -254,13 +254,13 @@ export class DnsWriter {
     this.pos += b.length;
   }
 
-  /** A name, pointing at an earlier copy of any suffix (case-insensitively). */
+  /** A name, pointing at an earlier copy of any suffix (same case, so names round-trip exactly). */
   name(text: string): void {
     const labels = nameLabels(text);
     const keys: string[] = [];
     let key = '';
     for (let i = labels.length - 1; i >= 0; i--) {
-      key = `${String.fromCharCode(labels[i]!.length)}${Buffer.from(labels[i]!).toString('latin1').toLowerCase()}${key}`;
+      key = `${String.fromCharCode(labels[i]!.length)}${Buffer.from(labels[i]!).toString('latin1')}${key}`;
       keys[i] = key;
     }
     for (let i = 0; i < labels.length; i++) {

@@ -6,9 +6,10 @@
  * are escaped as `\.`, `\\` and `\DDD`, so every wire name round-trips even
  * when a label contains a dot or NUL (dns-packet's join loses that).
  *
- * Decoding follows only compression pointers that point strictly before
- * the position they were read from and not into the header: positions
- * then strictly decrease, so every name ends in at most len/2 jumps
+ * Decoding follows only compression pointers that land strictly before the
+ * start of the run of labels they end (the name's start, or the previous
+ * jump's target) and not into the header: jump targets then strictly
+ * decrease, so label->pointer cycles are impossible, every name ends
  * (RFC 9267 §2), pointer-to-pointer chains stay legal, and the expanded
  * length is capped at 255 octets as it grows (no CPU burn on deep chains).
  */
@@ -29,6 +30,7 @@ const scratch = Buffer.alloc(MAX_NAME_WIRE * 4);
  */
 export function readName(buf: Uint8Array, end: number, cur: Cursor, lower = false): string {
   let pos = cur.pos;
+  let segment = pos; // start of the run being read; every jump must land before it
   let resume = -1; // where the caller's stream continues after the first jump
   let wire = 1; // expanded octets so far, counting the root
   let out = 0;
@@ -43,11 +45,11 @@ export function readName(buf: Uint8Array, end: number, cur: Cursor, lower = fals
     if (kind === 0xc0) {
       if (pos + 1 >= end) throw new DnsDecodeError('EDNS_SHORT', 'pointer runs past the end', pos);
       const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
-      if (target >= pos || target < HEADER_SIZE) {
+      if (target >= segment || target < HEADER_SIZE) {
         throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos);
       }
       if (resume < 0) resume = pos + 2;
-      pos = target;
+      pos = segment = target;
       continue;
     }
     if (kind !== 0) throw new DnsDecodeError('EDNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
@@ -78,6 +80,7 @@ export function readName(buf: Uint8Array, end: number, cur: Cursor, lower = fals
 /** Skips the name at cur.pos with the same checks as readName, building nothing. */
 export function skipName(buf: Uint8Array, end: number, cur: Cursor): void {
   let pos = cur.pos;
+  let segment = pos;
   let resume = -1;
   let wire = 1;
   for (;;) {
@@ -91,11 +94,11 @@ export function skipName(buf: Uint8Array, end: number, cur: Cursor): void {
     if (kind === 0xc0) {
       if (pos + 1 >= end) throw new DnsDecodeError('EDNS_SHORT', 'pointer runs past the end', pos);
       const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
-      if (target >= pos || target < HEADER_SIZE) {
+      if (target >= segment || target < HEADER_SIZE) {
         throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos);
       }
       if (resume < 0) resume = pos + 2;
-      pos = target;
+      pos = segment = target;
       continue;
     }
     if (kind !== 0) throw new DnsDecodeError('EDNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
