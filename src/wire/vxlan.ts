@@ -1,0 +1,159 @@
+/**
+ * VXLAN (RFC 7348 §5).
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-----------------------------------------------+
+ *   |R|R|R|R|I|R|R|R|            Reserved (24)                      |
+ *   +---------------+-----------------------------------------------+
+ *   |        VXLAN Network Identifier (VNI, 24)     | Reserved (8)  |
+ *   +-----------------------------------------------+---------------+
+ *   |        inner Ethernet frame ...                                |
+ *
+ * Receive policy (reliability.md §3.1 V2/V3): like the Linux vxlan
+ * driver and unlike the RFC's "ignore reserved bits", a header whose I
+ * flag is clear or whose other bits are non-zero is invalid. `check`
+ * returns the kernel-style drop reason without throwing, for the VTEP hot
+ * path; `decode` throws DecodeError. Encoding always writes exactly
+ * `08 00 00 00 | VNI << 8` (V17).
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { DecodeError } from './errors.js';
+
+export const HEADER_LENGTH = 8;
+/** IANA port (RFC 7348 §5); Linux's legacy default is 8472. */
+export const PORT = 4789;
+export const LINUX_LEGACY_PORT = 8472;
+export const MAX_VNI = 0xffffff;
+const FLAG_I = 0x08;
+
+/** Drop reasons, named like the reliability table (V1, V2/V3, V5). */
+export type VxlanDropReason = 'short_header' | 'invalid_header' | 'short_inner';
+
+export interface VxlanRepr {
+  vni: number;
+  /** The inner Ethernet frame. */
+  payload: Uint8Array;
+}
+
+/**
+ * Zero-copy view. The constructor enforces the strict receive policy;
+ * `reset` returns a VxlanDropReason instead of throwing.
+ */
+export class VxlanView {
+  bytes: Uint8Array;
+  offset: number;
+  length: number;
+
+  constructor(bytes: Uint8Array, offset = 0, length = bytes.length - offset) {
+    const r = check(bytes, offset, length);
+    if (r) throw new DecodeError('vxlan', offset, r === 'invalid_header' ? 'invalid-header' : 'truncated', r);
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+  }
+
+  reset(bytes: Uint8Array, offset: number, length: number): VxlanDropReason | null {
+    const r = check(bytes, offset, length);
+    if (r) return r;
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return null;
+  }
+
+  get flags(): number {
+    return this.bytes[this.offset]!;
+  }
+  get vni(): number {
+    const b = this.bytes;
+    const o = this.offset;
+    return (b[o + 4]! << 16) | (b[o + 5]! << 8) | b[o + 6]!;
+  }
+  set vni(v: number) {
+    const b = this.bytes;
+    const o = this.offset;
+    b[o + 4] = (v >>> 16) & 0xff;
+    b[o + 5] = (v >>> 8) & 0xff;
+    b[o + 6] = v & 0xff;
+  }
+  get payloadOffset(): number {
+    return this.offset + HEADER_LENGTH;
+  }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.offset + HEADER_LENGTH, this.offset + this.length);
+  }
+}
+
+/**
+ * The strict receive check: at least 8 header bytes, I flag set, every
+ * reserved bit zero, and an inner frame of more than 14 bytes (an
+ * Ethernet header with no payload is useless, V5).
+ */
+export function check(bytes: Uint8Array, offset: number, length: number): VxlanDropReason | null {
+  if (offset < 0 || length < HEADER_LENGTH || offset + length > bytes.length) return 'short_header';
+  const b = bytes;
+  const o = offset;
+  if (b[o] !== FLAG_I || (b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 7]!) !== 0) return 'invalid_header';
+  if (length - HEADER_LENGTH <= 14) return 'short_inner';
+  return null;
+}
+
+export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset): VxlanRepr {
+  const v = new VxlanView(bytes, offset, length);
+  return { vni: v.vni, payload: v.payload };
+}
+
+export function encodingLength(repr: VxlanRepr): number {
+  return HEADER_LENGTH + repr.payload.length;
+}
+
+export function validVni(vni: number): boolean {
+  return Number.isInteger(vni) && vni >= 0 && vni <= MAX_VNI;
+}
+
+/** Writes only the 8 header bytes at offset (hot path: the inner frame is already in place). */
+export function encodeHeader(vni: number, out: Uint8Array, offset: number): void {
+  if (!validVni(vni)) throw new InvalidArgumentError(`VNI must be an integer 0..${MAX_VNI}, got ${vni}`);
+  out[offset] = FLAG_I;
+  out[offset + 1] = 0;
+  out[offset + 2] = 0;
+  out[offset + 3] = 0;
+  out[offset + 4] = (vni >>> 16) & 0xff;
+  out[offset + 5] = (vni >>> 8) & 0xff;
+  out[offset + 6] = vni & 0xff;
+  out[offset + 7] = 0;
+}
+
+export function encode(repr: VxlanRepr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+  encodeHeader(repr.vni, out, offset);
+  out.set(repr.payload, offset + HEADER_LENGTH);
+  return out;
+}
+
+/**
+ * The outer UDP source port for an inner frame (RFC 7348 §5: a hash of
+ * the inner headers, in the dynamic range 49152-65535 so ECMP spreads
+ * flows). Hashes MACs and EtherType, plus IPv4/IPv6 addresses and the
+ * first 4 L4 bytes (ports) when present; FNV-1a, no allocation.
+ */
+export function sourcePort(frame: Uint8Array, offset = 0, length = frame.length - offset): number {
+  let h = 0x811c9dc5;
+  const mix = (from: number, to: number) => {
+    for (let i = from; i < to; i++) h = Math.imul(h ^ frame[i]!, 0x01000193);
+  };
+  const end = offset + Math.max(0, Math.min(length, frame.length - offset));
+  mix(offset, Math.min(end, offset + 14));
+  const type = end >= offset + 14 ? (frame[offset + 12]! << 8) | frame[offset + 13]! : 0;
+  const ip = offset + 14;
+  if (type === 0x0800 && end >= ip + 20) {
+    const ihl = (frame[ip]! & 0x0f) * 4;
+    mix(ip + 9, ip + 10); // protocol
+    mix(ip + 12, ip + 20); // addresses
+    if (ihl >= 20 && end >= ip + ihl + 4) mix(ip + ihl, ip + ihl + 4);
+  } else if (type === 0x86dd && end >= ip + 40) {
+    mix(ip + 6, ip + 7);
+    mix(ip + 8, ip + 40);
+    if (end >= ip + 44) mix(ip + 40, ip + 44);
+  }
+  return 49152 + ((h >>> 0) % 16384);
+}
