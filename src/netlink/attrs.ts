@@ -42,6 +42,7 @@ export class AttrWriter {
     return at;
   }
 
+  /** Writes an attribute header; returns the payload offset. May reallocate buf. */
   private header(type: number, payload: number): number {
     const at = this.reserve(align4(4 + payload));
     this.buf.writeUInt16LE(4 + payload, at);
@@ -51,27 +52,33 @@ export class AttrWriter {
   }
 
   u8(type: number, v: number): this {
-    this.buf[this.header(type, 1)] = v;
+    const at = this.header(type, 1);
+    this.buf[at] = v;
     return this;
   }
   u16(type: number, v: number): this {
-    this.buf.writeUInt16LE(v, this.header(type, 2));
+    const at = this.header(type, 2);
+    this.buf.writeUInt16LE(v, at);
     return this;
   }
   be16(type: number, v: number): this {
-    this.buf.writeUInt16BE(v, this.header(type, 2));
+    const at = this.header(type, 2);
+    this.buf.writeUInt16BE(v, at);
     return this;
   }
   u32(type: number, v: number): this {
-    this.buf.writeUInt32LE(v >>> 0, this.header(type, 4));
+    const at = this.header(type, 4);
+    this.buf.writeUInt32LE(v >>> 0, at);
     return this;
   }
   be32(type: number, v: number): this {
-    this.buf.writeUInt32BE(v >>> 0, this.header(type, 4));
+    const at = this.header(type, 4);
+    this.buf.writeUInt32BE(v >>> 0, at);
     return this;
   }
   u64(type: number, v: bigint): this {
-    this.buf.writeBigUInt64LE(v, this.header(type, 8));
+    const at = this.header(type, 8);
+    this.buf.writeBigUInt64LE(v, at);
     return this;
   }
   flag(type: number): this {
@@ -87,7 +94,8 @@ export class AttrWriter {
     return this;
   }
   binary(type: number, data: Uint8Array): this {
-    this.buf.set(data, this.header(type, data.length));
+    const at = this.header(type, data.length);
+    this.buf.set(data, at);
     return this;
   }
   /** Opens a nested attribute; close it with end(). */

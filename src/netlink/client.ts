@@ -45,8 +45,16 @@ export interface RequestSpec {
 /** Upper bound on messages collected for one dump, against a runaway peer. */
 const MAX_DUMP_MESSAGES = 4_000_000;
 
+/** What the client needs of a socket; tests substitute a scripted peer. */
+export interface NetlinkTransport {
+  readonly portId: number;
+  send(data: Uint8Array, length?: number): void;
+  listen(onDatagram: (datagram: Buffer, length: number) => void, onError: (err: Error) => void): void;
+  close(): void;
+}
+
 export class NetlinkClient {
-  readonly socket: NetlinkSocket;
+  readonly socket: NetlinkTransport;
   readonly timeoutMs: number;
   #seq = (Date.now() & 0x7fffffff) >>> 0;
   #pending = new Map<number, Pending>();
@@ -54,8 +62,9 @@ export class NetlinkClient {
   #eventHandlers = new Set<(m: Message) => void>();
   #errorHandlers = new Set<(e: Error) => void>();
   #closed = false;
+  #dumpQueue: Promise<void> = Promise.resolve();
 
-  private constructor(socket: NetlinkSocket, timeoutMs: number) {
+  constructor(socket: NetlinkTransport, timeoutMs = 30_000) {
     this.socket = socket;
     this.timeoutMs = timeoutMs;
     socket.listen((buf, len) => this.#onDatagram(buf, len), (err) => this.#onSocketError(err));
@@ -139,8 +148,18 @@ export class NetlinkClient {
     }
   }
 
-  /** A dump request (NLM_F_DUMP), retried when the kernel marks it interrupted. */
-  async dump(spec: Omit<RequestSpec, 'flags'> & { flags?: number }, retries = 3): Promise<Message[]> {
+  /**
+   * A dump request (NLM_F_DUMP), retried when the kernel marks it interrupted.
+   * The kernel runs one dump per socket at a time (EBUSY otherwise), so dumps
+   * are queued; plain requests still pipeline alongside.
+   */
+  dump(spec: Omit<RequestSpec, 'flags'> & { flags?: number }, retries = 3): Promise<Message[]> {
+    const run = this.#dumpQueue.then(() => this.#dumpNow(spec, retries));
+    this.#dumpQueue = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  async #dumpNow(spec: Omit<RequestSpec, 'flags'> & { flags?: number }, retries: number): Promise<Message[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.request({ ...spec, flags: (spec.flags ?? 0) | NLM_F_DUMP });

@@ -49,6 +49,8 @@ export class FamilyNotFoundError extends NotFoundError {
 
 /** Resolves a family by name through the controller. */
 export async function resolveFamily(client: NetlinkClient, name: string): Promise<GenlFamily> {
+  // GENL_NAMSIZ is 16 with the NUL: a longer name cannot exist.
+  if (name.length === 0 || Buffer.byteLength(name) > 15) throw new FamilyNotFoundError(name);
   let replies: Message[];
   try {
     replies = await client.request({
