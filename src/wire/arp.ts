@@ -130,7 +130,7 @@ export function encodingLength(_repr: ArpRepr): number {
 }
 
 /** Encodes the Ethernet/IPv4 shape (hardware length 6, protocol length 4). */
-export function encode(repr: ArpRepr, out = new Uint8Array(ETHERNET_IPV4_LENGTH), offset = 0): Uint8Array {
+export function encode(repr: ArpRepr, out: Uint8Array = new Uint8Array(ETHERNET_IPV4_LENGTH), offset = 0): Uint8Array {
   if (!Number.isInteger(repr.operation) || repr.operation < 0 || repr.operation > 0xffff) {
     throw new InvalidArgumentError(`ARP operation must be 0..65535, got ${repr.operation}`);
   }

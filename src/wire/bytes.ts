@@ -49,7 +49,7 @@ export function writeMac(text: string, out: Uint8Array, o = 0): void {
 }
 
 export function macBytes(text: string): Uint8Array {
-  const out = new Uint8Array(6);
+  const out: Uint8Array = new Uint8Array(6);
   writeMac(text, out);
   return out;
 }
@@ -77,7 +77,7 @@ export function writeIPv4(text: string, out: Uint8Array, o = 0): void {
 }
 
 export function ipv4Bytes(text: string): Uint8Array {
-  const out = new Uint8Array(4);
+  const out: Uint8Array = new Uint8Array(4);
   writeIPv4(text, out);
   return out;
 }
@@ -132,7 +132,7 @@ export function writeIPv6(text: string, out: Uint8Array, o = 0): void {
 }
 
 export function ipv6Bytes(text: string): Uint8Array {
-  const out = new Uint8Array(16);
+  const out: Uint8Array = new Uint8Array(16);
   writeIPv6(text, out);
   return out;
 }

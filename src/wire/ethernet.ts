@@ -104,7 +104,7 @@ export function encodingLength(repr: EthernetRepr): number {
 }
 
 /** Writes header and payload at offset (allocating when out is omitted); returns out. */
-export function encode(repr: EthernetRepr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: EthernetRepr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   writeMac(repr.destination, out, offset);
   writeMac(repr.source, out, offset + 6);
   setU16(out, offset + 12, repr.etherType);

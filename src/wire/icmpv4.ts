@@ -94,7 +94,7 @@ export function encodingLength(repr: Icmpv4Repr): number {
 }
 
 /** Writes the message with its checksum. */
-export function encode(repr: Icmpv4Repr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: Icmpv4Repr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   for (const [n, v, max] of [['type', repr.type, 255], ['code', repr.code, 255], ['rest', repr.rest, 0xffffffff]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > max) throw new InvalidArgumentError(`ICMP ${n} must be 0..${max}, got ${v}`);
   }

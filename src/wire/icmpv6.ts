@@ -100,7 +100,7 @@ export function encodingLength(repr: Icmpv6Repr): number {
 }
 
 /** Writes the message; the checksum needs the IPv6 source and destination. */
-export function encode(repr: Icmpv6Repr, pseudo: { source: string | Uint8Array; destination: string | Uint8Array }, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: Icmpv6Repr, pseudo: { source: string | Uint8Array; destination: string | Uint8Array }, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   if (!Number.isInteger(repr.type) || repr.type < 0 || repr.type > 255 || !Number.isInteger(repr.code) || repr.code < 0 || repr.code > 255) {
     throw new InvalidArgumentError(`ICMPv6 type/code must be 0..255, got ${repr.type}/${repr.code}`);
   }

@@ -197,7 +197,7 @@ function field(name: string, v: number, max: number): number {
 }
 
 /** Writes header (with checksum), options and payload. */
-export function encode(repr: Ipv4Repr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: Ipv4Repr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   const optLen = repr.options.length;
   if (optLen % 4 !== 0 || optLen > 40) throw new InvalidArgumentError(`IPv4 options must be a multiple of 4 bytes, at most 40; got ${optLen}`);
   const hl = MIN_HEADER_LENGTH + optLen;

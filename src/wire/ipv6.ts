@@ -133,7 +133,7 @@ export function encodingLength(repr: Ipv6Repr): number {
   return HEADER_LENGTH + repr.payload.length;
 }
 
-export function encode(repr: Ipv6Repr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: Ipv6Repr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   const check8 = (name: string, v: number, max: number) => {
     if (!Number.isInteger(v) || v < 0 || v > max) throw new InvalidArgumentError(`IPv6 ${name} must be 0..${max}, got ${v}`);
   };

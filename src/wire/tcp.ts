@@ -124,7 +124,7 @@ export function encodingLength(repr: TcpRepr): number {
 }
 
 /** Writes the segment; with addresses (4 or 16 bytes each) the checksum is filled. */
-export function encode(repr: TcpRepr, out = new Uint8Array(encodingLength(repr)), offset = 0, pseudo?: { source: Uint8Array; destination: Uint8Array }): Uint8Array {
+export function encode(repr: TcpRepr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0, pseudo?: { source: Uint8Array; destination: Uint8Array }): Uint8Array {
   const ol = repr.options.length;
   if (ol % 4 !== 0 || ol > 40) throw new InvalidArgumentError(`TCP options must be a multiple of 4 bytes, at most 40; got ${ol}`);
   const u = (name: string, v: number, max: number) => {

@@ -120,7 +120,7 @@ function fill(b: Uint8Array, o: number, len: number, source: Uint8Array, destina
  * Writes header and payload; with `pseudo` the checksum is computed,
  * without it the checksum is 0 (IPv4 "no checksum", as VXLAN senders do).
  */
-export function encode(repr: UdpRepr, out = new Uint8Array(encodingLength(repr)), offset = 0, pseudo?: PseudoHeader): Uint8Array {
+export function encode(repr: UdpRepr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0, pseudo?: PseudoHeader): Uint8Array {
   for (const [name, p] of [['source', repr.sourcePort], ['destination', repr.destinationPort]] as const) {
     if (!Number.isInteger(p) || p < 0 || p > 0xffff) throw new InvalidArgumentError(`UDP ${name} port must be 0..65535, got ${p}`);
   }

@@ -93,7 +93,7 @@ export function encodingLength(repr: VlanRepr): number {
   return TAG_LENGTH + repr.payload.length;
 }
 
-export function encode(repr: VlanRepr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: VlanRepr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   if (!Number.isInteger(repr.pcp) || repr.pcp < 0 || repr.pcp > 7) throw new InvalidArgumentError(`VLAN PCP must be 0..7, got ${repr.pcp}`);
   if (!Number.isInteger(repr.vid) || repr.vid < 0 || repr.vid > 4095) throw new InvalidArgumentError(`VLAN ID must be 0..4095, got ${repr.vid}`);
   setU16(out, offset, (repr.pcp << 13) | (repr.dei ? 0x1000 : 0) | repr.vid);

@@ -124,7 +124,7 @@ export function encodeHeader(vni: number, out: Uint8Array, offset: number): void
   out[offset + 7] = 0;
 }
 
-export function encode(repr: VxlanRepr, out = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
+export function encode(repr: VxlanRepr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   encodeHeader(repr.vni, out, offset);
   out.set(repr.payload, offset + HEADER_LENGTH);
   return out;
