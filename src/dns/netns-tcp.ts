@@ -1,0 +1,98 @@
+/**
+ * TCP sockets opened inside a network namespace through the native addon
+ * (setns on the calling thread only for socket(2)), then handed to Node's
+ * own net.Server / net.Socket so framing, backpressure and timeouts use the
+ * event loop. Belongs in src/io next to udp.ts (kept here because this
+ * change may only touch src/dns; see the DNS report).
+ */
+import net from 'node:net';
+import { WeftError } from '../errors.js';
+import { native, netnsPath } from '../io/native.js';
+import { FdWatcher, WRITABLE } from '../io/poll.js';
+import { AF_INET, AF_INET6, SOCK_STREAM, sockaddrInet } from '../io/sockaddr.js';
+
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_ERROR = 4;
+const IPPROTO_TCP = 6;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+
+function open(address: string, netns?: string): number {
+  const family = net.isIPv4(address) ? AF_INET : net.isIPv6(address) ? AF_INET6 : 0;
+  if (!family) throw new WeftError('EINVALARG', `invalid IP address ${JSON.stringify(address)}`);
+  return native().openSocket(family, SOCK_STREAM, IPPROTO_TCP, netns === undefined ? null : netnsPath(netns));
+}
+
+/** A listening net.Server bound to address:port inside netns. */
+export async function listenTcp(address: string, port: number, netns: string | undefined, server: net.Server, backlog = 128): Promise<void> {
+  const fd = open(address, netns);
+  try {
+    native().setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (net.isIPv6(address)) native().setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    native().bind(fd, sockaddrInet(address, port));
+  } catch (err) {
+    native().close(fd);
+    throw err;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: Error) => {
+      try {
+        native().close(fd);
+      } catch {
+        // already owned and closed by the server
+      }
+      reject(err);
+    };
+    server.once('error', fail);
+    server.listen({ fd, backlog }, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+}
+
+/** A connected net.Socket to address:port, dialled from inside netns. */
+export function connectTcp(address: string, port: number, netns: string | undefined, timeoutMs: number): Promise<net.Socket> {
+  let fd: number;
+  try {
+    fd = open(address, netns);
+    try {
+      native().connect(fd, sockaddrInet(address, port));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EINPROGRESS') {
+        native().close(fd);
+        throw err;
+      }
+    }
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err: Error | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (err) {
+        native().close(fd);
+        reject(err);
+        return;
+      }
+      resolve(new net.Socket({ fd, readable: true, writable: true }));
+    };
+    const watcher = new FdWatcher(fd, () => {
+      let errno = 0;
+      try {
+        errno = native().getsockoptBuf(fd, SOL_SOCKET, SO_ERROR, 4).readInt32LE(0);
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      finish(errno ? new WeftError(native().errnoName(errno), `connect to ${address}:${port} failed`) : undefined);
+    });
+    const timer = setTimeout(() => finish(new WeftError('ETIMEDOUT', `connect to ${address}:${port} timed out`)), timeoutMs);
+    watcher.watch(WRITABLE);
+  });
+}
