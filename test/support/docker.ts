@@ -9,7 +9,7 @@
  *   }
  *
  * Isolation: everything lives in `/tmp/weft-docker-<pid36>-<rand>/`: data-root,
- * exec-root, pidfiles, the API socket, an empty daemon.json (the host's
+ * exec-root, pidfiles, the API socket, its own daemon.json (the host's
  * /etc/docker/daemon.json is not read), the CLI config, and a containerd of its
  * own (own root, state, socket, no CRI, no metrics/debug listeners; dockerd
  * would otherwise reuse a system containerd at /run/containerd). The daemon
@@ -195,7 +195,8 @@ class Daemon implements DockerDaemon {
     delete this.env.DOCKER_TLS_VERIFY;
     delete this.env.DOCKER_API_VERSION;
     mkdirSync(join(dir, 'cli'));
-    writeFileSync(join(dir, 'daemon.json'), '{}\n');
+    // The trust key would otherwise go to /etc/docker/key.json, shared by every daemon.
+    writeFileSync(join(dir, 'daemon.json'), `${JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') })}\n`);
     process.on('exit', this.#onExit);
   }
 
