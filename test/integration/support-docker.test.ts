@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import {
   BUSYBOX, dockerSkipReason, mountsBelow, pluginSocketPath, processesMentioning, removePluginSocket,
@@ -101,6 +102,39 @@ test('docker helper: plugin names are unique per process and the socket path is 
   assert.equal(existsSync('/run/docker/plugins'), true);
   removePluginSocket(a);
   assert.throws(() => uniquePluginName('Other'));
+});
+
+test('docker helper: a plugin on its unique socket is discovered by the isolated daemon', { skip, timeout: 120_000 }, async () => {
+  const name = uniquePluginName();
+  const calls: string[] = [];
+  // The smallest remote network driver: enough for network create/rm.
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const path = req.url ?? '';
+      calls.push(path);
+      const body = path === '/Plugin.Activate' ? { Implements: ['NetworkDriver'] }
+        : path === '/NetworkDriver.GetCapabilities' ? { Scope: 'local', ConnectivityScope: 'local' }
+        : {};
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.plugins.v1+json' });
+      res.end(JSON.stringify(body));
+    });
+  });
+  const sock = pluginSocketPath(name);
+  await new Promise<void>((r) => server.listen(sock, r));
+  const d = await startDocker({ busybox: false });
+  try {
+    await d.docker(['network', 'create', '-d', name, '--subnet', '198.18.77.0/24', 'pnet']);
+    assert.match(await d.docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']), new RegExp(`^pnet ${name}$`, 'm'));
+    await d.docker(['network', 'rm', 'pnet']);
+    assert.deepEqual(calls.filter((c) => /Activate|CreateNetwork|DeleteNetwork/.test(c)),
+      ['/Plugin.Activate', '/NetworkDriver.CreateNetwork', '/NetworkDriver.DeleteNetwork']);
+  } finally {
+    await d.stop();
+    server.close();
+    removePluginSocket(name);
+  }
+  assert.equal(existsSync(sock), false);
 });
 
 test('docker helper: refuses a DNS server outside the lab ranges', async () => {
