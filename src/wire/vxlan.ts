@@ -137,23 +137,25 @@ export function encode(repr: VxlanRepr, out: Uint8Array = new Uint8Array(encodin
  * first 4 L4 bytes (ports) when present; FNV-1a, no allocation.
  */
 export function sourcePort(frame: Uint8Array, offset = 0, length = frame.length - offset): number {
-  let h = 0x811c9dc5;
-  const mix = (from: number, to: number) => {
-    for (let i = from; i < to; i++) h = Math.imul(h ^ frame[i]!, 0x01000193);
-  };
   const end = offset + Math.max(0, Math.min(length, frame.length - offset));
-  mix(offset, Math.min(end, offset + 14));
+  let h = fnv(frame, offset, Math.min(end, offset + 14), 0x811c9dc5);
   const type = end >= offset + 14 ? (frame[offset + 12]! << 8) | frame[offset + 13]! : 0;
   const ip = offset + 14;
   if (type === 0x0800 && end >= ip + 20) {
     const ihl = (frame[ip]! & 0x0f) * 4;
-    mix(ip + 9, ip + 10); // protocol
-    mix(ip + 12, ip + 20); // addresses
-    if (ihl >= 20 && end >= ip + ihl + 4) mix(ip + ihl, ip + ihl + 4);
+    h = fnv(frame, ip + 9, ip + 10, h); // protocol
+    h = fnv(frame, ip + 12, ip + 20, h); // addresses
+    if (ihl >= 20 && end >= ip + ihl + 4) h = fnv(frame, ip + ihl, ip + ihl + 4, h); // ports
   } else if (type === 0x86dd && end >= ip + 40) {
-    mix(ip + 6, ip + 7);
-    mix(ip + 8, ip + 40);
-    if (end >= ip + 44) mix(ip + 40, ip + 44);
+    h = fnv(frame, ip + 6, ip + 7, h);
+    h = fnv(frame, ip + 8, ip + 40, h);
+    if (end >= ip + 44) h = fnv(frame, ip + 40, ip + 44, h);
   }
   return 49152 + ((h >>> 0) % 16384);
+}
+
+/** FNV-1a over b[from..to), continuing from h (no closure: this runs per packet). */
+function fnv(b: Uint8Array, from: number, to: number, h: number): number {
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h;
 }
