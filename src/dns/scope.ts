@@ -1,0 +1,128 @@
+/**
+ * Who may ask a listener, and which networks' names they see. A listener
+ * serves a list of networks; a network may restrict its clients to some
+ * source subnets. A client sees the networks whose subnets contain it (all
+ * unrestricted networks included); a client that sees none, or that is
+ * outside the listener's `allow` list, gets no answer at all (reliability
+ * D17: answering strangers is how dnsmasq and LXD became reflectors).
+ */
+import { BlockList, isIPv4 } from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
+import { isIPv4Text } from '../wire/dns/ip.js';
+import type { Template } from './answer.js';
+
+export interface NetworkScope {
+  name: string;
+  /** Source subnets (CIDR) of this network's clients; absent: every client. */
+  clients?: string[];
+}
+
+/** The networks one class of clients sees, with its answer cache. */
+export interface Scope {
+  networks: string[];
+  /** (type, name) -> template, or a marker for forward/servfail. */
+  cache: Map<string, Template | 'forward' | 'servfail'>;
+}
+
+interface V4Range {
+  net: number;
+  mask: number;
+}
+
+interface Matcher {
+  v4: V4Range[];
+  v6: BlockList;
+  hasV6: boolean;
+}
+
+function matcher(cidrs: string[]): Matcher {
+  const m: Matcher = { v4: [], v6: new BlockList(), hasV6: false };
+  for (const c of cidrs) {
+    const [addr, bitsText] = c.split('/') as [string, string | undefined];
+    const v4 = isIPv4Text(addr);
+    const max = v4 ? 32 : 128;
+    const bits = bitsText === undefined ? max : Number(bitsText);
+    if (!Number.isInteger(bits) || bits < 0 || bits > max || (!v4 && !/^[0-9a-fA-F:.]+$/.test(addr))) {
+      throw new InvalidArgumentError(`invalid subnet ${JSON.stringify(c)}`);
+    }
+    if (v4) {
+      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      m.v4.push({ net: (ipv4ToU32(addr) & mask) >>> 0, mask });
+    } else {
+      try {
+        m.v6.addSubnet(addr, bits, 'ipv6');
+      } catch {
+        throw new InvalidArgumentError(`invalid subnet ${JSON.stringify(c)}`);
+      }
+      m.hasV6 = true;
+    }
+  }
+  return m;
+}
+
+export function ipv4ToU32(a: string): number {
+  const p = a.split('.');
+  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+}
+
+function hasV4(m: Matcher, ip: number): boolean {
+  for (const r of m.v4) if (((ip & r.mask) >>> 0) === r.net) return true;
+  return false;
+}
+
+export class ClientScopes {
+  readonly #nets: { name: string; m?: Matcher }[];
+  readonly #allow: Matcher | undefined;
+  readonly #open: boolean;
+  readonly #scopes = new Map<number, Scope>();
+  readonly #all: Scope;
+
+  constructor(networks: (string | NetworkScope)[], allow?: string[]) {
+    if (networks.length === 0) throw new InvalidArgumentError('a DNS listener needs at least one network');
+    if (networks.length > 30) throw new InvalidArgumentError('a DNS listener serves at most 30 networks');
+    this.#nets = networks.map((n) => (typeof n === 'string' ? { name: n } : n.clients ? { name: n.name, m: matcher(n.clients) } : { name: n.name }));
+    this.#allow = allow && allow.length > 0 ? matcher(allow) : undefined;
+    this.#open = !this.#allow && this.#nets.every((n) => !n.m);
+    this.#all = this.#scope((1 << this.#nets.length) - 1);
+  }
+
+  /** Scope of an IPv4 client (u32), or undefined to stay silent. */
+  forIPv4(ip: number): Scope | undefined {
+    if (this.#open) return this.#all;
+    if (this.#allow && !hasV4(this.#allow, ip)) return undefined;
+    let mask = 0;
+    for (let i = 0; i < this.#nets.length; i++) {
+      const m = this.#nets[i]!.m;
+      if (!m || hasV4(m, ip)) mask |= 1 << i;
+    }
+    return mask === 0 ? undefined : this.#scope(mask);
+  }
+
+  /** Scope of a client given as text (IPv6, IPv4-mapped, or IPv4). */
+  forAddress(address: string): Scope | undefined {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    if (mapped || isIPv4(address)) return this.forIPv4(ipv4ToU32(mapped ? mapped[1]! : address));
+    if (this.#open) return this.#all;
+    if (this.#allow && !(this.#allow.hasV6 && this.#allow.v6.check(address, 'ipv6'))) return undefined;
+    let mask = 0;
+    for (let i = 0; i < this.#nets.length; i++) {
+      const m = this.#nets[i]!.m;
+      if (!m || (m.hasV6 && m.v6.check(address, 'ipv6'))) mask |= 1 << i;
+    }
+    return mask === 0 ? undefined : this.#scope(mask);
+  }
+
+  /** Drops every cached answer (records changed). */
+  clear(): void {
+    for (const s of this.#scopes.values()) s.cache.clear();
+  }
+
+  #scope(mask: number): Scope {
+    let s = this.#scopes.get(mask);
+    if (!s) {
+      s = { networks: this.#nets.filter((_, i) => mask & (1 << i)).map((n) => n.name), cache: new Map() };
+      this.#scopes.set(mask, s);
+    }
+    return s;
+  }
+}
