@@ -12,7 +12,8 @@
  * kernel tests into one boot, and do not run two VMs at once.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,7 +70,7 @@ export function kernelLabSkipReason(): string | undefined {
   if (kernels.length === 0) return 'no /boot/vmlinuz-* with matching /lib/modules (apt-get install linux-image-amd64)';
   const readable = kernels.some((k) => {
     try {
-      accessSync(`/boot/vmlinuz-${k}`, constants.R_OK);
+      accessSync(`/boot/vmlinuz-${k}`, fsConstants.R_OK);
       return true;
     } catch {
       return false;
@@ -120,7 +121,7 @@ export function runInKernelLab(command: string, opts: KernelLabOptions = {}): Pr
     child.once('close', (code, signal) => {
       clearTimeout(backstop);
       process.off('exit', onExit);
-      resolvePromise({ code: code ?? (signal ? 128 + 15 : 125), output });
+      resolvePromise({ code: code ?? 128 + (signal ? constants.signals[signal] : 0), output });
     });
   });
 }
