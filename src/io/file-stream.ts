@@ -5,8 +5,11 @@
 import { open } from 'node:fs/promises';
 import { closeSync, openSync, writeSync } from 'node:fs';
 
-/** Calls `each` with successive chunks of the file (the same buffer, refilled). */
-export async function streamFile(path: string, each: (chunk: Uint8Array) => void,
+/**
+ * Calls `each` with successive chunks of the file (the same buffer, refilled);
+ * a promise from `each` (output backpressure) is awaited before reading on.
+ */
+export async function streamFile(path: string, each: (chunk: Uint8Array) => void | Promise<void>,
   opts: { chunkSize?: number; signal?: AbortSignal } = {}): Promise<number> {
   const handle = await open(path, 'r');
   const buf = Buffer.alloc(opts.chunkSize ?? 256 * 1024);
@@ -17,7 +20,8 @@ export async function streamFile(path: string, each: (chunk: Uint8Array) => void
       const { bytesRead } = await handle.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      each(buf.subarray(0, bytesRead));
+      const wait = each(buf.subarray(0, bytesRead));
+      if (wait) await wait;
     }
   } finally {
     await handle.close();

@@ -1,0 +1,322 @@
+/**
+ * Compiles the outer-frame part of a filter to classic BPF for the kernel
+ * (SO_ATTACH_FILTER on the AF_PACKET socket, Ethernet link layer), so
+ * uninteresting packets never reach userspace.
+ *
+ * The kernel program is an over-approximation: terms it cannot express
+ * (vni, inner ...) become "true" where they count positively and "false"
+ * under a `not`, and the exact filter always runs again in userspace on
+ * what the kernel passes. So the kernel filter only ever saves work.
+ */
+import type { FilterNode } from './filter.js';
+
+/** struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } */
+export interface BpfInsn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+const LD_W_ABS = 0x20;
+const LD_H_ABS = 0x28;
+const LD_B_ABS = 0x30;
+const LD_H_IND = 0x48;
+const LDX_B_MSH = 0xb1;
+const JEQ_K = 0x15;
+const JSET_K = 0x45;
+const AND_K = 0x54;
+const RET_K = 0x06;
+const SNAP = 262144;
+
+type Approx = FilterNode | boolean;
+
+/** Replaces what BPF cannot express with a constant that never rejects a match. */
+function approximate(n: FilterNode, positive: boolean): Approx {
+  switch (n.kind) {
+    case 'and':
+    case 'or': {
+      const l = approximate(n.left, positive);
+      const r = approximate(n.right, positive);
+      if (n.kind === 'and') {
+        if (l === false || r === false) return false;
+        if (l === true) return r;
+        if (r === true) return l;
+      } else {
+        if (l === true || r === true) return true;
+        if (l === false) return r;
+        if (r === false) return l;
+      }
+      return { kind: n.kind, left: l, right: r };
+    }
+    case 'not': {
+      const o = approximate(n.operand, !positive);
+      return typeof o === 'boolean' ? !o : { kind: 'not', operand: o };
+    }
+    case 'inner':
+    case 'vni':
+      return positive;
+    case 'proto':
+      return n.proto === 'vxlan' ? positive : n;
+    default:
+      return n;
+  }
+}
+
+interface Label {
+  at: number;
+}
+
+class Emitter {
+  readonly code: { insn: BpfInsn; t?: Label; f?: Label }[] = [];
+  label(): Label {
+    return { at: -1 };
+  }
+  place(l: Label): void {
+    l.at = this.code.length;
+  }
+  op(code: number, k: number): void {
+    this.code.push({ insn: { code, jt: 0, jf: 0, k: k >>> 0 } });
+  }
+  /** Conditional jump; `undefined` means "fall through to the next instruction". */
+  jump(code: number, k: number, t: Label | undefined, f: Label | undefined): void {
+    const entry: { insn: BpfInsn; t?: Label; f?: Label } = { insn: { code, jt: 0, jf: 0, k: k >>> 0 } };
+    if (t) entry.t = t;
+    if (f) entry.f = f;
+    this.code.push(entry);
+  }
+  /** Resolves labels; undefined when a jump would exceed 255 instructions. */
+  finish(): BpfInsn[] | undefined {
+    const out: BpfInsn[] = [];
+    for (let i = 0; i < this.code.length; i++) {
+      const e = this.code[i]!;
+      const jt = e.t ? e.t.at - i - 1 : 0;
+      const jf = e.f ? e.f.at - i - 1 : 0;
+      if (jt < 0 || jt > 255 || jf < 0 || jf > 255) return undefined;
+      out.push({ ...e.insn, jt, jf });
+    }
+    return out;
+  }
+}
+
+/**
+ * The kernel program for a filter on an Ethernet interface, or undefined
+ * when no kernel filter helps (empty or fully userspace filters).
+ */
+export function compileBpf(filter: FilterNode | null): BpfInsn[] | undefined {
+  if (filter === null) return undefined;
+  const a = approximate(filter, true);
+  if (a === true) return undefined;
+  const e = new Emitter();
+  const accept = e.label();
+  const reject = e.label();
+  if (a !== false) gen(e, a, accept, reject);
+  else e.op(RET_K, 0);
+  e.place(accept);
+  e.op(RET_K, SNAP);
+  e.place(reject);
+  e.op(RET_K, 0);
+  return e.finish();
+}
+
+function gen(e: Emitter, n: FilterNode, t: Label, f: Label): void {
+  switch (n.kind) {
+    case 'and': {
+      const mid = e.label();
+      gen(e, n.left, mid, f);
+      e.place(mid);
+      gen(e, n.right, t, f);
+      return;
+    }
+    case 'or': {
+      const mid = e.label();
+      gen(e, n.left, t, mid);
+      e.place(mid);
+      gen(e, n.right, t, f);
+      return;
+    }
+    case 'not':
+      gen(e, n.operand, f, t);
+      return;
+    case 'host':
+    case 'net':
+      genAddress(e, n, t, f);
+      return;
+    case 'port':
+      genPort(e, n.dir, n.port, t, f);
+      return;
+    case 'proto':
+      genProto(e, n.proto as Exclude<typeof n.proto, 'vxlan'>, t, f);
+      return;
+    default:
+      // approximate() removed everything else.
+      throw new Error(`unreachable BPF term ${n.kind}`);
+  }
+}
+
+function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>, t: Label, f: Label): void {
+  if (n.family === 4) {
+    const v4 = (off: number, next: Label): void => {
+      e.op(LD_W_ABS, off);
+      if (n.kind === 'net' && n.v4mask !== 0xffffffff) e.op(AND_K, n.v4mask);
+      e.jump(JEQ_K, n.v4, t, next);
+    };
+    const notIp = e.label();
+    e.op(LD_H_ABS, 12);
+    e.jump(JEQ_K, 0x0800, undefined, notIp);
+    const ipDst = e.label();
+    if (n.dir !== 'dst') v4(26, n.dir === 'src' ? f : ipDst);
+    e.place(ipDst);
+    if (n.dir !== 'src') v4(30, f);
+    // ARP (Ethernet/IPv4): sender protocol address at 28, target at 38.
+    e.place(notIp);
+    e.jump(JEQ_K, 0x0806, undefined, f);
+    const arpDst = e.label();
+    if (n.dir !== 'dst') v4(28, n.dir === 'src' ? f : arpDst);
+    e.place(arpDst);
+    if (n.dir !== 'src') v4(38, f);
+    return;
+  }
+  e.op(LD_H_ABS, 12);
+  e.jump(JEQ_K, 0x86dd, undefined, f);
+  const bits = n.kind === 'net' ? n.prefix : 128;
+  const v6 = (base: number, next: Label): void => {
+    for (let w = 0; w < 4 && w * 32 < bits; w++) {
+      const left = Math.min(32, bits - w * 32);
+      const want = ((n.v6[w * 4]! << 24) | (n.v6[w * 4 + 1]! << 16) | (n.v6[w * 4 + 2]! << 8) | n.v6[w * 4 + 3]!) >>> 0;
+      const mask = left === 32 ? 0xffffffff : (0xffffffff << (32 - left)) >>> 0;
+      e.op(LD_W_ABS, base + w * 4);
+      if (mask !== 0xffffffff) e.op(AND_K, mask);
+      const last = w === 3 || (w + 1) * 32 >= bits;
+      e.jump(JEQ_K, (want & mask) >>> 0, last ? t : undefined, next);
+    }
+    if (bits === 0) e.jump(JEQ_K, 0, t, t);
+  };
+  const dst = e.label();
+  if (n.dir !== 'dst') v6(22, n.dir === 'src' ? f : dst);
+  e.place(dst);
+  if (n.dir !== 'src') v6(38, f);
+}
+
+function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label, f: Label): void {
+  const notV4 = e.label();
+  e.op(LD_H_ABS, 12);
+  e.jump(JEQ_K, 0x0800, undefined, notV4);
+  // IPv4: TCP/UDP/SCTP, first fragment only, header length from IHL.
+  const isL4 = e.label();
+  e.op(LD_B_ABS, 23);
+  e.jump(JEQ_K, 6, isL4, undefined);
+  e.jump(JEQ_K, 17, isL4, undefined);
+  e.jump(JEQ_K, 132, isL4, f);
+  e.place(isL4);
+  e.op(LD_H_ABS, 20);
+  e.jump(JSET_K, 0x1fff, f, undefined);
+  e.op(LDX_B_MSH, 14);
+  const v4dst = e.label();
+  if (dir !== 'dst') {
+    e.op(LD_H_IND, 14);
+    e.jump(JEQ_K, port, t, dir === 'src' ? f : v4dst);
+  }
+  e.place(v4dst);
+  if (dir !== 'src') {
+    e.op(LD_H_IND, 16);
+    e.jump(JEQ_K, port, t, f);
+  }
+  // IPv6 without extension headers (the userspace filter sees through them).
+  e.place(notV4);
+  e.jump(JEQ_K, 0x86dd, undefined, f);
+  const isL4v6 = e.label();
+  e.op(LD_B_ABS, 20);
+  e.jump(JEQ_K, 6, isL4v6, undefined);
+  e.jump(JEQ_K, 17, isL4v6, undefined);
+  e.jump(JEQ_K, 132, isL4v6, f);
+  e.place(isL4v6);
+  const v6dst = e.label();
+  if (dir !== 'dst') {
+    e.op(LD_H_ABS, 54);
+    e.jump(JEQ_K, port, t, dir === 'src' ? f : v6dst);
+  }
+  e.place(v6dst);
+  if (dir !== 'src') {
+    e.op(LD_H_ABS, 56);
+    e.jump(JEQ_K, port, t, f);
+  }
+}
+
+function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | number, t: Label, f: Label): void {
+  const ether = (type: number): void => {
+    e.op(LD_H_ABS, 12);
+    e.jump(JEQ_K, type, t, f);
+  };
+  if (p === 'ip') return ether(0x0800);
+  if (p === 'ip6') return ether(0x86dd);
+  if (p === 'arp') return ether(0x0806);
+  const num = p === 'tcp' ? 6 : p === 'udp' ? 17 : p === 'icmp' ? 1 : p === 'icmp6' ? 58 : p;
+  const notV4 = e.label();
+  e.op(LD_H_ABS, 12);
+  if (p === 'icmp6') {
+    e.jump(JEQ_K, 0x86dd, undefined, f);
+  } else {
+    e.jump(JEQ_K, 0x0800, undefined, notV4);
+    e.op(LD_B_ABS, 23);
+    e.jump(JEQ_K, num, t, f);
+    if (p === 'icmp') {
+      e.place(notV4);
+      e.op(RET_K, 0);
+      return;
+    }
+    e.place(notV4);
+    e.jump(JEQ_K, 0x86dd, undefined, f);
+  }
+  // IPv6: next header directly after the fixed header. Extension headers
+  // make this pass too, so userspace decides.
+  e.op(LD_B_ABS, 20);
+  e.jump(JEQ_K, num, t, undefined);
+  e.jump(JEQ_K, 0, t, undefined); // hop-by-hop
+  e.jump(JEQ_K, 43, t, undefined); // routing
+  e.jump(JEQ_K, 44, t, undefined); // fragment
+  e.jump(JEQ_K, 60, t, f); // destination options
+}
+
+/** The 8-byte sock_filter array SO_ATTACH_FILTER expects (host byte order). */
+export function encodeBpf(program: BpfInsn[]): Uint8Array {
+  const out = Buffer.alloc(program.length * 8);
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  program.forEach((p, i) => {
+    if (le) {
+      out.writeUInt16LE(p.code, i * 8);
+      out.writeUInt32LE(p.k, i * 8 + 4);
+    } else {
+      out.writeUInt16BE(p.code, i * 8);
+      out.writeUInt32BE(p.k, i * 8 + 4);
+    }
+    out[i * 8 + 2] = p.jt;
+    out[i * 8 + 3] = p.jf;
+  });
+  return out;
+}
+
+/** A tiny classic-BPF interpreter for the instructions compileBpf emits (tests). */
+export function runBpf(program: BpfInsn[], pkt: Uint8Array): number {
+  let a = 0;
+  let x = 0;
+  const w = (o: number): number | undefined => (o + 4 <= pkt.length ? ((pkt[o]! << 24) | (pkt[o + 1]! << 16) | (pkt[o + 2]! << 8) | pkt[o + 3]!) >>> 0 : undefined);
+  const h = (o: number): number | undefined => (o + 2 <= pkt.length ? (pkt[o]! << 8) | pkt[o + 1]! : undefined);
+  for (let pc = 0; pc < program.length; pc++) {
+    const i = program[pc]!;
+    let v: number | undefined;
+    switch (i.code) {
+      case LD_W_ABS: v = w(i.k); if (v === undefined) return 0; a = v; break;
+      case LD_H_ABS: v = h(i.k); if (v === undefined) return 0; a = v; break;
+      case LD_B_ABS: if (i.k >= pkt.length) return 0; a = pkt[i.k]!; break;
+      case LD_H_IND: v = h(x + i.k); if (v === undefined) return 0; a = v; break;
+      case LDX_B_MSH: if (i.k >= pkt.length) return 0; x = (pkt[i.k]! & 0xf) * 4; break;
+      case AND_K: a = (a & i.k) >>> 0; break;
+      case JEQ_K: pc += a === i.k ? i.jt : i.jf; break;
+      case JSET_K: pc += (a & i.k) !== 0 ? i.jt : i.jf; break;
+      case RET_K: return i.k;
+      default: throw new Error(`unknown BPF opcode ${i.code}`);
+    }
+  }
+  return 0;
+}

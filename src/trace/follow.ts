@@ -1,0 +1,156 @@
+/**
+ * `weft trace follow`: the same packet seen at several hops. Pure: the CLI
+ * feeds packets observed at each hop (in path order, A first, B last) with
+ * their timestamps; the matcher keys each packet by its innermost IP
+ * headers — which a VXLAN overlay does not change — and reports, per
+ * packet, where it was seen, when, and after which hop it disappeared.
+ *
+ * Keys: ICMP echo: addresses + type + id + seq; TCP: 5-tuple + seq + IPv4
+ * id; UDP: 5-tuple + IPv4 id; anything else: addresses + protocol + id.
+ * Direction comes from the end the packet appeared at first, so replies
+ * (B to A) are followed backwards along the same hops.
+ */
+import { ipv4ToString, ipv6ToString } from '../wire/bytes.js';
+import type { Facts, Level } from './facts.js';
+import { innermostIp } from './dissect.js';
+
+export const MAX_TRACKED = 50_000;
+
+export interface HopSighting {
+  hop: string;
+  sec: number;
+  nsec: number;
+  /** Microseconds since the packet's first sighting. */
+  deltaUs: number;
+  /** VNI when the hop saw the packet inside VXLAN. */
+  vni?: number;
+}
+
+export interface PathReport {
+  key: string;
+  summary: string;
+  direction: 'forward' | 'reverse';
+  seen: HopSighting[];
+  /** Hops the packet should have crossed and was not seen at, in path order. */
+  missing: string[];
+  delivered: boolean;
+  /** The last hop it was seen at before it vanished (undefined when delivered). */
+  droppedAfter?: string;
+}
+
+interface Entry {
+  key: string;
+  summary: string;
+  times: (readonly [number, number, number] | undefined)[];
+  first: number;
+}
+
+/** The match key of a packet's innermost IP layer, or undefined (ARP, no IP). */
+export function packetKey(f: Facts): { key: string; summary: string; level: Level } | undefined {
+  const i = innermostIp(f);
+  if (i < 0) return undefined;
+  const l = f.levels[i]!;
+  const b = f.data;
+  const v4 = l.ipVersion === 4;
+  const src = v4 ? ipv4ToString(b, l.ipOffset + 12) : ipv6ToString(b, l.ipOffset + 8);
+  const dst = v4 ? ipv4ToString(b, l.ipOffset + 16) : ipv6ToString(b, l.ipOffset + 24);
+  let key: string;
+  let summary: string;
+  if ((l.protocol === 1 || l.protocol === 58) && l.icmpId >= 0) {
+    key = `icmp|${src}|${dst}|${l.icmpType}|${l.icmpId}|${l.icmpSeq}`;
+    const req = l.icmpType === 8 || l.icmpType === 128;
+    summary = `${src} > ${dst} ICMP echo ${req ? 'request' : 'reply'} id ${l.icmpId} seq ${l.icmpSeq}`;
+  } else if ((l.protocol === 6 || l.protocol === 17) && l.sourcePort >= 0) {
+    const p = l.protocol === 6 ? 'tcp' : 'udp';
+    key = `${p}|${src}|${l.sourcePort}|${dst}|${l.destinationPort}|${l.ipId}|${l.protocol === 6 ? l.tcpSeq : ''}`;
+    summary = `${src}.${l.sourcePort} > ${dst}.${l.destinationPort} ${p.toUpperCase()}${l.ipId >= 0 ? ` id ${l.ipId}` : ''}${l.protocol === 6 ? ` seq ${l.tcpSeq}` : ''}`;
+  } else {
+    key = `ip|${src}|${dst}|${l.protocol}|${l.ipId}|${l.icmpType}`;
+    summary = `${src} > ${dst} proto ${l.protocol}${l.ipId >= 0 ? ` id ${l.ipId}` : ''}`;
+  }
+  return { key, summary, level: l };
+}
+
+export class FollowMatcher {
+  readonly #hops: string[];
+  readonly #entries = new Map<string, Entry>();
+  #order = 0;
+  evicted = 0;
+
+  constructor(hops: string[]) {
+    if (hops.length === 0) throw new RangeError('follow needs at least one hop');
+    this.#hops = hops;
+  }
+
+  /** Records that hop `hop` (index in path order) saw the packet in `f` at sec/nsec. */
+  observe(hop: number, f: Facts, sec: number, nsec: number): boolean {
+    const k = packetKey(f);
+    if (!k) return false;
+    let e = this.#entries.get(k.key);
+    if (!e) {
+      if (this.#entries.size >= MAX_TRACKED) {
+        // Oldest first: Map keeps insertion order.
+        const oldest = this.#entries.keys().next().value as string;
+        this.#entries.delete(oldest);
+        this.evicted++;
+      }
+      e = { key: k.key, summary: k.summary, times: new Array(this.#hops.length).fill(undefined), first: this.#order++ };
+      this.#entries.set(k.key, e);
+    }
+    let vni = -1;
+    for (let i = 0; i < f.depth; i++) if (f.levels[i]!.vni >= 0) vni = f.levels[i]!.vni;
+    // The first sighting per hop wins; a hop that sees it twice (a bridge port and the bridge) keeps the earliest.
+    if (!e.times[hop]) e.times[hop] = [sec, nsec, vni];
+    return true;
+  }
+
+  /** One report per distinct packet, in order of first sighting. */
+  report(): PathReport[] {
+    const out: PathReport[] = [];
+    const n = this.#hops.length;
+    for (const e of this.#entries.values()) {
+      const seenIdx = e.times.map((t, i) => (t ? i : -1)).filter((i) => i >= 0);
+      const earliest = seenIdx.reduce((best, i) => (before(e.times[i]!, e.times[best]!) ? i : best), seenIdx[0]!);
+      const lo = seenIdx[0]!;
+      const hi = seenIdx[seenIdx.length - 1]!;
+      // Appeared at the B end (or closer to B than anything else) first: a reply.
+      const reverse = n > 1 && earliest === hi && earliest !== lo ? true : n > 1 && lo === hi && lo === n - 1;
+      const path = reverse ? [...Array(n).keys()].reverse() : [...Array(n).keys()];
+      const start = path.indexOf(earliest);
+      const t0 = e.times[earliest]!;
+      const seen: HopSighting[] = [];
+      const missing: string[] = [];
+      let lastSeen = -1;
+      for (const i of path.slice(start)) {
+        const t = e.times[i];
+        if (t) {
+          const s: HopSighting = { hop: this.#hops[i]!, sec: t[0], nsec: t[1], deltaUs: Math.round(((t[0] - t0[0]) * 1e9 + (t[1] - t0[1])) / 1000) };
+          if (t[2] >= 0) s.vni = t[2];
+          seen.push(s);
+          lastSeen = i;
+        } else missing.push(this.#hops[i]!);
+      }
+      const endHop = path[path.length - 1]!;
+      const delivered = lastSeen === endHop;
+      const r: PathReport = { key: e.key, summary: e.summary, direction: reverse ? 'reverse' : 'forward', seen, missing, delivered };
+      if (!delivered) r.droppedAfter = this.#hops[lastSeen]!;
+      out.push(r);
+    }
+    return out;
+  }
+}
+
+function before(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+/** Text rendering: one block per packet. */
+export function formatPaths(reports: PathReport[]): string {
+  const lines: string[] = [];
+  for (const r of reports) {
+    lines.push(`${r.summary} (${r.direction}): ${r.delivered ? 'delivered' : `DROPPED after ${r.droppedAfter}`}`);
+    for (const s of r.seen) lines.push(`  ${s.hop.padEnd(16)} +${String(s.deltaUs).padStart(8)} us${s.vni !== undefined ? `  vni ${s.vni}` : ''}`);
+    for (const m of r.missing) lines.push(`  ${m.padEnd(16)} not seen`);
+  }
+  return lines.join('\n');
+}

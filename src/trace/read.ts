@@ -1,0 +1,85 @@
+/**
+ * Reading a capture file for `weft trace read` and `weft trace stats`:
+ * stream the file, dissect each packet into one reused Facts, filter, then
+ * print (line, JSON or tree) or count. Constant memory whatever the size.
+ */
+import { streamFile } from '../io/file-stream.js';
+import type { CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
+import { CaptureReader } from '../wire/capture-reader.js';
+import { dissect } from './dissect.js';
+import { newFacts, type Facts } from './facts.js';
+import { type FilterNode, matchFilter } from './filter.js';
+import type { LineWriter } from './output.js';
+import { decodeLayers, formatTime, formatTree, summarize } from './print.js';
+import { TraceStats } from './stats.js';
+
+export type PrintFormat = 'line' | 'json' | 'tree';
+
+export interface ReadOptions {
+  filter: FilterNode | null;
+  /** Stop after this many matching packets. */
+  count?: number;
+  warning?: (w: CaptureWarning) => void;
+}
+
+export interface ReadResult {
+  packets: number;
+  matched: number;
+}
+
+/** Formats one dissected packet for output. */
+export function formatPacket(format: PrintFormat, f: Facts, r: { sec: number; nsec: number; tsDigits: number; ifname: string; index: number; caplen: number; origlen: number; comments?: string[] | null }): string {
+  const time = formatTime(r.sec, r.nsec, r.tsDigits);
+  if (format === 'line') return r.ifname ? `${time} ${r.ifname} ${summarize(f)}` : `${time} ${summarize(f)}`;
+  const d = decodeLayers(f.data, f.start, f.end, f.linktype);
+  if (format === 'tree') {
+    return `${time}${r.ifname ? ` ${r.ifname}` : ''} ${summarize(f)}\n${formatTree(d.layers, d.error)}`;
+  }
+  const obj: Record<string, unknown> = {
+    index: r.index, time: `${r.sec}.${String(r.nsec).padStart(9, '0')}`, interface: r.ifname || undefined,
+    caplen: r.caplen, length: r.origlen, layers: d.layers,
+  };
+  if (d.error) obj.error = d.error;
+  if (r.comments) obj.comments = r.comments;
+  return JSON.stringify(obj);
+}
+
+/** Prints every matching packet of a file to `out`. Throws CaptureError after printing what came before. */
+export async function printFile(path: string, format: PrintFormat, out: LineWriter, opts: ReadOptions): Promise<ReadResult> {
+  const facts = newFacts();
+  let matched = 0;
+  const stop = new AbortController();
+  const reader = new CaptureReader({
+    packet: (r: CaptureRecord) => {
+      if (stop.signal.aborted) return;
+      dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
+      if (!matchFilter(opts.filter, facts)) return;
+      matched++;
+      out.line(formatPacket(format, facts, r));
+      if (opts.count !== undefined && matched >= opts.count) stop.abort();
+    },
+    ...(opts.warning ? { warning: opts.warning } : {}),
+  });
+  await streamFile(path, (chunk) => {
+    reader.feed(chunk);
+    return out.backpressure;
+  }, { signal: stop.signal });
+  if (!stop.signal.aborted) reader.end();
+  return { packets: reader.count, matched };
+}
+
+/** Counts a file's packets by protocol, VNI and talker. */
+export async function statsFile(path: string, opts: ReadOptions): Promise<TraceStats> {
+  const facts = newFacts();
+  const stats = new TraceStats();
+  const reader = new CaptureReader({
+    packet: (r) => {
+      dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
+      if (matchFilter(opts.filter, facts)) stats.add(facts);
+    },
+    ...(opts.warning ? { warning: opts.warning } : {}),
+  });
+  await streamFile(path, (chunk) => reader.feed(chunk));
+  reader.end();
+  return stats;
+}
