@@ -1,0 +1,183 @@
+/**
+ * weft's IPAM (Docker's IpamDriver semantics, plugin-api.md §3): pools from
+ * --subnet or from a default range, --ip-range, gateway, aux and static
+ * addresses. Every allocation is a store key created atomically
+ * (`ipam/addrs/<pool>/<ip>`), so two hosts sharing etcd can never hand out
+ * the same address, and state survives restarts with no replay from Docker.
+ */
+import { WeftError } from '../errors.js';
+import type { KvStore } from '../control/store.js';
+import { type Cidr, bigintToIp, contains, containsAddress, formatCidr, ipToBigint, overlaps, parseCidr, size } from './cidr.js';
+
+export const LOCAL_SPACE = 'weft-local';
+export const GLOBAL_SPACE = 'weft-global';
+export const GATEWAY_REQUEST = 'com.docker.network.gateway';
+
+export class IpamError extends WeftError {}
+
+export interface PoolRecord {
+  id: string;
+  space: string;
+  pool: string;
+  range?: string;
+  v6: boolean;
+  /** Where the next search for a free address starts (Docker's serial allocation). */
+  cursor?: string;
+}
+
+export interface IpamOptions {
+  /** Where dynamic IPv4 pools come from, carved into /defaultV4Size. */
+  defaultV4: string;
+  defaultV4Size: number;
+  defaultV6: string;
+  defaultV6Size: number;
+}
+
+export const DEFAULT_IPAM_OPTIONS: IpamOptions = {
+  defaultV4: '198.19.0.0/16',
+  defaultV4Size: 24,
+  defaultV6: 'fd77:6566:7400::/48',
+  defaultV6Size: 64,
+};
+
+/** Upper bound on candidates tried per allocation (a nearly full /16 still fits). */
+const MAX_PROBES = 1 << 17;
+
+const poolKey = (id: string) => `ipam/pools/${encodeURIComponent(id)}`;
+const addrPrefix = (id: string) => `ipam/addrs/${encodeURIComponent(id)}/`;
+const addrKey = (id: string, ip: string) => `${addrPrefix(id)}${ip}`;
+
+export class Ipam {
+  constructor(private readonly store: KvStore, private readonly options: IpamOptions = DEFAULT_IPAM_OPTIONS) {}
+
+  defaultAddressSpaces(): { LocalDefaultAddressSpace: string; GlobalDefaultAddressSpace: string } {
+    return { LocalDefaultAddressSpace: LOCAL_SPACE, GlobalDefaultAddressSpace: GLOBAL_SPACE };
+  }
+
+  async pools(): Promise<PoolRecord[]> {
+    return [...(await this.store.list('ipam/pools/')).values()].map((v) => JSON.parse(v) as PoolRecord);
+  }
+
+  async pool(id: string): Promise<PoolRecord> {
+    const v = await this.store.get(poolKey(id));
+    if (!v) throw new IpamError('ENOPOOL', `unknown pool ${JSON.stringify(id)}`);
+    return JSON.parse(v) as PoolRecord;
+  }
+
+  /** RequestPool: an explicit subnet (must not overlap another pool), or the next free default one. */
+  async requestPool(req: { space: string; pool?: string; subPool?: string; v6: boolean }): Promise<PoolRecord> {
+    const space = req.space || LOCAL_SPACE;
+    if (!req.pool && req.subPool) throw new IpamError('EINVALARG', `--ip-range ${req.subPool} needs --subnet`);
+    const existing = (await this.pools()).filter((p) => p.space === space);
+    let cidr: Cidr;
+    if (req.pool) {
+      cidr = parseCidr(req.pool);
+      for (const p of existing) {
+        if (overlaps(cidr, parseCidr(p.pool))) {
+          throw new IpamError('EPOOLOVERLAP', `subnet ${formatCidr(cidr)} overlaps subnet ${p.pool} already in use in address space ${space}`);
+        }
+      }
+    } else {
+      cidr = this.#nextDefault(req.v6, existing.map((p) => parseCidr(p.pool)));
+    }
+    const hostBits = cidr.bits - cidr.prefix;
+    if (!cidr.v6 && hostBits < 2) throw new IpamError('EINVALARG', `subnet ${formatCidr(cidr)} has no room for hosts`);
+    let range: Cidr | undefined;
+    if (req.subPool) {
+      range = parseCidr(req.subPool);
+      if (!contains(cidr, range)) throw new IpamError('EINVALARG', `--ip-range ${req.subPool} is not inside subnet ${formatCidr(cidr)}`);
+    }
+    const pool: PoolRecord = {
+      id: `${space}/${formatCidr(cidr)}${range ? `/${formatCidr(range)}` : ''}`,
+      space,
+      pool: formatCidr(cidr),
+      v6: cidr.v6,
+    };
+    if (range) pool.range = formatCidr(range);
+    if (!(await this.store.create(poolKey(pool.id), JSON.stringify(pool)))) {
+      throw new IpamError('EPOOLOVERLAP', `subnet ${pool.pool} is already in use in address space ${space}`);
+    }
+    return pool;
+  }
+
+  #nextDefault(v6: boolean, taken: Cidr[]): Cidr {
+    const base = parseCidr(v6 ? this.options.defaultV6 : this.options.defaultV4);
+    const prefix = v6 ? this.options.defaultV6Size : this.options.defaultV4Size;
+    const step = 1n << BigInt(base.bits - prefix);
+    const count = size(base) / step;
+    for (let i = 0n; i < count && i < BigInt(MAX_PROBES); i++) {
+      const c: Cidr = { v6, network: base.network + i * step, prefix, bits: base.bits };
+      if (!taken.some((t) => overlaps(t, c))) return c;
+    }
+    throw new IpamError('ENOPOOL', `no free /${prefix} left in the default pool ${formatCidr(base)}`);
+  }
+
+  /** ReleasePool: drops the pool and any addresses still recorded in it. Unknown pools are fine. */
+  async releasePool(id: string): Promise<void> {
+    for (const k of (await this.store.list(addrPrefix(id))).keys()) await this.store.delete(k);
+    await this.store.delete(poolKey(id));
+  }
+
+  /**
+   * RequestAddress: a specific address (static --ip, --gateway, --aux-address)
+   * or the next free one in the range. Returns "ip/prefixlen".
+   */
+  async requestAddress(poolId: string, address: string | undefined, opts: { gateway?: boolean; owner?: string } = {}): Promise<string> {
+    const pool = await this.pool(poolId);
+    const cidr = parseCidr(pool.pool);
+    const owner = JSON.stringify({ owner: opts.owner ?? (opts.gateway ? 'gateway' : 'endpoint') });
+    if (address) {
+      const { value, v6 } = ipToBigint(address);
+      if (v6 !== pool.v6 || !containsAddress(cidr, value)) throw new IpamError('EOUTOFPOOL', `address ${address} is not in subnet ${pool.pool}`);
+      if (!pool.v6 && (value === cidr.network || value === cidr.network + size(cidr) - 1n)) {
+        throw new IpamError('EINVALARG', `address ${address} is the network or broadcast address of subnet ${pool.pool}`);
+      }
+      const ip = bigintToIp(value, v6);
+      if (!(await this.store.create(addrKey(poolId, ip), owner))) {
+        throw new IpamError('EADDRINUSE', `address ${ip} is already in use in subnet ${pool.pool}`);
+      }
+      return `${ip}/${cidr.prefix}`;
+    }
+    const range = pool.range ? parseCidr(pool.range) : cidr;
+    // Usable span: skip the subnet's network (and, for IPv4, broadcast) address.
+    const first = range.network === cidr.network ? cidr.network + 1n : range.network;
+    const rangeEnd = range.network + size(range) - 1n;
+    const subnetLast = cidr.network + size(cidr) - 1n;
+    const last = !pool.v6 && rangeEnd === subnetLast ? rangeEnd - 1n : rangeEnd;
+    if (last < first) throw new IpamError('ENOADDR', `no available addresses in subnet ${pool.pool}`);
+    const span = last - first + 1n;
+    // The gateway takes the first address; endpoints continue after the last one given out.
+    let start = first;
+    if (!opts.gateway && pool.cursor) {
+      const c = BigInt(pool.cursor);
+      if (c >= first && c <= last) start = c;
+    }
+    const used = new Set((await this.store.list(addrPrefix(poolId))).keys());
+    const probes = span < BigInt(MAX_PROBES) ? Number(span) : MAX_PROBES;
+    for (let i = 0; i < probes; i++) {
+      const v = first + ((start - first + BigInt(i)) % span);
+      const ip = bigintToIp(v, pool.v6);
+      if (used.has(addrKey(poolId, ip))) continue;
+      if (await this.store.create(addrKey(poolId, ip), owner)) {
+        if (!opts.gateway) {
+          pool.cursor = String(v + 1n > last ? first : v + 1n);
+          await this.store.put(poolKey(poolId), JSON.stringify(pool));
+        }
+        return `${ip}/${cidr.prefix}`;
+      }
+    }
+    throw new IpamError('ENOADDR', `no available addresses in subnet ${pool.pool}${pool.range ? ` (range ${pool.range})` : ''}`);
+  }
+
+  /** ReleaseAddress: unknown addresses are fine (Docker only logs failures). */
+  async releaseAddress(poolId: string, address: string): Promise<void> {
+    const { value, v6 } = ipToBigint(address.split('/')[0]!);
+    await this.store.delete(addrKey(poolId, bigintToIp(value, v6)));
+  }
+
+  /** Addresses allocated in a pool. */
+  async addresses(poolId: string): Promise<string[]> {
+    const prefix = addrPrefix(poolId);
+    return [...(await this.store.list(prefix)).keys()].map((k) => k.slice(prefix.length));
+  }
+}

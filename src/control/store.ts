@@ -1,0 +1,36 @@
+/**
+ * The state store interface shared by the embedded single-host store and
+ * etcd. Keys are '/'-separated paths; values are strings (JSON by
+ * convention). create() is the one atomic primitive allocation relies on:
+ * two hosts racing for the same key, exactly one wins.
+ */
+import { WeftError } from '../errors.js';
+
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  key: string;
+  value?: string;
+}
+
+export interface KvStore {
+  /** 'embedded' or 'etcd': shown by the CLI, decides network scope. */
+  readonly kind: string;
+  get(key: string): Promise<string | undefined>;
+  /** Every key under prefix with its value. */
+  list(prefix: string): Promise<Map<string, string>>;
+  put(key: string, value: string): Promise<void>;
+  /** Puts only if the key does not exist; true when this call created it. */
+  create(key: string, value: string): Promise<boolean>;
+  /** Deletes; a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Calls back on every change under prefix; returns a cancel function. */
+  watch(prefix: string, onEvent: (e: WatchEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** The store cannot be reached (etcd down); operations may be retried. */
+export class StoreUnavailableError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESTOREUNAVAILABLE', message, options);
+  }
+}
