@@ -7,6 +7,8 @@
 import { WeftError } from '../../errors.js';
 import { NetlinkError } from '../errors.js';
 
+export { NetnsNotFoundError } from '../../io/sysctl.js';
+
 /** A link with this name already exists (EEXIST on create). */
 export class LinkExistsError extends WeftError {
   readonly link: string;
@@ -43,23 +45,19 @@ export class LinkConfigError extends WeftError {
   }
 }
 
-/** A network namespace named by the caller does not exist (or vanished). */
-export class NetnsNotFoundError extends WeftError {
-  readonly netns: string;
-  constructor(netns: string, options?: { cause?: unknown }) {
-    super('ENETNSNOTFOUND', `network namespace ${netns} does not exist`, options);
-    this.netns = netns;
-  }
-}
-
-/** An address, route, neighbour or FDB entry operation the kernel refused. */
+/**
+ * An address, route, neighbour or FDB entry operation that was refused:
+ * by the kernel (`errno` = its errno name, cause = the NetlinkError) or
+ * before it was sent (bad input, `errno` = EINVAL).
+ */
 export class RtnlObjectError extends WeftError {
   readonly object: string;
   readonly errno: string;
-  constructor(code: 'EADDR' | 'EROUTE' | 'ENEIGH' | 'EFDB', object: string, cause: NetlinkError) {
-    super(code, `${object}: ${cause.code}${cause.extackMessage ? `: ${cause.extackMessage}` : ''}`, { cause });
+  constructor(code: 'EADDR' | 'EROUTE' | 'ENEIGH' | 'EFDB', object: string, cause: NetlinkError | string) {
+    const reason = typeof cause === 'string' ? cause : `${cause.code}${cause.extackMessage ? `: ${cause.extackMessage}` : ''}`;
+    super(code, `${object}: ${reason}`, typeof cause === 'string' ? undefined : { cause });
     this.object = object;
-    this.errno = cause.code;
+    this.errno = typeof cause === 'string' ? 'EINVAL' : cause.code;
   }
 }
 

@@ -6,11 +6,28 @@
 import { NETLINK_ROUTE } from '../constants.js';
 import { NetlinkClient, type ClientOptions } from '../client.js';
 import { NetlinkError } from '../errors.js';
+import { SysError } from '../../io/native.js';
+import { NetnsNotFoundError } from '../../io/sysctl.js';
 import { type Link, decodeLink, writeIfinfomsg } from './link.js';
 import { IFLA_EXT_MASK, IFLA_IFNAME, RTM_GETLINK, RTM_NEWLINK } from './constants.js';
 
 /** RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS: what `ip -d link` asks for, minus stats. */
 const EXT_MASK = 0x1 | 0x8;
+
+/**
+ * Opens a NETLINK_ROUTE client; a namespace that does not exist becomes
+ * NetnsNotFoundError (code ENETNSNOTFOUND) naming it.
+ */
+export function openClient(opts: ClientOptions): NetlinkClient {
+  try {
+    return NetlinkClient.open(NETLINK_ROUTE, opts);
+  } catch (err) {
+    if (err instanceof SysError && (err.syscall === 'open(netns)' || err.syscall === 'setns') && opts.netns !== undefined) {
+      throw new NetnsNotFoundError(opts.netns, err.code, { cause: err });
+    }
+    throw err;
+  }
+}
 
 export class Rtnl {
   readonly client: NetlinkClient;
@@ -23,7 +40,7 @@ export class Rtnl {
 
   /** Opens a handle in the namespace `netns` (name or path), or ours. */
   static open(opts: Omit<ClientOptions, 'groups'> = {}): Rtnl {
-    return new Rtnl(NetlinkClient.open(NETLINK_ROUTE, opts), opts.netns);
+    return new Rtnl(openClient(opts), opts.netns);
   }
 
   /** Every link. Equivalent to `ip -d link show`. */
