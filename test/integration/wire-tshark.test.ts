@@ -172,7 +172,7 @@ describe('wire codecs vs tshark on captured lab traffic', { skip }, () => {
             if (l.ndp?.kind === 'neighbor-solicitation') cmp('ns target', l.ndp.target, field(t, 'icmpv6.nd.ns.target_address'));
             if (l.ndp?.kind === 'neighbor-advertisement') cmp('na target', l.ndp.target, field(t, 'icmpv6.nd.na.target_address'));
             for (const o of l.ndp?.options ?? []) {
-              if ('linkLayerAddress' in o) cmp('nd option lladdr', o.linkLayerAddress, field(t, o.type === 1 ? 'icmpv6.opt.linkaddr' : 'icmpv6.opt.linkaddr'));
+              if ('linkLayerAddress' in o) cmp('nd option lladdr', o.linkLayerAddress, field(t, 'icmpv6.opt.linkaddr'));
             }
             break;
           case 'udp':
