@@ -17,15 +17,58 @@ import type { Facts, Level } from './facts.js';
 const PAD2 = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
 
 /** "HH:MM:SS.ffffff" (UTC) with `digits` fractional digits. */
+let lastSec = -1;
+let lastBase = '';
+
 export function formatTime(sec: number, nsec: number, digits: number): string {
+  // Captures are time-ordered: the HH:MM:SS part changes at most once a second.
+  const base = sec === lastSec ? lastBase : timeOfDay(sec);
+  lastSec = sec;
+  lastBase = base;
+  if (digits <= 0) return base;
+  const frac = FRAC[digits]!(nsec);
+  return `${base}.${frac}`;
+}
+
+const FRAC: ((n: number) => string)[] = Array.from({ length: 10 }, (_, d) => (n: number) => {
+  const v = Math.floor(n / 10 ** (9 - d));
+  const s = String(v);
+  return s.length >= d ? s : '000000000'.slice(0, d - s.length) + s;
+});
+
+function timeOfDay(sec: number): string {
   const day = sec % 86400;
   const h = Math.floor(day / 3600);
   const m = Math.floor((day % 3600) / 60);
   const s = day % 60;
-  const base = `${PAD2[h]}:${PAD2[m]}:${PAD2[s]}`;
-  if (digits <= 0) return base;
-  const frac = String(nsec).padStart(9, '0').slice(0, digits);
-  return `${base}.${frac}`;
+  return `${PAD2[h]}:${PAD2[m]}:${PAD2[s]}`;
+}
+
+// Small bounded caches: a capture repeats the same few addresses.
+const macCache = new Map<number, string>();
+const v4Cache = new Map<number, string>();
+const CACHE_MAX = 4096;
+
+function mac(b: Uint8Array, o: number): string {
+  const key = ((b[o]! << 8) | b[o + 1]!) * 4294967296 + (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0);
+  let s = macCache.get(key);
+  if (s === undefined) {
+    if (macCache.size >= CACHE_MAX) macCache.clear();
+    s = macToString(b, o);
+    macCache.set(key, s);
+  }
+  return s;
+}
+
+function v4(b: Uint8Array, o: number): string {
+  const k = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  let s = v4Cache.get(k);
+  if (s === undefined) {
+    if (v4Cache.size >= CACHE_MAX) v4Cache.clear();
+    s = ipv4ToString(b, o);
+    v4Cache.set(k, s);
+  }
+  return s;
 }
 
 const SLL_TYPES = ['In', 'B', 'M', 'P', 'Out'];
@@ -48,7 +91,7 @@ function level(f: Facts, l: Level): string {
   const b = f.data;
   let s = '';
   if (l.ethOffset >= 0) {
-    s = `${macToString(b, l.ethOffset + 6)} > ${macToString(b, l.ethOffset)}`;
+    s = `${mac(b, l.ethOffset + 6)} > ${mac(b, l.ethOffset)}`;
     if (l.vlan >= 0) s += ` vlan ${l.vlan}`;
     if (l.etherType < 0) return `${s}, ${l.problem ? `[|${l.problem}]` : ''}`;
     s += ', ';
@@ -70,11 +113,11 @@ function etherName(t: number): string {
 
 function ip(f: Facts, l: Level): string {
   const b = f.data;
-  const v4 = l.ipVersion === 4;
-  const src = v4 ? ipv4ToString(b, l.ipOffset + 12) : ipv6ToString(b, l.ipOffset + 8);
-  const dst = v4 ? ipv4ToString(b, l.ipOffset + 16) : ipv6ToString(b, l.ipOffset + 24);
+  const isV4 = l.ipVersion === 4;
+  const src = isV4 ? v4(b, l.ipOffset + 12) : ipv6ToString(b, l.ipOffset + 8);
+  const dst = isV4 ? v4(b, l.ipOffset + 16) : ipv6ToString(b, l.ipOffset + 24);
   const ports = l.sourcePort >= 0;
-  let s = `${v4 ? 'IP' : 'IP6'} ${src}${ports ? `.${l.sourcePort}` : ''} > ${dst}${ports ? `.${l.destinationPort}` : ''}: `;
+  let s = `${isV4 ? 'IP' : 'IP6'} ${src}${ports ? `.${l.sourcePort}` : ''} > ${dst}${ports ? `.${l.destinationPort}` : ''}: `;
   if (l.fragment) return `${s}ip-proto-${l.protocol} fragment, length ${l.ipLength}`;
   const payload = l.l4Offset >= 0 ? l.l4Length : 0;
   switch (l.protocol) {

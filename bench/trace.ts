@@ -1,0 +1,97 @@
+/**
+ * weft trace read vs tshark -r vs tcpdump -r: read + decode + print one
+ * line per packet to /dev/null, packets per second (wall time of the whole
+ * process, start-up included). The input is a 1,000,000-packet pcapng made
+ * with weft's writer: ICMP echo, DNS-shaped UDP, TCP, ARP and VXLAN-carried
+ * ICMP, in equal parts. Args: [packets] [tshark-packets].
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FileSink } from '../src/io/file-stream.js';
+import { PcapngWriter } from '../src/wire/pcapng.js';
+import { type Benchmark, ratio } from './lib.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+function hex(s: string): Buffer {
+  return Buffer.from(s.replace(/\s+/g, ''), 'hex');
+}
+
+const ETH = '0200000000020200000000010800';
+function ipv4(proto: number, len: number, src = 'c6120001', dst = 'c6120002'): string {
+  return `4500${len.toString(16).padStart(4, '0')}1234400040${proto.toString(16).padStart(2, '0')}0000${src}${dst}`;
+}
+const icmpPayload = '00'.repeat(56);
+const templates: Buffer[] = [
+  hex(ETH + ipv4(1, 84) + `0800000000070001${icmpPayload}`),
+  hex(ETH + ipv4(17, 57) + `c350003500250000123401000001000000000000076578616d706c6503636f6d0000010001`),
+  hex(ETH + ipv4(6, 40) + '9c4000500000000100000000500272100000000'.padEnd(40, '0')),
+  hex('ffffffffffff020000000001' + '0806' + '0001080006040001' + '020000000001c6120001' + '000000000000c6120002'),
+  hex(ETH + ipv4(17, 134) + `9c4012b500720000` + `0800000000002a00` + '0a00000000020a0000000001' + '0800' + ipv4(1, 84, '0a000001', '0a000002') + `0800000000070001${icmpPayload}`),
+];
+
+export function generate(path: string, packets: number): void {
+  const sink = new FileSink(path);
+  const w = new PcapngWriter(sink.write, { application: 'weft bench' });
+  w.addInterface({ linktype: 1, name: 'eth0', tsExponent: 9 });
+  const frames = templates.map((t) => Buffer.from(t));
+  for (let i = 0; i < packets; i++) {
+    const f = frames[i % frames.length]!;
+    // Vary the ICMP sequence / DNS id / TCP seq so packets differ.
+    f[f.length - 1] = i & 0xff;
+    w.packet(0, 1700000000 + Math.floor(i / 1000), (i % 1000) * 1000000, f);
+  }
+  w.flush();
+  sink.close();
+}
+
+function timed(argv: string[]): { ms: number; ok: boolean; err: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ms, ok: r.status === 0, err: String(r.stderr ?? '').slice(0, 200) };
+}
+
+const bench: Benchmark = {
+  description: 'read + decode + print a pcapng to /dev/null: weft trace read vs tshark -r vs tcpdump -r (packets/s)',
+  async run(args) {
+    const n = Number(args[0] ?? 1_000_000);
+    const tsharkN = Number(args[1] ?? 200_000);
+    const dir = mkdtempSync(join(tmpdir(), 'weft-bench-trace-'));
+    const notes: string[] = [];
+    try {
+      const full = join(dir, 'full.pcapng');
+      const t0 = Date.now();
+      generate(full, n);
+      notes.push(`generated ${n} packets (${statSync(full).size} bytes) with PcapngWriter in ${Date.now() - t0} ms`);
+      const prefix = join(dir, 'prefix.pcapng');
+      generate(prefix, Math.min(n, tsharkN));
+      const rows: { tool: string; packets: number; ms: number; pps: number }[] = [];
+      const weft = timed([process.execPath, cli, 'trace', 'read', full]);
+      if (!weft.ok) throw new Error(`weft failed: ${weft.err}`);
+      rows.push({ tool: 'weft trace read', packets: n, ms: Math.round(weft.ms), pps: Math.round(n / (weft.ms / 1000)) });
+      const tcpdump = timed(['tcpdump', '-n', '-r', full]);
+      if (tcpdump.ok) rows.push({ tool: 'tcpdump -n -r', packets: n, ms: Math.round(tcpdump.ms), pps: Math.round(n / (tcpdump.ms / 1000)) });
+      else notes.push(`tcpdump failed: ${tcpdump.err}`);
+      const tsharkCount = Math.min(n, tsharkN);
+      const tshark = timed(['tshark', '-n', '-r', prefix]);
+      if (tshark.ok || /root/.test(tshark.err)) rows.push({ tool: 'tshark -n -r', packets: tsharkCount, ms: Math.round(tshark.ms), pps: Math.round(tsharkCount / (tshark.ms / 1000)) });
+      else notes.push(`tshark failed: ${tshark.err}`);
+      if (tsharkCount < n) notes.push(`tshark measured on a ${tsharkCount}-packet prefix (same packet mix) to keep the run bounded on 2 cores`);
+      notes.push('wall time of each whole process, start-up included; output to /dev/null; all three print one line per packet');
+      const pps = (tool: string) => rows.find((r) => r.tool.startsWith(tool))?.pps;
+      return {
+        rows,
+        ratios: { pps_vs_tshark: ratio(pps('weft'), pps('tshark')), pps_vs_tcpdump: ratio(pps('weft'), pps('tcpdump')) },
+        notes,
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export default bench;
