@@ -121,7 +121,8 @@ export function decodeVxlan(attrs: Attr[]): VxlanInfo {
         break;
       case IFLA_VXLAN_LINK: { const l = read.u32(data); if (l) o.link = l; break; }
       case IFLA_VXLAN_TTL: o.ttl = read.u8(data); break;
-      case IFLA_VXLAN_TTL_INHERIT: o.ttlInherit = true; break;
+      // Sent by the kernel as a u8 (0/1), accepted from us as a flag.
+      case IFLA_VXLAN_TTL_INHERIT: o.ttlInherit = data.length === 0 || read.u8(data) !== 0; break;
       case IFLA_VXLAN_TOS: o.tos = read.u8(data); break;
       case IFLA_VXLAN_LEARNING: o.learning = read.u8(data) !== 0; break;
       case IFLA_VXLAN_AGEING: o.ageing = read.u32(data); break;
