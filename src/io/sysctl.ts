@@ -168,3 +168,39 @@ export const netSysctl = {
   acceptRa: (dev: string) => `net/ipv6/conf/${dev}/accept_ra`,
   proxyDelay: (dev: string) => `net/ipv4/neigh/${dev}/proxy_delay`,
 };
+
+/**
+ * Creates a named network namespace (a bind mount under /var/run/netns),
+ * with loopback up. Equivalent to `ip netns add NAME; ip -n NAME link set lo up`.
+ * A child process, since creating one needs unshare(2) on a thread of its own.
+ */
+export async function createNetns(name: string): Promise<void> {
+  netnsPath(name);
+  await ipCommand(['netns', 'add', name]);
+  try {
+    await ipCommand(['-n', name, 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    await ipCommand(['netns', 'del', name]).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Deletes a named namespace (its links go with it). Equivalent to `ip netns del NAME`. */
+export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean } = {}): Promise<void> {
+  netnsPath(name);
+  try {
+    await ipCommand(['netns', 'del', name]);
+  } catch (err) {
+    if (opts.ignoreMissing && /No such file|does not exist/i.test((err as Error).message)) return;
+    throw err;
+  }
+}
+
+function ipCommand(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { timeout: 10_000 }, (err, _out, stderr) => {
+      if (err) reject(new WeftError('ENETNS', `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+  });
+}
