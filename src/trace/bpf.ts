@@ -7,6 +7,9 @@
  * (vni, inner ...) become "true" where they count positively and "false"
  * under a `not`, and the exact filter always runs again in userspace on
  * what the kernel passes. So the kernel filter only ever saves work.
+ * (One exception: an IP packet too short for its own length field is
+ * judged by the kernel on its header, while userspace treats it as
+ * malformed, so `not udp` may lose such a broken packet.)
  */
 import type { FilterNode } from './filter.js';
 
@@ -119,34 +122,40 @@ export function compileBpf(filter: FilterNode | null): BpfInsn[] | undefined {
   return e.finish();
 }
 
-function gen(e: Emitter, n: FilterNode, t: Label, f: Label): void {
+/**
+ * `positive`: whether a true result here makes the whole filter more likely
+ * true. Terms the kernel can only guess at (IPv6 extension headers) guess
+ * true when positive and false under a `not`, so the program stays an
+ * over-approximation of the filter.
+ */
+function gen(e: Emitter, n: FilterNode, t: Label, f: Label, positive = true): void {
   switch (n.kind) {
     case 'and': {
       const mid = e.label();
-      gen(e, n.left, mid, f);
+      gen(e, n.left, mid, f, positive);
       e.place(mid);
-      gen(e, n.right, t, f);
+      gen(e, n.right, t, f, positive);
       return;
     }
     case 'or': {
       const mid = e.label();
-      gen(e, n.left, t, mid);
+      gen(e, n.left, t, mid, positive);
       e.place(mid);
-      gen(e, n.right, t, f);
+      gen(e, n.right, t, f, positive);
       return;
     }
     case 'not':
-      gen(e, n.operand, f, t);
+      gen(e, n.operand, f, t, !positive);
       return;
     case 'host':
     case 'net':
       genAddress(e, n, t, f);
       return;
     case 'port':
-      genPort(e, n.dir, n.port, t, f);
+      genPort(e, n.dir, n.port, t, f, positive);
       return;
     case 'proto':
-      genProto(e, n.proto as Exclude<typeof n.proto, 'vxlan'>, t, f);
+      genProto(e, n.proto as Exclude<typeof n.proto, 'vxlan'>, t, f, positive);
       return;
     default:
       // approximate() removed everything else.
@@ -198,7 +207,7 @@ function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>
   if (n.dir !== 'src') v6(38, f);
 }
 
-function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label, f: Label): void {
+function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label, f: Label, positive: boolean): void {
   const notV4 = e.label();
   e.op(LD_H_ABS, 12);
   e.jump(JEQ_K, 0x0800, undefined, notV4);
@@ -229,7 +238,8 @@ function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label,
   e.op(LD_B_ABS, 20);
   e.jump(JEQ_K, 6, isL4v6, undefined);
   e.jump(JEQ_K, 17, isL4v6, undefined);
-  e.jump(JEQ_K, 132, isL4v6, f);
+  e.jump(JEQ_K, 132, isL4v6, undefined);
+  genV6Extensions(e, positive ? t : f, f);
   e.place(isL4v6);
   const v6dst = e.label();
   if (dir !== 'dst') {
@@ -243,7 +253,7 @@ function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label,
   }
 }
 
-function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | number, t: Label, f: Label): void {
+function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | number, t: Label, f: Label, positive: boolean): void {
   const ether = (type: number): void => {
     e.op(LD_H_ABS, 12);
     e.jump(JEQ_K, type, t, f);
@@ -257,25 +267,27 @@ function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'tcp' | 'udp' | 'icmp' |
   if (p === 'icmp6') {
     e.jump(JEQ_K, 0x86dd, undefined, f);
   } else {
-    e.jump(JEQ_K, 0x0800, undefined, notV4);
+    // ICMP (v4) exists only over IPv4: anything else goes straight to false.
+    e.jump(JEQ_K, 0x0800, undefined, p === 'icmp' ? f : notV4);
     e.op(LD_B_ABS, 23);
     e.jump(JEQ_K, num, t, f);
-    if (p === 'icmp') {
-      e.place(notV4);
-      e.op(RET_K, 0);
-      return;
-    }
+    if (p === 'icmp') return;
     e.place(notV4);
     e.jump(JEQ_K, 0x86dd, undefined, f);
   }
-  // IPv6: next header directly after the fixed header. Extension headers
-  // make this pass too, so userspace decides.
+  // IPv6: next header directly after the fixed header; behind extension
+  // headers the kernel cannot tell, so it guesses (see gen).
   e.op(LD_B_ABS, 20);
   e.jump(JEQ_K, num, t, undefined);
-  e.jump(JEQ_K, 0, t, undefined); // hop-by-hop
-  e.jump(JEQ_K, 43, t, undefined); // routing
-  e.jump(JEQ_K, 44, t, undefined); // fragment
-  e.jump(JEQ_K, 60, t, f); // destination options
+  genV6Extensions(e, positive ? t : f, f);
+}
+
+/** A holds the IPv6 next header: extension header → `ext`, anything else → `other`. */
+function genV6Extensions(e: Emitter, ext: Label, other: Label): void {
+  e.jump(JEQ_K, 0, ext, undefined); // hop-by-hop
+  e.jump(JEQ_K, 43, ext, undefined); // routing
+  e.jump(JEQ_K, 44, ext, undefined); // fragment
+  e.jump(JEQ_K, 60, ext, other); // destination options
 }
 
 /** The 8-byte sock_filter array SO_ATTACH_FILTER expects (host byte order). */
