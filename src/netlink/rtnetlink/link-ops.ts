@@ -105,14 +105,15 @@ export async function linkIndex(rtnl: Rtnl, ref: string | number, role: LinkNotF
 }
 
 /** Maps a kernel refusal of a request about link `name` to a typed error. */
-export function linkError(err: unknown, name: string, netns: string | undefined, op: 'create' | 'change' | 'delete', kind?: string): unknown {
+export function linkError(err: unknown, name: string, netns: string | undefined, op: 'create' | 'change' | 'delete', kind?: string, mtu?: number): unknown {
   if (isErrno(err, 'EEXIST') && op !== 'delete') return new LinkExistsError(name, netns);
   if (isErrno(err, 'ENODEV') && op !== 'create') return new LinkNotFoundError(name, 'link', netns);
   if (isErrno(err, 'EOPNOTSUPP') && op === 'create') return new LinkConfigError(name, 'kind', `${kind ?? 'this kind'} is not supported by this kernel${err.extackMessage ? ` (${err.extackMessage})` : ''}`, { cause: err });
   if (isErrno(err, 'EINVAL', 'ERANGE', 'EOPNOTSUPP', 'EBUSY', 'EADDRINUSE')) {
     const text = err.extackMessage ?? err.code;
-    const field = /mtu/i.test(text) ? 'mtu' : /vni|vxlan/i.test(text) ? 'vxlan' : 'settings';
-    return new LinkConfigError(name, field, `refused by the kernel: ${text}`, { cause: err });
+    // Without extack text, an EINVAL on a request that sets the MTU is the MTU (out of the device's range).
+    const field = /mtu/i.test(text) || (mtu !== undefined && !err.extackMessage) ? 'mtu' : /vni|vxlan/i.test(text) ? 'vxlan' : 'settings';
+    return new LinkConfigError(name, field, `${field === 'mtu' && mtu !== undefined ? `${mtu} ` : ''}refused by the kernel: ${text}`, { cause: err });
   }
   return err;
 }
@@ -242,7 +243,7 @@ export async function addLinks(rtnl: Rtnl, specs: LinkSpec[]): Promise<void> {
     if (failed >= 0) {
       const s = prepared[failed]!.spec;
       const shown = s.kind === 'veth' ? `${s.name} (peer ${s.veth!.peer.name})` : s.name;
-      throw linkError((results[failed] as PromiseRejectedResult).reason, shown, s.netns ?? rtnl.netns, 'create', s.kind);
+      throw linkError((results[failed] as PromiseRejectedResult).reason, shown, s.netns ?? rtnl.netns, 'create', s.kind, s.mtu);
     }
   } finally {
     for (const f of fdSets) f.close();
@@ -291,6 +292,12 @@ export async function setLink(rtnl: Rtnl, nameOrIndex: string | number, change: 
   if (change.name !== undefined) checkName(change.name);
   const current = await rtnl.link(nameOrIndex);
   if (!current) throw new LinkNotFoundError(shown, 'link', rtnl.netns);
+  if (current.kind === 'vxlan' && change.vxlan && Object.keys(change.vxlan).length && change.mtu !== undefined) {
+    // vxlan's changelink refuses IFLA_MTU next to kind data ("Cannot change mtu"): two requests.
+    const { mtu, ...rest } = change;
+    await setLink(rtnl, current.index, { mtu });
+    return setLink(rtnl, current.index, rest);
+  }
   const master = change.master === null ? 0 : change.master !== undefined ? await linkIndex(rtnl, change.master, 'master', current.name) : undefined;
   if (change.macvlan?.mode !== undefined) macvlanModeNumber(current.name, change.macvlan.mode);
   const fd = change.netns !== undefined ? openNetns(change.netns) : undefined;
@@ -312,7 +319,7 @@ export async function setLink(rtnl: Rtnl, nameOrIndex: string | number, change: 
       },
     });
   } catch (err) {
-    throw linkError(err, current.name, rtnl.netns, 'change', current.kind);
+    throw linkError(err, current.name, rtnl.netns, 'change', current.kind, change.mtu);
   } finally {
     if (fd !== undefined) closeNetns(fd);
   }
