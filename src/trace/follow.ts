@@ -7,14 +7,16 @@
  *
  * Keys: ICMP echo: addresses + type + id + seq; TCP: 5-tuple + seq + IPv4
  * id; UDP: 5-tuple + IPv4 id; anything else: addresses + protocol + id.
- * Direction comes from the end the packet appeared at first, so replies
- * (B to A) are followed backwards along the same hops.
+ * Direction: a packet sent by the A end's interface (PACKET_OUTGOING there)
+ * goes forward, one sent by B's goes backwards (replies); otherwise the
+ * earliest sighting decides. Timestamps are as precise as the caller's.
  */
 import { ipv4ToString, ipv6ToString } from '../wire/bytes.js';
 import type { Facts, Level } from './facts.js';
 import { innermostIp } from './dissect.js';
 
 export const MAX_TRACKED = 50_000;
+const PACKET_OUTGOING = 4;
 
 export interface HopSighting {
   hop: string;
@@ -43,6 +45,8 @@ interface Entry {
   summary: string;
   times: (readonly [number, number, number] | undefined)[];
   first: number;
+  /** Sent by the A end (1), by the B end (2), unknown (0). */
+  origin: number;
 }
 
 /** The match key of a packet's innermost IP layer, or undefined (ARP, no IP). */
@@ -83,7 +87,8 @@ export class FollowMatcher {
   }
 
   /** Records that hop `hop` (index in path order) saw the packet in `f` at sec/nsec. */
-  observe(hop: number, f: Facts, sec: number, nsec: number): boolean {
+  /** `packetType`: sll_pkttype at that hop when known (4 = sent by that interface's host). */
+  observe(hop: number, f: Facts, sec: number, nsec: number, packetType = -1): boolean {
     const k = packetKey(f);
     if (!k) return false;
     let e = this.#entries.get(k.key);
@@ -94,13 +99,17 @@ export class FollowMatcher {
         this.#entries.delete(oldest);
         this.evicted++;
       }
-      e = { key: k.key, summary: k.summary, times: new Array(this.#hops.length).fill(undefined), first: this.#order++ };
+      e = { key: k.key, summary: k.summary, times: new Array(this.#hops.length).fill(undefined), first: this.#order++, origin: 0 };
       this.#entries.set(k.key, e);
     }
     let vni = -1;
     for (let i = 0; i < f.depth; i++) if (f.levels[i]!.vni >= 0) vni = f.levels[i]!.vni;
     // The first sighting per hop wins; a hop that sees it twice (a bridge port and the bridge) keeps the earliest.
     if (!e.times[hop]) e.times[hop] = [sec, nsec, vni];
+    if (packetType === PACKET_OUTGOING && e.origin === 0) {
+      if (hop === 0) e.origin = 1;
+      else if (hop === this.#hops.length - 1) e.origin = 2;
+    }
     return true;
   }
 
@@ -114,10 +123,13 @@ export class FollowMatcher {
       const lo = seenIdx[0]!;
       const hi = seenIdx[seenIdx.length - 1]!;
       // Appeared at the B end (or closer to B than anything else) first: a reply.
-      const reverse = n > 1 && earliest === hi && earliest !== lo ? true : n > 1 && lo === hi && lo === n - 1;
+      const reverse = e.origin !== 0 ? e.origin === 2
+        : n > 1 && earliest === hi && earliest !== lo ? true : n > 1 && lo === hi && lo === n - 1;
       const path = reverse ? [...Array(n).keys()].reverse() : [...Array(n).keys()];
-      const start = path.indexOf(earliest);
-      const t0 = e.times[earliest]!;
+      // Start at the first hop along the path that saw it.
+      const startHop = path.find((i) => e.times[i] !== undefined)!;
+      const start = path.indexOf(startHop);
+      const t0 = e.times[startHop]!;
       const seen: HopSighting[] = [];
       const missing: string[] = [];
       let lastSeen = -1;

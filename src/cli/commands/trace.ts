@@ -234,7 +234,7 @@ async function follow(args: string[]): Promise<number> {
     // The filter describes the packet as the endpoints see it: its innermost IP level.
     const level = innermostIp(pkt.facts);
     if (level < 0 || !matchFilter(filter, pkt.facts, level)) return;
-    matcher.observe(i, pkt.facts, pkt.sec, pkt.nsec);
+    matcher.observe(i, pkt.facts, pkt.sec, pkt.nsec, pkt.packetType);
   }));
   process.stderr.write(`weft: trace: following on ${hops.map((h) => h.name).join(', ')} for ${duration}s\n`);
   await stopper(duration).promise;
