@@ -28,6 +28,16 @@ export class EmbeddedStore implements KvStore {
     }
   }
 
+  /**
+   * A read-only snapshot of the store (for the CLI while a daemon owns it):
+   * nothing is written, writes throw.
+   */
+  static snapshot(stateDir: string): Map<string, string> {
+    const { journal, records } = Journal.open(join(stateDir, 'state.journal'));
+    journal.close();
+    return new EmbeddedStore(journal, records).#data;
+  }
+
   /** Opens the store kept in `stateDir/state.journal`. */
   static open(stateDir: string): EmbeddedStore {
     const { journal, records } = Journal.open(join(stateDir, 'state.journal'));

@@ -76,6 +76,13 @@ export interface DockerOptions {
   extraArgs?: string[];
   /** How long to wait for the API (default 40 s). */
   readyTimeoutMs?: number;
+  /**
+   * Run dockerd inside this lab namespace (name under /var/run/netns), so
+   * it is the host network of a lab host: the plugin under test must run in
+   * the same namespace (nsenter --net, not `ip netns exec`, which would
+   * also give it a private mount namespace).
+   */
+  netns?: string;
 }
 
 export interface DockerDaemon {
@@ -237,7 +244,9 @@ class Daemon implements DockerDaemon {
       ...(storageDriver ? ['--storage-driver', storageDriver] : []),
       ...(this.#opts.extraArgs ?? []),
     ];
-    this.#dockerd = spawnLogged('dockerd', args, join(d, 'dockerd.log'));
+    this.#dockerd = this.#opts.netns
+      ? spawnLogged('nsenter', [`--net=/var/run/netns/${this.#opts.netns}`, 'dockerd', ...args], join(d, 'dockerd.log'))
+      : spawnLogged('dockerd', args, join(d, 'dockerd.log'));
     await waitFor(() => ping(this.socket), this.#opts.readyTimeoutMs ?? 40_000, () => exitedOf(this.#dockerd),
       'dockerd API', join(d, 'dockerd.log'));
   }

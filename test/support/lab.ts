@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { run, sh } from './exec.js';
 
-const PREFIX_RE = /^wl([0-9a-z]+)x[0-9a-f]{2}/;
+/** A lab prefix at the start of a name or after a '-' (weft's own namespaces, `wf-ov-<prefix>-…`). */
+const PREFIX_RE = /(?:^|-)wl([0-9a-z]+)x[0-9a-f]{2}(?:-|$)/;
 
 export interface LabHost {
   /** Namespace name, usable with `ip -n` and weft's `--netns`. */
@@ -82,9 +83,18 @@ export class Lab {
     };
   }
 
-  /** Deletes every namespace of this lab (and so every link in them). */
+  /**
+   * Deletes every namespace of this lab (and so every link in them),
+   * including namespaces weft made for it (their names carry the prefix).
+   */
   async destroy(): Promise<void> {
-    for (const ns of this.namespaces.splice(0).reverse()) {
+    let extra: string[] = [];
+    try {
+      extra = readdirSync('/var/run/netns').filter((n) => n.includes(`-${this.prefix}-`) && !this.namespaces.includes(n));
+    } catch {
+      // no namespaces at all
+    }
+    for (const ns of [...extra, ...this.namespaces.splice(0).reverse()]) {
       await killNamespaceProcesses(ns);
       await run(['ip', 'netns', 'del', ns]);
     }

@@ -1,0 +1,56 @@
+/**
+ * `weft daemon [--socket PATH] [--state-dir DIR] [--store embedded|etcd://…]
+ *  [--local ADDR] [--underlay-dev IF] [--host NAME] [--instance NAME]`: serves Docker's plugin
+ * API until SIGINT/SIGTERM.
+ */
+import { basename } from 'node:path';
+import { DEFAULTS, Daemon, type DaemonOptions } from '../../daemon/daemon.js';
+import { jsonLogger } from '../../daemon/log.js';
+import { InvalidArgumentError } from '../../errors.js';
+
+export const summary = 'run the Docker network + IPAM plugin (embedded store by default)';
+
+function parse(args: string[]): DaemonOptions {
+  const o: DaemonOptions = { socket: DEFAULTS.socket, stateDir: DEFAULTS.stateDir, store: process.env.WEFT_STORE ?? DEFAULTS.store };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('--')) throw new InvalidArgumentError(`${a} needs a value`);
+      return v;
+    };
+    switch (a) {
+      case '--socket': o.socket = value(); break;
+      case '--state-dir': o.stateDir = value(); break;
+      case '--store': o.store = value(); break;
+      case '--local': o.localAddress = value(); break;
+      case '--underlay-dev': o.underlayDevice = value(); break;
+      case '--host': o.hostName = value(); break;
+      case '--instance': o.instance = value(); break;
+      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF)`);
+    }
+  }
+  if (!o.socket.endsWith('.sock')) throw new InvalidArgumentError(`--socket must end in .sock (Docker derives the driver name from it), got ${o.socket}`);
+  return o;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const opts = parse(args);
+  const log = jsonLogger();
+  const daemon = await Daemon.start(opts, log);
+  const driver = basename(opts.socket, '.sock');
+  process.stdout.write(
+    `weft is serving Docker's network and IPAM plugin API on ${opts.socket} (store: ${daemon.store.kind}, state: ${opts.stateDir}).\n` +
+    `Create a network with:\n  docker network create -d ${driver} --ipam-driver ${driver} --subnet 198.19.1.0/24 weftnet\n` +
+    `  (modes: -o weft.mode=overlay|bridge|macvlan, macvlan needs -o parent=IFACE)\n` +
+    `Stop with Ctrl-C; networks keep forwarding while weft is stopped.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await daemon.stop();
+  log({ msg: 'stopped' });
+  return 0;
+}

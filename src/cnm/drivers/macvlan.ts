@@ -1,0 +1,78 @@
+/**
+ * `weft.mode=macvlan`: endpoints are macvlan children of `-o parent=IF`
+ * (docker-internals.md §2). `parent=eth0.100` creates the 802.1Q
+ * sub-interface when it is missing and deletes it with the last network
+ * using it, only if weft created it.
+ */
+import type { JoinInfo, NetworkDriver } from '../driver.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError } from '../model.js';
+import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
+import { ensureLink, removeLink, withRtnl } from './links.js';
+
+const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
+const bare = (cidr: string | undefined) => cidr?.split('/')[0];
+
+/** "eth0.100" -> { base: "eth0", id: 100 }; undefined for a plain name. */
+export function vlanParent(parent: string): { base: string; id: number } | undefined {
+  const m = /^(.+)\.(\d+)$/.exec(parent);
+  return m ? { base: m[1]!, id: Number(m[2]) } : undefined;
+}
+
+export class MacvlanDriver implements NetworkDriver {
+  readonly mode = 'macvlan' as const;
+
+  validate(n: NetworkRecord): void {
+    if (!n.parent) throw new NetworkOptionError('macvlan needs -o parent=<interface> (e.g. eth0 or eth0.100)');
+    if (!/^[^\s/:]{1,15}$/.test(n.parent)) throw new NetworkOptionError(`parent ${JSON.stringify(n.parent)} is not a valid interface name`);
+    const vlan = vlanParent(n.parent);
+    if (vlan && (vlan.id < 1 || vlan.id > 4094)) throw new NetworkOptionError(`VLAN id ${vlan.id} in parent ${n.parent} must be 1-4094`);
+    if (n.macvlanMode && !MODES.includes(n.macvlanMode)) throw new NetworkOptionError(`macvlan_mode must be one of ${MODES.join(', ')}`);
+  }
+
+  async ensureNetwork(n: NetworkRecord): Promise<Partial<NetworkRecord> | void> {
+    return withRtnl(undefined, async (rtnl) => {
+      const parent = n.parent!;
+      if (await rtnl.link(parent)) {
+        await ensureLink(rtnl, { name: parent, kind: 'vlan', up: true } as never);
+        return;
+      }
+      const vlan = vlanParent(parent);
+      if (!vlan) throw new NetworkOptionError(`parent interface ${parent} does not exist`);
+      if (!(await rtnl.link(vlan.base))) throw new LinkNotFoundError(vlan.base, 'parent', rtnl.netns, parent);
+      await ensureLink(rtnl, { name: parent, kind: 'vlan', parent: vlan.base, vlan: { id: vlan.id }, up: true });
+      return { createdParent: true };
+    });
+  }
+
+  async removeNetwork(n: NetworkRecord, remaining: NetworkRecord[]): Promise<void> {
+    if (!n.createdParent || remaining.some((o) => o.mode === 'macvlan' && o.parent === n.parent)) return;
+    await withRtnl(undefined, (rtnl) => removeLink(rtnl, n.parent!));
+  }
+
+  async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    if (ep.sandboxKey) return; // moved into its sandbox by Docker
+    await withRtnl(undefined, (rtnl) => ensureLink(rtnl, {
+      name: ep.srcName, kind: 'macvlan', parent: n.parent!, address: ep.mac,
+      macvlan: { mode: n.macvlanMode ?? 'bridge' },
+      ...(n.mtu ? { mtu: n.mtu } : {}),
+    }));
+  }
+
+  async removeEndpoint(_n: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    await withRtnl(undefined, (rtnl) => removeLink(rtnl, ep.srcName));
+  }
+
+  joinInfo(n: NetworkRecord): JoinInfo {
+    if (n.internal) return {};
+    const info: JoinInfo = {};
+    const gw = bare(n.ipv4[0]?.gateway);
+    const gw6 = bare(n.ipv6Subnets[0]?.gateway);
+    if (gw) info.gateway = gw;
+    if (gw6) info.gatewayV6 = gw6;
+    return info;
+  }
+
+  async sweepOrphans(): Promise<string[]> {
+    return []; // endpoint links are swept by their wfc prefix in the bridge driver's pass
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * `weft.mode=overlay` (the default), Docker's layout (docker-internals.md
+ * §1.1–1.3): a namespace per network holding br0 and a VXLAN device
+ * (learning off, proxy on, MTU 1450), the VXLAN socket left in the host
+ * namespace; each endpoint is a veth whose one end Docker moves into the
+ * container and whose other end sits on br0. Remote peers (static FDB and
+ * neighbour entries) are programmed by the control plane through addPeer.
+ */
+import type { JoinInfo, NetworkDriver } from '../driver.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
+import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
+import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
+import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
+import { ensureAddresses, ensureLink, removeLink, withRtnl } from './links.js';
+
+const bare = (cidr: string | undefined) => cidr?.split('/')[0];
+const VXLAN_PORT = 4789;
+
+export interface OverlayOptions {
+  /** Underlay address VXLAN packets leave from (this host's VTEP). */
+  localAddress?: string;
+  /** Underlay device, e.g. eth0. */
+  underlayDevice?: string;
+  /** Qualifies namespace names when several daemons share one machine. */
+  instance?: string;
+}
+
+/** A remote endpoint: its overlay address and MAC, and the VTEP it sits behind. */
+export interface RemotePeer {
+  address: string;
+  mac: string;
+  vtep: string;
+}
+
+export class OverlayDriver implements NetworkDriver {
+  readonly mode = 'overlay' as const;
+  constructor(private readonly options: OverlayOptions = {}) {}
+
+  #ns(n: NetworkRecord): string {
+    return names.overlayNetns(n.id, this.options.instance);
+  }
+
+  validate(n: NetworkRecord): void {
+    if (n.mtu > 65535 - 50) throw new NetworkOptionError('overlay MTU too large');
+  }
+
+  async ensureNetwork(n: NetworkRecord): Promise<void> {
+    if (n.vni === undefined) throw new NetworkOptionError(`overlay network ${n.id} has no VNI`);
+    const ns = this.#ns(n);
+    await ensureNetns(ns);
+    await withRtnl(ns, async (inner) => {
+      await ensureLink(inner, { name: 'br0', kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
+      await ensureAddresses(inner, 'br0', [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
+      if (!(await inner.link('vxlan0'))) {
+        // Created from the host namespace so its UDP socket stays on the underlay.
+        await withRtnl(undefined, (host) => ensureLink(host, {
+          name: 'vxlan0', kind: 'vxlan', netns: ns, mtu: n.mtu,
+          vxlan: {
+            id: n.vni!, port: VXLAN_PORT, learning: false, proxy: true,
+            ...(this.options.localAddress ? { local: this.options.localAddress } : {}),
+            ...(this.options.underlayDevice ? { dev: this.options.underlayDevice } : {}),
+          },
+        }));
+      }
+      await ensureLink(inner, { name: 'vxlan0', kind: 'vxlan', vxlan: { id: n.vni! }, mtu: n.mtu, up: true, master: 'br0' });
+    });
+  }
+
+  async removeNetwork(n: NetworkRecord): Promise<void> {
+    await deleteNetns(this.#ns(n));
+  }
+
+  async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    const ns = this.#ns(n);
+    await withRtnl(ns, async (inner) => {
+      const port = names.port(ep.id);
+      if (!(await inner.link(port))) {
+        if (ep.sandboxKey) return; // joined: the pair went away with its sandbox
+        await withRtnl(undefined, (host) => ensureLink(host, {
+          name: ep.srcName, kind: 'veth', mtu: n.mtu, address: ep.mac,
+          veth: { peer: { name: port, netns: ns, mtu: n.mtu } },
+        }));
+      }
+      await ensureLink(inner, { name: port, kind: 'veth', mtu: n.mtu, up: true, master: 'br0' });
+    });
+  }
+
+  async removeEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    await withRtnl(this.#ns(n), (inner) => removeLink(inner, names.port(ep.id))).catch(() => undefined);
+    await withRtnl(undefined, (host) => removeLink(host, ep.srcName));
+  }
+
+  joinInfo(n: NetworkRecord): JoinInfo {
+    if (n.internal) return {};
+    const info: JoinInfo = {};
+    const gw = bare(n.ipv4[0]?.gateway);
+    const gw6 = bare(n.ipv6Subnets[0]?.gateway);
+    if (gw) info.gateway = gw;
+    if (gw6) info.gatewayV6 = gw6;
+    return info;
+  }
+
+  /**
+   * Programs remote endpoints: Docker's two entries per peer (docker-internals
+   * §5.3), with REPLACE semantics so re-adding is never EEXIST (§1.13).
+   */
+  async addPeers(n: NetworkRecord, peers: RemotePeer[]): Promise<void> {
+    await withRtnl(this.#ns(n), async (inner) => {
+      await fdbBatch(inner, 'replace', peers.map(fdbEntry));
+      await replaceNeighbours(inner, peers.map(neighEntry));
+    });
+  }
+
+  async removePeers(n: NetworkRecord, peers: RemotePeer[]): Promise<void> {
+    await withRtnl(this.#ns(n), async (inner) => {
+      await deleteNeighbours(inner, peers.map(neighEntry), { ignoreMissing: true });
+      await fdbBatch(inner, 'del', peers.map(fdbEntry), { ignoreMissing: true });
+    });
+  }
+
+  async sweepOrphans(networks: NetworkRecord[]): Promise<string[]> {
+    const keep = new Set(networks.filter((n) => n.mode === 'overlay').map((n) => this.#ns(n)));
+    const mine = names.overlayNetns('', this.options.instance);
+    const removed: string[] = [];
+    for (const ns of listNetns()) {
+      // Only this instance's namespaces: wf-ov-<12 hex> or wf-ov-<instance>-<12 hex>.
+      if (ns.startsWith(mine) && ns.length === mine.length + 12 && !keep.has(ns)) {
+        await deleteNetns(ns);
+        removed.push(ns);
+      }
+    }
+    return removed;
+  }
+}
+
+const neighEntry = (p: RemotePeer) => ({ dev: 'vxlan0', dst: bare(p.address)!, lladdr: p.mac, state: 'permanent' as const });
+const fdbEntry = (p: RemotePeer) => ({ dev: 'vxlan0', mac: p.mac, dst: p.vtep, self: true, state: 'permanent' as const });

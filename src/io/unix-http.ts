@@ -1,0 +1,107 @@
+/**
+ * An HTTP/1.1 server on a unix socket (Docker's plugin transport): bodies
+ * are bounded, a stale socket file from a crashed run is replaced, and the
+ * socket is created 0600 in a 0700 directory unless the directory exists
+ * already (Docker's /run/docker/plugins is root-owned).
+ */
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { WeftError } from '../errors.js';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+  contentType: string;
+}
+
+export type Handler = (req: HttpRequest) => Promise<HttpResponse>;
+
+export class SocketInUseError extends WeftError {
+  constructor(path: string) {
+    super('EADDRINUSE', `${path} is in use by a running process (another weft daemon?)`);
+  }
+}
+
+/** Whether something accepts connections on the unix socket at path. */
+function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function listenUnixHttp(path: string, handler: Handler, opts: { maxBodyBytes: number; tooLarge: HttpResponse }): Promise<Server> {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) throw new WeftError('EEXIST', `${path} exists and is not a socket`);
+    if (await isLive(path)) throw new SocketInUseError(path);
+    unlinkSync(path);
+  }
+  const server = createServer((req, res) => serve(req, res, handler, opts));
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+function serve(req: IncomingMessage, res: ServerResponse, handler: Handler, opts: { maxBodyBytes: number; tooLarge: HttpResponse }): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let rejected = false;
+  const send = (r: HttpResponse) => {
+    if (res.headersSent) return;
+    res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body) });
+    res.end(r.body);
+  };
+  req.on('data', (c: Buffer) => {
+    if (rejected) return;
+    size += c.length;
+    if (size > opts.maxBodyBytes) {
+      rejected = true;
+      res.setHeader('Connection', 'close');
+      send(opts.tooLarge);
+      req.resume();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (rejected) return;
+    handler({ method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, headers: req.headers, body: Buffer.concat(chunks) })
+      .then(send, (err) => send({ status: 500, contentType: 'application/json', body: JSON.stringify({ Err: String(err) }) }));
+  });
+  req.on('error', () => res.destroy());
+}
+
+/** Closes the server and removes its socket file. */
+export async function closeUnixHttp(server: Server, path: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Docker's NetworkDriver and IpamDriver protocol (plugin-api.md) as a literal
+ * table from path to handler, over the driver model. Handlers get validated
+ * requests and return the response object; every failure becomes HTTP 500
+ * with {"Err": …} (and "Error" for IPAM), bad requests HTTP 400, unknown
+ * paths 404 — never a crash.
+ */
+import type { Controller } from '../cnm/controller.js';
+import { GATEWAY_REQUEST } from '../cnm/ipam.js';
+import { WeftError } from '../errors.js';
+import type { HttpRequest, HttpResponse } from '../io/unix-http.js';
+import { type Obj, PluginRequestError, bool, field, id, ipData, map, parseBody, str, stringMap } from './schema.js';
+
+export const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+export const MAX_BODY_BYTES = 1 << 20;
+
+type Handler = (body: Obj, c: Controller) => Promise<Obj>;
+
+
+const network: Record<string, Handler> = {
+  async GetCapabilities(_b, c) {
+    const scope = c.store.kind === 'etcd' ? 'global' : 'local';
+    return { Scope: scope, ConnectivityScope: scope };
+  },
+  async CreateNetwork(b, c) {
+    const options = map(b, 'Options');
+    const generic = stringMap(options, 'com.docker.network.generic');
+    await c.createNetwork({
+      id: id(b, 'NetworkID'),
+      options: generic,
+      internal: bool(options, 'com.docker.network.internal'),
+      ipv6: bool(options, 'com.docker.network.enable_ipv6'),
+      ipv4: ipData(b, 'IPv4Data').map((d) => ({ pool: d.pool, ...(d.gateway ? { gateway: d.gateway } : {}), aux: d.auxAddresses })),
+      ipv6Subnets: ipData(b, 'IPv6Data').map((d) => ({ pool: d.pool, ...(d.gateway ? { gateway: d.gateway } : {}), aux: d.auxAddresses })),
+    });
+    return {};
+  },
+  async DeleteNetwork(b, c) {
+    await c.deleteNetwork(id(b, 'NetworkID'));
+    return {};
+  },
+  async CreateEndpoint(b, c) {
+    const iface = map(b, 'Interface');
+    const mac = str(iface, 'MacAddress');
+    if (mac && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw new PluginRequestError(`Interface.MacAddress ${JSON.stringify(mac)} is not a MAC address`);
+    const r = await c.createEndpoint(id(b, 'NetworkID'), id(b, 'EndpointID'), {
+      address: str(iface, 'Address'), addressV6: str(iface, 'AddressIPv6'), mac: mac.toLowerCase(),
+    });
+    return r.mac ? { Interface: { MacAddress: r.mac } } : { Interface: null };
+  },
+  async Join(b, c) {
+    const r = await c.join(id(b, 'NetworkID'), id(b, 'EndpointID'), str(b, 'SandboxKey'));
+    const out: Obj = { InterfaceName: { SrcName: r.srcName, DstPrefix: r.dstPrefix }, DisableGatewayService: true };
+    if (r.gateway) out.Gateway = r.gateway;
+    if (r.gatewayV6) out.GatewayIPv6 = r.gatewayV6;
+    if (r.staticRoutes?.length) {
+      out.StaticRoutes = r.staticRoutes.map((s) => ({ Destination: s.destination, RouteType: s.routeType, ...(s.nextHop ? { NextHop: s.nextHop } : {}) }));
+    }
+    return out;
+  },
+  async Leave(b, c) {
+    await c.leave(id(b, 'NetworkID'), id(b, 'EndpointID'));
+    return {};
+  },
+  async DeleteEndpoint(b, c) {
+    await c.deleteEndpoint(id(b, 'NetworkID'), id(b, 'EndpointID'));
+    return {};
+  },
+  async EndpointOperInfo(b, c) {
+    const ep = await c.endpoint(id(b, 'EndpointID')).catch(() => undefined);
+    return { Value: ep ? { 'weft.srcName': ep.srcName, 'weft.mac': ep.mac } : {} };
+  },
+  async ProgramExternalConnectivity(b) {
+    id(b, 'NetworkID');
+    id(b, 'EndpointID');
+    return {};
+  },
+  async RevokeExternalConnectivity(b) {
+    id(b, 'NetworkID');
+    id(b, 'EndpointID');
+    return {};
+  },
+  async AllocateNetwork(b) {
+    id(b, 'NetworkID');
+    return { Options: stringMap(b, 'Options') };
+  },
+  async FreeNetwork(b) {
+    id(b, 'NetworkID');
+    return {};
+  },
+  async DiscoverNew() {
+    return {};
+  },
+  async DiscoverDelete() {
+    return {};
+  },
+};
+
+const ipam: Record<string, Handler> = {
+  async GetCapabilities() {
+    return { RequiresMACAddress: false, RequiresRequestReplay: false };
+  },
+  async GetDefaultAddressSpaces(_b, c) {
+    return c.ipam.defaultAddressSpaces();
+  },
+  async RequestPool(b, c) {
+    const pool = await c.ipam.requestPool({
+      space: str(b, 'AddressSpace'),
+      pool: str(b, 'Pool'),
+      subPool: str(b, 'SubPool'),
+      v6: bool(b, 'V6'),
+    });
+    return { PoolID: pool.id, Pool: pool.pool, Data: {} };
+  },
+  async ReleasePool(b, c) {
+    await c.ipam.releasePool(str(b, 'PoolID', { required: true }));
+    return {};
+  },
+  async RequestAddress(b, c) {
+    const options = field(b, 'Options') === null ? {} : stringMap(b, 'Options');
+    const gateway = options['RequestAddressType'] === GATEWAY_REQUEST;
+    const address = await c.ipam.requestAddress(str(b, 'PoolID', { required: true }), str(b, 'Address'), { gateway });
+    return { Address: address, Data: {} };
+  },
+  async ReleaseAddress(b, c) {
+    await c.ipam.releaseAddress(str(b, 'PoolID', { required: true }), str(b, 'Address', { required: true }));
+    return {};
+  },
+};
+
+const routes = new Map<string, { handler: Handler; ipam: boolean }>([
+  ...Object.entries(network).map(([k, h]) => [`/NetworkDriver.${k}`, { handler: h, ipam: false }] as const),
+  ...Object.entries(ipam).map(([k, h]) => [`/IpamDriver.${k}`, { handler: h, ipam: true }] as const),
+]);
+
+function json(status: number, body: Obj): HttpResponse {
+  return { status, contentType: CONTENT_TYPE, body: `${JSON.stringify(body)}\n` };
+}
+
+function errorBody(message: string, forIpam: boolean): Obj {
+  return forIpam ? { Err: message, Error: message } : { Err: message };
+}
+
+export const tooLarge = json(413, { Err: `request body larger than ${MAX_BODY_BYTES} bytes` });
+
+/** Handles one plugin request; returns the response and the error code for the log. */
+export async function handle(req: HttpRequest, c: Controller): Promise<{ response: HttpResponse; code?: string }> {
+  if (req.path === '/Plugin.Activate') return { response: json(200, { Implements: ['NetworkDriver', 'IpamDriver'] }) };
+  const route = routes.get(req.path);
+  if (!route) return { response: json(404, { Err: `unknown method ${req.path}` }), code: 'ENOTFOUND' };
+  if (req.method !== 'POST') return { response: json(405, { Err: `${req.path} needs POST` }), code: 'EMETHOD' };
+  try {
+    const body = parseBody(req.body);
+    return { response: json(200, await route.handler(body, c)) };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const code = err instanceof WeftError ? err.code : 'EINTERNAL';
+    const status = err instanceof PluginRequestError ? 400 : 500;
+    return { response: json(status, errorBody(message, route.ipam)), code };
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * `docker network create -d weft` end to end: a real, isolated dockerd and
+ * a weft daemon share a lab host's network namespace; containers on weft
+ * networks of each mode ping each other; connect/disconnect, static --ip,
+ * rm leaves nothing; kill -9 of the daemon keeps traffic flowing and a
+ * restart reconciles.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { BUSYBOX, type DockerDaemon, dockerSkipReason, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
+import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
+import { json } from '../support/exec.js';
+import { WeftDaemon } from '../support/weft-daemon.js';
+
+const skip = rootSkipReason() ?? (await dockerSkipReason());
+let lab: Lab;
+let host: LabHost;
+let docker: DockerDaemon;
+let weft: WeftDaemon;
+let driver: string;
+
+before(async () => {
+  if (skip) return;
+  lab = await Lab.create();
+  host = await lab.host('d1');
+  driver = uniquePluginName('weft');
+  weft = new WeftDaemon({ netns: host.netns, socket: pluginSocketPath(driver), instance: lab.prefix });
+  await weft.start();
+  docker = await startDocker({ netns: host.netns, dns: '198.18.0.53' });
+});
+
+after(async () => {
+  await docker?.stop();
+  await weft?.destroy();
+  if (driver) removePluginSocket(driver);
+  await lab?.destroy();
+});
+
+const d = (args: string[]) => docker.docker(args);
+const ipOf = async (ctr: string, net: string) =>
+  (await d(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, ctr])).trim();
+const ping = (net: string, target: string, extra: string[] = []) =>
+  d(['run', '--rm', '--network', net, ...extra, BUSYBOX, 'ping', '-c', '2', '-W', '2', target]);
+
+async function weftLinks(): Promise<string[]> {
+  const links = await json<{ ifname: string }[]>(['ip', '-n', host.netns, '-j', 'link', 'show']);
+  return links.map((l) => l.ifname).filter((n) => n.startsWith('wf'));
+}
+const weftNamespaces = () => readdirSync('/var/run/netns').filter((n) => n.startsWith(`wf-ov-${lab.prefix}`));
+
+for (const [mode, subnet, opts] of [
+  ['overlay', '198.19.11.0/24', []],
+  ['bridge', '198.19.12.0/24', ['-o', 'weft.mode=bridge']],
+] as const) {
+  test(`${mode}: two containers ping each other; static --ip; connect/disconnect; rm leaves nothing`, { skip }, async () => {
+    const net = `w${mode}`;
+    await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', subnet, ...opts, net]);
+    try {
+      await d(['run', '-d', '--name', `${net}-a`, '--network', net, BUSYBOX, 'sleep', '600']);
+      const a = await ipOf(`${net}-a`, net);
+      assert.match(a, /^198\.19\.1[12]\.\d+$/);
+      await ping(net, a);
+      const staticIp = subnet.replace('0/24', '77');
+      await d(['run', '-d', '--name', `${net}-b`, '--network', net, '--ip', staticIp, BUSYBOX, 'sleep', '600']);
+      assert.equal(await ipOf(`${net}-b`, net), staticIp);
+      await d(['exec', `${net}-a`, 'ping', '-c', '2', '-W', '2', staticIp]);
+      // connect a container that started on another weft network, then disconnect it
+      await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', subnet.replace(/\.1(\d)\.0/, '.2$1.0'), ...opts, `${net}2`]);
+      await d(['run', '-d', '--name', `${net}-c`, '--network', `${net}2`, BUSYBOX, 'sleep', '600']);
+      await d(['network', 'connect', net, `${net}-c`]);
+      await d(['exec', `${net}-c`, 'ping', '-c', '1', '-W', '2', a]);
+      await d(['network', 'disconnect', net, `${net}-c`]);
+      const r = await docker.tryDocker(['exec', `${net}-c`, 'ping', '-c', '1', '-W', '1', a]);
+      assert.notEqual(r.code, 0, 'after disconnect the network is unreachable');
+      await d(['rm', '-f', `${net}-a`, `${net}-b`, `${net}-c`]);
+    } finally {
+      await docker.tryDocker(['rm', '-f', `${net}-a`, `${net}-b`, `${net}-c`]);
+      await docker.tryDocker(['network', 'rm', `${net}2`]);
+      await d(['network', 'rm', net]);
+    }
+    assert.deepEqual(await weftLinks(), [], 'no weft link left in the host namespace');
+    assert.deepEqual(weftNamespaces(), [], 'no overlay namespace left');
+  });
+}
+
+test('macvlan on a lab veth parent: containers ping each other', { skip }, async () => {
+  await host.exec(['ip', 'link', 'add', 'mvp0', 'type', 'veth', 'peer', 'name', 'mvp1']);
+  await host.exec(['ip', 'link', 'set', 'mvp0', 'up']);
+  await host.exec(['ip', 'link', 'set', 'mvp1', 'up']);
+  const net = 'wmacvlan';
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.13.0/24', '-o', 'weft.mode=macvlan', '-o', 'parent=mvp0', net]);
+  try {
+    await d(['run', '-d', '--name', 'mv-a', '--network', net, BUSYBOX, 'sleep', '600']);
+    await ping(net, await ipOf('mv-a', net));
+  } finally {
+    await docker.tryDocker(['rm', '-f', 'mv-a']);
+    await d(['network', 'rm', net]);
+  }
+  assert.deepEqual(await weftLinks(), []);
+});
+
+test('bad requests: unknown driver options are refused with a clear error', { skip }, async () => {
+  const r = await docker.tryDocker(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.14.0/24', '-o', 'weft.mode=nonsense', 'wbad']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /weft\.mode must be one of/);
+  const m = await docker.tryDocker(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.14.0/24', '-o', 'weft.mode=macvlan', '-o', 'parent=nope9', 'wbad2']);
+  assert.notEqual(m.code, 0);
+  assert.match(m.stderr, /nope9/);
+  const o = await docker.tryDocker(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.11.0/24', 'wok']);
+  assert.equal(o.code, 0, o.stderr);
+  const overlap = await docker.tryDocker(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.11.128/25', 'woverlap']);
+  assert.notEqual(overlap.code, 0);
+  assert.match(overlap.stderr, /198\.19\.11\.0\/24/);
+  await d(['network', 'rm', 'wok']);
+});
+
+test('kill -9 of the daemon: traffic keeps flowing; after restart docker run works and nothing leaks', { skip }, async () => {
+  const net = 'wcrash';
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.15.0/24', net]);
+  try {
+    await d(['run', '-d', '--name', 'cr-a', '--network', net, BUSYBOX, 'sleep', '600']);
+    await d(['run', '-d', '--name', 'cr-b', '--network', net, BUSYBOX, 'sleep', '600']);
+    const b = await ipOf('cr-b', net);
+    await weft.kill();
+    await d(['exec', 'cr-a', 'ping', '-c', '2', '-W', '2', b]);
+    await weft.start();
+    await d(['exec', 'cr-a', 'ping', '-c', '2', '-W', '2', b]);
+    await ping(net, b);
+    await d(['rm', '-f', 'cr-a', 'cr-b']);
+  } finally {
+    await docker.tryDocker(['rm', '-f', 'cr-a', 'cr-b']);
+    await d(['network', 'rm', net]);
+  }
+  assert.deepEqual(await weftLinks(), []);
+  assert.deepEqual(weftNamespaces(), []);
+});
