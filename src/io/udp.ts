@@ -27,6 +27,8 @@ const SO_RCVBUF = 8;
 const SO_REUSEPORT = 15;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
+/** u32[SK_MEMINFO_VARS]; index 8 is SK_MEMINFO_DROPS. */
+const SO_MEMINFO = 55;
 const IPPROTO_UDP = 17;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
@@ -207,10 +209,11 @@ export class UdpSendBatch {
   }
 
   /** @internal what the addon needs for the address arguments. */
-  addressArgs(count: number): { addrs: Buffer | null; addrLen: number } {
+  addressArgs(_count: number): { addrs: Buffer | null; addrLen: number } {
     if (this.#addrLen === 0) return { addrs: null, addrLen: 0 };
-    // The addon treats addrs shorter than count*addrLen as one shared address.
-    const addrs = this.#shared ? this.addrs.subarray(0, this.#addrLen) : this.addrs.subarray(0, count * this.#addrLen);
+    // The addon treats addrs shorter than count*addrLen as one shared address;
+    // per-slot addresses pass the whole buffer (no view allocated per batch).
+    const addrs = this.#shared ? this.addrs.subarray(0, this.#addrLen) : this.addrs;
     return { addrs, addrLen: this.#addrLen };
   }
 }
@@ -370,6 +373,11 @@ export class UdpSocket {
   setGsoSegment(size: number): void {
     if (!Number.isInteger(size) || size < 0 || size > 65535) throw new WeftError('EINVALARG', `GSO segment size must be 0..65535, got ${size}`);
     native().setsockoptInt(this.#checkOpen(), SOL_UDP, UDP_SEGMENT, size);
+  }
+
+  /** Datagrams the kernel dropped on this socket (receive buffer full), from SO_MEMINFO. */
+  drops(): number {
+    return native().getsockoptBuf(this.#checkOpen(), SOL_SOCKET, SO_MEMINFO, 36).readUInt32LE(32);
   }
 
   /** Stops watching and closes the fd. Safe to call twice. */
