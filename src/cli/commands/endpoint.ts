@@ -1,0 +1,23 @@
+/** `weft endpoint ls [--json] [--state-dir DIR] [--store URL]`. */
+import { InvalidArgumentError } from '../../errors.js';
+import { commonFlags } from '../args.js';
+import { readEndpoints, stateArgs } from '../state.js';
+
+export const summary = 'list the endpoints weft manages: ls';
+
+export async function run(args: string[]): Promise<number> {
+  const { json, rest } = commonFlags(args);
+  const s = stateArgs(rest);
+  const [verb = 'ls'] = s.rest;
+  if (verb !== 'ls' && verb !== 'list') throw new InvalidArgumentError(`unknown endpoint verb '${verb}' (ls)`);
+  const eps = await readEndpoints(s);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(eps)}\n`);
+    return 0;
+  }
+  process.stdout.write('ENDPOINT ID   NETWORK ID    ADDRESS             MAC                LINK             HOST\n');
+  for (const e of eps) {
+    process.stdout.write(`${e.id.slice(0, 12)}  ${e.networkId.slice(0, 12)}  ${(e.address ?? e.addressV6 ?? '-').padEnd(18)}  ${e.mac}  ${e.srcName.padEnd(15)}  ${e.host ?? '-'}\n`);
+  }
+  return 0;
+}

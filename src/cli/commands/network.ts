@@ -1,0 +1,52 @@
+/** `weft network ls|inspect [ID|prefix] [--json] [--state-dir DIR] [--store URL]`. */
+import { InvalidArgumentError, NotFoundError } from '../../errors.js';
+import type { EndpointRecord, NetworkRecord } from '../../cnm/model.js';
+import { names } from '../../cnm/model.js';
+import { commonFlags } from '../args.js';
+import { readEndpoints, readNetworks, stateArgs } from '../state.js';
+
+export const summary = 'list and inspect the networks weft manages: ls, inspect ID';
+
+function row(n: NetworkRecord, eps: EndpointRecord[]): string {
+  const subnets = [...n.ipv4, ...n.ipv6Subnets].map((s) => s.pool).join(',') || '-';
+  const hosts = [...new Set(eps.map((e) => e.host ?? '-'))].join(',') || '-';
+  return [n.id.slice(0, 12), n.mode.padEnd(8), String(n.vni ?? '-').padEnd(8), String(n.mtu).padEnd(5), subnets.padEnd(20), String(eps.length).padEnd(9), hosts].join('  ');
+}
+
+export function inspectJson(n: NetworkRecord, eps: EndpointRecord[]): Record<string, unknown> {
+  return {
+    ...n,
+    kernel: n.mode === 'overlay' ? { netns: names.overlayNetns(n.id), bridge: 'br0', vxlan: 'vxlan0' } : n.mode === 'bridge' ? { bridge: names.bridge(n.id) } : { parent: n.parent },
+    hosts: [...new Set(eps.map((e) => e.host ?? 'local'))],
+    endpoints: eps,
+  };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { json, rest: r1 } = commonFlags(args);
+  const s = stateArgs(r1);
+  const [verb = 'ls', target] = s.rest;
+  const networks = await readNetworks(s);
+  const endpoints = await readEndpoints(s);
+  const of = (n: NetworkRecord) => endpoints.filter((e) => e.networkId === n.id);
+  switch (verb) {
+    case 'ls':
+    case 'list':
+      if (json) process.stdout.write(`${JSON.stringify(networks.map((n) => inspectJson(n, of(n))))}\n`);
+      else {
+        process.stdout.write(`${['NETWORK ID  ', 'MODE    ', 'VNI     ', 'MTU  ', 'SUBNETS             ', 'ENDPOINTS', 'HOSTS'].join('  ')}\n`);
+        for (const n of networks) process.stdout.write(`${row(n, of(n))}\n`);
+      }
+      return 0;
+    case 'inspect': {
+      if (!target) throw new InvalidArgumentError('network inspect needs a network ID (or a unique prefix)');
+      const matches = networks.filter((n) => n.id.startsWith(target));
+      if (matches.length === 0) throw new NotFoundError(`no weft network ${target}`);
+      if (matches.length > 1) throw new InvalidArgumentError(`${target} matches ${matches.length} networks; give more of the ID`);
+      process.stdout.write(`${JSON.stringify(inspectJson(matches[0]!, of(matches[0]!)), null, json ? 0 : 2)}\n`);
+      return 0;
+    }
+    default:
+      throw new InvalidArgumentError(`unknown network verb '${verb}' (ls, inspect)`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Read access to weft's state for CLI commands, whether the daemon runs or
+ * not: a snapshot of the embedded store (never written), or etcd.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EndpointRecord, NetworkRecord } from '../cnm/model.js';
+import { EmbeddedStore } from '../control/embedded-store.js';
+import { DEFAULTS } from '../daemon/daemon.js';
+import { InvalidArgumentError } from '../errors.js';
+
+export interface StateArgs {
+  stateDir: string;
+  store: string;
+  rest: string[];
+}
+
+/** Pulls --state-dir and --store out of args. */
+export function stateArgs(args: string[]): StateArgs {
+  const out: StateArgs = { stateDir: DEFAULTS.stateDir, store: process.env.WEFT_STORE ?? DEFAULTS.store, rest: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--state-dir' || a === '--store') {
+      const v = args[++i];
+      if (!v) throw new InvalidArgumentError(`${a} needs a value`);
+      if (a === '--state-dir') out.stateDir = v;
+      else out.store = v;
+    } else out.rest.push(a);
+  }
+  return out;
+}
+
+/** All records under a prefix, from the configured store. */
+export async function readState(s: StateArgs, prefix: string): Promise<Map<string, string>> {
+  if (s.store.startsWith('etcd')) {
+    const { EtcdStore } = await import('../control/etcd-store.js');
+    const store = await EtcdStore.connect(s.store);
+    try {
+      return await store.list(prefix);
+    } finally {
+      await store.close();
+    }
+  }
+  if (!existsSync(join(s.stateDir, 'state.journal'))) return new Map();
+  const all = EmbeddedStore.snapshot(s.stateDir);
+  return new Map([...all].filter(([k]) => k.startsWith(prefix)));
+}
+
+export async function readNetworks(s: StateArgs): Promise<NetworkRecord[]> {
+  return [...(await readState(s, 'networks/')).values()].map((v) => JSON.parse(v) as NetworkRecord);
+}
+
+export async function readEndpoints(s: StateArgs): Promise<EndpointRecord[]> {
+  return [...(await readState(s, 'endpoints/')).values()].map((v) => JSON.parse(v) as EndpointRecord);
+}
