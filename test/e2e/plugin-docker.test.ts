@@ -135,3 +135,17 @@ test('kill -9 of the daemon: traffic keeps flowing; after restart docker run wor
   assert.deepEqual(await weftLinks(), []);
   assert.deepEqual(weftNamespaces(), []);
 });
+
+test('dockerd restart: the network survives and new containers reach each other', { skip }, async () => {
+  const net = 'wrestart';
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.16.0/24', net]);
+  try {
+    await docker.restartDockerd();
+    await d(['run', '-d', '--name', 'rs-a', '--network', net, BUSYBOX, 'sleep', '600']);
+    await ping(net, await ipOf('rs-a', net));
+  } finally {
+    await docker.tryDocker(['rm', '-f', 'rs-a']);
+    await d(['network', 'rm', net]);
+  }
+  assert.deepEqual(await weftLinks(), []);
+});

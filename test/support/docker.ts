@@ -100,6 +100,8 @@ export interface DockerDaemon {
   docker(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** Like docker() but resolves with code/stdout/stderr even on failure. */
   tryDocker(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
+  /** Restarts dockerd alone (containerd, data and images stay): a daemon restart as operators do it. */
+  restartDockerd(): Promise<void>;
   /** Stops everything and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -225,6 +227,15 @@ class Daemon implements DockerDaemon {
     writePid(join(d, 'containerd.pid'), this.#containerd);
     await waitFor(() => existsSync(ctrdSock), 15_000, () => exitedOf(this.#containerd), 'containerd socket', join(d, 'containerd.log'));
 
+    await this.#startDockerd(storageDriver);
+  }
+
+  #storageDriver: string | undefined;
+
+  async #startDockerd(storageDriver: string | undefined): Promise<void> {
+    const d = this.dir;
+    const ctrdSock = join(d, 'ctrd.sock');
+    this.#storageDriver = storageDriver;
     const args = [
       '--config-file', join(d, 'daemon.json'),
       '--data-root', join(d, 'data'),
@@ -249,6 +260,12 @@ class Daemon implements DockerDaemon {
       : spawnLogged('dockerd', args, join(d, 'dockerd.log'));
     await waitFor(() => ping(this.socket), this.#opts.readyTimeoutMs ?? 40_000, () => exitedOf(this.#dockerd),
       'dockerd API', join(d, 'dockerd.log'));
+  }
+
+  async restartDockerd(): Promise<void> {
+    await terminate(this.#dockerd, 20_000);
+    this.#dockerd = undefined;
+    await this.#startDockerd(this.#storageDriver);
   }
 
   /** Stops the processes but keeps the dir (for a retry with another storage driver). */
