@@ -117,7 +117,8 @@ export class UserspaceVtep {
       const buf = o.socketBufferBytes ?? 4 << 20;
       udp = UdpSocket.open({
         address: o.local, port: o.port ?? vxlan.PORT, recvBufferBytes: buf, sendBufferBytes: buf, batchSize: batch,
-        slotSize: o.udpGro ? GRO_SLOT : Math.max(2048, engine.maxFrame + vxlan.HEADER_LENGTH + 64),
+        // Room for frames somewhat over the MTU, so they are counted as jumbo rather than truncated.
+        slotSize: o.udpGro ? GRO_SLOT : Math.max(4096, engine.maxFrame + vxlan.HEADER_LENGTH + 64),
         ...(o.netns !== undefined ? { netns: o.netns } : {}),
       });
       if (o.udpGro) udp.setGro(true);
