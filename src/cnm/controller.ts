@@ -45,11 +45,17 @@ class Serial {
     });
     return next;
   }
+
+  /** Resolves when every queued task has finished. */
+  async idle(): Promise<void> {
+    while (this.#tails.size) await Promise.all(this.#tails.values());
+  }
 }
 
 export class Controller {
   readonly ipam: Ipam;
   #serial = new Serial();
+  #reaper = new Serial();
   #drivers: Map<NetworkMode, NetworkDriver>;
 
   constructor(readonly store: KvStore, drivers: NetworkDriver[], ipam?: Ipam, readonly hostName = 'local') {
@@ -172,6 +178,7 @@ export class Controller {
       const v = await this.store.get(`networks/${id}`);
       if (!v) return;
       const n = JSON.parse(v) as NetworkRecord;
+      await this.settle(id);
       const eps = await this.endpoints(id);
       if (eps.length > 0) throw new NetworkOptionError(`network ${id} still has ${eps.length} endpoint(s)`);
       await this.#driver(n.mode).removeNetwork(n, await this.#others(id));
@@ -223,30 +230,43 @@ export class Controller {
     });
   }
 
-  leave(networkId: string, endpointId: string): Promise<void> {
-    return this.#serial.run(networkId, async () => {
-      const v = await this.store.get(`endpoints/${endpointId}`);
-      if (!v) return;
-      const ep = JSON.parse(v) as EndpointRecord;
-      delete ep.sandboxKey;
-      await this.store.put(`endpoints/${endpointId}`, JSON.stringify(ep));
-    });
+  /**
+   * Leave: nothing to undo. Docker tears the sandbox down itself; the record
+   * keeps its sandboxKey so a restart before DeleteEndpoint does not recreate
+   * a link that went away with the sandbox.
+   */
+  async leave(networkId: string, endpointId: string): Promise<void> {
+    const ep = await this.endpoint(endpointId).catch(() => undefined);
+    if (ep && ep.networkId !== networkId) throw new EndpointNotFoundError(`${endpointId} on network ${networkId}`);
   }
 
-  /** DeleteEndpoint: idempotent; removes the kernel side, then the record. */
+  /**
+   * DeleteEndpoint: idempotent. The record goes first and Docker gets its
+   * answer; the link is removed in the background (deleting a veth costs
+   * ~15 ms of RCU grace period), in order per network. A crash in between
+   * leaves a weft-named orphan that the next start sweeps. DeleteNetwork
+   * waits for these removals.
+   */
   deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
     return this.#serial.run(networkId, async () => {
       const v = await this.store.get(`endpoints/${endpointId}`);
       if (!v) return;
       const ep = JSON.parse(v) as EndpointRecord;
-      const nv = await this.store.get(`networks/${ep.networkId}`);
-      if (nv) {
-        const n = JSON.parse(nv) as NetworkRecord;
-        await this.#driver(n.mode).removeEndpoint(n, ep);
-      }
       await this.store.delete(`endpoints/${endpointId}`);
+      const nv = await this.store.get(`networks/${ep.networkId}`);
+      if (!nv) return;
+      const n = JSON.parse(nv) as NetworkRecord;
+      void this.#reaper.run(n.id, () => this.#driver(n.mode).removeEndpoint(n, ep)).catch((err) => this.onBackgroundError(err as Error));
     });
   }
+
+  /** Waits until background removals for a network (or all) are done. */
+  settle(networkId?: string): Promise<unknown> {
+    return networkId ? this.#reaper.run(networkId, async () => undefined) : this.#reaper.idle();
+  }
+
+  /** Where background failures go (the daemon logs them). */
+  onBackgroundError: (err: Error) => void = () => undefined;
 
   /**
    * Brings the kernel in line with the store after a start: recreates what

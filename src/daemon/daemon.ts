@@ -58,6 +58,7 @@ export class Daemon {
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
     const controller = new Controller(store, [overlay, new BridgeDriver(), new MacvlanDriver()], undefined, opts.hostName ?? hostname());
+    controller.onBackgroundError = (err) => log({ msg: 'background kernel cleanup failed', error: err.message });
     const t0 = Date.now();
     const summary = await controller.reconcile();
     log({ msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
@@ -68,6 +69,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     await this.server.close();
+    await this.controller.settle();
     await this.store.close();
   }
 }
