@@ -8,20 +8,30 @@
  *    bytes (the floor any userspace VTEP pays per frame). Ratio
  *    `codec_vs_memcpy` = memcpy time / codec time (above 1: the codec costs
  *    less than one copy).
- *  - vtep: reserved for the userspace VTEP work (pps and Gbit/s against
- *    the kernel vxlan device); until then its ratios are null. Add a
- *    section function to SECTIONS and fill the ratio keys.
+ *  - vtep: weft's userspace VTEP (lab host a) sending to a kernel vxlan
+ *    (host b) against kernel vxlan → kernel vxlan (hosts k1, k2): TCP
+ *    Gbit/s and 64-byte UDP received packets/s with iperf3. Ratios
+ *    `vtep_gbps_vs_kernel`, `vtep_pps_vs_kernel` (weft ÷ kernel).
  *
  * Args: `--frames N` (default 1,000,000), `--size BYTES` inner frame size
- * (default 1400).
+ * (default 1400), `--seconds N` per iperf3 run (default 5).
  */
 import { median, ratio, type Benchmark, type BenchResult, type Row } from './lib.js';
 import * as vxlan from '../src/wire/vxlan.js';
 import { VxlanView } from '../src/wire/vxlan.js';
+import { rootSkipReason, type LabHost } from '../test/support/lab.js';
+import { have, run } from '../test/support/exec.js';
+import { IP_B, vtepPair } from '../test/integration/vtep-lab.js';
+import { Rtnl } from '../src/netlink/rtnetlink/handle.js';
+import { addLink, setLink } from '../src/netlink/rtnetlink/link-ops.js';
+import { addAddress } from '../src/netlink/rtnetlink/addr.js';
+import { addNeighbour } from '../src/netlink/rtnetlink/neigh.js';
+import { addFdb } from '../src/netlink/rtnetlink/fdb.js';
 
 interface Ctx {
   frames: number;
   size: number;
+  seconds: number;
   rows: Row[];
   ratios: Record<string, number | null>;
   notes: string[];
@@ -29,6 +39,7 @@ interface Ctx {
 
 const SLOTS = 256;
 const REPEATS = 5;
+const REPEATS_NET = 3;
 
 function codec(ctx: Ctx): void {
   const slot = vxlan.HEADER_LENGTH + ctx.size;
@@ -83,10 +94,89 @@ function codec(ctx: Ctx): void {
   ctx.notes.push(`codec: median of ${REPEATS} runs after a warm-up; one JS thread; ${SLOTS} slots of ${slot} bytes reused (stays in cache) (sink ${sink & 1})`);
 }
 
-function vtep(ctx: Ctx): void {
+interface IperfRun {
+  gbps?: number;
+  pps?: number;
+  sentPps?: number;
+  loss?: number;
+}
+
+/** One iperf3 run: server in `server` netns on serverIp, client in `client`; resolves receiver-side figures. */
+async function iperf(server: string, client: string, serverIp: string, mode: 'tcp' | 'udp64', seconds: number): Promise<IperfRun> {
+  const port = String(5201 + Math.floor(Math.random() * 500));
+  const srv = run(['ip', 'netns', 'exec', server, 'timeout', String(seconds + 15), 'iperf3', '-s', '-1', '-B', serverIp, '-p', port], { timeoutMs: (seconds + 20) * 1000 });
+  await new Promise((r) => setTimeout(r, 400));
+  const args = mode === 'tcp' ? [] : ['-u', '-l', '64', '-b', '0'];
+  const r = await run(['ip', 'netns', 'exec', client, 'timeout', String(seconds + 10), 'iperf3', '-c', serverIp, '-p', port, '-t', String(seconds), '-J', ...args], { timeoutMs: (seconds + 15) * 1000 });
+  await srv;
+  if (r.code !== 0) throw new Error(`iperf3 ${mode} failed: ${r.stdout.slice(0, 300)} ${r.stderr}`);
+  const j = JSON.parse(r.stdout) as { end: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
+  if (mode === 'tcp') return { gbps: j.end.sum_received!.bits_per_second / 1e9 };
+  const s = j.end.sum!;
+  return { pps: (s.packets - s.lost_packets) / s.seconds, sentPps: s.packets / s.seconds, loss: s.lost_packets / Math.max(1, s.packets) };
+}
+
+/** Kernel vxlan on both ends (the reference), between lab hosts k1 and k2. */
+async function kernelPeer(host: LabHost, other: LabHost, ip: string, mac: string, otherIp: string, otherMac: string): Promise<void> {
+  const rtnl = Rtnl.open({ netns: host.netns });
+  try {
+    await addLink(rtnl, { name: 'vx0', kind: 'vxlan', mtu: 1450, address: mac, vxlan: { id: 42, port: 4789, local: host.address, dev: 'eth0', learning: false } });
+    await addAddress(rtnl, { dev: 'vx0', address: `${ip}/24` });
+    await setLink(rtnl, 'vx0', { up: true });
+    await addFdb(rtnl, { dev: 'vx0', mac: otherMac, dst: other.address, self: true });
+    await addNeighbour(rtnl, { dev: 'vx0', dst: otherIp, lladdr: otherMac, state: 'permanent' });
+  } finally {
+    rtnl.close();
+  }
+}
+
+/**
+ * Userspace VTEP (host a, weft, in this process) → kernel vxlan (host b)
+ * against kernel vxlan (k1) → kernel vxlan (k2); iperf3 clients on the
+ * sending side, REPEATS_NET runs each, medians. Needs root and iperf3.
+ */
+async function vtep(ctx: Ctx): Promise<void> {
   ctx.ratios.vtep_pps_vs_kernel = null;
   ctx.ratios.vtep_gbps_vs_kernel = null;
-  ctx.notes.push('vtep: rows come from the userspace VTEP work (not built yet); ratios are null until then');
+  const why = rootSkipReason() ?? (!(await have('iperf3')) ? 'iperf3 not installed' : undefined);
+  if (why) {
+    ctx.notes.push(`vtep: skipped (${why})`);
+    return;
+  }
+  const pair = await vtepPair({}, ['k1', 'k2']);
+  try {
+    const [k1, k2] = pair.others as [LabHost, LabHost];
+    await kernelPeer(k1, k2, '198.19.1.1', '02:42:c6:13:01:01', '198.19.1.2', '02:42:c6:13:01:02');
+    await kernelPeer(k2, k1, '198.19.1.2', '02:42:c6:13:01:02', '198.19.1.1', '02:42:c6:13:01:01');
+    await run(['ip', 'netns', 'exec', pair.a.netns, 'busybox', 'ping', '-c', '1', '-W', '2', IP_B]);
+    const secs = ctx.seconds;
+    const res: Record<string, IperfRun[]> = { wtcp: [], ktcp: [], wudp: [], kudp: [] };
+    for (let i = 0; i < REPEATS_NET; i++) {
+      res.wtcp!.push(await iperf(pair.b.netns, pair.a.netns, IP_B, 'tcp', secs));
+      res.ktcp!.push(await iperf(k2.netns, k1.netns, '198.19.1.2', 'tcp', secs));
+      res.wudp!.push(await iperf(pair.b.netns, pair.a.netns, IP_B, 'udp64', secs));
+      res.kudp!.push(await iperf(k2.netns, k1.netns, '198.19.1.2', 'udp64', secs));
+    }
+    const med = (k: string, f: keyof IperfRun) => median(res[k]!.map((r) => r[f] ?? NaN));
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    const k = (x: number) => Math.round(x / 100) / 10;
+    const vals = (key: string, f: keyof IperfRun, fmt: (x: number) => number) => res[key]!.map((r) => fmt(r[f] ?? NaN)).join('/');
+    ctx.rows.push(
+      { section: 'vtep', case: 'TCP Gbit/s, weft userspace VTEP -> kernel vxlan', runs: vals('wtcp', 'gbps', r2), median: r2(med('wtcp', 'gbps')) },
+      { section: 'vtep', case: 'TCP Gbit/s, kernel vxlan -> kernel vxlan', runs: vals('ktcp', 'gbps', r2), median: r2(med('ktcp', 'gbps')) },
+      { section: 'vtep', case: 'UDP 64 B received kpps, weft -> kernel', runs: vals('wudp', 'pps', k), median: k(med('wudp', 'pps')), sent_kpps: k(med('wudp', 'sentPps')) },
+      { section: 'vtep', case: 'UDP 64 B received kpps, kernel -> kernel', runs: vals('kudp', 'pps', k), median: k(med('kudp', 'pps')), sent_kpps: k(med('kudp', 'sentPps')) },
+    );
+    ctx.ratios.vtep_pps_vs_kernel = ratio(med('wudp', 'pps'), med('kudp', 'pps'));
+    ctx.ratios.vtep_gbps_vs_kernel = ratio(med('wtcp', 'gbps'), med('ktcp', 'gbps'));
+    const c = pair.vtep.stats().counters;
+    ctx.notes.push(
+      `vtep: iperf3 ${secs} s per run, ${REPEATS_NET} runs per case, medians; clients on the sending host; UDP pps = packets the iperf3 server received per second`,
+      `vtep: weft counters after the runs: tx ${c.tx_packets}, rx ${c.rx_packets}, tx_socket_full ${c.tx_socket_full}, rx_tap_full ${c.rx_tap_full}, no_remote ${c.no_remote}`,
+    );
+  } finally {
+    await pair.close();
+  }
 }
 
 const SECTIONS: ((ctx: Ctx) => void | Promise<void>)[] = [codec, vtep];
@@ -100,11 +190,12 @@ function flag(args: string[], name: string, def: number, min: number, max: numbe
 }
 
 const bench: Benchmark = {
-  description: 'VXLAN codec (encap+decap vs memcpy) and, later, the userspace VTEP vs the kernel',
+  description: 'VXLAN codec (encap+decap vs memcpy) and the userspace VTEP vs the kernel vxlan device',
   async run(args: string[]): Promise<BenchResult> {
     const ctx: Ctx = {
       frames: flag(args, '--frames', 1_000_000, 1, 100_000_000),
       size: flag(args, '--size', 1400, 15, 9000),
+      seconds: flag(args, '--seconds', 5, 1, 60),
       rows: [],
       ratios: {},
       notes: [],
