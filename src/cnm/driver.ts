@@ -26,3 +26,17 @@ export interface NetworkDriver {
   /** Kernel objects this driver created that no record explains any more. */
   sweepOrphans(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]>;
 }
+
+/**
+ * The gateway a container gets: the first subnet's gateway per family, as a
+ * bare IP (a CIDR there fails Docker's Join). Internal networks get none.
+ */
+export function gatewayJoinInfo(n: NetworkRecord): JoinInfo {
+  if (n.internal) return {};
+  const info: JoinInfo = {};
+  const gw = n.ipv4[0]?.gateway?.split('/')[0];
+  const gw6 = n.ipv6Subnets[0]?.gateway?.split('/')[0];
+  if (gw) info.gateway = gw;
+  if (gw6) info.gatewayV6 = gw6;
+  return info;
+}

@@ -55,20 +55,21 @@ export function buildTemplate(key: string, qtype: number, qclass: number, res: R
 }
 
 /**
- * Writes the response for `query` into out at off; returns its length.
- * `limit` is the most bytes the transport allows (UDP size or 65535);
- * `ednsSize` is what we advertise in our OPT.
+ * Writes the response for the query at query[qoff..] into out at off;
+ * returns its length. `limit` is the most bytes the transport allows (UDP
+ * size or 65535); `ednsSize` is what we advertise in our OPT. Allocates
+ * nothing.
  */
-export function writeFromTemplate(tpl: Template, query: Uint8Array, q: QueryInfo, out: Uint8Array, off: number, limit: number, ednsSize: number): number {
+export function writeFromTemplate(tpl: Template, query: Uint8Array, q: QueryInfo, out: Uint8Array, off: number, limit: number, ednsSize: number, qoff = 0): number {
   const src = tpl.bytes;
   const opt = q.hasEdns ? OPT_SIZE : 0;
-  if (src.length + opt > limit) return writeTruncated(src, query, q, out, off, ednsSize);
+  if (src.length + opt > limit) return writeTruncated(src, query, qoff, q, out, off, ednsSize);
   out.set(src, off);
-  out[off] = query[0]!;
-  out[off + 1] = query[1]!;
-  out[off + 2] = src[2]! | (query[2]! & 0x01); // RD
-  out[off + 3] = src[3]! | (query[3]! & 0x10); // CD
-  out.set(query.subarray(HEADER_SIZE, q.nameEnd), off + HEADER_SIZE);
+  out[off] = query[qoff]!;
+  out[off + 1] = query[qoff + 1]!;
+  out[off + 2] = src[2]! | (query[qoff + 2]! & 0x01); // RD
+  out[off + 3] = src[3]! | (query[qoff + 3]! & 0x10); // CD
+  copy(query, qoff + HEADER_SIZE, out, off + HEADER_SIZE, q.nameEnd - HEADER_SIZE);
   if (tpl.rotCount > 1) {
     const k = tpl.turn++ % tpl.rotCount;
     if (tpl.turn >= 0x3fffffff) tpl.turn = 0;
@@ -76,8 +77,8 @@ export function writeFromTemplate(tpl: Template, query: Uint8Array, q: QueryInfo
       const s = tpl.rotStart;
       const cut = s + k * tpl.rotSize;
       const end = s + tpl.rotCount * tpl.rotSize;
-      out.set(src.subarray(cut, end), off + s);
-      out.set(src.subarray(s, cut), off + s + (end - cut));
+      copy(src, cut, out, off + s, end - cut);
+      copy(src, s, out, off + s + (end - cut), cut - s);
     }
   }
   let len = src.length;
@@ -89,12 +90,17 @@ export function writeFromTemplate(tpl: Template, query: Uint8Array, q: QueryInfo
   return len;
 }
 
-function writeTruncated(src: Buffer, query: Uint8Array, q: QueryInfo, out: Uint8Array, off: number, ednsSize: number): number {
-  out.set(src.subarray(0, q.questionEnd), off);
-  out[off] = query[0]!;
-  out[off + 1] = query[1]!;
-  out[off + 2] = src[2]! | (query[2]! & 0x01) | (FLAG_TC >> 8);
-  out.set(query.subarray(HEADER_SIZE, q.nameEnd), off + HEADER_SIZE);
+/** Byte copy without a subarray view (short runs: names, a few records). */
+function copy(from: Uint8Array, at: number, to: Uint8Array, dest: number, n: number): void {
+  for (let i = 0; i < n; i++) to[dest + i] = from[at + i]!;
+}
+
+function writeTruncated(src: Buffer, query: Uint8Array, qoff: number, q: QueryInfo, out: Uint8Array, off: number, ednsSize: number): number {
+  copy(src, 0, out, off, q.questionEnd);
+  out[off] = query[qoff]!;
+  out[off + 1] = query[qoff + 1]!;
+  out[off + 2] = src[2]! | (query[qoff + 2]! & 0x01) | (FLAG_TC >> 8);
+  copy(query, qoff + HEADER_SIZE, out, off + HEADER_SIZE, q.nameEnd - HEADER_SIZE);
   out.fill(0, off + 6, off + 12);
   let len = q.questionEnd;
   if (q.hasEdns) {
@@ -133,17 +139,17 @@ export interface QuestionShape {
  * `withQuestion` false it is the bare header (FORMERR: never larger than the
  * query, never echoing what we could not parse).
  */
-export function writeError(query: Uint8Array, q: QuestionShape | undefined, rcode: number, out: Uint8Array, off: number, ednsSize: number): number {
+export function writeError(query: Uint8Array, q: QuestionShape | undefined, rcode: number, out: Uint8Array, off: number, ednsSize: number, qoff = 0): number {
   const withQuestion = q !== undefined && q.qdcount === 1 && q.questionEnd > HEADER_SIZE;
-  out[off] = query[0]!;
-  out[off + 1] = query[1]!;
+  out[off] = query[qoff]!;
+  out[off + 1] = query[qoff + 1]!;
   // Keep opcode and RD; set QR and RA.
-  out[off + 2] = ((FLAG_QR >> 8) | (query[2]! & 0x79)) & 0xff;
+  out[off + 2] = ((FLAG_QR >> 8) | (query[qoff + 2]! & 0x79)) & 0xff;
   out[off + 3] = (FLAG_RA & 0xff) | (rcode & 0xf);
   out.fill(0, off + 4, off + 12);
   let len = HEADER_SIZE;
   if (withQuestion) {
-    out.set(query.subarray(HEADER_SIZE, q.questionEnd), off + HEADER_SIZE);
+    copy(query, qoff + HEADER_SIZE, out, off + HEADER_SIZE, q.questionEnd - HEADER_SIZE);
     out[off + 5] = 1;
     len = q.questionEnd;
   }

@@ -9,7 +9,7 @@
 import { BlockList, isIPv4 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 import { isIPv4Text } from '../wire/dns/ip.js';
-import type { Template } from './answer.js';
+import { AnswerCache } from './answer-cache.js';
 
 export interface NetworkScope {
   name: string;
@@ -20,8 +20,8 @@ export interface NetworkScope {
 /** The networks one class of clients sees, with its answer cache. */
 export interface Scope {
   networks: string[];
-  /** (type, name) -> template, or a marker for forward/servfail. */
-  cache: Map<string, Template | 'forward' | 'servfail'>;
+  /** (name bytes, type, class) -> template, or a marker for forward/servfail. */
+  cache: AnswerCache;
 }
 
 interface V4Range {
@@ -77,6 +77,11 @@ export class ClientScopes {
   readonly #scopes = new Map<number, Scope>();
   readonly #all: Scope;
 
+  /** True when every client sees every network (no subnet or allow rules). */
+  get open(): boolean {
+    return this.#open;
+  }
+
   constructor(networks: (string | NetworkScope)[], allow?: string[]) {
     if (networks.length === 0) throw new InvalidArgumentError('a DNS listener needs at least one network');
     if (networks.length > 30) throw new InvalidArgumentError('a DNS listener serves at most 30 networks');
@@ -120,7 +125,7 @@ export class ClientScopes {
   #scope(mask: number): Scope {
     let s = this.#scopes.get(mask);
     if (!s) {
-      s = { networks: this.#nets.filter((_, i) => mask & (1 << i)).map((n) => n.name), cache: new Map() };
+      s = { networks: this.#nets.filter((_, i) => mask & (1 << i)).map((n) => n.name), cache: new AnswerCache() };
       this.#scopes.set(mask, s);
     }
     return s;

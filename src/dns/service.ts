@@ -98,6 +98,7 @@ export class DnsService {
   stats(): DnsStats {
     const total = emptyStats();
     for (const l of this.#listeners) {
+      l.updateStats();
       for (const k of Object.keys(total) as (keyof DnsStats)[]) total[k] += l.stats[k];
     }
     return total;

@@ -9,8 +9,9 @@
  * A file that does not parse is an error (never silently emptied).
  * Also: /etc/hosts-format parsing for `weft dns serve --hosts`.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { WeftError } from '../errors.js';
 import { isIPv4Text, canonicalIPv6 } from '../wire/dns/ip.js';
 import { MemoryDnsRecords, normalizeRecord, type DnsRecords, type NameRecord } from './records.js';
@@ -67,28 +68,7 @@ export class FileDnsRecords implements DnsRecords {
   }
 
   #save(): void {
-    atomicWrite(this.path, `${JSON.stringify({ version: 1, records: this.#mem.list() }, null, 1)}\n`);
-  }
-}
-
-/** write temp + fsync + rename + fsync(dir). */
-export function atomicWrite(path: string, text: string): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${RECORDS_FILE}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
+    writeFileAtomic(this.path, `${JSON.stringify({ version: 1, records: this.#mem.list() }, null, 1)}\n`);
   }
 }
 

@@ -2,14 +2,13 @@
  * TCP sockets opened inside a network namespace through the native addon
  * (setns on the calling thread only for socket(2)), then handed to Node's
  * own net.Server / net.Socket so framing, backpressure and timeouts use the
- * event loop. Belongs in src/io next to udp.ts (kept here because this
- * change may only touch src/dns; see the DNS report).
+ * event loop.
  */
 import net from 'node:net';
 import { WeftError } from '../errors.js';
-import { native, netnsPath } from '../io/native.js';
-import { FdWatcher, WRITABLE } from '../io/poll.js';
-import { AF_INET, AF_INET6, SOCK_STREAM, sockaddrInet } from '../io/sockaddr.js';
+import { native, netnsPath } from './native.js';
+import { FdWatcher, WRITABLE } from './poll.js';
+import { AF_INET, AF_INET6, SOCK_STREAM, sockaddrInet } from './sockaddr.js';
 
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;

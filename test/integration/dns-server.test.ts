@@ -10,7 +10,7 @@ import { Lab, rootSkipReason, type LabHost } from '../support/lab.js';
 import { have } from '../support/exec.js';
 import { UdpSocket } from '../../src/io/udp.js';
 import { DnsService, endpointRecords, serviceRecords } from '../../src/dns/index.js';
-import { connectTcp } from '../../src/dns/netns-tcp.js';
+import { connectTcp } from '../../src/io/tcp.js';
 import { emptyMessage, encodeMessage, question } from '../../src/wire/dns/message.js';
 
 const skip = rootSkipReason() ?? (process.env.WEFT_NO_DIG ? 'WEFT_NO_DIG set' : undefined);

@@ -2,7 +2,19 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isIPv6 } from 'node:net';
-import { formatIPv6, ipv6Bytes as refIpv6Bytes } from '../../src/io/sockaddr.js';
+/** Reference formatting: WHATWG URL parsing normalises IPv6 to RFC 5952 text. */
+const formatIPv6 = (raw: Uint8Array) => {
+  const groups = Array.from({ length: 8 }, (_, i) => ((raw[2 * i]! << 8) | raw[2 * i + 1]!).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+};
+const refIpv6Bytes = (text: string) => {
+  const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  const [head, tail] = canonical.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]);
+};
 import * as b from '../../src/wire/bytes.js';
 
 describe('wire/bytes', () => {

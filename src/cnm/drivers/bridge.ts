@@ -3,11 +3,10 @@
  * address on it, a veth per endpoint (docker-internals.md §6). --internal
  * gives no gateway route.
  */
-import type { NetworkDriver, JoinInfo } from '../driver.js';
+import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
 import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
 import { ensureAddresses, ensureLink, linksWithPrefix, removeLink, withRtnl } from './links.js';
 
-const bare = (cidr: string | undefined) => cidr?.split('/')[0];
 
 export class BridgeDriver implements NetworkDriver {
   readonly mode = 'bridge' as const;
@@ -47,13 +46,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   joinInfo(n: NetworkRecord): JoinInfo {
-    if (n.internal) return {};
-    const info: JoinInfo = {};
-    const gw = bare(n.ipv4[0]?.gateway);
-    const gw6 = bare(n.ipv6Subnets[0]?.gateway);
-    if (gw) info.gateway = gw;
-    if (gw6) info.gatewayV6 = gw6;
-    return info;
+    return gatewayJoinInfo(n);
   }
 
   async sweepOrphans(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]> {

@@ -4,13 +4,14 @@
  * sub-interface when it is missing and deletes it with the last network
  * using it, only if weft created it.
  */
-import type { JoinInfo, NetworkDriver } from '../driver.js';
+import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
 import { type EndpointRecord, type NetworkRecord, NetworkOptionError } from '../model.js';
 import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
+import { IFF_UP } from '../../netlink/rtnetlink/constants.js';
+import { setLink } from '../../netlink/rtnetlink/link-ops.js';
 import { ensureLink, removeLink, withRtnl } from './links.js';
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
-const bare = (cidr: string | undefined) => cidr?.split('/')[0];
 
 /** "eth0.100" -> { base: "eth0", id: 100 }; undefined for a plain name. */
 export function vlanParent(parent: string): { base: string; id: number } | undefined {
@@ -32,8 +33,9 @@ export class MacvlanDriver implements NetworkDriver {
   async ensureNetwork(n: NetworkRecord): Promise<Partial<NetworkRecord> | void> {
     return withRtnl(undefined, async (rtnl) => {
       const parent = n.parent!;
-      if (await rtnl.link(parent)) {
-        await ensureLink(rtnl, { name: parent, kind: 'vlan', up: true } as never);
+      const existing = await rtnl.link(parent);
+      if (existing) {
+        if (!(existing.flags & IFF_UP)) await setLink(rtnl, existing.index, { up: true });
         return;
       }
       const vlan = vlanParent(parent);
@@ -63,13 +65,7 @@ export class MacvlanDriver implements NetworkDriver {
   }
 
   joinInfo(n: NetworkRecord): JoinInfo {
-    if (n.internal) return {};
-    const info: JoinInfo = {};
-    const gw = bare(n.ipv4[0]?.gateway);
-    const gw6 = bare(n.ipv6Subnets[0]?.gateway);
-    if (gw) info.gateway = gw;
-    if (gw6) info.gatewayV6 = gw6;
-    return info;
+    return gatewayJoinInfo(n);
   }
 
   async sweepOrphans(): Promise<string[]> {

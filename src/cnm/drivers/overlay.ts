@@ -6,7 +6,7 @@
  * container and whose other end sits on br0. Remote peers (static FDB and
  * neighbour entries) are programmed by the control plane through addPeer.
  */
-import type { JoinInfo, NetworkDriver } from '../driver.js';
+import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
 import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
@@ -91,13 +91,7 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   joinInfo(n: NetworkRecord): JoinInfo {
-    if (n.internal) return {};
-    const info: JoinInfo = {};
-    const gw = bare(n.ipv4[0]?.gateway);
-    const gw6 = bare(n.ipv6Subnets[0]?.gateway);
-    if (gw) info.gateway = gw;
-    if (gw6) info.gatewayV6 = gw6;
-    return info;
+    return gatewayJoinInfo(n);
   }
 
   /**

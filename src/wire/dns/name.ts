@@ -77,8 +77,12 @@ export function readName(buf: Uint8Array, end: number, cur: Cursor, lower = fals
   }
 }
 
-/** Skips the name at cur.pos with the same checks as readName, building nothing. */
-export function skipName(buf: Uint8Array, end: number, cur: Cursor): void {
+/**
+ * Skips the name at cur.pos with the same checks as readName, building
+ * nothing. `base` is where the message starts in buf (pointers are
+ * message offsets).
+ */
+export function skipName(buf: Uint8Array, end: number, cur: Cursor, base = 0): void {
   let pos = cur.pos;
   let segment = pos;
   let resume = -1;
@@ -94,11 +98,11 @@ export function skipName(buf: Uint8Array, end: number, cur: Cursor): void {
     if (kind === 0xc0) {
       if (pos + 1 >= end) throw new DnsDecodeError('EDNS_SHORT', 'pointer runs past the end', pos);
       const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
-      if (target >= segment || target < HEADER_SIZE) {
-        throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos);
+      if (base + target >= segment || target < HEADER_SIZE) {
+        throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos - base);
       }
       if (resume < 0) resume = pos + 2;
-      pos = segment = target;
+      pos = segment = base + target;
       continue;
     }
     if (kind !== 0) throw new DnsDecodeError('EDNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
