@@ -3,25 +3,31 @@
  * from inside the listener's namespace (so an internal network's routing
  * stays in force: CVE-2024-29018).
  *
- * - Each attempt uses a fresh socket (new random source port) and a random
- *   ID; a reply counts only if it comes from the upstream (connected
- *   socket), decodes cleanly, and matches ID and question (RFC 5452).
- *   Anything else is ignored and we keep waiting until the deadline
- *   (TuDoor: one junk packet must not fail the query).
+ * - UDP goes through a small pool of long-lived sockets per upstream
+ *   (connected, so only that upstream's datagrams arrive), each query under
+ *   a fresh random ID unused on its socket; replies are matched by ID and
+ *   must decode cleanly and repeat our question (RFC 5452). A socket is
+ *   retired after ROTATE_QUERIES queries or ROTATE_MS, so source ports still
+ *   change (dnsmasq keeps a pool the same way), and closed when idle.
+ *   Anything that does not match is ignored and we keep waiting until the
+ *   deadline (TuDoor: one junk packet must not fail the query).
  * - SERVFAIL/REFUSED from an upstream -> next upstream. TC over UDP -> the
- *   same upstream over TCP. Per-attempt timeout plus a total budget keep the
- *   client's SERVFAIL ahead of glibc's 5 s timeout (reliability F1).
+ *   same upstream over TCP (a connection per query: the rare path).
+ *   Per-attempt timeout plus a total budget keep the client's SERVFAIL
+ *   ahead of glibc's 5 s timeout (reliability F1).
+ * - ICMP port unreachable on a pool socket fails every query waiting on it
+ *   (they all went to that upstream).
  * - At most `maxInflight` forwards at once; callers answer REFUSED beyond
  *   (tryAcquire), as CoreDNS max_concurrent does.
  */
 import { randomFillSync } from 'node:crypto';
 import type net from 'node:net';
 import { UdpSocket } from '../io/udp.js';
-import { Rcode } from '../wire/dns/constants.js';
+import { MAX_MESSAGE, Rcode } from '../wire/dns/constants.js';
 import { decodeMessage } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';
 import type { HostPort } from './hostport.js';
-import { connectTcp } from './netns-tcp.js';
+import { connectTcp } from '../io/tcp.js';
 
 export interface ForwarderOptions {
   upstreams: HostPort[];
@@ -43,7 +49,14 @@ export interface Question {
 /** Most upstreams tried (Docker maxExtDNS). */
 export const MAX_UPSTREAMS = 3;
 /** Receive slot for UDP replies; a larger reply is treated like TC and fetched over TCP. */
-const UDP_REPLY_SLOT = 8192;
+const UDP_REPLY_SLOT = 4096;
+/** Sockets per upstream. */
+export const POOL_SIZE = 4;
+/** A pool socket takes this many queries, or lives this long, before a fresh one (new port) replaces it. */
+export const ROTATE_QUERIES = 1000;
+export const ROTATE_MS = 30_000;
+/** An idle pool socket is closed after this long. */
+const IDLE_CLOSE_MS = 5000;
 
 const ids = new Uint16Array(4096);
 let idPos = ids.length;
@@ -57,22 +70,106 @@ function randomId(): number {
 
 type Attempt = { kind: 'reply'; bytes: Buffer } | { kind: 'tc' } | { kind: 'fail' };
 
+interface Pending {
+  q: Question;
+  done: (a: Attempt) => void;
+}
+
+/** One connected UDP socket to one upstream and the queries waiting on it. */
+class PoolSocket {
+  readonly pending = new Map<number, Pending>();
+  readonly born = Date.now();
+  uses = 0;
+  retired = false;
+  #idle: NodeJS.Timeout | undefined;
+  #closing = false;
+
+  constructor(readonly sock: UdpSocket, private readonly onGone: (p: PoolSocket) => void) {
+    sock.onBatch((view) => {
+      for (let i = 0; i < view.count; i++) {
+        const data = view.data(i);
+        if (data.length < 12) continue;
+        const id = (data[0]! << 8) | data[1]!;
+        const p = this.pending.get(id);
+        if (!p) continue;
+        if (view.truncated(i)) {
+          if (matchesHeader(data, id)) p.done({ kind: 'tc' });
+          continue;
+        }
+        if (!valid(data, id, p.q)) continue;
+        p.done(data[2]! & 0x02 ? { kind: 'tc' } : { kind: 'reply', bytes: Buffer.from(data) });
+      }
+    }, (err) => {
+      // ICMP port unreachable on the connected socket: this upstream is down.
+      if ((err as { code?: string }).code === 'ECONNREFUSED') for (const p of [...this.pending.values()]) p.done({ kind: 'fail' });
+    });
+  }
+
+  /** A free random ID on this socket, or -1 (practically never: 65536 IDs, at most maxInflight in use). */
+  freeId(): number {
+    for (let tries = 0; tries < 16; tries++) {
+      const id = randomId();
+      if (!this.pending.has(id)) return id;
+    }
+    return -1;
+  }
+
+  add(id: number, p: Pending): void {
+    if (this.#idle) {
+      clearTimeout(this.#idle);
+      this.#idle = undefined;
+    }
+    this.pending.set(id, p);
+  }
+
+  remove(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size > 0 || this.#closing) return;
+    if (this.retired) this.close();
+    else {
+      this.#idle = setTimeout(() => this.close(), IDLE_CLOSE_MS);
+      this.#idle.unref();
+    }
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = undefined;
+    for (const p of [...this.pending.values()]) p.done({ kind: 'fail' });
+    if (!this.sock.closed) this.sock.close();
+    this.onGone(this);
+  }
+}
+
 export class Forwarder {
   readonly upstreams: HostPort[];
   #inflight = 0;
   readonly timeoutMs: number;
   readonly budgetMs: number;
   readonly maxInflight: number;
+  /** Live pool sockets per upstream (same index as upstreams). */
+  readonly #pools: PoolSocket[][];
+  #turn = 0;
+  #out = Buffer.alloc(MAX_MESSAGE);
+  #closed = false;
 
   constructor(private readonly opts: ForwarderOptions) {
     this.upstreams = opts.upstreams.slice(0, MAX_UPSTREAMS);
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.budgetMs = opts.budgetMs ?? 4500;
     this.maxInflight = opts.maxInflight ?? 1024;
+    this.#pools = this.upstreams.map(() => []);
   }
 
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** Open pool sockets (all upstreams). */
+  get sockets(): number {
+    return this.#pools.reduce((n, p) => n + p.length, 0);
   }
 
   /** Takes a forwarding slot; false when at the cap (answer REFUSED). */
@@ -92,11 +189,12 @@ export class Forwarder {
     const clientId = (query[0]! << 8) | query[1]!;
     const deadline = Date.now() + this.budgetMs;
     try {
-      for (const up of this.upstreams) {
+      for (let u = 0; u < this.upstreams.length && !this.#closed; u++) {
+        const up = this.upstreams[u]!;
         const left = deadline - Date.now();
         if (left <= 0) break;
         const timeout = Math.min(this.timeoutMs, left);
-        let r = tcp ? await this.#tcp(up, query, q, timeout) : await this.#udp(up, query, q, timeout);
+        let r = tcp ? await this.#tcp(up, query, q, timeout) : await this.#udp(u, query, q, timeout);
         if (r.kind === 'tc') r = await this.#tcp(up, query, q, Math.max(1, Math.min(this.timeoutMs, deadline - Date.now())));
         if (r.kind !== 'reply') continue;
         const rcode = r.bytes[3]! & 0xf;
@@ -113,49 +211,77 @@ export class Forwarder {
     }
   }
 
-  #udp(up: HostPort, query: Uint8Array, q: Question, timeoutMs: number): Promise<Attempt> {
-    return new Promise((resolve) => {
-      let sock: UdpSocket;
-      const id = randomId();
-      const out = Buffer.from(query);
-      out[0] = id >> 8;
-      out[1] = id & 0xff;
+  /** Closes every pool socket; waiting queries fail. */
+  close(): void {
+    this.#closed = true;
+    for (const pool of this.#pools) for (const ps of [...pool]) ps.close();
+  }
+
+  /** A pool socket for upstream u: round robin over the live ones, opening (or replacing retired ones) up to POOL_SIZE. */
+  #socket(u: number): PoolSocket {
+    const pool = this.#pools[u]!;
+    const now = Date.now();
+    for (const ps of [...pool]) {
+      if (!ps.retired && (ps.uses >= ROTATE_QUERIES || now - ps.born >= ROTATE_MS)) {
+        ps.retired = true;
+        if (ps.pending.size === 0) ps.close();
+      }
+    }
+    const live = pool.filter((ps) => !ps.retired);
+    if (live.length < POOL_SIZE) {
+      const up = this.upstreams[u]!;
+      const sock = UdpSocket.open({
+        address: up.address.includes(':') ? '::' : '0.0.0.0', port: 0, batchSize: 16, slotSize: UDP_REPLY_SLOT,
+        ...(this.opts.netns === undefined ? {} : { netns: this.opts.netns }),
+      });
       try {
-        sock = UdpSocket.open({
-          address: up.address.includes(':') ? '::' : '0.0.0.0', port: 0, batchSize: 4, slotSize: UDP_REPLY_SLOT,
-          ...(this.opts.netns === undefined ? {} : { netns: this.opts.netns }),
-        });
         sock.connect(up.address, up.port);
+      } catch (err) {
+        sock.close();
+        throw err;
+      }
+      const ps = new PoolSocket(sock, (gone) => {
+        const i = pool.indexOf(gone);
+        if (i >= 0) pool.splice(i, 1);
+      });
+      pool.push(ps);
+      return ps;
+    }
+    return live[this.#turn++ % live.length]!;
+  }
+
+  #udp(u: number, query: Uint8Array, q: Question, timeoutMs: number): Promise<Attempt> {
+    return new Promise((resolve) => {
+      let ps: PoolSocket;
+      let id: number;
+      try {
+        ps = this.#socket(u);
+        id = ps.freeId();
       } catch {
         resolve({ kind: 'fail' });
         return;
       }
-      let done = false;
+      if (id < 0) {
+        resolve({ kind: 'fail' });
+        return;
+      }
+      ps.uses++;
+      let finished = false;
       const finish = (a: Attempt) => {
-        if (done) return;
-        done = true;
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
-        sock.close();
+        ps.remove(id);
         resolve(a);
       };
       const timer = setTimeout(() => finish({ kind: 'fail' }), timeoutMs);
-      sock.onBatch((view) => {
-        for (let i = 0; i < view.count && !done; i++) {
-          if (view.truncated(i)) {
-            if (matchesHeader(view.data(i), id)) finish({ kind: 'tc' });
-            continue;
-          }
-          const data = view.data(i);
-          if (!valid(data, id, q)) continue;
-          if (data[2]! & 0x02) finish({ kind: 'tc' });
-          else finish({ kind: 'reply', bytes: Buffer.from(data) });
-        }
-      }, (err) => {
-        // ICMP port unreachable on the connected socket: this upstream is down.
-        if ((err as { code?: string }).code === 'ECONNREFUSED') finish({ kind: 'fail' });
-      });
+      ps.add(id, { q, done: finish });
+      const out = this.#out;
+      out.set(query, 0);
+      out[0] = id >> 8;
+      out[1] = id & 0xff;
       try {
-        if (!sock.sendToSockaddr(out, 0, out.length, null)) finish({ kind: 'fail' });
+        if (!ps.sock.sendToSockaddr(out, 0, query.length, null)) finish({ kind: 'fail' });
       } catch {
         finish({ kind: 'fail' });
       }
