@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../errors.js';
-import { DnsService, FileDnsRecords, MemoryDnsRecords, parseHostPort, parseHostsFile, type NameRecord } from '../../dns/index.js';
+import { DnsService, FileDnsRecords, InvalidRecordError, MemoryDnsRecords, normalizeRecord, parseHostPort, parseHostsFile, type NameRecord } from '../../dns/index.js';
 import { commonFlags, intArg } from '../args.js';
 
 export const summary = 'embedded DNS: serve names per network, manage records (serve|add|rm|ls)';
@@ -43,7 +43,18 @@ function parse(rest: string[], allowed: string[]): Parsed {
   return p;
 }
 
+/** A record from the command line, validated: a bad one is a bad argument (exit 2), not a failure. */
 function recordFromArgs(p: Parsed): NameRecord {
+  const r = rawRecordFromArgs(p);
+  try {
+    return normalizeRecord(r);
+  } catch (err) {
+    if (err instanceof InvalidRecordError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+function rawRecordFromArgs(p: Parsed): NameRecord {
   const network = p.multi.get('--network')?.[0];
   const name = p.single.get('--name');
   if (!network || !name) throw new InvalidArgumentError('--network and --name are required');
@@ -92,7 +103,13 @@ async function serve(rest: string[], netns: string | undefined, json: boolean): 
   const hostsFile = p.single.get('--hosts');
   let hostsRecords: NameRecord[] = [];
   if (hostsFile) {
-    const { records: recs, warnings } = parseHostsFile(readFileSync(hostsFile, 'utf8'), hostsNet);
+    let text: string;
+    try {
+      text = readFileSync(hostsFile, 'utf8');
+    } catch (err) {
+      throw new InvalidArgumentError(`--hosts ${hostsFile}: ${(err as Error).message}`);
+    }
+    const { records: recs, warnings } = parseHostsFile(text, hostsNet);
     for (const w of warnings) process.stderr.write(`weft dns: ${hostsFile}: ${w}\n`);
     hostsRecords = recs;
   }
