@@ -149,3 +149,21 @@ test('dockerd restart: the network survives and new containers reach each other'
   }
   assert.deepEqual(await weftLinks(), []);
 });
+
+test('IPv6 and --mac-address: dual-stack containers reach each other over v6; the MAC is the one asked for', { skip }, async () => {
+  const net = 'wv6';
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--ipv6', '--subnet', '198.19.17.0/24', '--subnet', 'fd00:198:19:17::/64', '-o', 'weft.mode=bridge', net]);
+  try {
+    await d(['run', '-d', '--name', 'v6-a', '--network', net, '--mac-address', '02:42:c6:13:11:aa', BUSYBOX, 'sleep', '600']);
+    const v6 = (await d(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").GlobalIPv6Address}}`, 'v6-a'])).trim();
+    assert.match(v6, /^fd00:198:19:17::/);
+    const mac = (await d(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").MacAddress}}`, 'v6-a'])).trim();
+    assert.equal(mac, '02:42:c6:13:11:aa');
+    const shown = await d(['exec', 'v6-a', 'cat', '/sys/class/net/eth0/address']);
+    assert.equal(shown.trim(), '02:42:c6:13:11:aa');
+    await d(['run', '--rm', '--network', net, BUSYBOX, 'ping', '-6', '-c', '2', '-W', '3', v6]);
+  } finally {
+    await docker.tryDocker(['rm', '-f', 'v6-a']);
+    await d(['network', 'rm', net]);
+  }
+});
