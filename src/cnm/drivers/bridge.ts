@@ -1,10 +1,11 @@
 /**
  * `weft.mode=bridge`: one Linux bridge per network on this host, the gateway
  * address on it, a veth per endpoint (docker-internals.md §6). --internal
- * gives no gateway route.
+ * gives no gateway route; masquerade (opt-in) NATs traffic leaving the host.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
 import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
+import { ensureMasquerade, removeMasquerade } from './nat.js';
 import { ensureAddresses, ensureLink, linksWithPrefix, removeLink, withRtnl } from './links.js';
 
 
@@ -21,9 +22,11 @@ export class BridgeDriver implements NetworkDriver {
       await ensureLink(rtnl, { name: br, kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
       await ensureAddresses(rtnl, br, [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
     });
+    if (n.masquerade && !n.internal) await ensureMasquerade(n, names.bridge(n.id));
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
+    if (n.masquerade) await removeMasquerade(n);
     await withRtnl(undefined, (rtnl) => removeLink(rtnl, names.bridge(n.id)));
   }
 
