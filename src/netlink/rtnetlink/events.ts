@@ -13,7 +13,7 @@ import type { NetlinkClient } from '../client.js';
 import type { Message } from '../message.js';
 import { type Address, decodeAddress } from './addr.js';
 import {
-  AF_BRIDGE, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETNEIGH, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH,
+  RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETNEIGH, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH,
   RTM_NEWROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_NEIGH,
 } from './constants.js';
 import { openClient } from './handle.js';
@@ -64,8 +64,9 @@ export function decodeEvent(m: Message): RtnlEvent | undefined {
     case RTM_NEWNEIGH: case RTM_DELNEIGH:
       return { type: 'neigh', action: m.type === RTM_NEWNEIGH ? 'new' : 'del', neighbour: decodeNeighbour(m) };
     case RTM_GETNEIGH: {
+      // L2 misses come as AF_BRIDGE; L3 misses carry the family of the
+      // address being resolved (seen on 6.18), so any family counts.
       const n = decodeNeighbour(m);
-      if (n.family !== AF_BRIDGE) return undefined;
       return { type: 'miss', miss: n.dst !== undefined && n.lladdr === undefined ? 'l3' : 'l2', neighbour: n };
     }
     default:

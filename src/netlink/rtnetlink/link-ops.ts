@@ -30,7 +30,6 @@ export interface VethPeerSpec {
   netns?: string;
   mtu?: number;
   address?: string;
-  up?: boolean;
 }
 
 /** A link to create. Names (parent, master, vxlan dev) resolve in the handle's namespace. */
@@ -183,7 +182,7 @@ function encodeAdd(w: AttrWriter, spec: LinkSpec, mac: Buffer | undefined, r: Re
     case 'veth': {
       const p = spec.veth!.peer;
       const peerMac = p.address !== undefined ? checkCommon(p.name, p) : undefined;
-      encodeVeth(w, { name: p.name, ...(p.mtu !== undefined ? { mtu: p.mtu } : {}), ...(peerMac ? { address: peerMac } : {}), ...(p.up ? { up: true } : {}) }, fds.peer);
+      encodeVeth(w, { name: p.name, ...(p.mtu !== undefined ? { mtu: p.mtu } : {}), ...(peerMac ? { address: peerMac } : {}) }, fds.peer);
       break;
     }
     default: break;

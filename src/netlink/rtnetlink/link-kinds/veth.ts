@@ -4,7 +4,7 @@
  * passing an open namespace fd (IFLA_NET_NS_FD), named there.
  */
 import type { AttrWriter } from '../../attrs.js';
-import { IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_NET_NS_FD, IFLA_TXQLEN, VETH_INFO_PEER } from '../constants.js';
+import { IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_NET_NS_FD, IFLA_TXQLEN, VETH_INFO_PEER } from '../constants.js';
 import { writeIfinfomsg } from '../link.js';
 
 export interface VethPeer {
@@ -14,14 +14,14 @@ export interface VethPeer {
   mtu?: number;
   /** MAC aa:bb:cc:dd:ee:ff. */
   address?: Buffer;
-  up?: boolean;
   txqlen?: number;
 }
 
 /** Writes VETH_INFO_PEER; `netnsFd` is the peer namespace's open fd. */
 export function encodeVeth(w: AttrWriter, peer: VethPeer, netnsFd: number | undefined): void {
   const p = w.nest(VETH_INFO_PEER, false);
-  writeIfinfomsg(w, peer.up ? { flags: IFF_UP, change: IFF_UP } : {});
+  // Peer flags stay 0: asking for IFF_UP here fails with ENOTCONN; bring it up afterwards.
+  writeIfinfomsg(w, {});
   w.string(IFLA_IFNAME, peer.name);
   if (peer.mtu !== undefined) w.u32(IFLA_MTU, peer.mtu);
   if (peer.address) w.binary(IFLA_ADDRESS, peer.address);
