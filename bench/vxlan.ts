@@ -173,6 +173,9 @@ async function vtep(ctx: Ctx): Promise<void> {
     ctx.notes.push(
       `vtep: iperf3 ${secs} s per run, ${REPEATS_NET} runs per case, medians; clients on the sending host; UDP pps = packets the iperf3 server received per second`,
       `vtep: weft counters after the runs: tx ${c.tx_packets}, rx ${c.rx_packets}, tx_socket_full ${c.tx_socket_full}, rx_tap_full ${c.rx_tap_full}, no_remote ${c.no_remote}`,
+      "vtep: UDP 64 B is bounded by the single iperf3 receiver on both sides (~35-45 kpps on this 2-vCPU VM, as in perf.md \u00a71); weft's side accepted far more from the sender (sent_kpps) than the kernel vxlan sender did, so the pps ratio shows the userspace VTEP is not the bottleneck at this rate, not that it matches the kernel datapath's capacity",
+      "vtep: TCP is bounded by per-packet work on one JS thread: with no TAP offloads the kernel segments to 1450-byte frames before the TAP, so every ~1.4 kB costs a TAP read and a sendmmsg slot (and each ACK a recvmmsg slot and a TAP write), on 2 vCPUs shared with the iperf3 client and server, while the kernel path moves 64 kB GSO segments. TSO through IFF_VNET_HDR + TUNSETOFFLOAD would need software segmentation (or per-segment headers with UDP_SEGMENT) in the VTEP: not done",
+      "vtep: UDP_GRO on the underlay socket is available (udpGro option) but off: veth without NAPI/XDP does not run UDP GRO, so it cannot help in this lab and was not measured",
     );
   } finally {
     await pair.close();
