@@ -15,6 +15,7 @@ import type { Rtnl } from './handle.js';
 import { parseIp } from './ip.js';
 import { parseMac } from './link.js';
 import { linkIndex } from './link-ops.js';
+import { pipelined } from './pipeline.js';
 import { type Neighbour, decodeNeighbour, writeNdmsg } from './neigh.js';
 
 export const ZERO_MAC = '00:00:00:00:00:00';
@@ -96,7 +97,7 @@ export async function fdbBatch(rtnl: Rtnl, op: FdbOp, specs: FdbSpec[], opts: { 
     const via = s.via !== undefined ? await index(s.via, 'device', `fdb entry ${s.mac}`) : undefined;
     reqs.push(fdbRequest(op, s, dev, via));
   }
-  const results = await Promise.allSettled(rtnl.client.batch(reqs));
+  const results = await pipelined(rtnl.client, reqs);
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
     if (opts.ignoreMissing && isErrno(r.reason, 'ENOENT')) return;

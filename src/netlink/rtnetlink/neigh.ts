@@ -19,6 +19,7 @@ import type { Rtnl } from './handle.js';
 import { formatIp, parseIp } from './ip.js';
 import { formatMac, parseMac } from './link.js';
 import { linkIndex } from './link-ops.js';
+import { pipelined } from './pipeline.js';
 
 export const NDMSG_LEN = 12;
 
@@ -120,7 +121,7 @@ async function neighBatch(rtnl: Rtnl, specs: NeighbourSpec[], type: number, flag
     if (index === undefined) cache.set(s.dev, (index = await linkIndex(rtnl, s.dev, 'device', `neighbour ${s.dst}`)));
     reqs.push(neighRequest(s, index, type, flags, verb));
   }
-  const results = await Promise.allSettled(rtnl.client.batch(reqs));
+  const results = await pipelined(rtnl.client, reqs);
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
     if (ignoreMissing && isErrno(r.reason, 'ENOENT')) return;
