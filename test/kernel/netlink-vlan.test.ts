@@ -15,7 +15,8 @@ const ip = (...a: string[]) => execFileSync('ip', a).toString();
 test('vlan: create on a parent, read back, ensure, bad ids refused, delete', { skip }, async () => {
   const ns = `wlvlan${process.pid}`;
   ip('netns', 'add', ns);
-  const rtnl = Rtnl.open({ netns: ns });
+  // In the VM /var/run may not point at /run, where ip(8) keeps namespaces.
+  const rtnl = Rtnl.open({ netns: `/run/netns/${ns}` });
   try {
     await addLink(rtnl, { name: 'p0', kind: 'veth', veth: { peer: { name: 'p1' } } });
     await addLink(rtnl, { name: 'p0.100', kind: 'vlan', parent: 'p0', vlan: { id: 100 }, mtu: 1400 });
