@@ -22,8 +22,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type net from 'node:net';
-import { UdpSocket } from '../io/udp.js';
-import { MAX_MESSAGE, Rcode } from '../wire/dns/constants.js';
+import { UdpSendBatch, UdpSocket } from '../io/udp.js';
+import { Rcode } from '../wire/dns/constants.js';
 import { decodeMessage } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';
 import type { HostPort } from './hostport.js';
@@ -53,8 +53,11 @@ const UDP_REPLY_SLOT = 4096;
 /** Sockets per upstream. */
 export const POOL_SIZE = 4;
 /** A pool socket takes this many queries, or lives this long, before a fresh one (new port) replaces it. */
-export const ROTATE_QUERIES = 1000;
-export const ROTATE_MS = 30_000;
+export const ROTATE_QUERIES = 256;
+export const ROTATE_MS = 10_000;
+/** Outgoing queries per sendmmsg, and their slot (UDP queries reach us in 2 KiB receive slots). */
+const TX_BATCH = 64;
+const TX_SLOT = 2048;
 /** An idle pool socket is closed after this long. */
 const IDLE_CLOSE_MS = 5000;
 
@@ -83,6 +86,10 @@ class PoolSocket {
   retired = false;
   #idle: NodeJS.Timeout | undefined;
   #closing = false;
+  /** Queries queued this tick, sent together by one sendmmsg from a microtask. */
+  #tx = new UdpSendBatch(TX_SLOT, TX_BATCH);
+  #txIds = new Uint16Array(TX_BATCH);
+  #txCount = 0;
 
   constructor(readonly sock: UdpSocket, private readonly onGone: (p: PoolSocket) => void) {
     sock.onBatch((view) => {
@@ -132,6 +139,44 @@ class PoolSocket {
     }
   }
 
+  /**
+   * Queues `query` under `id`. Everything queued while the listener handles
+   * one receive batch goes out in one sendmmsg (the microtask runs when
+   * that batch's callback returns). False when it cannot be sent.
+   */
+  send(query: Uint8Array, id: number): boolean {
+    if (query.length > TX_SLOT) {
+      const out = Buffer.from(query);
+      out[0] = id >> 8;
+      out[1] = id & 0xff;
+      return this.sock.sendToSockaddr(out, 0, out.length, null);
+    }
+    const i = this.#txCount++;
+    const at = i * TX_SLOT;
+    const buf = this.#tx.buffer;
+    buf.set(query, at);
+    buf[at] = id >> 8;
+    buf[at + 1] = id & 0xff;
+    this.#tx.setLength(i, query.length);
+    this.#txIds[i] = id;
+    if (this.#txCount === TX_BATCH) this.#flush();
+    else if (i === 0) queueMicrotask(() => this.#flush());
+    return true;
+  }
+
+  #flush(): void {
+    const n = this.#txCount;
+    this.#txCount = 0;
+    if (n === 0 || this.sock.closed) return;
+    let sent = 0;
+    try {
+      sent = this.sock.sendBatch(this.#tx, n);
+    } catch {
+      // the unsent fail below
+    }
+    for (let i = sent; i < n; i++) this.pending.get(this.#txIds[i]!)?.done({ kind: 'fail' });
+  }
+
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
@@ -152,7 +197,6 @@ export class Forwarder {
   /** Live pool sockets per upstream (same index as upstreams). */
   readonly #pools: PoolSocket[][];
   #turn = 0;
-  #out = Buffer.alloc(MAX_MESSAGE);
   #closed = false;
 
   constructor(private readonly opts: ForwarderOptions) {
@@ -276,12 +320,8 @@ export class Forwarder {
       };
       const timer = setTimeout(() => finish({ kind: 'fail' }), timeoutMs);
       ps.add(id, { q, done: finish });
-      const out = this.#out;
-      out.set(query, 0);
-      out[0] = id >> 8;
-      out[1] = id & 0xff;
       try {
-        if (!ps.sock.sendToSockaddr(out, 0, query.length, null)) finish({ kind: 'fail' });
+        if (!ps.send(query, id)) finish({ kind: 'fail' });
       } catch {
         finish({ kind: 'fail' });
       }

@@ -115,12 +115,16 @@ export class DnsListener {
   #closed = false;
   #lastRefusedLog = 0;
   #addrLen = 16;
+  /** Forwarded answers waiting for this tick's sendmmsg. */
+  #fwdOut: UdpSendBatch;
+  #fwdCount = 0;
   address = '';
   port = 0;
 
   constructor(readonly opts: ListenOptions, private readonly resolver: DnsResolver, private readonly limits: ListenerLimits, upstreams: HostPort[]) {
     this.#scopes = new ClientScopes(opts.networks, opts.allow);
     this.#send = new UdpSendBatch(Math.max(512, limits.maxUdpResponse), UDP_BATCH);
+    this.#fwdOut = new UdpSendBatch(Math.max(512, limits.maxUdpResponse), 64);
     const port = opts.port ?? 53;
     // Never forward to ourselves (aardvark#415; Docker filterExtServers).
     const ups = (opts.upstreams ?? upstreams).filter((u) => !(u.address === opts.address && (u.port === port || port === 0)));
@@ -378,28 +382,44 @@ export class DnsListener {
     return entry;
   }
 
+  /** Queues a forwarded answer (or SERVFAIL / TC) for the client; queued replies leave in one sendmmsg. */
   #udpReply(query: Buffer, shape: QuestionShape, reply: Buffer | null, limit: number, dest: Buffer): void {
     const sock = this.#udp;
     if (!sock || sock.closed) return;
-    let bytes: Uint8Array;
+    const batch = this.#fwdOut;
+    const i = this.#fwdCount;
+    const at = i * batch.slotSize;
+    let len: number;
     if (reply === null) {
-      const out = Buffer.alloc(shape.questionEnd + 11);
-      bytes = out.subarray(0, writeError(query, shape, Rcode.SERVFAIL, out, 0, this.limits.ednsSize));
-    } else if (reply.length > limit) {
+      len = writeError(query, shape, Rcode.SERVFAIL, batch.buffer, at, this.limits.ednsSize);
+    } else if (reply.length > limit || reply.length > batch.slotSize) {
       // No amplification: an upstream answer bigger than the client allows becomes TC=1 (client retries over TCP).
-      const out = Buffer.alloc(shape.questionEnd + 11);
-      const n = writeError(query, shape, reply[3]! & 0xf, out, 0, this.limits.ednsSize);
-      out[2] = out[2]! | (FLAG_TC >> 8);
-      bytes = out.subarray(0, n);
+      len = writeError(query, shape, reply[3]! & 0xf, batch.buffer, at, this.limits.ednsSize);
+      batch.buffer[at + 2] = batch.buffer[at + 2]! | (FLAG_TC >> 8);
       this.stats.truncated++;
     } else {
-      bytes = reply;
+      batch.buffer.set(reply, at);
+      len = reply.length;
     }
+    batch.setLength(i, len);
+    batch.setDestinationSockaddr(i, dest);
+    this.#fwdCount = i + 1;
+    if (this.#fwdCount === batch.capacity) this.#flushForwarded();
+    else if (i === 0) setImmediate(() => this.#flushForwarded());
+  }
+
+  #flushForwarded(): void {
+    const n = this.#fwdCount;
+    this.#fwdCount = 0;
+    const sock = this.#udp;
+    if (n === 0 || !sock || sock.closed) return;
+    let sent = 0;
     try {
-      sock.sendToSockaddr(bytes, 0, bytes.length, dest);
+      sent = sock.sendBatch(this.#fwdOut, n);
     } catch {
-      this.stats.droppedOther++;
+      // counted below
     }
+    this.stats.droppedSend += n - sent;
   }
 
   #onTcp(conn: net.Socket): void {
