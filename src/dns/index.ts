@@ -6,3 +6,4 @@ export { DnsResolver, DEFAULT_TTL, type Resolution } from './resolver.js';
 export { parseHostPort, formatHostPort, type HostPort } from './hostport.js';
 export { type NetworkScope } from './scope.js';
 export { FileDnsRecords, parseHostsFile } from './store-file.js';
+export { DockerNameSource, containerRecords, type DockerSourceOptions, type NetworkFilter, type ContainerInspect } from './docker-source.js';
