@@ -42,6 +42,18 @@ export interface RequestSpec {
   what: string;
 }
 
+/** Results of a bulk send: success, or the kernel's error for that request. */
+export type BulkResult = PromiseSettledResult<Message[]>;
+
+interface Bulk {
+  first: number;
+  last: number;
+  results: BulkResult[];
+  specs: RequestSpec[];
+}
+
+const OK: BulkResult = Object.freeze({ status: 'fulfilled', value: [] }) as BulkResult;
+
 /** Upper bound on messages collected for one dump, against a runaway peer. */
 const MAX_DUMP_MESSAGES = 4_000_000;
 
@@ -62,6 +74,7 @@ export class NetlinkClient {
   #eventHandlers = new Set<(m: Message) => void>();
   #errorHandlers = new Set<(e: Error) => void>();
   #closed = false;
+  #bulks: Bulk[] = [];
   #dumpQueue: Promise<void> = Promise.resolve();
 
   constructor(socket: NetlinkTransport, timeoutMs = 30_000) {
@@ -138,6 +151,57 @@ export class NetlinkClient {
     return out;
   }
 
+  /**
+   * Sends many change requests at kernel speed: packed into large datagrams
+   * WITHOUT per-request ACKs (the kernel then answers only failures), then
+   * one NLMSG_NOOP barrier with an ACK. Netlink handles a socket's requests
+   * in order, so when the barrier is acknowledged every request before it
+   * has been processed and every failure has arrived. Thousands of requests
+   * need no window: success produces no reply to overflow the receive buffer.
+   * Not for requests whose answer carries data (GET).
+   */
+  async bulk(specs: RequestSpec[], datagramBytes = 256 * 1024): Promise<BulkResult[]> {
+    if (specs.length === 0) return [];
+    if (this.#closed) throw new NetlinkError('EBADF', 9, specs[0]!.type, specs[0]!.what);
+    // A contiguous block of sequence numbers that does not wrap.
+    if (this.#seq > 0xffffffff - specs.length - 2) this.#seq = 0;
+    const bulk: Bulk = { first: this.#seq + 1, last: this.#seq + specs.length, results: new Array<BulkResult>(specs.length).fill(OK), specs };
+    this.#bulks.push(bulk);
+    try {
+      let w = new AttrWriter(Math.min(datagramBytes, 64 * 1024));
+      for (const spec of specs) {
+        const seq = this.#nextSeq();
+        const at = beginMessage(w, spec.type, spec.flags | NLM_F_REQUEST);
+        spec.build?.(w);
+        finishMessage(w, at, seq);
+        if (w.length >= datagramBytes - 4096) {
+          this.socket.send(w.buf, w.length);
+          w = new AttrWriter(Math.min(datagramBytes, 64 * 1024));
+        }
+      }
+      if (w.length) this.socket.send(w.buf, w.length);
+      await this.request({ type: NLMSG_NOOP, flags: 0, what: `barrier after ${specs.length} requests` });
+      return bulk.results;
+    } finally {
+      this.#bulks.splice(this.#bulks.indexOf(bulk), 1);
+    }
+  }
+
+  /** Routes a failure of a bulk request to its slot; false when seq is not a bulk's. */
+  #settleBulk(m: Message): boolean {
+    const bulk = this.#bulks.find((b) => m.seq >= b.first && m.seq <= b.last);
+    if (!bulk) return false;
+    const i = m.seq - bulk.first;
+    const spec = bulk.specs[i]!;
+    try {
+      const e = parseErrorPayload(m);
+      if (e.error !== 0) bulk.results[i] = { status: 'rejected', reason: this.#kernelError(-e.error, { what: spec.what, type: spec.type } as Pending, e) };
+    } catch (err) {
+      bulk.results[i] = { status: 'rejected', reason: err };
+    }
+    return true;
+  }
+
   /** Rejects the most recently registered `count` requests (send failed). */
   #failAll(count: number, err: Error): void {
     const seqs = [...this.#pending.keys()].slice(-count);
@@ -192,7 +256,9 @@ export class NetlinkClient {
     for (const m of messages) {
       // Notifications carry the seq/pid of whoever caused them: only our own
       // port id with a pending seq is a reply.
-      const p = m.pid === this.socket.portId ? this.#pending.get(m.seq) : undefined;
+      const mine = m.pid === this.socket.portId;
+      const p = mine ? this.#pending.get(m.seq) : undefined;
+      if (!p && mine && m.type === NLMSG_ERROR && this.#bulks.length && this.#settleBulk(m)) continue;
       if (!p) {
         for (const h of this.#eventHandlers) h(m);
         continue;
@@ -247,6 +313,8 @@ export class NetlinkClient {
   }
 
   #onSocketError(err: Error): void {
+    // Lost replies (ENOBUFS): a bulk can no longer tell which requests failed.
+    for (const b of this.#bulks) b.results.fill({ status: 'rejected', reason: err });
     for (const h of this.#errorHandlers) h(err);
   }
 
