@@ -200,3 +200,24 @@ test('pipelined requests settle independently, in any order', async () => {
   assert.equal(client.inFlight, 0);
   client.close();
 });
+
+test('bulk mode: only failures are answered, the barrier settles the rest', async () => {
+  const client = new NetlinkClient(new FakeKernel((req) => parseMessages(req).flatMap((m) => {
+    const sub = req.subarray(m.offset);
+    if (m.type === 1) {
+      assert.ok(m.flags & 0x4, 'the barrier asks for an ACK');
+      return [reply(sub, NLMSG_ERROR, 0x100, Buffer.alloc(20))];
+    }
+    assert.equal(m.flags & 0x4, 0, 'bulk requests ask for no ACK');
+    if (m.seq % 3 !== 0) return [];
+    const err = Buffer.alloc(20);
+    err.writeInt32LE(-17, 0);
+    return [reply(sub, NLMSG_ERROR, 0x100, err)];
+  })), 1000);
+  const results = await client.bulk(Array.from({ length: 3000 }, (_, i) => ({ type: 28, flags: 0, what: `fdb ${i}` })), 8192);
+  const failed = results.filter((r) => r.status === 'rejected');
+  assert.ok(failed.length >= 999 && failed.length <= 1000);
+  assert.ok(failed.every((r) => (r as PromiseRejectedResult).reason instanceof NetlinkError && (r as PromiseRejectedResult).reason.code === 'EEXIST'));
+  assert.equal(client.inFlight, 0);
+  client.close();
+});
