@@ -16,7 +16,7 @@
  *   Per-attempt timeout plus a total budget keep the client's SERVFAIL
  *   ahead of glibc's 5 s timeout (reliability F1).
  * - ICMP port unreachable on a pool socket fails every query waiting on it
- *   (they all went to that upstream).
+ *   (they all went to that upstream) and closes the socket.
  * - At most `maxInflight` forwards at once; callers answer REFUSED beyond
  *   (tryAcquire), as CoreDNS max_concurrent does.
  */
@@ -106,9 +106,11 @@ class PoolSocket {
         if (!valid(data, id, p.q)) continue;
         p.done(data[2]! & 0x02 ? { kind: 'tc' } : { kind: 'reply', bytes: Buffer.from(data) });
       }
-    }, (err) => {
-      // ICMP port unreachable on the connected socket: this upstream is down.
-      if ((err as { code?: string }).code === 'ECONNREFUSED') for (const p of [...this.pending.values()]) p.done({ kind: 'fail' });
+    }, () => {
+      // ICMP port unreachable on the connected socket (ECONNREFUSED, or a
+      // poll error: libuv stops watching after POLLERR): this upstream is
+      // down and the socket is no use; fail its queries, a fresh one replaces it.
+      this.close();
     });
   }
 
