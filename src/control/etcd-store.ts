@@ -6,6 +6,11 @@
  *   etcd://user:password@host:port      auth (or WEFT_ETCD_USER / WEFT_ETCD_PASSWORD)
  * Keys live under the prefix `weft/`. create() is an etcd transaction
  * (create revision == 0), so allocation is atomic across hosts.
+ *
+ * Every unary call has a deadline (a frozen or unreachable etcd fails the
+ * call with StoreUnavailableError instead of hanging it); watch streams have
+ * none, and reconnect with a short constant backoff, calling the caller's
+ * resync hook each time they (re)connect.
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Lease, type Namespace } from 'etcd3';
@@ -13,6 +18,10 @@ import { InvalidArgumentError } from '../errors.js';
 import { type KvStore, StoreUnavailableError, type WatchEvent } from './store.js';
 
 const PREFIX = 'weft/';
+/** Deadline of one unary etcd call. */
+const CALL_DEADLINE_MS = 2500;
+/** Watch stream reconnect delay (etcd3's default grows to 30 s, too slow to converge). */
+const WATCH_RECONNECT_MS = 500;
 
 export function parseEtcdUrl(url: string): IOptions {
   const m = /^(etcds?):\/\/(?:([^:@/]+):([^@/]*)@)?([^/]+)\/?$/.exec(url);
@@ -21,9 +30,18 @@ export function parseEtcdUrl(url: string): IOptions {
   const tls = scheme === 'etcds';
   const hosts = hostList!.split(',').map((h) => {
     if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(h)) throw new InvalidArgumentError(`invalid etcd endpoint ${JSON.stringify(h)} (host:port)`);
+    const port = Number(h.slice(h.lastIndexOf(':') + 1));
+    if (port < 1 || port > 65535) throw new InvalidArgumentError(`invalid etcd port in ${JSON.stringify(h)}`);
     return `${tls ? 'https' : 'http'}://${h}`;
   });
-  const opts: IOptions = { hosts, dialTimeout: 3000 };
+  const opts: IOptions = {
+    hosts,
+    dialTimeout: 3000,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+    // A dead connection (partition, frozen server) is noticed by HTTP/2 pings, not TCP timeouts.
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5000 },
+    faultHandling: { watchBackoff: constantBackoff(WATCH_RECONNECT_MS) },
+  };
   const username = user ?? process.env.WEFT_ETCD_USER;
   const pass = password ?? process.env.WEFT_ETCD_PASSWORD;
   if (username) opts.auth = { username, password: pass ?? '' };
@@ -37,14 +55,117 @@ export function parseEtcdUrl(url: string): IOptions {
   return opts;
 }
 
+/** cockatiel's IBackoff shape, without importing etcd3's transitive dependency. */
+function constantBackoff(ms: number): { duration: number; next(): ReturnType<typeof constantBackoff> } {
+  const b = { duration: ms, next: () => b };
+  return b;
+}
+
 function unavailable(err: unknown, what: string): never {
   throw new StoreUnavailableError(`etcd unavailable during ${what}: ${(err as Error)?.message ?? err}`, { cause: err });
+}
+
+/** What a LeasedKeys reports: lease (re)granted and keys written, or lost. */
+export type LeaseEvent = { type: 'granted'; id: string } | { type: 'lost'; error: string } | { type: 'retry'; error: string };
+
+/**
+ * Keys that live only as long as this process keeps its lease alive (host
+ * registration). When the lease is lost (etcd unreachable for longer than
+ * the TTL, so etcd expired it) a new one is granted and every key written
+ * again, retrying until etcd answers.
+ */
+export class LeasedKeys {
+  #lease: Lease | undefined;
+  #keys = new Map<string, string>();
+  #closed = false;
+  #granting: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly store: EtcdStore, readonly ttlSeconds: number, private readonly onEvent: (e: LeaseEvent) => void = () => undefined) {}
+
+  /** Writes key under the lease (and again after every re-grant). */
+  async put(key: string, value: string): Promise<void> {
+    this.#keys.set(key, value);
+    await this.#ensure();
+    try {
+      await this.#lease!.put(key).value(value);
+    } catch (err) {
+      unavailable(err, `leased put ${key}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#keys.delete(key);
+    await this.store.delete(key);
+  }
+
+  #ensure(): Promise<void> {
+    if (this.#lease && !this.#lease.revoked()) return Promise.resolve();
+    this.#granting ??= this.#grant().finally(() => {
+      this.#granting = undefined;
+    });
+    return this.#granting;
+  }
+
+  async #grant(): Promise<void> {
+    const lease = this.store.ns.lease(this.ttlSeconds, { autoKeepAlive: true });
+    lease.on('lost', (err) => {
+      if (this.#closed || lease !== this.#lease) return;
+      this.onEvent({ type: 'lost', error: String((err as Error)?.message ?? err) });
+      this.#lease = undefined;
+      this.#scheduleRegrant(0);
+    });
+    this.#lease = lease;
+    try {
+      const id = await lease.grant();
+      this.onEvent({ type: 'granted', id: String(id) });
+    } catch (err) {
+      if (this.#lease === lease) this.#lease = undefined;
+      unavailable(err, 'lease grant');
+    }
+  }
+
+  /** Re-grants and rewrites every key, retrying every second while etcd is away. */
+  #scheduleRegrant(delayMs: number): void {
+    if (this.#closed || this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.#rewrite().catch((err: unknown) => {
+        this.onEvent({ type: 'retry', error: (err as Error).message });
+        this.#scheduleRegrant(1000);
+      });
+    }, delayMs);
+  }
+
+  async #rewrite(): Promise<void> {
+    await this.#ensure();
+    for (const [k, v] of this.#keys) {
+      try {
+        await this.#lease!.put(k).value(v);
+      } catch (err) {
+        unavailable(err, `leased put ${k}`);
+      }
+    }
+  }
+
+  /** Stops keepalives; `revoke` also deletes the keys now (graceful leave) instead of at expiry. */
+  async close(opts: { revoke?: boolean } = {}): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    const lease = this.#lease;
+    this.#lease = undefined;
+    if (!lease) return;
+    if (opts.revoke) await lease.revoke({ deadline: Date.now() + CALL_DEADLINE_MS }).catch(() => lease.release());
+    else lease.release();
+  }
 }
 
 export class EtcdStore implements KvStore {
   readonly kind = 'etcd';
   readonly client: Etcd3;
   readonly ns: Namespace;
+  /** Live watches: cancelled before the client closes (etcd3 would retry them forever). */
+  #watches = new Set<() => void>();
 
   private constructor(client: Etcd3) {
     this.client = client;
@@ -103,34 +224,58 @@ export class EtcdStore implements KvStore {
     }
   }
 
-  /** A lease that keeps keys alive while this host lives (host registration). */
-  lease(ttlSeconds: number): Lease {
-    return this.ns.lease(ttlSeconds, { autoKeepAlive: true });
+  /** Keys bound to a lease of ttlSeconds, kept alive (and re-granted) while this process lives. */
+  leasedKeys(ttlSeconds: number, onEvent?: (e: LeaseEvent) => void): LeasedKeys {
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 2) throw new InvalidArgumentError(`lease TTL must be a whole number of seconds ≥ 2, got ${ttlSeconds}`);
+    return new LeasedKeys(this, ttlSeconds, onEvent);
   }
 
+  /**
+   * Calls back on every change under prefix. `onResync` runs each time the
+   * stream (re)connects, including the first time: events may have been
+   * missed while it was down (or compacted away), so the caller re-lists.
+   */
   watch(prefix: string, onEvent: (e: WatchEvent) => void, onResync?: () => void): () => void {
     let cancelled = false;
     let watcher: { cancel(): Promise<void> } | undefined;
-    const strip = (k: Buffer) => k.toString().slice(PREFIX.length);
-    this.ns.watch().prefix(prefix).create().then((w) => {
-      if (cancelled) {
-        void w.cancel();
-        return;
-      }
-      watcher = w;
-      w.on('put', (kv) => onEvent({ type: 'put', key: strip(kv.key), value: kv.value.toString() }));
-      w.on('delete', (kv) => onEvent({ type: 'delete', key: strip(kv.key) }));
-      // After a reconnect events may have been missed: the caller resyncs.
-      w.on('connected', () => onResync?.());
-      w.on('error', () => undefined);
-    }, () => onResync?.());
-    return () => {
-      cancelled = true;
-      void watcher?.cancel();
+    // The namespace's watcher hands out keys already relative to PREFIX.
+    const strip = (k: Buffer) => {
+      const s = k.toString();
+      return s.startsWith(PREFIX) ? s.slice(PREFIX.length) : s;
     };
+    const start = (): void => {
+      this.ns.watch().prefix(prefix).create().then((w) => {
+        if (cancelled) {
+          void w.cancel().catch(() => undefined);
+          return;
+        }
+        watcher = w;
+        w.on('put', (kv) => onEvent({ type: 'put', key: strip(kv.key), value: kv.value.toString() }));
+        w.on('delete', (kv) => onEvent({ type: 'delete', key: strip(kv.key) }));
+        w.on('connected', () => onResync?.());
+        w.on('error', () => {
+          // The server cancelled the watch (e.g. its revision was compacted): start a new one.
+          if (cancelled) return;
+          watcher = undefined;
+          setTimeout(start, WATCH_RECONNECT_MS);
+        });
+        onResync?.();
+      }, () => {
+        if (!cancelled) setTimeout(start, WATCH_RECONNECT_MS);
+      });
+    };
+    start();
+    const cancel = () => {
+      cancelled = true;
+      this.#watches.delete(cancel);
+      void watcher?.cancel().catch(() => undefined);
+    };
+    this.#watches.add(cancel);
+    return cancel;
   }
 
   async close(): Promise<void> {
+    for (const cancel of [...this.#watches]) cancel();
     this.client.close();
   }
 }

@@ -23,8 +23,12 @@ export interface KvStore {
   create(key: string, value: string): Promise<boolean>;
   /** Deletes; a missing key is not an error. */
   delete(key: string): Promise<void>;
-  /** Calls back on every change under prefix; returns a cancel function. */
-  watch(prefix: string, onEvent: (e: WatchEvent) => void): () => void;
+  /**
+   * Calls back on every change under prefix; returns a cancel function.
+   * `onResync` (shared stores) runs whenever the watch (re)connects, since
+   * changes may have been missed: the caller lists again.
+   */
+  watch(prefix: string, onEvent: (e: WatchEvent) => void, onResync?: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,11 @@
  * timeouts, connections stay open); `kill()` is `kill -9`, `restart()` brings
  * it back on the same ports and data (a crash-recovery restart).
  *
+ * With `netns` the member runs inside that (lab) namespace instead, on
+ * `host` (default 127.0.0.1 there) and ports 2379/2380: daemons in lab
+ * namespaces cannot reach the root namespace's loopback. Health is then
+ * checked with etcdctl run in the namespace.
+ *
  * The temp dir is `/tmp/weft-etcd-<pid36>-<rand>` with `etcd.pid` inside;
  * `startEtcd()` first sweeps dirs whose creating process is gone, killing the
  * etcd they name. A process-exit hook kills a running member if the test
@@ -46,6 +51,10 @@ export interface EtcdServer {
 export interface EtcdOptions {
   /** How long to wait for /health (default 20 s). */
   readyTimeoutMs?: number;
+  /** Run inside this named network namespace (/var/run/netns/NAME) instead of the root one. */
+  netns?: string;
+  /** Address to listen on inside `netns` (default 127.0.0.1). */
+  host?: string;
 }
 
 /** Why etcd cannot run here, or undefined when it can. */
@@ -63,8 +72,9 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   // Free ports are found by binding port 0 and closing; another process can take
   // one before etcd binds it, so retry with fresh ports.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [clientPort, peerPort] = await freePorts(2);
-    const server = new Etcd(dir, clientPort!, peerPort!, readyTimeoutMs);
+    // A lab namespace is fresh: etcd's usual ports are free there.
+    const [clientPort, peerPort] = opts.netns ? [2379, 2380] : await freePorts(2);
+    const server = new Etcd(dir, clientPort!, peerPort!, readyTimeoutMs, opts.netns, opts.host ?? '127.0.0.1');
     try {
       await server.restart();
       return server;
@@ -89,10 +99,13 @@ class Etcd implements EtcdServer {
   readonly #readyTimeoutMs: number;
   readonly #onExit = () => this.#killSync();
 
-  constructor(dir: string, clientPort: number, peerPort: number, readyTimeoutMs: number) {
+  readonly #netns: string | undefined;
+
+  constructor(dir: string, clientPort: number, peerPort: number, readyTimeoutMs: number, netns?: string, host = '127.0.0.1') {
     this.dir = dir;
-    this.#clientUrl = `http://127.0.0.1:${clientPort}`;
-    this.#peerUrl = `http://127.0.0.1:${peerPort}`;
+    this.#netns = netns;
+    this.#clientUrl = `http://${host}:${clientPort}`;
+    this.#peerUrl = `http://${host}:${peerPort}`;
     this.endpoints = [this.#clientUrl];
     this.#readyTimeoutMs = readyTimeoutMs;
     process.on('exit', this.#onExit);
@@ -123,7 +136,9 @@ class Etcd implements EtcdServer {
     if (this.#stopped) throw new Error('etcd: restart() after stop()');
     if (this.pid) throw new Error('etcd: restart() while running; kill() first');
     const log = openSync(join(this.dir, 'etcd.log'), 'a');
-    const child = spawn('etcd', [
+    // nsenter execs etcd, so the pid is etcd's (pause/kill act on it directly).
+    const [cmd, pre] = this.#netns ? ['nsenter', [`--net=/var/run/netns/${this.#netns}`, 'etcd']] : ['etcd', []];
+    const child = spawn(cmd, [...pre,
       '--name', 'weft',
       '--data-dir', join(this.dir, 'data'),
       '--listen-client-urls', this.#clientUrl,
@@ -180,16 +195,29 @@ class Etcd implements EtcdServer {
     const deadline = Date.now() + this.#readyTimeoutMs;
     while (Date.now() < deadline) {
       if (!this.pid) throw new Error(`etcd exited during start-up:\n${this.#logTail()}`);
-      try {
-        const res = await fetch(`${this.#clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') return;
-      } catch {
-        // not listening yet
+      if (this.#netns) {
+        if (await this.#healthyInNetns()) return;
+      } else {
+        try {
+          const res = await fetch(`${this.#clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+          const body = (await res.json()) as { health?: string };
+          if (body.health === 'true') return;
+        } catch {
+          // not listening yet
+        }
       }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`etcd not healthy after ${this.#readyTimeoutMs} ms:\n${this.#logTail()}`);
+  }
+
+  #healthyInNetns(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const c = spawn('nsenter', [`--net=/var/run/netns/${this.#netns}`, 'etcdctl', '--endpoints', this.#clientUrl,
+        '--dial-timeout', '1s', '--command-timeout', '1s', 'endpoint', 'health'], { stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' } });
+      c.once('error', () => resolve(false));
+      c.once('exit', (code) => resolve(code === 0));
+    });
   }
 
   #logTail(): string {

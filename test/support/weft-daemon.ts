@@ -22,6 +22,8 @@ export interface WeftDaemonOptions {
   local?: string;
   host?: string;
   stateDir?: string;
+  /** etcd host lease TTL in seconds (`--lease-ttl`). */
+  leaseTtl?: number;
 }
 
 function socketUp(path: string): Promise<boolean> {
@@ -48,7 +50,8 @@ export class WeftDaemon {
       '--socket', this.opts.socket, '--state-dir', this.stateDir, '--instance', this.opts.instance,
       ...(this.opts.store ? ['--store', this.opts.store] : []),
       ...(this.opts.local ? ['--local', this.opts.local] : []),
-      ...(this.opts.host ? ['--host', this.opts.host] : [])];
+      ...(this.opts.host ? ['--host', this.opts.host] : []),
+      ...(this.opts.leaseTtl !== undefined ? ['--lease-ttl', String(this.opts.leaseTtl)] : [])];
     const log = openSync(this.logPath, 'a');
     this.#child = spawn('nsenter', args, { stdio: ['ignore', log, log] });
     closeSync(log);
