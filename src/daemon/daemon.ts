@@ -10,6 +10,9 @@ import { BridgeDriver } from '../cnm/drivers/bridge.js';
 import { MacvlanDriver } from '../cnm/drivers/macvlan.js';
 import { OverlayDriver } from '../cnm/drivers/overlay.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
+import { EtcdStore } from '../control/etcd-store.js';
+import { GlobalController } from '../control/global-controller.js';
+import { PeerDistributor } from '../control/peers.js';
 import type { KvStore } from '../control/store.js';
 import { InvalidArgumentError } from '../errors.js';
 import { PluginServer } from '../plugin/server.js';
@@ -26,6 +29,8 @@ export interface DaemonOptions {
   underlayDevice?: string;
   /** Qualifies kernel namespace names when several daemons share a machine. */
   instance?: string;
+  /** etcd only: seconds this host stays registered after its daemon stops renewing (default 15). */
+  leaseTtl?: number;
 }
 
 export const DEFAULTS = {
@@ -39,14 +44,12 @@ export class Daemon {
     readonly controller: Controller,
     readonly store: KvStore,
     private readonly server: PluginServer,
+    readonly peers?: PeerDistributor,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
     if (opts.store === 'embedded' || opts.store === '') return EmbeddedStore.open(opts.stateDir);
-    if (opts.store.startsWith('etcd://')) {
-      const { EtcdStore } = await import('../control/etcd-store.js');
-      return EtcdStore.connect(opts.store);
-    }
+    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return EtcdStore.connect(opts.store);
     throw new InvalidArgumentError(`--store must be 'embedded' or etcd://host:port[,host:port], got ${JSON.stringify(opts.store)}`);
   }
 
@@ -57,18 +60,39 @@ export class Daemon {
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
-    const controller = new Controller(store, [overlay, new BridgeDriver(), new MacvlanDriver()], undefined, opts.hostName ?? hostname());
+    const drivers = [overlay, new BridgeDriver(), new MacvlanDriver()];
+    const hostName = opts.hostName ?? hostname();
+    const controller = store instanceof EtcdStore
+      ? new GlobalController(store, drivers, hostName, overlay)
+      : new Controller(store, drivers, undefined, hostName);
     controller.onBackgroundError = (err) => log({ msg: 'background kernel cleanup failed', error: err.message });
     const t0 = Date.now();
     const summary = await controller.reconcile();
     log({ msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
+    const peers = controller instanceof GlobalController
+      ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log)
+      : undefined;
     const server = await PluginServer.listen(opts.socket, controller, log);
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(controller, store, server);
+    return new Daemon(controller, store, server, peers);
+  }
+
+  /** Multi-host (etcd): register this host, then program every other host's endpoints. */
+  static async #startPeers(store: EtcdStore, controller: GlobalController, overlay: OverlayDriver, opts: DaemonOptions, hostName: string, log: Logger): Promise<PeerDistributor> {
+    if (!opts.localAddress) throw new InvalidArgumentError("with an etcd store, --local ADDR (this host's underlay address) is required");
+    const peers = new PeerDistributor(store, controller, overlay, {
+      hostName, localAddress: opts.localAddress, log,
+      ...(opts.leaseTtl !== undefined ? { leaseTtl: opts.leaseTtl } : {}),
+      ...(opts.instance ? { instance: opts.instance } : {}),
+    });
+    await peers.start();
+    log({ msg: 'peer distribution started', host: hostName, local: opts.localAddress, leaseTtl: peers.leaseTtl, hosts: peers.hosts().length });
+    return peers;
   }
 
   async stop(): Promise<void> {
     await this.server.close();
+    await this.peers?.stop();
     await this.controller.settle();
     await this.store.close();
   }

@@ -1,12 +1,13 @@
 /**
  * `weft daemon [--socket PATH] [--state-dir DIR] [--store embedded|etcd://…]
- *  [--local ADDR] [--underlay-dev IF] [--host NAME] [--instance NAME]`: serves Docker's plugin
+ *  [--local ADDR] [--underlay-dev IF] [--host NAME] [--instance NAME] [--lease-ttl SECONDS]`: serves Docker's plugin
  * API until SIGINT/SIGTERM.
  */
 import { basename } from 'node:path';
 import { DEFAULTS, Daemon, type DaemonOptions } from '../../daemon/daemon.js';
 import { jsonLogger } from '../../daemon/log.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { intArg } from '../args.js';
 
 export const summary = 'run the Docker network + IPAM plugin (embedded store by default)';
 
@@ -27,7 +28,8 @@ function parse(args: string[]): DaemonOptions {
       case '--underlay-dev': o.underlayDevice = value(); break;
       case '--host': o.hostName = value(); break;
       case '--instance': o.instance = value(); break;
-      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF)`);
+      case '--lease-ttl': o.leaseTtl = intArg('--lease-ttl', value(), 2, 3600); break;
+      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS)`);
     }
   }
   if (!o.socket.endsWith('.sock')) throw new InvalidArgumentError(`--socket must end in .sock (Docker derives the driver name from it), got ${o.socket}`);
