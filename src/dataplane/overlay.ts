@@ -14,7 +14,7 @@
  *   entry (MAC -> VTEP), both written with REPLACE so re-adding never fails.
  * Nothing floods: no all-zeros FDB entry is installed.
  */
-import { createNetns, deleteNetns } from '../io/sysctl.js';
+import { createNetns, deleteNetns } from '../io/netns.js';
 import { ensureAddress, ensureFdbEntries, ensureLink, ensureNeighbours } from './ensure.js';
 import { addAddress } from '../netlink/rtnetlink/addr.js';
 import { deleteFdb } from '../netlink/rtnetlink/fdb.js';

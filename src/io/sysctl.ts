@@ -1,6 +1,5 @@
 /**
- * Per-namespace kernel files: namespace handles (an open fd on
- * /var/run/netns/NAME, for IFLA_NET_NS_FD) and sysctls under /proc/sys/net.
+ * Sysctls under /proc/sys/net, in our namespace or another one.
  *
  * Why a child process for sysctls in another namespace: /proc/sys/net
  * resolves to the network namespace of the task that opens the file (the
@@ -11,7 +10,7 @@
  * plain file I/O.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
 
@@ -24,29 +23,6 @@ export class SysctlError extends WeftError {
     this.key = key;
     this.netns = netns;
   }
-}
-
-/** A network namespace that does not exist (code ENETNSNOTFOUND) or cannot be opened (ENETNSOPEN). */
-export class NetnsNotFoundError extends WeftError {
-  readonly netns: string;
-  constructor(netns: string, code = 'ENOENT', options?: { cause?: unknown }) {
-    super(code === 'ENOENT' ? 'ENETNSNOTFOUND' : 'ENETNSOPEN', `network namespace ${netns} ${code === 'ENOENT' ? 'does not exist' : `cannot be opened (${code})`}`, options);
-    this.netns = netns;
-  }
-}
-
-/** Opens a namespace (name as `ip netns`, or path) and returns its fd; close it with closeNetns. */
-export function openNetns(netns: string): number {
-  try {
-    return openSync(netnsPath(netns), 'r');
-  } catch (err) {
-    if (err instanceof WeftError) throw err;
-    throw new NetnsNotFoundError(netns, (err as NodeJS.ErrnoException).code ?? 'EIO');
-  }
-}
-
-export function closeNetns(fd: number): void {
-  closeSync(fd);
 }
 
 /**
@@ -168,39 +144,3 @@ export const netSysctl = {
   acceptRa: (dev: string) => `net/ipv6/conf/${dev}/accept_ra`,
   proxyDelay: (dev: string) => `net/ipv4/neigh/${dev}/proxy_delay`,
 };
-
-/**
- * Creates a named network namespace (a bind mount under /var/run/netns),
- * with loopback up. Equivalent to `ip netns add NAME; ip -n NAME link set lo up`.
- * A child process, since creating one needs unshare(2) on a thread of its own.
- */
-export async function createNetns(name: string): Promise<void> {
-  netnsPath(name);
-  await ipCommand(['netns', 'add', name]);
-  try {
-    await ipCommand(['-n', name, 'link', 'set', 'lo', 'up']);
-  } catch (err) {
-    await ipCommand(['netns', 'del', name]).catch(() => undefined);
-    throw err;
-  }
-}
-
-/** Deletes a named namespace (its links go with it). Equivalent to `ip netns del NAME`. */
-export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean } = {}): Promise<void> {
-  netnsPath(name);
-  try {
-    await ipCommand(['netns', 'del', name]);
-  } catch (err) {
-    if (opts.ignoreMissing && /No such file|does not exist/i.test((err as Error).message)) return;
-    throw err;
-  }
-}
-
-function ipCommand(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 10_000 }, (err, _out, stderr) => {
-      if (err) reject(new WeftError('ENETNS', `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
-      else resolve();
-    });
-  });
-}

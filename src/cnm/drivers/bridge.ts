@@ -6,7 +6,8 @@
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
 import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
 import { ensureMasquerade, removeMasquerade } from './nat.js';
-import { ensureAddresses, ensureLink, linksWithPrefix, removeLink, withRtnl } from './links.js';
+import { ensureLink } from '../../dataplane/ensure.js';
+import { ensureAddresses, linksWithPrefix, removeLink, withRtnl } from './links.js';
 
 
 export class BridgeDriver implements NetworkDriver {
@@ -60,7 +61,9 @@ export class BridgeDriver implements NetworkDriver {
     return withRtnl(undefined, async (rtnl) => {
       const removed: string[] = [];
       for (const l of await linksWithPrefix(rtnl, ['wf-br-', 'wfv', 'wfc'])) {
-        if (!keep.has(l.name) && (await removeLink(rtnl, l.name))) removed.push(l.name);
+        if (keep.has(l.name)) continue;
+        await removeLink(rtnl, l.name);
+        removed.push(l.name);
       }
       return removed;
     });

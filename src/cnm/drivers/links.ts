@@ -1,14 +1,12 @@
 /**
- * Idempotent link helpers shared by the drivers: create what is missing,
- * fix what differs (MTU, master, up), leave what matches.
+ * Small helpers shared by the drivers, over dataplane/ensure (idempotent
+ * kernel state): a handle per call, removal that tolerates absence, and the
+ * weft-named links of a namespace.
  */
 import { Rtnl } from '../../netlink/rtnetlink/handle.js';
-import { IFF_UP } from '../../netlink/rtnetlink/constants.js';
-import { type LinkSpec, addLink, deleteLink, setLink } from '../../netlink/rtnetlink/link-ops.js';
-import { replaceAddress } from '../../netlink/rtnetlink/addr.js';
-import { isErrno } from '../../netlink/rtnetlink/errors.js';
+import { deleteLinks } from '../../netlink/rtnetlink/link-ops.js';
 import type { Link } from '../../netlink/rtnetlink/link.js';
-import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
+import { ensureAddress } from '../../dataplane/ensure.js';
 
 /** Runs fn with a handle in netns (or ours), closing it afterwards. */
 export async function withRtnl<T>(netns: string | undefined, fn: (rtnl: Rtnl) => Promise<T>): Promise<T> {
@@ -20,47 +18,14 @@ export async function withRtnl<T>(netns: string | undefined, fn: (rtnl: Rtnl) =>
   }
 }
 
-/**
- * Creates the link if missing; then makes MTU, master and up state match.
- * With spec.netns the link is created in that namespace and left for a
- * handle there to adjust (returns undefined).
- */
-export async function ensureLink(rtnl: Rtnl, spec: LinkSpec & { master?: string }): Promise<Link | undefined> {
-  let link = await rtnl.link(spec.name);
-  if (!link) {
-    const { master, ...create } = spec;
-    await addLink(rtnl, create);
-    if (spec.netns !== undefined) return undefined;
-    link = await rtnl.link(spec.name);
-    if (!link) throw new LinkNotFoundError(spec.name, 'link', rtnl.netns);
-    if (master !== undefined) spec = { ...spec, master };
-  }
-  const change: Parameters<typeof setLink>[2] = {};
-  if (spec.mtu !== undefined && link.mtu !== spec.mtu) change.mtu = spec.mtu;
-  if (spec.master !== undefined) {
-    const m = await rtnl.link(spec.master);
-    if (!m) throw new LinkNotFoundError(String(spec.master), 'master', rtnl.netns);
-    if (link.master !== m.index) change.master = m.index;
-  }
-  if (spec.up && !(link.flags & IFF_UP)) change.up = true;
-  if (Object.keys(change).length) await setLink(rtnl, link.index, change);
-  return link;
-}
-
 /** Deletes a link; a missing one is fine. */
-export async function removeLink(rtnl: Rtnl, name: string): Promise<boolean> {
-  try {
-    await deleteLink(rtnl, name);
-    return true;
-  } catch (err) {
-    if (err instanceof LinkNotFoundError || isErrno(err, 'ENODEV')) return false;
-    throw err;
-  }
+export async function removeLink(rtnl: Rtnl, name: string): Promise<void> {
+  await deleteLinks(rtnl, [name], { ignoreMissing: true });
 }
 
-/** Puts each CIDR address on dev (REPLACE semantics: re-adding is not an error). */
+/** Puts each CIDR address on dev; re-adding is not an error. */
 export async function ensureAddresses(rtnl: Rtnl, dev: string, cidrs: (string | undefined)[]): Promise<void> {
-  for (const address of cidrs) if (address) await replaceAddress(rtnl, { dev, address, ...(address.includes(':') ? { nodad: true } : {}) });
+  for (const address of cidrs) if (address) await ensureAddress(rtnl, { dev, address, ...(address.includes(':') ? { nodad: true } : {}) });
 }
 
 /** Links of this namespace whose names start with one of the prefixes. */

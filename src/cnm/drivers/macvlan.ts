@@ -9,7 +9,8 @@ import { type EndpointRecord, type NetworkRecord, NetworkOptionError } from '../
 import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
 import { IFF_UP } from '../../netlink/rtnetlink/constants.js';
 import { setLink } from '../../netlink/rtnetlink/link-ops.js';
-import { ensureLink, removeLink, withRtnl } from './links.js';
+import { ensureLink } from '../../dataplane/ensure.js';
+import { removeLink, withRtnl } from './links.js';
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
 

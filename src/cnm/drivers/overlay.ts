@@ -11,7 +11,8 @@ import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } fr
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
-import { ensureAddresses, ensureLink, removeLink, withRtnl } from './links.js';
+import { ensureLink } from '../../dataplane/ensure.js';
+import { ensureAddresses, removeLink, withRtnl } from './links.js';
 
 const bare = (cidr: string | undefined) => cidr?.split('/')[0];
 const VXLAN_PORT = 4789;
@@ -51,23 +52,24 @@ export class OverlayDriver implements NetworkDriver {
     await withRtnl(ns, async (inner) => {
       await ensureLink(inner, { name: 'br0', kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
       await ensureAddresses(inner, 'br0', [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
-      if (!(await inner.link('vxlan0'))) {
-        // Created from the host namespace so its UDP socket stays on the underlay.
-        await withRtnl(undefined, (host) => ensureLink(host, {
-          name: 'vxlan0', kind: 'vxlan', netns: ns, mtu: n.mtu,
-          vxlan: {
-            id: n.vni!, port: VXLAN_PORT, learning: false, proxy: true,
-            ...(this.options.localAddress ? { local: this.options.localAddress } : {}),
-            ...(this.options.underlayDevice ? { dev: this.options.underlayDevice } : {}),
-          },
-        }));
-      }
-      await ensureLink(inner, { name: 'vxlan0', kind: 'vxlan', vxlan: { id: n.vni! }, mtu: n.mtu, up: true, master: 'br0' });
+      // Created from the host namespace so its UDP socket stays on the underlay.
+      const vxlan = {
+        name: 'vxlan0', kind: 'vxlan' as const, netns: ns, mtu: n.mtu,
+        vxlan: {
+          id: n.vni!, port: VXLAN_PORT, learning: false, proxy: true,
+          ...(this.options.localAddress ? { local: this.options.localAddress } : {}),
+          ...(this.options.underlayDevice ? { dev: this.options.underlayDevice } : {}),
+        },
+      };
+      await withRtnl(undefined, async (host) => {
+        await ensureLink(host, vxlan, inner);
+        await ensureLink(host, { ...vxlan, up: true, master: 'br0' }, inner);
+      });
     });
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
-    await deleteNetns(this.#ns(n));
+    await deleteNetns(this.#ns(n), { ignoreMissing: true });
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
@@ -119,7 +121,7 @@ export class OverlayDriver implements NetworkDriver {
     for (const ns of listNetns()) {
       // Only this instance's namespaces: wf-ov-<12 hex> or wf-ov-<instance>-<12 hex>.
       if (ns.startsWith(mine) && ns.length === mine.length + 12 && !keep.has(ns)) {
-        await deleteNetns(ns);
+        await deleteNetns(ns, { ignoreMissing: true });
         removed.push(ns);
       }
     }

@@ -7,7 +7,7 @@
 import { WeftError } from '../../errors.js';
 import { NetlinkError } from '../errors.js';
 
-export { NetnsNotFoundError } from '../../io/sysctl.js';
+export { NetnsNotFoundError } from '../../io/netns.js';
 
 /** A link with this name already exists (EEXIST on create). */
 export class LinkExistsError extends WeftError {

@@ -7,7 +7,7 @@ import { NETLINK_ROUTE } from '../constants.js';
 import { NetlinkClient, type ClientOptions } from '../client.js';
 import { NetlinkError } from '../errors.js';
 import { SysError } from '../../io/native.js';
-import { NetnsNotFoundError } from '../../io/sysctl.js';
+import { NetnsNotFoundError } from '../../io/netns.js';
 import { type Link, decodeLink, writeIfinfomsg } from './link.js';
 import { IFLA_EXT_MASK, IFLA_IFNAME, RTM_GETLINK, RTM_NEWLINK } from './constants.js';
 

@@ -6,7 +6,7 @@
 import type { AttrWriter } from '../attrs.js';
 import type { RequestSpec } from '../client.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.js';
-import { NetnsNotFoundError, closeNetns, openNetns } from '../../io/sysctl.js';
+import { NetnsNotFoundError, closeNetns, openNetns } from '../../io/netns.js';
 import { SysError } from '../../io/native.js';
 import {
   IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
