@@ -17,6 +17,8 @@ import type { KvStore } from '../control/store.js';
 import { InvalidArgumentError } from '../errors.js';
 import { PluginServer } from '../plugin/server.js';
 import type { Logger } from './log.js';
+import { NetworkDns, resolvConfUpstreams } from './network-dns.js';
+import type { HostPort } from '../dns/hostport.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -31,6 +33,12 @@ export interface DaemonOptions {
   instance?: string;
   /** etcd only: seconds this host stays registered after its daemon stops renewing (default 15). */
   leaseTtl?: number;
+  /** DNS on each network's gateway (default on). */
+  dns?: boolean;
+  /** Where unknown names go (default: /etc/resolv.conf's non-loopback nameservers). */
+  dnsUpstreams?: HostPort[];
+  /** dockerd's API socket for container names (default /var/run/docker.sock). */
+  dockerSocket?: string;
 }
 
 export const DEFAULTS = {
@@ -45,6 +53,7 @@ export class Daemon {
     readonly store: KvStore,
     private readonly server: PluginServer,
     readonly peers?: PeerDistributor,
+    readonly dns?: NetworkDns,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
@@ -72,9 +81,15 @@ export class Daemon {
     const peers = controller instanceof GlobalController
       ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log)
       : undefined;
+    const dns = opts.dns === false ? undefined : await NetworkDns.start(store, {
+      host: hostName,
+      upstreams: opts.dnsUpstreams ?? resolvConfUpstreams(),
+      dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock',
+      ...(opts.instance ? { instance: opts.instance } : {}),
+    }, log);
     const server = await PluginServer.listen(opts.socket, controller, log);
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(controller, store, server, peers);
+    return new Daemon(controller, store, server, peers, dns);
   }
 
   /** Multi-host (etcd): register this host, then program every other host's endpoints. */
@@ -92,6 +107,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     await this.server.close();
+    await this.dns?.close();
     await this.peers?.stop();
     await this.controller.settle();
     await this.store.close();

@@ -25,9 +25,9 @@ before(async () => {
   lab = await Lab.create();
   host = await lab.host('d1');
   driver = uniquePluginName('weft');
-  weft = new WeftDaemon({ netns: host.netns, socket: pluginSocketPath(driver), instance: lab.prefix });
-  await weft.start();
   docker = await startDocker({ netns: host.netns, dns: '198.18.0.53' });
+  weft = new WeftDaemon({ netns: host.netns, socket: pluginSocketPath(driver), instance: lab.prefix, dockerSocket: docker.socket });
+  await weft.start();
 });
 
 after(async () => {
@@ -189,4 +189,35 @@ test('bridge masquerade: a container reaches another lab host only with NAT; the
   }
   const after = await json<{ nftables: Record<string, unknown>[] }>(['ip', 'netns', 'exec', host.netns, 'nft', '-j', 'list', 'table', 'ip', 'weft_nat']);
   assert.ok(!after.nftables.some((e) => 'chain' in e), 'chain removed with the network');
+});
+
+test('DNS on the gateway: names, aliases, weft.service, scoping; Docker forwards unknown names to it', { skip }, async () => {
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.30.0/24', 'wdns']);
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.31.0/24', '-o', 'weft.mode=bridge', 'wdns2']);
+  try {
+    await d(['run', '-d', '--name', 'dns-a', '--network', 'wdns', '--network-alias', 'web', BUSYBOX, 'sleep', '600']);
+    await d(['run', '-d', '--name', 'dns-b', '--network', 'wdns', '--label', 'weft.service=api', BUSYBOX, 'sleep', '600']);
+    const a = await ipOf('dns-a', 'wdns');
+    const b = await ipOf('dns-b', 'wdns');
+    const lookup = async (net: string, name: string, server: string, extra: string[] = []) => {
+      for (let i = 0; i < 40; i++) { // names appear once Docker's events reach weft
+        const r = await docker.tryDocker(['run', '--rm', '--network', net, ...extra, BUSYBOX, 'nslookup', name, server]);
+        if (r.code === 0 && /Address:? .*198\.19\./.test(r.stdout.split(/Name:/)[1] ?? '')) return r.stdout;
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      return '';
+    };
+    assert.match(await lookup('wdns', 'dns-a', '198.19.30.1'), new RegExp(a.replaceAll('.', '\\.')));
+    assert.match(await lookup('wdns', 'web', '198.19.30.1'), new RegExp(a.replaceAll('.', '\\.')));
+    assert.match(await lookup('wdns', 'api', '198.19.30.1'), new RegExp(b.replaceAll('.', '\\.')));
+    assert.match(await lookup('wdns', 'tasks.api', '198.19.30.1'), new RegExp(b.replaceAll('.', '\\.')));
+    // A client on another network gets no answer for wdns's names from its own gateway.
+    const other = await docker.tryDocker(['run', '--rm', '--network', 'wdns2', BUSYBOX, 'nslookup', 'dns-a', '198.19.31.1']);
+    assert.doesNotMatch(other.stdout.split(/Name:/)[1] ?? '', /198\.19\.30/);
+    // Through Docker's own resolver: `api` is unknown to Docker, which forwards it to --dns (weft).
+    assert.match(await lookup('wdns', 'api', '127.0.0.11', ['--dns', '198.19.30.1']), new RegExp(b.replaceAll('.', '\\.')));
+  } finally {
+    await docker.tryDocker(['rm', '-f', 'dns-a', 'dns-b']);
+    await d(['network', 'rm', 'wdns', 'wdns2']);
+  }
 });

@@ -24,6 +24,10 @@ export interface WeftDaemonOptions {
   stateDir?: string;
   /** etcd host lease TTL in seconds (`--lease-ttl`). */
   leaseTtl?: number;
+  /** dockerd's API socket for container names (DNS); default: none. */
+  dockerSocket?: string;
+  /** DNS upstream; default 198.18.0.53, a lab address where nothing answers. */
+  dnsUpstream?: string;
 }
 
 function socketUp(path: string): Promise<boolean> {
@@ -51,7 +55,9 @@ export class WeftDaemon {
       ...(this.opts.store ? ['--store', this.opts.store] : []),
       ...(this.opts.local ? ['--local', this.opts.local] : []),
       ...(this.opts.host ? ['--host', this.opts.host] : []),
-      ...(this.opts.leaseTtl !== undefined ? ['--lease-ttl', String(this.opts.leaseTtl)] : [])];
+      ...(this.opts.leaseTtl !== undefined ? ['--lease-ttl', String(this.opts.leaseTtl)] : []),
+      '--dns-upstream', this.opts.dnsUpstream ?? '198.18.0.53',
+      '--docker-socket', this.opts.dockerSocket ?? join(this.stateDir, 'no-docker.sock')];
     const log = openSync(this.logPath, 'a');
     this.#child = spawn('nsenter', args, { stdio: ['ignore', log, log] });
     closeSync(log);

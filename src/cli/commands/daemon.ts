@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { DEFAULTS, Daemon, type DaemonOptions } from '../../daemon/daemon.js';
 import { jsonLogger } from '../../daemon/log.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { parseHostPort } from '../../dns/hostport.js';
 import { intArg } from '../args.js';
 
 export const summary = 'run the Docker network + IPAM plugin (embedded store by default)';
@@ -29,7 +30,10 @@ function parse(args: string[]): DaemonOptions {
       case '--host': o.hostName = value(); break;
       case '--instance': o.instance = value(); break;
       case '--lease-ttl': o.leaseTtl = intArg('--lease-ttl', value(), 2, 3600); break;
-      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS)`);
+      case '--no-dns': o.dns = false; break;
+      case '--dns-upstream': (o.dnsUpstreams ??= []).push(parseHostPort(value())); break;
+      case '--docker-socket': o.dockerSocket = value(); break;
+      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS --no-dns --dns-upstream ADDR[:PORT] --docker-socket PATH)`);
     }
   }
   if (!o.socket.endsWith('.sock')) throw new InvalidArgumentError(`--socket must end in .sock (Docker derives the driver name from it), got ${o.socket}`);

@@ -1,0 +1,144 @@
+/**
+ * DNS for weft networks (issue 8, README "DNS for containers"): one listener
+ * per network on its gateway address — in the host namespace for bridge
+ * networks, inside the overlay namespace for overlays — answering that
+ * network's names to that network's clients only, forwarding the rest to the
+ * configured upstreams (none for --internal networks). Names come from
+ * Docker (container names, aliases, weft.service labels) and `weft dns add`,
+ * shared through the store so every host resolves every host's containers.
+ * Never listens on a host interface: only on gateway addresses weft owns.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { KvStore } from '../control/store.js';
+import { names, type NetworkRecord } from '../cnm/model.js';
+import { DnsService } from '../dns/service.js';
+import type { DnsListener } from '../dns/listener.js';
+import type { HostPort } from '../dns/hostport.js';
+import { DockerNameSource } from '../dns/docker-source.js';
+import { SharedDnsRecords } from '../dns/shared-records.js';
+import type { Logger } from './log.js';
+
+export interface NetworkDnsOptions {
+  host: string;
+  instance?: string;
+  upstreams: HostPort[];
+  /** dockerd's API socket; names of its containers are published. */
+  dockerSocket?: string;
+}
+
+/** Nameservers of /etc/resolv.conf, minus loopback ones (they would not answer from a container's network). */
+export function resolvConfUpstreams(path = '/etc/resolv.conf'): HostPort[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n')
+    .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+    .filter((a): a is string => !!a && !a.startsWith('127.') && a !== '::1')
+    .slice(0, 3)
+    .map((address) => ({ address, port: 53 }));
+}
+
+interface Listening {
+  key: string;
+  listener: DnsListener;
+}
+
+export class NetworkDns {
+  #listeners = new Map<string, Listening>();
+  #cancelWatch: (() => void) | undefined;
+  #docker: DockerNameSource | undefined;
+  #syncing: Promise<void> = Promise.resolve();
+  #networks = new Map<string, NetworkRecord>();
+
+  private constructor(
+    private readonly store: KvStore,
+    readonly service: DnsService,
+    private readonly records: SharedDnsRecords,
+    private readonly opts: NetworkDnsOptions,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(store: KvStore, opts: NetworkDnsOptions, log: Logger): Promise<NetworkDns> {
+    const records = await SharedDnsRecords.open(store, opts.host, (err) => log({ msg: 'dns record publish failed', error: err.message }));
+    const service = new DnsService({ records, upstreams: opts.upstreams, log: (m) => log({ msg: 'dns', detail: m }) });
+    const d = new NetworkDns(store, service, records, opts, log);
+    d.#cancelWatch = store.watch('networks/', () => d.sync());
+    await d.sync();
+    if (opts.dockerSocket) {
+      d.#docker = new DockerNameSource({
+        socketPath: opts.dockerSocket,
+        records,
+        networkFilter: (id) => (d.#networks.has(id) ? id : undefined),
+        log: (m) => log({ msg: 'docker names', detail: m }),
+      });
+      d.#docker.start();
+    }
+    return d;
+  }
+
+  /** Where the network's gateway lives, or undefined when weft does not own it (macvlan). */
+  #placement(n: NetworkRecord): { netns: string | undefined; address: string } | undefined {
+    const address = (n.ipv4[0]?.gateway ?? n.ipv6Subnets[0]?.gateway)?.split('/')[0];
+    if (!address || n.mode === 'macvlan') return undefined;
+    return { netns: n.mode === 'overlay' ? names.overlayNetns(n.id, this.opts.instance) : undefined, address };
+  }
+
+  /** Brings listeners in line with the networks in the store (serialised). */
+  sync(): Promise<void> {
+    this.#syncing = this.#syncing.then(() => this.#sync()).catch((err) => this.log({ msg: 'dns sync failed', error: (err as Error).message }));
+    return this.#syncing;
+  }
+
+  async #sync(): Promise<void> {
+    const networks = [...(await this.store.list('networks/')).values()].map((v) => JSON.parse(v) as NetworkRecord);
+    this.#networks = new Map(networks.map((n) => [n.id, n]));
+    const wanted = new Map<string, { n: NetworkRecord; netns: string | undefined; address: string }>();
+    for (const n of networks) {
+      const p = this.#placement(n);
+      if (p) wanted.set(n.id, { n, ...p });
+    }
+    for (const [id, l] of this.#listeners) {
+      const w = wanted.get(id);
+      if (w && l.key === `${w.netns}|${w.address}`) continue;
+      await this.service.unlisten(l.listener);
+      this.#listeners.delete(id);
+    }
+    for (const [id, w] of wanted) {
+      if (this.#listeners.has(id)) continue;
+      try {
+        const listener = await this.service.listen({
+          netns: w.netns, address: w.address, port: 53,
+          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool) }],
+          ...(w.n.internal ? { upstreams: [] } : {}),
+        });
+        this.#listeners.set(id, { key: `${w.netns}|${w.address}`, listener });
+      } catch (err) {
+        // The store is written before the kernel side is built: the gateway
+        // may not exist yet. Retry shortly.
+        this.log({ msg: 'dns listener not started yet', network: id, address: w.address, error: (err as Error).message });
+        this.#retryLater();
+      }
+    }
+  }
+
+  #retry: NodeJS.Timeout | undefined;
+
+  #retryLater(): void {
+    if (this.#retry || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.sync();
+    }, 500);
+    this.#retry.unref();
+  }
+
+  #closed = false;
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#cancelWatch?.();
+    await this.#docker?.close();
+    await this.#syncing;
+    await this.service.close();
+    this.records.close();
+  }
+}
