@@ -40,22 +40,29 @@ export const EGRESS_FLOOD = 2;
 /** ARP/NS: hand the frame to the proxy responder. */
 export const EGRESS_PROXY = 3;
 
+/**
+ * tx_packets/tx_bytes count VXLAN datagrams (TAP super-frames count once
+ * per segment); tx_gso counts super-frames segmented, tx_bad_offload
+ * frames whose virtio_net_hdr could not be honoured, tx_errors datagrams
+ * lost to a send error other than a full buffer. rx_coalesced counts
+ * received segments merged into an earlier frame written to the TAP.
+ */
 export type VtepCounterName =
   // egress (TAP -> underlay)
   | 'tx_packets' | 'tx_bytes' | 'tx_flooded' | 'tx_short' | 'tx_too_big' | 'no_remote' | 'bum_dropped' | 'bum_rate_limited'
-  | 'tx_socket_full'
+  | 'tx_socket_full' | 'tx_errors' | 'tx_gso' | 'tx_bad_offload'
   // ingress (underlay -> TAP)
   | 'rx_packets' | 'rx_bytes' | 'truncated' | 'short_header' | 'invalid_header' | 'vni_not_found' | 'unknown_peer'
-  | 'short_inner' | 'jumbo' | 'invalid_src_mac' | 'local_mac' | 'entry_exists' | 'rx_tap_full';
+  | 'short_inner' | 'jumbo' | 'invalid_src_mac' | 'local_mac' | 'entry_exists' | 'rx_tap_full' | 'rx_coalesced';
 
 export type VtepCounters = Record<VtepCounterName, number>;
 
 export function newVtepCounters(): VtepCounters {
   return {
     tx_packets: 0, tx_bytes: 0, tx_flooded: 0, tx_short: 0, tx_too_big: 0, no_remote: 0, bum_dropped: 0, bum_rate_limited: 0,
-    tx_socket_full: 0,
+    tx_socket_full: 0, tx_errors: 0, tx_gso: 0, tx_bad_offload: 0,
     rx_packets: 0, rx_bytes: 0, truncated: 0, short_header: 0, invalid_header: 0, vni_not_found: 0, unknown_peer: 0,
-    short_inner: 0, jumbo: 0, invalid_src_mac: 0, local_mac: 0, entry_exists: 0, rx_tap_full: 0,
+    short_inner: 0, jumbo: 0, invalid_src_mac: 0, local_mac: 0, entry_exists: 0, rx_tap_full: 0, rx_coalesced: 0,
   };
 }
 

@@ -24,6 +24,12 @@ export const TUNSETVNETHDRSZ = 0x400454d8;
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+/** What a VTEP asks for: partial checksums and TCP super-segments, UDP ones where the kernel has them (6.2+). */
+export const TAP_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
+/** Frame slot that holds any frame of a TAP with offloads: virtio_net_hdr + Ethernet + VLAN tag + a 64 kB IP packet. */
+export const MAX_FRAME_SLOT = 65536 + 128;
 /** sockaddr_ll packet types. */
 const PACKET_OUTGOING = 4;
 const ETH_P_ALL = 0x0003;
@@ -36,7 +42,7 @@ export class FrameBatch {
   count = 0;
   constructor(readonly slotSize: number, readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) throw new WeftError('EINVALARG', `batch capacity must be 1..1024, got ${capacity}`);
-    if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > 65536) throw new WeftError('EINVALARG', `slot size must be 64..65536, got ${slotSize}`);
+    if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > MAX_FRAME_SLOT) throw new WeftError('EINVALARG', `slot size must be 64..${MAX_FRAME_SLOT}, got ${slotSize}`);
     this.buffer = Buffer.alloc(slotSize * capacity);
     this.lengths = new Int32Array(capacity);
   }
@@ -91,6 +97,25 @@ export class TapDevice implements FramePort {
   /** TUNSETOFFLOAD: which offloads (TUN_F_*) the reader can take. */
   setOffload(flags: number): void {
     native().ioctlInt(this.fd, TUNSETOFFLOAD, flags);
+  }
+
+  /**
+   * Asks for `wanted` offloads (needs vnetHeader), dropping the UDP ones
+   * when the kernel refuses them (EINVAL before 6.2); returns what was
+   * granted. The virtio_net_hdr stays at the kernel's default 10 bytes
+   * (TUNSETVNETHDRSZ takes a pointer, which ioctlInt does not pass).
+   */
+  enableOffloads(wanted = TAP_OFFLOADS): number {
+    if (!this.vnetHeader) throw new WeftError('EINVALARG', `TAP ${this.name} was opened without a virtio_net_hdr`);
+    try {
+      this.setOffload(wanted);
+      return wanted;
+    } catch (err) {
+      const fallback = wanted & ~(TUN_F_USO4 | TUN_F_USO6);
+      if (fallback === wanted) throw err;
+      this.setOffload(fallback);
+      return fallback;
+    }
   }
 
   /** Reads one batch now (no event loop). */

@@ -1,0 +1,281 @@
+/**
+ * Receive-side coalescing for a TAP with IFF_VNET_HDR: consecutive
+ * in-order TCP segments of one flow are merged into one super-frame with
+ * a GSO virtio_net_hdr, so the kernel takes 64 kB per write(2) instead of
+ * one MSS, and its TCP sees what NIC GRO would have given it.
+ *
+ * The merge rules follow the kernel's tcp_gro_receive: same MACs, IP
+ * addresses and ports, identical IP fields (TOS/traffic class, TTL/hop
+ * limit, DF), identical TCP header apart from the sequence number and
+ * PSH (same ack, window, flags, options), sequence number exactly the
+ * next expected one, payload no larger than the first segment's (the
+ * gso_size); a shorter segment or PSH ends the super-frame. Only ACK
+ * (+PSH) segments with payload are merged. Every merged segment's TCP
+ * checksum is verified first, because a NEEDS_CSUM super-frame is
+ * trusted by the receiving stack; a segment that fails goes through
+ * alone with a zero header, for the kernel to drop and count.
+ *
+ * A non-mergeable TCP packet of a flow closes that flow's open frame, so
+ * nothing of a flow is ever written ahead of an earlier packet of it.
+ * Frames are written into preallocated slots; nothing is allocated per
+ * packet.
+ */
+import * as vnet from '../wire/virtio-net.js';
+import { fold, sum16, viewOf } from './gso.js';
+
+/** Open super-frames searched for a merge (as the kernel's GRO keeps 8 per bucket). */
+const MAX_OPEN = 8;
+const MAX_IP_LENGTH = 65535;
+
+const NOT_TCP = 0;
+const TCP_ALONE = 1;
+const TCP_MERGEABLE = 2;
+
+export class TcpCoalescer {
+  readonly buffer: Buffer;
+  readonly lengths: Int32Array;
+  readonly slotSize: number;
+  readonly capacity: number;
+  /** Bytes before each frame in its slot (the virtio_net_hdr). */
+  readonly headroom: number;
+  /** Frames (slots) in use. */
+  count = 0;
+  /** Segments merged into an earlier frame (total). */
+  merged = 0;
+  readonly #dv: DataView;
+  // Per slot.
+  readonly #l3: Int32Array;
+  readonly #l4: Int32Array;
+  readonly #hdr: Int32Array;
+  readonly #gso: Int32Array;
+  readonly #segs: Int32Array;
+  readonly #next: Uint32Array;
+  /** 0 plain, 1 TCP verified, 2 IPv6 TCP verified. */
+  readonly #kind: Uint8Array;
+  readonly #open = new Int32Array(MAX_OPEN);
+  #nOpen = 0;
+  // The packet being added.
+  #pl3 = 0;
+  #pl4 = 0;
+  #phdr = 0;
+  #plen = 0;
+  #pv6 = false;
+
+  constructor(buffer: Buffer, lengths: Int32Array, slotSize: number, capacity: number, headroom = vnet.VNET_HDR_LEN) {
+    this.buffer = buffer;
+    this.lengths = lengths;
+    this.slotSize = slotSize;
+    this.capacity = capacity;
+    this.headroom = headroom;
+    this.#dv = viewOf(buffer);
+    this.#l3 = new Int32Array(capacity);
+    this.#l4 = new Int32Array(capacity);
+    this.#hdr = new Int32Array(capacity);
+    this.#gso = new Int32Array(capacity);
+    this.#segs = new Int32Array(capacity);
+    this.#next = new Uint32Array(capacity);
+    this.#kind = new Uint8Array(capacity);
+  }
+
+  get full(): boolean {
+    return this.count === this.capacity;
+  }
+
+  /** Segments carried by slots [from, to). */
+  segmentsIn(from: number, to: number): number {
+    let n = 0;
+    for (let s = from; s < to; s++) n += this.#segs[s]!;
+    return n;
+  }
+
+  /** Adds the inner frame src[off, off+len). The caller flushes first when `full`. */
+  add(src: Buffer, sdv: DataView, off: number, len: number): void {
+    const k = this.#classify(sdv, off, len);
+    if (k === TCP_MERGEABLE) {
+      for (let i = this.#nOpen - 1; i >= 0; i--) {
+        const s = this.#open[i]!;
+        if (!this.#sameFlow(s, sdv, off)) continue;
+        if (this.#canMerge(s, sdv, off)) {
+          this.#append(s, src, sdv, off);
+          return;
+        }
+        this.#close(i);
+        break;
+      }
+      this.#start(src, off, this.#pl3 + this.#plen, this.#pv6 ? 2 : 1);
+      return;
+    }
+    if (k === TCP_ALONE) this.#closeFlow(sdv, off);
+    this.#start(src, off, len, 0);
+  }
+
+  /** Writes every slot's virtio_net_hdr and fixes merged frames' lengths and checksum fields. */
+  finish(): void {
+    const dv = this.#dv;
+    for (let s = 0; s < this.count; s++) {
+      const base = s * this.slotSize;
+      const f = base + this.headroom;
+      const kind = this.#kind[s]!;
+      if (this.#segs[s]! < 2) {
+        if (kind === 0) vnet.writeNone(this.buffer, base);
+        else vnet.write(this.buffer, base, vnet.F_DATA_VALID, vnet.GSO_NONE, 0, 0, 0, 0);
+        continue;
+      }
+      const l3 = this.#l3[s]!;
+      const l4 = this.#l4[s]!;
+      const frameLen = this.lengths[s]! - this.headroom;
+      const l4Len = frameLen - l4;
+      let pseudo: number;
+      if (kind === 2) {
+        dv.setUint16(f + l3 + 4, frameLen - l3 - 40);
+        pseudo = sum16(dv, f + l3 + 8, 32, 6 + l4Len);
+      } else {
+        dv.setUint16(f + l3 + 2, frameLen - l3);
+        dv.setUint16(f + l3 + 10, 0);
+        dv.setUint16(f + l3 + 10, ~fold(sum16(dv, f + l3, l4 - l3, 0)) & 0xffff);
+        pseudo = sum16(dv, f + l3 + 12, 8, 6 + l4Len);
+      }
+      // NEEDS_CSUM: the field holds the folded pseudo-header sum, the rest is the receiver's to add.
+      dv.setUint16(f + l4 + 16, fold(pseudo));
+      vnet.write(this.buffer, base, vnet.F_NEEDS_CSUM, kind === 2 ? vnet.GSO_TCPV6 : vnet.GSO_TCPV4, this.#hdr[s]!, this.#gso[s]!, l4, 16);
+    }
+  }
+
+  /** Empties the batch (after it was written). */
+  reset(): void {
+    this.count = 0;
+    this.#nOpen = 0;
+  }
+
+  /** Parses the packet's L3/L4 headers into #p*; says whether it may be merged. */
+  #classify(dv: DataView, off: number, len: number): number {
+    if (len < 54) return NOT_TCP;
+    const type = dv.getUint16(off + 12);
+    const l3 = 14;
+    let l4: number;
+    let ipLen: number;
+    if (type === 0x0800) {
+      const vihl = dv.getUint8(off + l3);
+      if (vihl >> 4 !== 4 || dv.getUint8(off + l3 + 9) !== 6) return NOT_TCP;
+      l4 = l3 + (vihl & 15) * 4;
+      ipLen = dv.getUint16(off + l3 + 2);
+      if ((vihl & 15) < 5 || ipLen > len - l3 || ipLen < l4 - l3 + 20) return NOT_TCP;
+      if ((dv.getUint16(off + l3 + 6) & 0x3fff) !== 0) return NOT_TCP; // a fragment
+      this.#pv6 = false;
+    } else if (type === 0x86dd) {
+      if (len < 74 || dv.getUint8(off + l3) >> 4 !== 6 || dv.getUint8(off + l3 + 6) !== 6) return NOT_TCP;
+      l4 = l3 + 40;
+      ipLen = dv.getUint16(off + l3 + 4) + 40;
+      if (ipLen > len - l3 || ipLen < 60) return NOT_TCP;
+      this.#pv6 = true;
+    } else {
+      return NOT_TCP;
+    }
+    const hdr = l4 + (dv.getUint8(off + l4 + 12) >> 4) * 4;
+    this.#pl3 = l3;
+    this.#pl4 = l4;
+    this.#plen = ipLen;
+    if (hdr < l4 + 20 || hdr > l3 + ipLen) return NOT_TCP;
+    this.#phdr = hdr;
+    // ACK, optionally PSH, nothing else; and some payload.
+    const flags = dv.getUint16(off + l4 + 12) & 0x1ff;
+    if ((flags & ~0x08) !== 0x10 || hdr === l3 + ipLen) return TCP_ALONE;
+    const l4Len = l3 + ipLen - l4;
+    const a = off + l3 + (this.#pv6 ? 8 : 12);
+    const s = sum16(dv, off + l4, l4Len, sum16(dv, a, this.#pv6 ? 32 : 8, 6 + l4Len));
+    return fold(s) === 0xffff ? TCP_MERGEABLE : TCP_ALONE;
+  }
+
+  /** Same MACs, addresses and ports as slot s's first segment. */
+  #sameFlow(s: number, dv: DataView, off: number): boolean {
+    const f = s * this.slotSize + this.headroom;
+    const d = this.#dv;
+    if (this.#l4[s] !== this.#pl4 || (this.#kind[s] === 2) !== this.#pv6) return false;
+    for (let i = 0; i < 12; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
+    const a = this.#pl3 + (this.#pv6 ? 8 : 12);
+    const n = this.#pv6 ? 32 : 8;
+    for (let i = 0; i < n; i += 4) if (d.getUint32(f + a + i) !== dv.getUint32(off + a + i)) return false;
+    return d.getUint32(f + this.#pl4) === dv.getUint32(off + this.#pl4);
+  }
+
+  /** The rest of tcp_gro_receive's conditions (flow already matched). */
+  #canMerge(s: number, dv: DataView, off: number): boolean {
+    const f = s * this.slotSize + this.headroom;
+    const d = this.#dv;
+    const l3 = this.#pl3;
+    const l4 = this.#pl4;
+    const payload = this.#pl3 + this.#plen - this.#phdr;
+    if (this.#hdr[s] !== this.#phdr || payload > this.#gso[s]!) return false;
+    if (dv.getUint32(off + l4 + 4) !== this.#next[s]) return false;
+    if (this.lengths[s]! - this.headroom - l3 + payload > MAX_IP_LENGTH || this.lengths[s]! + payload > this.slotSize) return false;
+    if (this.#pv6) {
+      if (d.getUint32(f + l3) !== dv.getUint32(off + l3) || d.getUint8(f + l3 + 7) !== dv.getUint8(off + l3 + 7)) return false;
+    } else {
+      // version/IHL/TOS, DF, TTL; and IP options, if any.
+      if (d.getUint16(f + l3) !== dv.getUint16(off + l3) || d.getUint16(f + l3 + 6) !== dv.getUint16(off + l3 + 6) || d.getUint8(f + l3 + 8) !== dv.getUint8(off + l3 + 8)) return false;
+      for (let i = l3 + 20; i < l4; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
+    }
+    // ack; data offset, flags (PSH aside) and window; urgent pointer; options.
+    if (d.getUint32(f + l4 + 8) !== dv.getUint32(off + l4 + 8)) return false;
+    if (((d.getUint32(f + l4 + 12) ^ dv.getUint32(off + l4 + 12)) & ~0x00080000) !== 0) return false;
+    if (d.getUint16(f + l4 + 18) !== dv.getUint16(off + l4 + 18)) return false;
+    for (let i = l4 + 20; i < this.#phdr; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
+    return true;
+  }
+
+  #append(s: number, src: Buffer, dv: DataView, off: number): void {
+    const payload = this.#pl3 + this.#plen - this.#phdr;
+    const at = s * this.slotSize + this.lengths[s]!;
+    src.copy(this.buffer, at, off + this.#phdr, off + this.#phdr + payload);
+    this.lengths[s] = this.lengths[s]! + payload;
+    this.#next[s] = (this.#next[s]! + payload) >>> 0;
+    this.#segs[s] = this.#segs[s]! + 1;
+    this.merged++;
+    const psh = dv.getUint8(off + this.#pl4 + 13) & 0x08;
+    if (psh !== 0 || payload < this.#gso[s]!) {
+      const f = s * this.slotSize + this.headroom + this.#pl4 + 13;
+      this.#dv.setUint8(f, this.#dv.getUint8(f) | psh);
+      for (let i = 0; i < this.#nOpen; i++) {
+        if (this.#open[i] === s) {
+          this.#close(i);
+          break;
+        }
+      }
+    }
+  }
+
+  /** Copies a frame into a new slot; kind 1/2 (verified TCP with payload) opens it for merging. */
+  #start(src: Buffer, off: number, len: number, kind: number): void {
+    const s = this.count++;
+    const base = s * this.slotSize;
+    src.copy(this.buffer, base + this.headroom, off, off + len);
+    this.lengths[s] = len + this.headroom;
+    this.#segs[s] = 1;
+    this.#kind[s] = kind;
+    if (kind === 0) return;
+    const payload = this.#pl3 + this.#plen - this.#phdr;
+    this.#l3[s] = this.#pl3;
+    this.#l4[s] = this.#pl4;
+    this.#hdr[s] = this.#phdr;
+    this.#gso[s] = payload;
+    this.#next[s] = (this.#dv.getUint32(base + this.headroom + this.#pl4 + 4) + payload) >>> 0;
+    if ((this.#dv.getUint8(base + this.headroom + this.#pl4 + 13) & 0x08) !== 0) return; // PSH ends it
+    if (this.#nOpen === MAX_OPEN) this.#close(0);
+    this.#open[this.#nOpen++] = s;
+  }
+
+  /** Closes the open frame of the packet's flow, if any (keeps per-flow order). */
+  #closeFlow(dv: DataView, off: number): void {
+    for (let i = this.#nOpen - 1; i >= 0; i--) {
+      if (this.#sameFlow(this.#open[i]!, dv, off)) {
+        this.#close(i);
+        return;
+      }
+    }
+  }
+
+  #close(i: number): void {
+    this.#open.copyWithin(i, i + 1, this.#nOpen);
+    this.#nOpen--;
+  }
+}

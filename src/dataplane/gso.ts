@@ -1,0 +1,213 @@
+/**
+ * Software segmentation and checksum completion for frames a TAP hands
+ * out with a virtio_net_hdr (TSO/USO super-segments, partial checksums),
+ * so the VTEP can read 64 kB per syscall and still emit wire-sized inner
+ * frames. Pure: bytes in, bytes out, nothing allocated per frame.
+ *
+ * A super-frame is Ethernet (optionally one 802.1Q tag) + IPv4 or IPv6
+ * (no extension headers) + TCP or UDP + payload. Segment j carries
+ * payload bytes [j*gsoSize, (j+1)*gsoSize) behind a copy of the headers,
+ * with per-segment fixes as the kernel's own GSO makes them: IPv4 total
+ * length, id + j and header checksum; IPv6 payload length; TCP sequence
+ * number + j*gsoSize, FIN/PSH only on the last segment, CWR only on the
+ * first; UDP length; and a complete L4 checksum (pseudo-header, header,
+ * payload), so no segment relies on offload downstream.
+ */
+import * as vnet from '../wire/virtio-net.js';
+
+/** Why a super-frame was refused (counted by the caller). */
+export const GSO_OK = 0;
+export const GSO_BAD = 1;
+
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
+
+/** A DataView over exactly the bytes of `b` (offsets in the view equal offsets in b). */
+export function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Ones-complement sum (RFC 1071) of the big-endian 16-bit words of
+ * dv[o, o+len), added to `sum` and not folded; an odd last byte is padded
+ * with zero, so only the last range of a message may have an odd length.
+ * Reads 4 bytes at a time: the sum of big-endian 32-bit words folds to the
+ * same 16-bit result.
+ */
+export function sum16(dv: DataView, o: number, len: number, sum: number): number {
+  const end = o + len;
+  const end8 = o + (len & ~7);
+  let i = o;
+  let a = 0;
+  for (; i < end8; i += 8) {
+    sum += dv.getUint32(i);
+    a += dv.getUint32(i + 4);
+  }
+  sum += a;
+  for (; i + 1 < end; i += 2) sum += dv.getUint16(i);
+  if (i < end) sum += dv.getUint8(i) << 8;
+  return sum;
+}
+
+/** Folds an unfolded sum to 16 bits (end-around carry). */
+export function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** The checksum field value for a folded-to-be sum: ~fold, with 0 sent as 0xffff (as the kernel's skb_checksum_help). */
+export function checksumField(sum: number): number {
+  const c = ~fold(sum) & 0xffff;
+  return c === 0 ? 0xffff : c;
+}
+
+/**
+ * Completes a NEEDS_CSUM frame in place: the field at start + offset
+ * holds the pseudo-header sum; the checksum of everything from start on
+ * goes there. Returns false (frame untouched) when the offsets do not fit.
+ */
+export function completeChecksum(dv: DataView, off: number, len: number, start: number, offset: number): boolean {
+  if (start < 14 || offset + 2 > len - start || (offset & 1) !== 0) return false;
+  const s = sum16(dv, off + start, len - start, 0);
+  dv.setUint16(off + start + offset, checksumField(s));
+  return true;
+}
+
+/** Offset of the L3 header: 14, or 18 behind one 802.1Q tag; -1 when the frame is too short. */
+function l3Offset(dv: DataView, off: number, len: number): number {
+  if (len < 14) return -1;
+  const t = dv.getUint16(off + 12);
+  if (t !== 0x8100) return 14;
+  return len < 18 ? -1 : 18;
+}
+
+/**
+ * One parsed super-frame. `parse` fills the fields; `write` emits
+ * segments. Reused for every frame (no allocation).
+ */
+export class GsoFrame {
+  /** Offsets relative to the frame start. */
+  l3 = 0;
+  l4 = 0;
+  /** Ethernet + IP + L4 header bytes (the prefix every segment repeats). */
+  hdrLen = 0;
+  payload = 0;
+  gsoSize = 0;
+  segments = 0;
+  v6 = false;
+  tcp = false;
+  #pseudo = 0;
+  #seq = 0;
+  #id = 0;
+  #flags = 0;
+
+  /**
+   * Parses the super-frame at b[off, off+len) described by a vnet header
+   * (gso type without the ECN bit). Returns GSO_OK or GSO_BAD.
+   */
+  parse(dv: DataView, off: number, len: number, gsoType: number, gsoSize: number, csumStart: number): number {
+    const l3 = l3Offset(dv, off, len);
+    if (l3 < 0 || gsoSize === 0) return GSO_BAD;
+    const ethType = dv.getUint16(off + l3 - 2);
+    let l4: number;
+    let proto: number;
+    if (gsoType === vnet.GSO_TCPV4 || (gsoType === vnet.GSO_UDP_L4 && ethType === 0x0800)) {
+      if (ethType !== 0x0800 || len < l3 + 20) return GSO_BAD;
+      const vihl = dv.getUint8(off + l3);
+      if (vihl >> 4 !== 4 || (vihl & 15) < 5) return GSO_BAD;
+      l4 = l3 + (vihl & 15) * 4;
+      proto = dv.getUint8(off + l3 + 9);
+      // No fragments: MF and the offset clear.
+      if ((dv.getUint16(off + l3 + 6) & 0x3fff) !== 0) return GSO_BAD;
+      this.v6 = false;
+      this.#id = dv.getUint16(off + l3 + 4);
+    } else if (gsoType === vnet.GSO_TCPV6 || gsoType === vnet.GSO_UDP_L4) {
+      if (ethType !== 0x86dd || len < l3 + 40 || dv.getUint8(off + l3) >> 4 !== 6) return GSO_BAD;
+      l4 = l3 + 40;
+      proto = dv.getUint8(off + l3 + 6);
+      this.v6 = true;
+    } else {
+      return GSO_BAD;
+    }
+    const tcp = gsoType !== vnet.GSO_UDP_L4;
+    if (proto !== (tcp ? 6 : 17) || l4 !== csumStart) return GSO_BAD;
+    let hdrLen: number;
+    if (tcp) {
+      if (len < l4 + 20) return GSO_BAD;
+      const doff = (dv.getUint8(off + l4 + 12) >> 4) * 4;
+      if (doff < 20) return GSO_BAD;
+      hdrLen = l4 + doff;
+      this.#seq = dv.getUint32(off + l4 + 4);
+      this.#flags = dv.getUint8(off + l4 + 13);
+    } else {
+      hdrLen = l4 + 8;
+    }
+    if (hdrLen > len) return GSO_BAD;
+    // Every byte past the headers is payload (the kernel pads nothing on a super-frame).
+    const ipLen = this.v6 ? dv.getUint16(off + l3 + 4) + 40 : dv.getUint16(off + l3 + 2);
+    if (ipLen !== len - l3) return GSO_BAD;
+    this.l3 = l3;
+    this.l4 = l4;
+    this.hdrLen = hdrLen;
+    this.payload = len - hdrLen;
+    this.gsoSize = gsoSize;
+    this.segments = this.payload === 0 ? 1 : Math.ceil(this.payload / gsoSize);
+    this.tcp = tcp;
+    const a = off + l3 + (this.v6 ? 8 : 12);
+    this.#pseudo = sum16(dv, a, this.v6 ? 32 : 8, proto);
+    return GSO_OK;
+  }
+
+  /** Bytes of segment j's frame. */
+  segmentLength(j: number): number {
+    const rest = this.payload - j * this.gsoSize;
+    return this.hdrLen + (rest < this.gsoSize ? rest : this.gsoSize);
+  }
+
+  /**
+   * Writes segments first .. first+count-1 of the super-frame src[off..]
+   * into dst: segment j's frame starts at dstOff + (j - first) * stride.
+   * Returns the bytes written at the last one (its frame length).
+   */
+  write(src: Buffer, off: number, first: number, count: number, dst: Buffer, ddv: DataView, dstOff: number, stride: number): number {
+    const h = this.hdrLen;
+    const l3 = this.l3;
+    const l4 = this.l4;
+    const last = this.segments - 1;
+    let flen = 0;
+    for (let k = 0; k < count; k++) {
+      const j = first + k;
+      const d = dstOff + k * stride;
+      const pStart = off + h + j * this.gsoSize;
+      const segLen = this.segmentLength(j) - h;
+      src.copy(dst, d, off, off + h);
+      src.copy(dst, d + h, pStart, pStart + segLen);
+      const l4Len = h - l4 + segLen;
+      if (this.v6) {
+        ddv.setUint16(d + l3 + 4, h - l3 - 40 + segLen);
+      } else {
+        ddv.setUint16(d + l3 + 2, h - l3 + segLen);
+        ddv.setUint16(d + l3 + 4, (this.#id + j) & 0xffff);
+        ddv.setUint16(d + l3 + 10, 0);
+        ddv.setUint16(d + l3 + 10, ~fold(sum16(ddv, d + l3, l4 - l3, 0)) & 0xffff);
+      }
+      let csumAt: number;
+      if (this.tcp) {
+        ddv.setUint32(d + l4 + 4, (this.#seq + j * this.gsoSize) >>> 0);
+        let f = this.#flags;
+        if (j !== last) f &= ~(TCP_FIN | TCP_PSH);
+        if (j !== 0) f &= ~TCP_CWR;
+        ddv.setUint8(d + l4 + 13, f);
+        csumAt = d + l4 + 16;
+      } else {
+        ddv.setUint16(d + l4 + 4, l4Len);
+        csumAt = d + l4 + 6;
+      }
+      ddv.setUint16(csumAt, 0);
+      ddv.setUint16(csumAt, checksumField(sum16(ddv, d + l4, l4Len, this.#pseudo + l4Len)));
+      flen = h + segLen;
+    }
+    return flen;
+  }
+}
