@@ -1,9 +1,14 @@
-/** `weft network ls|inspect [ID|prefix] [--json] [--state-dir DIR] [--store URL]`. */
+/**
+ * `weft network ls|inspect [ID|prefix] [--json] [--state-dir DIR] [--store URL]`.
+ * With a shared (etcd) store, inspect also takes a Docker network ID from any
+ * host or a `weft.network` name, and lists the hosts taking part: Docker
+ * members (`netids/`), hosts with endpoints, and whether each is live.
+ */
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { EndpointRecord, NetworkRecord } from '../../cnm/model.js';
 import { names } from '../../cnm/model.js';
 import { commonFlags } from '../args.js';
-import { readEndpoints, readNetworks, stateArgs } from '../state.js';
+import { readEndpoints, readNetworks, readState, stateArgs } from '../state.js';
 
 export const summary = 'list and inspect the networks weft manages: ls, inspect ID';
 
@@ -40,10 +45,21 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     case 'inspect': {
       if (!target) throw new InvalidArgumentError('network inspect needs a network ID (or a unique prefix)');
-      const matches = networks.filter((n) => n.id.startsWith(target));
+      const shared = s.store.startsWith('etcd');
+      const members = shared ? [...(await readState(s, 'netids/'))].map(([k, v]) => ({ dockerId: k.slice('netids/'.length), ...(JSON.parse(v) as { network: string; host: string }) })) : [];
+      const alias = members.find((m) => m.dockerId.startsWith(target))?.network;
+      const matches = networks.filter((n) => n.id.startsWith(target) || n.id === alias || n.options['weft.network'] === target);
       if (matches.length === 0) throw new NotFoundError(`no weft network ${target}`);
       if (matches.length > 1) throw new InvalidArgumentError(`${target} matches ${matches.length} networks; give more of the ID`);
-      process.stdout.write(`${JSON.stringify(inspectJson(matches[0]!, of(matches[0]!)), null, json ? 0 : 2)}\n`);
+      const out = inspectJson(matches[0]!, of(matches[0]!));
+      if (shared) {
+        const live = new Set([...(await readState(s, 'hosts/')).values()].map((v) => (JSON.parse(v) as { name: string }).name));
+        const mine = members.filter((m) => m.network === matches[0]!.id);
+        const names = [...new Set([...mine.map((m) => m.host), ...(out.hosts as string[])])].sort();
+        out.members = mine;
+        out.hosts = names.map((h) => ({ name: h, live: live.has(h), dockerIds: mine.filter((m) => m.host === h).map((m) => m.dockerId), endpoints: of(matches[0]!).filter((e) => e.host === h).length }));
+      }
+      process.stdout.write(`${JSON.stringify(out, null, json ? 0 : 2)}\n`);
       return 0;
     }
     default:
