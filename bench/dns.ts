@@ -131,6 +131,8 @@ function row(server: string, path: string, s: Series): Row {
     avg_ms: r2(median(s.t.map((x) => x.avgMs))),
     lost: s.t.reduce((a, x) => a + x.lost, 0) + s.l.reduce((a, x) => a + x.lost, 0),
     cpu_us_per_q: r2(median(s.cpuUsPerQuery)),
+    // Share of one core the server used during the throughput runs: well below 1 means the client was the limit.
+    server_cores: r2(median(s.t.map((x, i) => (x.qps * s.cpuUsPerQuery[i]!) / 1e6))),
     at_rate_p50_ms: r2(median(s.l.map((x) => x.p50Ms ?? NaN))),
     at_rate_p99_ms: r2(median(s.l.map((x) => x.p99Ms ?? NaN))),
     at_rate_p99_runs: s.l.map((x) => r2(x.p99Ms ?? NaN)).join('/'),
@@ -212,6 +214,9 @@ const bench: Benchmark = {
         notes: [
           `medians of ${reps} runs per server, servers interleaved; throughput: dnsperf -c 10 -q 100 -T 1 -l ${seconds}; latency: same with -Q 10000 -l ${latSeconds} -v (forward row: -Q 5000)`,
           'dnsperf shares the 2 vCPUs with the server: at saturation the client, not the server, is the limit (cpu_us_per_q is the server\'s own CPU per answered query, from /proc/PID/stat)',
+          'what limits qps: dnsperf (one client thread) saturates one vCPU; server_cores < 1 means the server had spare CPU, so qps compares clients as much as servers; cpu_us_per_q is the fairer server comparison (1/cpu_us_per_q = single-core ceiling)',
+          'SO_REUSEPORT worker threads were not added: on 2 vCPUs with the client on one, a second server thread has no core to run on (server_cores stays below 1)',
+          'p99 at a fixed rate is dominated by VM scheduling stalls that hit all three servers alike (runs vary 0.1-7 ms); compare medians over runs, and p50 (Node wake-up costs weft ~10 us there)',
           'weft runs with --rate-limit 0 (default 2000 qps per client would cap a single dnsperf client)',
           `weft local counters: ${drops(ws)}`,
           `weft forwarder counters: ${drops(fs)}`,
