@@ -30,10 +30,11 @@ export function viewOf(b: Uint8Array): DataView {
 
 /**
  * Ones-complement sum (RFC 1071) of the big-endian 16-bit words of
- * dv[o, o+len), added to `sum` and not folded; an odd last byte is padded
- * with zero, so only the last range of a message may have an odd length.
- * Reads 4 bytes at a time: the sum of big-endian 32-bit words folds to the
- * same 16-bit result.
+ * dv[o, o+len), added to `sum` (a small non-negative integer); an odd
+ * last byte is padded with zero, so only the last range of a message may
+ * have an odd length. Reads 4 bytes at a time (the sum of big-endian
+ * 32-bit words folds to the same 16-bit result) and returns the sum
+ * folded to 16 bits, so no heap number escapes.
  */
 export function sum16(dv: DataView, o: number, len: number, sum: number): number {
   const end = o + len;
@@ -47,7 +48,7 @@ export function sum16(dv: DataView, o: number, len: number, sum: number): number
   sum += a;
   for (; i + 1 < end; i += 2) sum += dv.getUint16(i);
   if (i < end) sum += dv.getUint8(i) << 8;
-  return sum;
+  return fold(sum);
 }
 
 /** Folds an unfolded sum to 16 bits (end-around carry). */
@@ -167,47 +168,62 @@ export class GsoFrame {
 
   /**
    * Writes segments first .. first+count-1 of the super-frame src[off..]
-   * into dst: segment j's frame starts at dstOff + (j - first) * stride.
-   * Returns the bytes written at the last one (its frame length).
+   * into dst: segment j's frame starts at dstOff + (j - first) * stride,
+   * stride >= hdrLen + gsoSize when count > 1. Returns the last one's
+   * frame length.
+   *
+   * Buffer.copy allocates a view per call (Node 20), so several segments
+   * cost two such copies in all: the payload run lands behind the first
+   * header and is spread to its places with copyWithin (last segment
+   * first, so nothing is overwritten before it moved), then the headers
+   * are cloned from the first one inside dst.
    */
   write(src: Buffer, off: number, first: number, count: number, dst: Buffer, ddv: DataView, dstOff: number, stride: number): number {
     const h = this.hdrLen;
+    const g = this.gsoSize;
+    const pStart = off + h + first * g;
+    const run = this.segmentLength(first + count - 1) - h + (count - 1) * g;
+    src.copy(dst, dstOff, off, off + h);
+    src.copy(dst, dstOff + h, pStart, pStart + run);
+    for (let k = count - 1; k > 0; k--) {
+      const from = dstOff + h + k * g;
+      dst.copyWithin(dstOff + k * stride + h, from, from + (k === count - 1 ? run - k * g : g));
+      dst.copyWithin(dstOff + k * stride, dstOff, dstOff + h);
+    }
+    let flen = 0;
+    for (let k = 0; k < count; k++) flen = this.#fix(ddv, dstOff + k * stride, first + k);
+    return flen;
+  }
+
+  /** Per-segment header fields and checksums of segment j, whose frame is at d. Returns its length. */
+  #fix(ddv: DataView, d: number, j: number): number {
+    const h = this.hdrLen;
     const l3 = this.l3;
     const l4 = this.l4;
-    const last = this.segments - 1;
-    let flen = 0;
-    for (let k = 0; k < count; k++) {
-      const j = first + k;
-      const d = dstOff + k * stride;
-      const pStart = off + h + j * this.gsoSize;
-      const segLen = this.segmentLength(j) - h;
-      src.copy(dst, d, off, off + h);
-      src.copy(dst, d + h, pStart, pStart + segLen);
-      const l4Len = h - l4 + segLen;
-      if (this.v6) {
-        ddv.setUint16(d + l3 + 4, h - l3 - 40 + segLen);
-      } else {
-        ddv.setUint16(d + l3 + 2, h - l3 + segLen);
-        ddv.setUint16(d + l3 + 4, (this.#id + j) & 0xffff);
-        ddv.setUint16(d + l3 + 10, 0);
-        ddv.setUint16(d + l3 + 10, ~fold(sum16(ddv, d + l3, l4 - l3, 0)) & 0xffff);
-      }
-      let csumAt: number;
-      if (this.tcp) {
-        ddv.setUint32(d + l4 + 4, (this.#seq + j * this.gsoSize) >>> 0);
-        let f = this.#flags;
-        if (j !== last) f &= ~(TCP_FIN | TCP_PSH);
-        if (j !== 0) f &= ~TCP_CWR;
-        ddv.setUint8(d + l4 + 13, f);
-        csumAt = d + l4 + 16;
-      } else {
-        ddv.setUint16(d + l4 + 4, l4Len);
-        csumAt = d + l4 + 6;
-      }
-      ddv.setUint16(csumAt, 0);
-      ddv.setUint16(csumAt, checksumField(sum16(ddv, d + l4, l4Len, this.#pseudo + l4Len)));
-      flen = h + segLen;
+    const segLen = this.segmentLength(j) - h;
+    const l4Len = h - l4 + segLen;
+    if (this.v6) {
+      ddv.setUint16(d + l3 + 4, h - l3 - 40 + segLen);
+    } else {
+      ddv.setUint16(d + l3 + 2, h - l3 + segLen);
+      ddv.setUint16(d + l3 + 4, (this.#id + j) & 0xffff);
+      ddv.setUint16(d + l3 + 10, 0);
+      ddv.setUint16(d + l3 + 10, ~sum16(ddv, d + l3, l4 - l3, 0) & 0xffff);
     }
-    return flen;
+    let csumAt: number;
+    if (this.tcp) {
+      ddv.setUint32(d + l4 + 4, (this.#seq + j * this.gsoSize) >>> 0);
+      let f = this.#flags;
+      if (j !== this.segments - 1) f &= ~(TCP_FIN | TCP_PSH);
+      if (j !== 0) f &= ~TCP_CWR;
+      ddv.setUint8(d + l4 + 13, f);
+      csumAt = d + l4 + 16;
+    } else {
+      ddv.setUint16(d + l4 + 4, l4Len);
+      csumAt = d + l4 + 6;
+    }
+    ddv.setUint16(csumAt, 0);
+    ddv.setUint16(csumAt, checksumField(sum16(ddv, d + l4, l4Len, this.#pseudo + l4Len)));
+    return h + segLen;
   }
 }
