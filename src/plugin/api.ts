@@ -19,8 +19,9 @@ type Handler = (body: Obj, c: Controller) => Promise<Obj>;
 
 const network: Record<string, Handler> = {
   async GetCapabilities(_b, c) {
-    const scope = c.store.kind === 'etcd' ? 'global' : 'local';
-    return { Scope: scope, ConnectivityScope: scope };
+    // DataScope stays local even with etcd: weft spreads networks itself, and Docker 20.10
+    // refuses DataScope global outside swarm ("This node is not a swarm manager").
+    return { Scope: 'local', ConnectivityScope: c.store.kind === 'etcd' ? 'global' : 'local' };
   },
   async CreateNetwork(b, c) {
     const options = map(b, 'Options');
