@@ -92,6 +92,28 @@ function wrapErrors(raw: NativeAddon): NativeAddon {
       }
     };
   }
+  // The per-packet calls get fixed-arity wrappers: no rest array per call.
+  const r = raw;
+  Object.assign(out, {
+    sendTo: (fd: number, b: Uint8Array, o: number, l: number, a?: Uint8Array | null) => {
+      try { return r.sendTo(fd, b, o, l, a); } catch (err) { throw toSysError(err); }
+    },
+    recvFrom: (fd: number, b: Uint8Array, o: number, l: number, a?: Uint8Array | null) => {
+      try { return r.recvFrom(fd, b, o, l, a); } catch (err) { throw toSysError(err); }
+    },
+    recvBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, g?: Int32Array | null) => {
+      try { return r.recvBatch(fd, b, s, c, l, a, g); } catch (err) { throw toSysError(err); }
+    },
+    sendBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, al?: number) => {
+      try { return r.sendBatch(fd, b, s, c, l, a, al); } catch (err) { throw toSysError(err); }
+    },
+    readBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array) => {
+      try { return r.readBatch(fd, b, s, c, l); } catch (err) { throw toSysError(err); }
+    },
+    writeBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array) => {
+      try { return r.writeBatch(fd, b, s, c, l); } catch (err) { throw toSysError(err); }
+    },
+  });
   return out as unknown as NativeAddon;
 }
 
