@@ -179,12 +179,47 @@ export class Controller {
       if (!v) return;
       const n = JSON.parse(v) as NetworkRecord;
       await this.settle(id);
-      const eps = await this.endpoints(id);
+      const all = await this.endpoints(id);
+      const eps = all.filter((e) => !e.ingress);
       if (eps.length > 0) throw new NetworkOptionError(`network ${id} still has ${eps.length} endpoint(s)`);
+      // Ingress legs (the mesh's, of every host) go with the network.
+      for (const leg of all) await this.#removeIngressRecord(n, leg);
       await this.#driver(n.mode).removeNetwork(n, await this.#others(id));
       await this.store.delete(`networks/${id}`);
       if (n.vni !== undefined && (await this.store.get(`vni/${n.vni}`)) === id) await this.store.delete(`vni/${n.vni}`);
     });
+  }
+
+  /**
+   * This host's ingress leg into an overlay network (the routing mesh sends
+   * through it): an address from the network's pool on a veth the host keeps.
+   * Idempotent; published to other hosts like any endpoint.
+   */
+  ensureIngress(networkId: string): Promise<EndpointRecord> {
+    return this.#serial.run(networkId, async () => {
+      const n = await this.network(networkId);
+      const id = `ingress-${this.hostName}-${n.id}`;
+      const existing = await this.store.get(`endpoints/${id}`);
+      let ep: EndpointRecord;
+      if (existing) ep = JSON.parse(existing) as EndpointRecord;
+      else {
+        const subnet = n.ipv4[0]?.pool;
+        const pool = (await this.ipam.pools()).find((p) => p.pool === subnet && !p.v6);
+        if (!pool) throw new NetworkOptionError(`network ${n.id} has no IPv4 pool for an ingress address`);
+        const address = await this.ipam.requestAddress(pool.id, undefined, { owner: id });
+        ep = { id, networkId: n.id, address, mac: macFromAddress(address, n.id), srcName: names.ingress(n.id), host: this.hostName, ingress: true };
+        await this.store.put(`endpoints/${id}`, JSON.stringify(ep));
+      }
+      await this.#driver(n.mode).ensureEndpoint(n, ep);
+      return ep;
+    });
+  }
+
+  async #removeIngressRecord(n: NetworkRecord, leg: EndpointRecord): Promise<void> {
+    if (leg.host === this.hostName) await this.#driver(n.mode).removeEndpoint(n, leg);
+    const pool = (await this.ipam.pools()).find((p) => p.pool === n.ipv4[0]?.pool && !p.v6);
+    if (pool && leg.address) await this.ipam.releaseAddress(pool.id, leg.address);
+    await this.store.delete(`endpoints/${leg.id}`);
   }
 
   /** CreateEndpoint: returns the MAC only when Docker left it empty (plugin-api.md §2.6). */

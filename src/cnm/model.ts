@@ -52,6 +52,12 @@ export interface EndpointRecord {
   host?: string;
   /** Service name from Docker label weft.service, for DNS and the mesh. */
   names?: string[];
+  /**
+   * This host's own leg into an overlay network (Docker's ingress-sbox):
+   * its address is where the routing mesh sends from, so replies from
+   * backends on any host come back here. Not a Docker endpoint.
+   */
+  ingress?: boolean;
 }
 
 export class NetworkNotFoundError extends WeftError {
@@ -84,6 +90,8 @@ export const names = {
   src: (endpointId: string) => `wfc${endpointId.slice(0, 12)}`,
   /** The veth end that stays on the bridge. */
   port: (endpointId: string) => `wfv${endpointId.slice(0, 12)}`,
+  /** This host's ingress leg into an overlay network (host side). */
+  ingress: (networkId: string) => `wfi${networkId.slice(0, 12)}`,
 };
 
 /** Deterministic locally administered MAC from an IPv4 address, as Docker does (02:42:ip). */

@@ -18,6 +18,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { PluginServer } from '../plugin/server.js';
 import type { Logger } from './log.js';
 import { NetworkDns, resolvConfUpstreams } from './network-dns.js';
+import { MeshControl } from './mesh-control.js';
 import type { HostPort } from '../dns/hostport.js';
 
 export interface DaemonOptions {
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   dnsUpstreams?: HostPort[];
   /** dockerd's API socket for container names (default /var/run/docker.sock). */
   dockerSocket?: string;
+  /** Ingress routing mesh backend (default auto: IPVS when the kernel has it, else nftables). */
+  mesh?: 'auto' | 'ipvs' | 'nft' | 'off';
 }
 
 export const DEFAULTS = {
@@ -54,6 +57,7 @@ export class Daemon {
     private readonly server: PluginServer,
     readonly peers?: PeerDistributor,
     readonly dns?: NetworkDns,
+    readonly mesh?: MeshControl,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
@@ -87,9 +91,10 @@ export class Daemon {
       dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock',
       ...(opts.instance ? { instance: opts.instance } : {}),
     }, log);
+    const mesh = dns && opts.mesh !== 'off' ? new MeshControl(dns.service.records, controller, opts.mesh ?? 'auto', log) : undefined;
     const server = await PluginServer.listen(opts.socket, controller, log);
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(controller, store, server, peers, dns);
+    return new Daemon(controller, store, server, peers, dns, mesh);
   }
 
   /** Multi-host (etcd): register this host, then program every other host's endpoints. */
@@ -107,6 +112,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     await this.server.close();
+    await this.mesh?.close();
     await this.dns?.close();
     await this.peers?.stop();
     await this.controller.settle();

@@ -47,6 +47,8 @@ export class NetworkDns {
   #docker: DockerNameSource | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #networks = new Map<string, NetworkRecord>();
+  /** Docker network ID on any host -> weft network (global networks adopted across hosts, `netids/`). */
+  #aliases = new Map<string, string>();
 
   private constructor(
     private readonly store: KvStore,
@@ -60,18 +62,29 @@ export class NetworkDns {
     const records = await SharedDnsRecords.open(store, opts.host, (err) => log({ msg: 'dns record publish failed', error: err.message }));
     const service = new DnsService({ records, upstreams: opts.upstreams, log: (m) => log({ msg: 'dns', detail: m }) });
     const d = new NetworkDns(store, service, records, opts, log);
-    d.#cancelWatch = store.watch('networks/', () => d.sync());
+    const cancelNetworks = store.watch('networks/', () => d.sync());
+    const cancelAliases = store.watch('netids/', () => d.sync());
+    d.#cancelWatch = () => {
+      cancelNetworks();
+      cancelAliases();
+    };
     await d.sync();
     if (opts.dockerSocket) {
       d.#docker = new DockerNameSource({
         socketPath: opts.dockerSocket,
         records,
-        networkFilter: (id) => (d.#networks.has(id) ? id : undefined),
+        networkFilter: (id) => d.scopeOf(id),
         log: (m) => log({ msg: 'docker names', detail: m }),
       });
       d.#docker.start();
     }
     return d;
+  }
+
+  /** The weft network (DNS scope) a Docker network ID stands for, if it is weft's. */
+  scopeOf(dockerNetworkId: string): string | undefined {
+    const id = this.#aliases.get(dockerNetworkId) ?? dockerNetworkId;
+    return this.#networks.has(id) ? id : undefined;
   }
 
   /** Where the network's gateway lives, or undefined when weft does not own it (macvlan). */
@@ -90,6 +103,7 @@ export class NetworkDns {
   async #sync(): Promise<void> {
     const networks = [...(await this.store.list('networks/')).values()].map((v) => JSON.parse(v) as NetworkRecord);
     this.#networks = new Map(networks.map((n) => [n.id, n]));
+    this.#aliases = new Map([...(await this.store.list('netids/'))].map(([k, v]) => [k.slice('netids/'.length), (JSON.parse(v) as { network: string }).network]));
     const wanted = new Map<string, { n: NetworkRecord; netns: string | undefined; address: string }>();
     for (const n of networks) {
       const p = this.#placement(n);

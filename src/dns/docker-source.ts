@@ -67,6 +67,8 @@ export interface ContainerInspect {
 }
 
 export const DEFAULT_SERVICE_LABEL = 'weft.service';
+/** `weft.publish=8080:80[/udp][,…]` on a service's containers: the ports the ingress mesh publishes on every host. */
+export const PUBLISH_LABEL = 'weft.publish';
 
 /**
  * The records of one inspected container (pure). `scopeOf` says which
@@ -78,6 +80,7 @@ export function containerRecords(c: ContainerInspect, scopeOf: (networkId: strin
   if (!c.State?.Running) return [];
   const name = (c.Name ?? '').replace(/^\//, '');
   const label = c.Config?.Labels?.[opts.serviceLabel ?? DEFAULT_SERVICE_LABEL];
+  const publish = c.Config?.Labels?.[PUBLISH_LABEL];
   const ttl = opts.ttl === undefined ? {} : { ttl: opts.ttl };
   const out: NameRecord[] = [];
   for (const [netName, ep] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
@@ -94,6 +97,8 @@ export function containerRecords(c: ContainerInspect, scopeOf: (networkId: strin
     }
     if (label && isValidName(label) && isValidName(`tasks.${label}`)) {
       out.push(...serviceRecords({ network: scope, name: label, tasks: [ipv4, ipv6].filter((a): a is string => !!a), ...ttl }));
+      // Published ports travel as a TXT record on the service name; the ingress mesh reads them from the shared records.
+      if (publish && publish.length <= 255) out.push({ network: scope, name: label, type: 'TXT', text: [`${PUBLISH_LABEL}=${publish}`], ...ttl });
     }
   }
   return out;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { BUSYBOX, type DockerDaemon, dockerSkipReason, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
 import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
-import { json } from '../support/exec.js';
+import { json, run } from '../support/exec.js';
 import { WeftDaemon } from '../support/weft-daemon.js';
 
 const skip = rootSkipReason() ?? (await dockerSkipReason());
@@ -220,4 +220,39 @@ test('DNS on the gateway: names, aliases, weft.service, scoping; Docker forwards
     await docker.tryDocker(['rm', '-f', 'dns-a', 'dns-b']);
     await d(['network', 'rm', 'wdns', 'wdns2']);
   }
+});
+
+test('routing mesh from Docker labels: weft.publish on an overlay service is reachable on the host port, spread over replicas', { skip }, async () => {
+  const client = await lab.host('m2');
+  const net = 'wmesh';
+  await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.40.0/24', net]);
+  const serve = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
+  const fetchOnce = async () => {
+    const r = await run(['ip', 'netns', 'exec', client.netns, 'busybox', 'timeout', '3', 'busybox', 'nc', host.address, '8080'], { input: 'GET /index.html HTTP/1.0\r\n\r\n' });
+    return r.stdout.trim().split('\n').pop()?.trim() ?? '';
+  };
+  try {
+    for (const n of ['mesh-a', 'mesh-b']) {
+      await d(['run', '-d', '--name', n, '--hostname', n, '--network', net, '-l', 'weft.service=web', '-l', 'weft.publish=8080:80', BUSYBOX, ...serve]);
+    }
+    const seen = new Set<string>();
+    for (let i = 0; i < 60 && seen.size < 2; i++) {
+      const who = await fetchOnce();
+      if (who === 'mesh-a' || who === 'mesh-b') seen.add(who);
+      else await new Promise((r) => setTimeout(r, 250)); // the mesh follows Docker's events
+    }
+    assert.deepEqual([...seen].sort(), ['mesh-a', 'mesh-b'], 'both replicas answer through the published port');
+    await d(['rm', '-f', 'mesh-a']);
+    let onlyB = 0;
+    for (let i = 0; i < 60 && onlyB < 5; i++) {
+      const who = await fetchOnce();
+      onlyB = who === 'mesh-b' ? onlyB + 1 : 0;
+      if (who !== 'mesh-b') await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(onlyB, 5, 'a removed replica gets no more connections');
+  } finally {
+    await docker.tryDocker(['rm', '-f', 'mesh-a', 'mesh-b']);
+    await d(['network', 'rm', net]);
+  }
+  assert.deepEqual(await weftLinks(), [], 'the ingress leg goes with the network');
 });

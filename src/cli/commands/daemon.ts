@@ -33,7 +33,13 @@ function parse(args: string[]): DaemonOptions {
       case '--no-dns': o.dns = false; break;
       case '--dns-upstream': (o.dnsUpstreams ??= []).push(parseHostPort(value())); break;
       case '--docker-socket': o.dockerSocket = value(); break;
-      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS --no-dns --dns-upstream ADDR[:PORT] --docker-socket PATH)`);
+      case '--mesh': {
+        const m = value();
+        if (m !== 'auto' && m !== 'ipvs' && m !== 'nft' && m !== 'off') throw new InvalidArgumentError(`--mesh must be auto, ipvs, nft or off, got ${m}`);
+        o.mesh = m;
+        break;
+      }
+      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS --no-dns --dns-upstream ADDR[:PORT] --docker-socket PATH --mesh auto|ipvs|nft|off)`);
     }
   }
   if (!o.socket.endsWith('.sock')) throw new InvalidArgumentError(`--socket must end in .sock (Docker derives the driver name from it), got ${o.socket}`);

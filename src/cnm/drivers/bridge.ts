@@ -60,7 +60,7 @@ export class BridgeDriver implements NetworkDriver {
     ]);
     return withRtnl(undefined, async (rtnl) => {
       const removed: string[] = [];
-      for (const l of await linksWithPrefix(rtnl, ['wf-br-', 'wfv', 'wfc'])) {
+      for (const l of await linksWithPrefix(rtnl, ['wf-br-', 'wfv', 'wfc', 'wfi'])) {
         if (keep.has(l.name)) continue;
         await removeLink(rtnl, l.name);
         removed.push(l.name);

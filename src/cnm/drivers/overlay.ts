@@ -85,6 +85,14 @@ export class OverlayDriver implements NetworkDriver {
       }
       await ensureLink(inner, { name: port, kind: 'veth', mtu: n.mtu, up: true, master: 'br0' });
     });
+    if (ep.ingress) {
+      // The host keeps this end: an address in the overlay subnet gives the
+      // host a route to every endpoint of the network, on any host.
+      await withRtnl(undefined, async (host) => {
+        await ensureLink(host, { name: ep.srcName, kind: 'veth', mtu: n.mtu, up: true });
+        await ensureAddresses(host, ep.srcName, [ep.address, ep.addressV6]);
+      });
+    }
   }
 
   async removeEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
