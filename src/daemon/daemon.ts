@@ -91,10 +91,24 @@ export class Daemon {
       dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock',
       ...(opts.instance ? { instance: opts.instance } : {}),
     }, log);
-    const mesh = dns && opts.mesh !== 'off' ? new MeshControl(dns.service.records, controller, opts.mesh ?? 'auto', log) : undefined;
     const server = await PluginServer.listen(opts.socket, controller, log);
+    const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
     return new Daemon(controller, store, server, peers, dns, mesh);
+  }
+
+  /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
+  static #startMesh(dns: NetworkDns, controller: Controller, peers: PeerDistributor | undefined, opts: DaemonOptions, log: Logger): MeshControl {
+    const records = dns.records;
+    const kind = opts.mesh && opts.mesh !== 'off' ? opts.mesh : 'auto';
+    if (!peers) return new MeshControl(records, controller, kind, log);
+    const liveHosts = () => new Set(peers.hosts().map((h) => h.name));
+    const mesh = new MeshControl(records, controller, kind, log, (r) => {
+      const live = liveHosts();
+      return records.hostsOf(r).some((h) => live.has(h));
+    });
+    mesh.liveVersion = () => [...liveHosts()].sort().join(',');
+    return mesh;
   }
 
   /** Multi-host (etcd): register this host, then program every other host's endpoints. */

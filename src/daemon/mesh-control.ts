@@ -11,7 +11,7 @@
  */
 import type { Controller } from '../cnm/controller.js';
 import type { NetworkRecord } from '../cnm/model.js';
-import type { DnsRecords } from '../dns/records.js';
+import type { DnsRecords, NameRecord } from '../dns/records.js';
 import { PUBLISH_LABEL } from '../dns/docker-source.js';
 import { Mesh, type MeshBackendKind } from '../dataplane/mesh.js';
 import { type PublishedPort, parsePublish } from '../dataplane/mesh-model.js';
@@ -27,8 +27,12 @@ interface DesiredService {
 /** Mesh service names: unique per (service, network), within the mesh's 63-character names. */
 const meshName = (service: string, networkId: string) => `${service.slice(0, 50)}.${networkId.slice(0, 12)}`;
 
-/** What the records say should be published (pure). */
-export function desiredServices(records: DnsRecords, networks: Map<string, NetworkRecord>, log: Logger): Map<string, DesiredService> {
+/**
+ * What the records say should be published (pure). `live` says whether a
+ * backend record still stands for a live endpoint (its host's lease holds).
+ */
+export function desiredServices(records: DnsRecords, networks: Map<string, NetworkRecord>, log: Logger,
+  live: (r: NameRecord) => boolean = () => true): Map<string, DesiredService> {
   const out = new Map<string, DesiredService>();
   const all = records.list();
   for (const r of all) {
@@ -44,7 +48,8 @@ export function desiredServices(records: DnsRecords, networks: Map<string, Netwo
       continue;
     }
     const name = meshName(r.name, r.network);
-    const backends = all.filter((a) => a.type === 'A' && a.network === r.network && a.name === `tasks.${r.name}`).map((a) => (a as { address: string }).address);
+    const backends = all.filter((a) => a.type === 'A' && a.network === r.network && a.name === `tasks.${r.name}` && live(a))
+      .map((a) => (a as { address: string }).address);
     const prev = out.get(name);
     out.set(name, { network, service: r.name, ports: prev ? mergePorts(prev.ports, ports) : ports, backends: [...new Set(backends)].sort() });
   }
@@ -70,6 +75,8 @@ export class MeshControl {
     private readonly controller: Controller,
     private readonly backend: MeshBackendKind | 'auto',
     private readonly log: Logger,
+    /** Whether a backend record still stands for a live endpoint (multi-host: its host's lease). */
+    private readonly live: (r: NameRecord) => boolean = () => true,
   ) {
     // The records index is in memory; polling its version costs nothing.
     this.#timer = setInterval(() => this.#maybeSync(), 250);
@@ -81,9 +88,13 @@ export class MeshControl {
   }
 
   #maybeSync(): void {
-    if (this.records.version === this.#version) return;
+    if (this.records.version === this.#version && this.#liveVersion === this.liveVersion()) return;
     this.sync();
   }
+
+  #liveVersion = '';
+  /** Changes when the set of live hosts changes (polled with the records). */
+  liveVersion: () => string = () => '';
 
   /** Brings the mesh in line with the records (serialised). */
   sync(): Promise<void> {
@@ -93,8 +104,9 @@ export class MeshControl {
 
   async #sync(): Promise<void> {
     this.#version = this.records.version;
+    this.#liveVersion = this.liveVersion();
     const networks = new Map((await this.controller.networks()).map((n) => [n.id, n]));
-    const desired = desiredServices(this.records, networks, this.log);
+    const desired = desiredServices(this.records, networks, this.log, this.live);
     if (desired.size === 0 && !this.#mesh) return;
     this.#mesh ??= await Mesh.open({ backend: this.backend });
     for (const [name, d] of desired) {

@@ -53,7 +53,7 @@ export class NetworkDns {
   private constructor(
     private readonly store: KvStore,
     readonly service: DnsService,
-    private readonly records: SharedDnsRecords,
+    readonly records: SharedDnsRecords,
     private readonly opts: NetworkDnsOptions,
     private readonly log: Logger,
   ) {}

@@ -79,6 +79,12 @@ export class SharedDnsRecords implements DnsRecords {
     return true;
   }
 
+  /** Hosts publishing this record. */
+  hostsOf(record: NameRecord): string[] {
+    const owners = this.#owners.get(recordKey(normalizeRecord(record))) ?? new Set<string>();
+    return [...owners].map((k) => decodeURIComponent(k.slice(PREFIX.length).split('/')[0]!));
+  }
+
   list(network?: string): NameRecord[] {
     return this.#mirror.list(network);
   }
