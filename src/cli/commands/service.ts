@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
-import { Mesh, type MeshBackendAddr, type MeshPeer, type ServiceSpec, formatPublish, loadMeshState, parsePublish } from '../../dataplane/mesh.js';
+import { Mesh, type MeshBackendAddr, type MeshPeer, type ServiceSpec, formatPublish, loadMeshState, parsePublish, validateBackend, validateService } from '../../dataplane/mesh.js';
 import { commonFlags, intArg } from '../args.js';
 
 export const summary = 'ingress routing mesh: published service ports balanced over backends (create|add|rm|ls)';
@@ -69,6 +69,24 @@ export async function run(args: string[]): Promise<number> {
   const backend = (backendFlag as 'ipvs' | 'nft' | undefined) ?? saved?.backend ?? 'auto';
   const peers = p.multi.get('--peer')?.map(parsePeer);
   const hostIndex = p.single.has('--host-index') ? intArg('--host-index', p.single.get('--host-index'), 0, 63) : undefined;
+  // Every argument is checked before the mesh is opened: bad input touches neither the kernel nor the state file.
+  let spec: ServiceSpec | undefined;
+  if (verb === 'create') {
+    const network = p.single.get('--network');
+    const ports = p.multi.get('--publish');
+    if (!network || !ports) throw new InvalidArgumentError('weft service create needs --network and --publish');
+    spec = { name: name!, network, ports: ports.map(parsePublish) };
+    const vip = p.single.get('--vip');
+    if (vip) spec.vip = vip;
+    const mode = p.single.get('--mode');
+    if (mode) spec.mode = mode as ServiceSpec['mode'];
+    const sched = p.single.get('--scheduler');
+    if (sched) spec.scheduler = sched as ServiceSpec['scheduler'];
+    validateService(spec);
+  }
+  const backends = p.multi.get('--backend')?.map(parseBackend);
+  backends?.forEach(validateBackend);
+  if (verb === 'add' && !backends) throw new InvalidArgumentError('weft service add needs --backend');
   const mesh = await Mesh.open({
     backend, stateFile,
     ...(netns !== undefined ? { netns } : {}),
@@ -77,32 +95,16 @@ export async function run(args: string[]): Promise<number> {
   });
   try {
     switch (verb) {
-      case 'create': {
-        const network = p.single.get('--network');
-        const ports = p.multi.get('--publish');
-        if (!network || !ports) throw new InvalidArgumentError('weft service create needs --network and --publish');
-        const spec: ServiceSpec = { name: name!, network, ports: ports.map(parsePublish) };
-        const vip = p.single.get('--vip');
-        if (vip) spec.vip = vip;
-        const mode = p.single.get('--mode');
-        if (mode) spec.mode = mode as ServiceSpec['mode'];
-        const sched = p.single.get('--scheduler');
-        if (sched) spec.scheduler = sched as ServiceSpec['scheduler'];
-        await mesh.upsertService(spec);
+      case 'create':
+        await mesh.upsertService(spec!);
         break;
-      }
-      case 'add': {
-        const bs = p.multi.get('--backend');
-        if (!bs) throw new InvalidArgumentError('weft service add needs --backend');
-        for (const b of bs) await mesh.addBackend(name!, parseBackend(b));
+      case 'add':
+        for (const b of backends!) await mesh.addBackend(name!, b);
         break;
-      }
-      case 'rm': {
-        const bs = p.multi.get('--backend');
-        if (bs) for (const b of bs) await mesh.removeBackend(name!, parseBackend(b).address);
+      case 'rm':
+        if (backends) for (const b of backends) await mesh.removeBackend(name!, b.address);
         else await mesh.removeService(name!);
         break;
-      }
       case 'ls': {
         const services = mesh.services();
         if (json) {
