@@ -6,6 +6,7 @@
  */
 import type { KvStore } from '../control/store.js';
 import { Ipam } from './ipam.js';
+import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
 import {
   type EndpointRecord, EndpointNotFoundError, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
@@ -32,30 +33,10 @@ const MODES: NetworkMode[] = ['overlay', 'bridge', 'macvlan'];
 const MIN_VNI = 256;
 const MAX_VNI = (1 << 24) - 1;
 
-/** A keyed mutex: one chain of promises per key. */
-class Serial {
-  #tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.then(() => undefined, () => undefined);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return next;
-  }
-
-  /** Resolves when every queued task has finished. */
-  async idle(): Promise<void> {
-    while (this.#tails.size) await Promise.all(this.#tails.values());
-  }
-}
-
 export class Controller {
   readonly ipam: Ipam;
-  #serial = new Serial();
-  #reaper = new Serial();
+  #serial = new KeyedSerial();
+  #reaper = new KeyedSerial();
   #drivers: Map<NetworkMode, NetworkDriver>;
 
   constructor(readonly store: KvStore, drivers: NetworkDriver[], ipam?: Ipam, readonly hostName = 'local') {

@@ -17,6 +17,7 @@
  * local call on the same network.
  */
 import { Controller, type CreateNetworkRequest, type JoinResult } from '../cnm/controller.js';
+import { KeyedSerial } from '../cnm/keyed-serial.js';
 import type { NetworkDriver } from '../cnm/driver.js';
 import type { OverlayDriver } from '../cnm/drivers/overlay.js';
 import { type NetworkRecord, NetworkOptionError } from '../cnm/model.js';
@@ -27,21 +28,6 @@ import type { KvStore } from './store.js';
 export interface NetworkMembership {
   network: string;
   host: string;
-}
-
-/** A keyed mutex: one promise chain per key. */
-export class KeyedSerial {
-  #tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.then(() => undefined, () => undefined);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return next;
-  }
 }
 
 const subnetsOf = (pools: { pool: string }[]) => pools.map((s) => s.pool).sort().join(',');
