@@ -8,33 +8,81 @@
  * frames recursively, DNS messages by their question/answer counts. Also
  * the JSON form (full fields from wire/frame.ts decodeFrame) and the -v tree.
  */
-import { ipv4ToString, ipv6ToString, macToString, u16 } from '../wire/bytes.js';
+import { ipv6ToString, u16 } from '../wire/bytes.js';
 import { decodeFrame, type Layer } from '../wire/frame.js';
 import { decodeMessage, RrType } from '../wire/dns/index.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2 } from '../wire/capture-common.js';
 import type { Facts, Level } from './facts.js';
+import { type Lit, TextBuffer, lit } from './text.js';
+
+const L_COLON = lit(': ');
+const L_GT = lit(' > ');
+const L_VLAN = lit(' vlan ');
+const L_COMMA = lit(', ');
+const L_ETHERTYPE = lit('ethertype ');
+const L_LENGTH = lit(', length ');
+const L_PROBLEM = lit('[|');
+const L_IP = lit('IP ');
+const L_IP6 = lit('IP6 ');
+const L_IP_PROTO = lit('ip-proto-');
+const L_FRAGMENT_LENGTH = lit(' fragment, length ');
+const L_TCP = lit('TCP ');
+const L_TCP_FLAGS = lit('TCP [');
+const L_TCP_SEQ = lit('] seq ');
+const L_ACK = lit(', ack ');
+const L_WIN = lit(', win ');
+const L_UDP = lit('UDP ');
+const L_VXLAN_VNI = lit('VXLAN vni ');
+const L_UDP_LENGTH = lit('UDP, length ');
+const L_ICMP = lit('ICMP ');
+const L_TYPE = lit('type ');
+const L_ID = lit(', id ');
+const L_SEQ = lit(', seq ');
+const L_CODE = lit(', code ');
+const L_ICMP6 = lit('ICMP6 ');
+const L_ICMP6_COMMA = lit('ICMP6, ');
+const L_ARP_REQUEST_WHO_HAS = lit('ARP, Request who-has ');
+const L_TELL = lit(' tell ');
+const L_ARP_REPLY = lit('ARP, Reply ');
+const L_IS_AT = lit(' is-at ');
+const L_ARP_OP = lit('ARP, op ');
+const L_LENGTH_28 = lit(', length 28');
+const L_WHO_HAS = lit(', who has ');
+const L_TGT_IS = lit(', tgt is ');
 
 const PAD2 = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
 
 /** "HH:MM:SS.ffffff" (UTC) with `digits` fractional digits. */
-let lastSec = -1;
-let lastBase = '';
-
 export function formatTime(sec: number, nsec: number, digits: number): string {
-  // Captures are time-ordered: the HH:MM:SS part changes at most once a second.
-  const base = sec === lastSec ? lastBase : timeOfDay(sec);
-  lastSec = sec;
-  lastBase = base;
-  if (digits <= 0) return base;
-  const frac = FRAC[digits]!(nsec);
-  return `${base}.${frac}`;
+  scratch.pos = 0;
+  writeTime(scratch, sec, nsec, digits);
+  return scratch.toString();
 }
 
-const FRAC: ((n: number) => string)[] = Array.from({ length: 10 }, (_, d) => (n: number) => {
-  const v = Math.floor(n / 10 ** (9 - d));
-  const s = String(v);
-  return s.length >= d ? s : '000000000'.slice(0, d - s.length) + s;
-});
+// Captures are time-ordered: the HH:MM:SS part changes at most once a second.
+let lastSec = -1;
+let lastBase = lit('00:00:00');
+
+/** formatTime() into `t`. */
+export function writeTime(t: TextBuffer, sec: number, nsec: number, digits: number): void {
+  if (sec !== lastSec) {
+    lastBase = lit(timeOfDay(sec));
+    lastSec = sec;
+  }
+  t.lit(lastBase);
+  if (digits <= 0) return;
+  t.byte(46);
+  const v = Math.floor(nsec / FRAC_DIV[digits]!);
+  if (v >= 0 && v < FRAC_LIMIT[digits]!) t.fixed(v, digits);
+  else {
+    const s = String(v);
+    t.ascii(s.length >= digits ? s : '000000000'.slice(0, digits - s.length) + s);
+  }
+}
+
+/** 10^(9-d): the divisor that leaves d fractional digits of a nanosecond count. */
+const FRAC_DIV = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1];
+const FRAC_LIMIT = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
 function timeOfDay(sec: number): string {
   const day = sec % 86400;
@@ -44,144 +92,325 @@ function timeOfDay(sec: number): string {
   return `${PAD2[h]}:${PAD2[m]}:${PAD2[s]}`;
 }
 
-// Small bounded caches: a capture repeats the same few addresses.
-const macCache = new Map<number, string>();
-const v4Cache = new Map<number, string>();
-const CACHE_MAX = 4096;
-
-function mac(b: Uint8Array, o: number): string {
-  const key = ((b[o]! << 8) | b[o + 1]!) * 4294967296 + (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0);
-  let s = macCache.get(key);
-  if (s === undefined) {
-    if (macCache.size >= CACHE_MAX) macCache.clear();
-    s = macToString(b, o);
-    macCache.set(key, s);
-  }
-  return s;
-}
-
-function v4(b: Uint8Array, o: number): string {
-  const k = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-  let s = v4Cache.get(k);
-  if (s === undefined) {
-    if (v4Cache.size >= CACHE_MAX) v4Cache.clear();
-    s = ipv4ToString(b, o);
-    v4Cache.set(k, s);
-  }
-  return s;
-}
+const scratch = new TextBuffer(4096);
 
 const SLL_TYPES = ['In', 'B', 'M', 'P', 'Out'];
-const TCP_FLAGS = 'FSRPUEW';
+const TCP_FLAGS = [70, 83, 82, 80, 85, 69, 87]; // F S R P U E W
 
 /** The summary of every layer of the packet (no time, no interface). */
 export function summarize(f: Facts): string {
-  let out = '';
+  scratch.pos = 0;
+  writeSummary(scratch, f);
+  return scratch.toString();
+}
+
+/** summarize() into `t`. */
+export function writeSummary(t: TextBuffer, f: Facts): void {
   if (f.sllPacketType >= 0 && (f.linktype === LINKTYPE_LINUX_SLL || f.linktype === LINKTYPE_LINUX_SLL2)) {
-    out = `${SLL_TYPES[f.sllPacketType] ?? f.sllPacketType} `;
+    t.text(`${SLL_TYPES[f.sllPacketType] ?? f.sllPacketType} `);
   }
   for (let i = 0; i < f.depth; i++) {
-    if (i > 0) out += ': ';
-    out += level(f, f.levels[i]!);
+    if (i > 0) t.lit(L_COLON);
+    level(t, f, f.levels[i]!);
   }
-  return out;
 }
 
-function level(f: Facts, l: Level): string {
+function level(t: TextBuffer, f: Facts, l: Level): void {
   const b = f.data;
-  let s = '';
   if (l.ethOffset >= 0) {
-    s = `${mac(b, l.ethOffset + 6)} > ${mac(b, l.ethOffset)}`;
-    if (l.vlan >= 0) s += ` vlan ${l.vlan}`;
-    if (l.etherType < 0) return `${s}, ${l.problem ? `[|${l.problem}]` : ''}`;
-    s += ', ';
+    t.mac(b, l.ethOffset + 6);
+    t.lit(L_GT);
+    t.mac(b, l.ethOffset);
+    if (l.vlan >= 0) {
+      t.lit(L_VLAN);
+      t.dec(l.vlan);
+    }
+    t.lit(L_COMMA);
+    if (l.etherType < 0) {
+      if (l.problem) problem(t, l.problem);
+      return;
+    }
   }
-  if (l.ipVersion !== 0) return s + ip(f, l);
-  if (l.arpOffset >= 0) return s + arpLine(b, l);
-  if (l.problem) return `${s}${etherName(l.etherType)} [|${l.problem}]`;
-  return `${s}ethertype ${etherName(l.etherType)}, length ${f.end - (l.ethOffset >= 0 ? l.ethOffset : f.start)}`;
+  if (l.ipVersion !== 0) ip(t, f, l);
+  else if (l.arpOffset >= 0) arpLine(t, b, l);
+  else if (l.problem) {
+    etherName(t, l.etherType);
+    t.byte(32);
+    problem(t, l.problem);
+  } else {
+    t.lit(L_ETHERTYPE);
+    etherName(t, l.etherType);
+    t.lit(L_LENGTH);
+    t.dec(f.end - (l.ethOffset >= 0 ? l.ethOffset : f.start));
+  }
 }
 
-function etherName(t: number): string {
-  switch (t) {
-    case 0x0800: return 'IPv4';
-    case 0x86dd: return 'IPv6';
-    case 0x0806: return 'ARP';
-    default: return `0x${t.toString(16).padStart(4, '0')}`;
+/** "[|problem]" */
+function problem(t: TextBuffer, p: string): void {
+  t.lit(L_PROBLEM);
+  t.text(p);
+  t.byte(93);
+}
+
+const L_IPV4 = lit('IPv4');
+const L_IPV6 = lit('IPv6');
+const L_ARP = lit('ARP');
+
+function etherName(t: TextBuffer, type: number): void {
+  switch (type) {
+    case 0x0800: t.lit(L_IPV4); return;
+    case 0x86dd: t.lit(L_IPV6); return;
+    case 0x0806: t.lit(L_ARP); return;
+    default: t.ascii(`0x${type.toString(16).padStart(4, '0')}`);
   }
 }
 
-function ip(f: Facts, l: Level): string {
+function ip(t: TextBuffer, f: Facts, l: Level): void {
   const b = f.data;
   const isV4 = l.ipVersion === 4;
-  const src = isV4 ? v4(b, l.ipOffset + 12) : ipv6ToString(b, l.ipOffset + 8);
-  const dst = isV4 ? v4(b, l.ipOffset + 16) : ipv6ToString(b, l.ipOffset + 24);
   const ports = l.sourcePort >= 0;
-  let s = `${isV4 ? 'IP' : 'IP6'} ${src}${ports ? `.${l.sourcePort}` : ''} > ${dst}${ports ? `.${l.destinationPort}` : ''}: `;
-  if (l.fragment) return `${s}ip-proto-${l.protocol} fragment, length ${l.ipLength}`;
+  if (isV4) {
+    t.lit(L_IP);
+    t.ipv4(b, l.ipOffset + 12);
+  } else {
+    t.lit(L_IP6);
+    t.ascii(ipv6ToString(b, l.ipOffset + 8));
+  }
+  if (ports) {
+    t.byte(46);
+    t.dec(l.sourcePort);
+  }
+  t.lit(L_GT);
+  if (isV4) t.ipv4(b, l.ipOffset + 16);
+  else t.ascii(ipv6ToString(b, l.ipOffset + 24));
+  if (ports) {
+    t.byte(46);
+    t.dec(l.destinationPort);
+  }
+  t.lit(L_COLON);
+  if (l.fragment) {
+    t.lit(L_IP_PROTO);
+    t.dec(l.protocol);
+    t.lit(L_FRAGMENT_LENGTH);
+    t.dec(l.ipLength);
+    return;
+  }
   const payload = l.l4Offset >= 0 ? l.l4Length : 0;
   switch (l.protocol) {
     case 1:
-      return s + icmp4(l, payload);
+      icmp4(t, l, payload);
+      return;
     case 58:
-      return s + icmp6(f, l, payload);
+      icmp6(t, f, l, payload);
+      return;
     case 6: {
-      if (l.tcpFlags < 0) return `${s}TCP [|${l.problem}]`;
-      let flags = '';
-      for (let i = 0; i < 7; i++) if (l.tcpFlags & (1 << i)) flags += TCP_FLAGS[i];
-      if (l.tcpFlags & 0x10) flags += '.';
-      const hl = (b[l.l4Offset + 12]! >> 4) * 4;
-      return `${s}TCP [${flags}] seq ${l.tcpSeq}${l.tcpFlags & 0x10 ? `, ack ${l.tcpAck}` : ''}, win ${l.tcpWindow}, length ${Math.max(0, payload - hl)}`;
+      if (l.tcpFlags < 0) {
+        t.lit(L_TCP);
+        problem(t, l.problem);
+        return;
+      }
+      t.lit(L_TCP_FLAGS);
+      for (let i = 0; i < 7; i++) if (l.tcpFlags & (1 << i)) t.byte(TCP_FLAGS[i]!);
+      if (l.tcpFlags & 0x10) t.byte(46);
+      t.lit(L_TCP_SEQ);
+      t.dec(l.tcpSeq);
+      if (l.tcpFlags & 0x10) {
+        t.lit(L_ACK);
+        t.dec(l.tcpAck);
+      }
+      t.lit(L_WIN);
+      t.dec(l.tcpWindow);
+      t.lit(L_LENGTH);
+      t.dec(Math.max(0, payload - (b[l.l4Offset + 12]! >> 4) * 4));
+      return;
     }
     case 17: {
-      if (l.sourcePort < 0) return `${s}UDP [|${l.problem}]`;
-      if (l.vni >= 0) return `${s}VXLAN vni ${l.vni}`;
-      if (l.problem) return `${s}UDP [|${l.problem}]`;
+      if (l.sourcePort < 0 || (l.vni < 0 && l.problem)) {
+        t.lit(L_UDP);
+        problem(t, l.problem);
+        return;
+      }
+      if (l.vni >= 0) {
+        t.lit(L_VXLAN_VNI);
+        t.dec(l.vni);
+        return;
+      }
       const len = Math.max(0, u16(b, l.l4Offset + 4) - 8);
       if (l.sourcePort === 53 || l.destinationPort === 53 || l.sourcePort === 5353 || l.destinationPort === 5353) {
-        return s + dns(b, l.l4Offset + 8, Math.min(len, payload - 8));
+        writeDns(t, b, l.l4Offset + 8, Math.min(len, payload - 8));
+        return;
       }
-      return `${s}UDP, length ${len}`;
+      t.lit(L_UDP_LENGTH);
+      t.dec(len);
+      return;
     }
     default:
-      return `${s}ip-proto-${l.protocol}, length ${payload}`;
+      t.lit(L_IP_PROTO);
+      t.dec(l.protocol);
+      t.lit(L_LENGTH);
+      t.dec(payload);
   }
 }
 
-const ICMP4: Record<number, string> = { 0: 'echo reply', 3: 'unreachable', 5: 'redirect', 8: 'echo request', 11: 'time exceeded', 12: 'parameter problem' };
+const ICMP4 = lits({ 0: 'echo reply', 3: 'unreachable', 5: 'redirect', 8: 'echo request', 11: 'time exceeded', 12: 'parameter problem' });
 
-function icmp4(l: Level, payload: number): string {
-  if (l.icmpType < 0) return `ICMP [|${l.problem}]`;
-  const name = ICMP4[l.icmpType] ?? `type ${l.icmpType}`;
-  const echo = l.icmpId >= 0 ? `, id ${l.icmpId}, seq ${l.icmpSeq}` : l.icmpType === 3 || l.icmpType === 11 ? `, code ${l.icmpCode}` : '';
-  return `ICMP ${name}${echo}, length ${payload}`;
+function lits(names: Record<number, string>): (Lit | undefined)[] {
+  const out: (Lit | undefined)[] = new Array<Lit | undefined>(256).fill(undefined);
+  for (const [k, v] of Object.entries(names)) out[Number(k)] = lit(v);
+  return out;
 }
 
-const ICMP6: Record<number, string> = {
+function icmp4(t: TextBuffer, l: Level, payload: number): void {
+  if (l.icmpType < 0) {
+    t.lit(L_ICMP);
+    problem(t, l.problem);
+    return;
+  }
+  t.lit(L_ICMP);
+  const name = ICMP4[l.icmpType];
+  if (name !== undefined) t.lit(name);
+  else {
+    t.lit(L_TYPE);
+    t.dec(l.icmpType);
+  }
+  if (l.icmpId >= 0) {
+    t.lit(L_ID);
+    t.dec(l.icmpId);
+    t.lit(L_SEQ);
+    t.dec(l.icmpSeq);
+  } else if (l.icmpType === 3 || l.icmpType === 11) {
+    t.lit(L_CODE);
+    t.dec(l.icmpCode);
+  }
+  t.lit(L_LENGTH);
+  t.dec(payload);
+}
+
+const ICMP6 = lits({
   1: 'destination unreachable', 2: 'packet too big', 3: 'time exceeded', 128: 'echo request', 129: 'echo reply',
   133: 'router solicitation', 134: 'router advertisement', 135: 'neighbor solicitation', 136: 'neighbor advertisement', 143: 'multicast listener report v2',
-};
+});
 
-function icmp6(f: Facts, l: Level, payload: number): string {
-  if (l.icmpType < 0) return `ICMP6 [|${l.problem}]`;
-  const name = ICMP6[l.icmpType] ?? `type ${l.icmpType}`;
-  let extra = '';
-  if (l.icmpId >= 0) extra = `, id ${l.icmpId}, seq ${l.icmpSeq}`;
-  else if ((l.icmpType === 135 || l.icmpType === 136) && payload >= 24) extra = `, ${l.icmpType === 135 ? 'who has' : 'tgt is'} ${ipv6ToString(f.data, l.l4Offset + 8)}`;
-  return `ICMP6, ${name}${extra}, length ${payload}`;
+function icmp6(t: TextBuffer, f: Facts, l: Level, payload: number): void {
+  if (l.icmpType < 0) {
+    t.lit(L_ICMP6);
+    problem(t, l.problem);
+    return;
+  }
+  t.lit(L_ICMP6_COMMA);
+  const name = ICMP6[l.icmpType];
+  if (name !== undefined) t.lit(name);
+  else {
+    t.lit(L_TYPE);
+    t.dec(l.icmpType);
+  }
+  if (l.icmpId >= 0) {
+    t.lit(L_ID);
+    t.dec(l.icmpId);
+    t.lit(L_SEQ);
+    t.dec(l.icmpSeq);
+  } else if ((l.icmpType === 135 || l.icmpType === 136) && payload >= 24) {
+    t.lit(l.icmpType === 135 ? L_WHO_HAS : L_TGT_IS);
+    t.ascii(ipv6ToString(f.data, l.l4Offset + 8));
+  }
+  t.lit(L_LENGTH);
+  t.dec(payload);
 }
 
-function arpLine(b: Uint8Array, l: Level): string {
+function arpLine(t: TextBuffer, b: Uint8Array, l: Level): void {
   const o = l.arpOffset;
-  const spa = ipv4ToString(b, o + 14);
-  const tpa = ipv4ToString(b, o + 24);
-  if (l.arpOp === 1) return `ARP, Request who-has ${tpa} tell ${spa}, length 28`;
-  if (l.arpOp === 2) return `ARP, Reply ${spa} is-at ${macToString(b, o + 8)}, length 28`;
-  return `ARP, op ${l.arpOp} ${spa} > ${tpa}, length 28`;
+  if (l.arpOp === 1) {
+    t.lit(L_ARP_REQUEST_WHO_HAS);
+    t.ipv4(b, o + 24);
+    t.lit(L_TELL);
+    t.ipv4(b, o + 14);
+  } else if (l.arpOp === 2) {
+    t.lit(L_ARP_REPLY);
+    t.ipv4(b, o + 14);
+    t.lit(L_IS_AT);
+    t.mac(b, o + 8);
+  } else {
+    t.lit(L_ARP_OP);
+    t.dec(l.arpOp);
+    t.byte(32);
+    t.ipv4(b, o + 14);
+    t.lit(L_GT);
+    t.ipv4(b, o + 24);
+  }
+  t.lit(L_LENGTH_28);
 }
 
 const RR_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RrType).map(([k, v]) => [v, k]));
 const RCODES = ['NoError', 'FormErr', 'ServFail', 'NXDomain', 'NotImp', 'Refused'];
+
+const RR_LITS = new Map(Object.entries(RR_NAMES).map(([k, v]) => [Number(k), lit(v)]));
+const RCODE_LITS = RCODES.map((r) => lit(` ${r}`));
+const L_DNS = lit('DNS ');
+const L_QUERY_MARK = lit('? ');
+const L_NO_RECORDS = lit(' 0/0/0');
+const L_OPEN = lit(' (');
+
+function writeDns(t: TextBuffer, b: Uint8Array, o: number, len: number): void {
+  if (!dnsQuestionOnly(t, b, o, len)) t.text(dns(b, o, len));
+}
+
+/**
+ * dns() for the common shape, written directly: exactly one question and
+ * no records, a name of plain printable labels. Anything else (or anything
+ * decodeMessage would reject) returns false and takes the full decoder.
+ */
+function dnsQuestionOnly(t: TextBuffer, b: Uint8Array, o: number, len: number): boolean {
+  if (len < 17 || u16(b, o + 4) !== 1 || (b[o + 6]! | b[o + 7]! | b[o + 8]! | b[o + 9]! | b[o + 10]! | b[o + 11]!) !== 0) return false;
+  const end = o + len;
+  let p = o + 12;
+  let wire = 1;
+  for (;;) {
+    if (p >= end) return false;
+    const n = b[p]!;
+    if (n === 0) break;
+    wire += n + 1;
+    if (n > 63 || wire > 255 || p + 1 + n > end) return false;
+    for (let i = p + 1; i <= p + n; i++) {
+      const c = b[i]!;
+      if (c < 0x21 || c > 0x7e || c === 0x2e || c === 0x5c) return false;
+    }
+    p += n + 1;
+  }
+  if (p + 5 !== end) return false;
+  const type = u16(b, p + 1);
+  const flags = u16(b, o + 2);
+  const qr = (flags & 0x8000) !== 0;
+  t.lit(L_DNS);
+  t.dec(u16(b, o));
+  if (!qr && flags & 0x0100) t.byte(43);
+  const rcode = flags & 0xf;
+  if (qr && rcode) {
+    const rc = RCODE_LITS[rcode];
+    if (rc) t.lit(rc);
+    else t.ascii(` rcode ${rcode}`);
+  }
+  t.byte(32);
+  const name = RR_LITS.get(type);
+  if (name) t.lit(name);
+  else t.ascii(`TYPE${type}`);
+  t.lit(L_QUERY_MARK);
+  t.room(wire);
+  const out = t.buf;
+  let w = t.pos;
+  for (let q = o + 12; q < p; ) {
+    const n = b[q]!;
+    if (q > o + 12) out[w++] = 46;
+    for (let i = q + 1; i <= q + n; i++) out[w++] = b[i]!;
+    q += n + 1;
+  }
+  out[w++] = 46;
+  t.pos = w;
+  if (qr) t.lit(L_NO_RECORDS);
+  t.lit(L_OPEN);
+  t.dec(len);
+  t.byte(41);
+  return true;
+}
 
 /** tcpdump's DNS style: "id+ A? name. (len)" or "id q: A? name. 1/0/0 A 1.2.3.4 (len)". */
 function dns(b: Uint8Array, o: number, len: number): string {

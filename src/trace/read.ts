@@ -4,13 +4,13 @@
  * print (line, JSON or tree) or count. Constant memory whatever the size.
  */
 import { streamFile } from '../io/file-stream.js';
-import type { CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
+import type { CaptureHandlers, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
 import { CaptureReader } from '../wire/capture-reader.js';
 import { dissect } from './dissect.js';
 import { newFacts, type Facts } from './facts.js';
 import { type FilterNode, matchFilter } from './filter.js';
 import type { LineWriter } from './output.js';
-import { decodeLayers, formatTime, formatTree, summarize } from './print.js';
+import { decodeLayers, formatTime, formatTree, summarize, writeSummary, writeTime } from './print.js';
 import { TraceStats } from './stats.js';
 
 export type PrintFormat = 'line' | 'json' | 'tree';
@@ -46,26 +46,62 @@ export function formatPacket(format: PrintFormat, f: Facts, r: { sec: number; ns
 
 /** Prints every matching packet of a file to `out`. Throws CaptureError after printing what came before. */
 export async function printFile(path: string, format: PrintFormat, out: LineWriter, opts: ReadOptions): Promise<ReadResult> {
-  const facts = newFacts();
-  let matched = 0;
+  const printer = new FilePrinter(format, out, opts);
+  const reader = new CaptureReader(printer);
   const stop = new AbortController();
-  const reader = new CaptureReader({
-    packet: (r: CaptureRecord) => {
-      if (stop.signal.aborted) return;
-      dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
-      if (!matchFilter(opts.filter, facts)) return;
-      matched++;
-      out.line(formatPacket(format, facts, r));
-      if (opts.count !== undefined && matched >= opts.count) stop.abort();
-    },
-    ...(opts.warning ? { warning: opts.warning } : {}),
-  });
   await streamFile(path, (chunk) => {
     reader.feed(chunk);
+    if (printer.done || out.closed) {
+      stop.abort();
+      return undefined;
+    }
     return out.backpressure;
-  }, { signal: stop.signal });
+  }, { signal: stop.signal, chunkSize: 1 << 20 });
   if (!stop.signal.aborted) reader.end();
-  return { packets: reader.count, matched };
+  return { packets: reader.count, matched: printer.matched };
+}
+
+/** The per-packet work of printFile, as a handler object (no closure per packet). */
+class FilePrinter implements CaptureHandlers {
+  readonly facts = newFacts();
+  readonly warning?: (w: CaptureWarning) => void;
+  matched = 0;
+  done = false;
+  readonly #filter: FilterNode | null;
+  readonly #count: number;
+  readonly #line: boolean;
+
+  constructor(private readonly format: PrintFormat, private readonly out: LineWriter, opts: ReadOptions) {
+    this.#filter = opts.filter;
+    this.#count = opts.count ?? Infinity;
+    this.#line = format === 'line';
+    if (opts.warning) this.warning = opts.warning;
+  }
+
+  packet(r: CaptureRecord): void {
+    if (this.done) return;
+    const facts = this.facts;
+    dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
+    if (this.#filter !== null && !matchFilter(this.#filter, facts)) return;
+    this.matched++;
+    const out = this.out;
+    const t = out.text;
+    if (this.#line) {
+      writeTime(t, r.sec, r.nsec, r.tsDigits);
+      t.byte(32);
+      if (r.ifname) {
+        t.text(r.ifname);
+        t.byte(32);
+      }
+      writeSummary(t, facts);
+      t.byte(10);
+    } else {
+      t.text(formatPacket(this.format, facts, r));
+      t.byte(10);
+    }
+    out.endLine();
+    if (this.matched >= this.#count) this.done = true;
+  }
 }
 
 /** Counts a file's packets by protocol, VNI and talker. */

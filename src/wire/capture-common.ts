@@ -219,11 +219,21 @@ export function splitTimestamp(high: number, low: number, base: 10 | 2, exponent
   }
   if (base === 10 && exponent <= 9) {
     const d = POW10[exponent]!;
+    // high * 2^32 + low < 2^53 (any date before year 287,000 in ns): one division.
+    if (high < 0x200000) {
+      const units = high * 4294967296 + low;
+      let q = Math.floor(units / d);
+      // The quotient can round up across an integer; products below are exact.
+      if (q * d > units) q--;
+      out.sec = q;
+      out.nsec = (units - q * d) * POW10[9 - exponent]!;
+      return;
+    }
     let rem = 0;
     let q = 0;
-    const words = [high >>> 16, high & 0xffff, low >>> 16, low & 0xffff];
     for (let i = 0; i < 4; i++) {
-      const cur = rem * 65536 + words[i]!;
+      const word = i === 0 ? high >>> 16 : i === 1 ? high & 0xffff : i === 2 ? low >>> 16 : low & 0xffff;
+      const cur = rem * 65536 + word;
       const w = Math.floor(cur / d);
       rem = cur - w * d;
       q = q * 65536 + w;

@@ -119,7 +119,7 @@ async function read(args: string[]): Promise<number> {
   if (!file) throw new InvalidArgumentError('trace read needs a FILE');
   const filter = parseFilter(p.filterText);
   const count = one(p, '-c');
-  const out = new LineWriter(process.stdout);
+  const out = new LineWriter(process.stdout, 1 << 20, true);
   try {
     await printFile(file, format(p), out, { filter, warning: warn, ...(count ? { count: intArg('-c', count, 1, 2 ** 31) } : {}) });
   } finally {
@@ -167,7 +167,7 @@ async function capture(args: string[]): Promise<number> {
   const duration = durArg ? intArg('--duration', durArg, 1, 86400 * 365) : undefined;
   const writePath = one(p, '-w');
   const src = await LiveSource.open({ iface, ...(p.netns ? { netns: p.netns } : {}), filter });
-  const out = new LineWriter(process.stdout, 1);
+  const out = new LineWriter(process.stdout, 1, true);
   let sink: FileSink | undefined;
   let writer: PcapngWriter | undefined;
   let ifId = 0;
