@@ -6,24 +6,36 @@ import { open } from 'node:fs/promises';
 import { closeSync, openSync, writeSync } from 'node:fs';
 
 /**
- * Calls `each` with successive chunks of the file (the same buffer, refilled);
- * a promise from `each` (output backpressure) is awaited before reading on.
+ * Calls `each` with successive chunks of the file; a promise from `each`
+ * (output backpressure) is awaited before reading on. Two buffers take
+ * turns, so the next read is in flight while `each` works on a chunk: a
+ * chunk is only valid until `each` returns (or its promise settles).
  */
 export async function streamFile(path: string, each: (chunk: Uint8Array) => void | Promise<void>,
   opts: { chunkSize?: number; signal?: AbortSignal } = {}): Promise<number> {
   const handle = await open(path, 'r');
-  const buf = Buffer.alloc(opts.chunkSize ?? 256 * 1024);
+  const size = opts.chunkSize ?? 256 * 1024;
+  // Plain Uint8Arrays, not Buffers: decoders then see one array type (monomorphic loads).
+  const bufs = [new Uint8Array(size), new Uint8Array(size)];
+  let turn = 0;
   let total = 0;
+  let next: Promise<{ bytesRead: number }> | undefined = handle.read(bufs[0]!, 0, size, null);
   try {
     for (;;) {
-      if (opts.signal?.aborted) break;
-      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
+      const { bytesRead } = await next!;
+      next = undefined;
+      if (bytesRead === 0 || opts.signal?.aborted) break;
+      const chunk = bufs[turn]!;
+      turn ^= 1;
+      // Sequential reads at the file position: the previous one has completed.
+      next = handle.read(bufs[turn]!, 0, size, null);
       total += bytesRead;
-      const wait = each(buf.subarray(0, bytesRead));
+      const wait = each(chunk.subarray(0, bytesRead));
       if (wait) await wait;
     }
   } finally {
+    // Never close the handle under a read in flight.
+    if (next) await next.catch(() => undefined);
     await handle.close();
   }
   return total;

@@ -13,7 +13,7 @@ import { decodeFrame, type Layer } from '../wire/frame.js';
 import { decodeMessage, RrType } from '../wire/dns/index.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2 } from '../wire/capture-common.js';
 import type { Facts, Level } from './facts.js';
-import { type Lit, TextBuffer, lit } from './text.js';
+import { type Lit, TextBuffer, lit, putAscii, putByte, putDec, putFixed, putIpv4, putLit, putMac } from './text.js';
 
 const L_COLON = lit(': ');
 const L_GT = lit(' > ');
@@ -69,15 +69,19 @@ export function writeTime(t: TextBuffer, sec: number, nsec: number, digits: numb
     lastBase = lit(timeOfDay(sec));
     lastSec = sec;
   }
-  t.lit(lastBase);
-  if (digits <= 0) return;
-  t.byte(46);
-  const v = Math.floor(nsec / FRAC_DIV[digits]!);
-  if (v >= 0 && v < FRAC_LIMIT[digits]!) t.fixed(v, digits);
-  else {
-    const s = String(v);
-    t.ascii(s.length >= digits ? s : '000000000'.slice(0, digits - s.length) + s);
+  t.room(lastBase.n + 32);
+  const dv = t.dv;
+  let p = putLit(dv, t.pos, lastBase);
+  if (digits > 0) {
+    p = putByte(dv, p, 46);
+    const v = Math.floor(nsec / FRAC_DIV[digits]!);
+    if (v >= 0 && v < FRAC_LIMIT[digits]!) p = putFixed(dv, p, v, digits);
+    else {
+      const s = String(v);
+      p = putAscii(dv, p, s.length >= digits ? s : '000000000'.slice(0, digits - s.length) + s);
+    }
   }
+  t.pos = p;
 }
 
 /** 10^(9-d): the divisor that leaves d fractional digits of a nanosecond count. */
@@ -115,34 +119,47 @@ export function writeSummary(t: TextBuffer, f: Facts): void {
   }
 }
 
+/** Room for everything a level writes except problem text and DNS (those check for themselves). */
+const LEVEL_ROOM = 512;
+
 function level(t: TextBuffer, f: Facts, l: Level): void {
   const b = f.data;
+  t.room(LEVEL_ROOM);
+  const dv = t.dv;
+  let p = t.pos;
   if (l.ethOffset >= 0) {
-    t.mac(b, l.ethOffset + 6);
-    t.lit(L_GT);
-    t.mac(b, l.ethOffset);
+    p = putMac(dv, p, b, l.ethOffset + 6);
+    p = putLit(dv, p, L_GT);
+    p = putMac(dv, p, b, l.ethOffset);
     if (l.vlan >= 0) {
-      t.lit(L_VLAN);
-      t.dec(l.vlan);
+      p = putLit(dv, p, L_VLAN);
+      p = putDec(dv, p, l.vlan);
     }
-    t.lit(L_COMMA);
+    p = putLit(dv, p, L_COMMA);
     if (l.etherType < 0) {
+      t.pos = p;
       if (l.problem) problem(t, l.problem);
       return;
     }
   }
-  if (l.ipVersion !== 0) ip(t, f, l);
-  else if (l.arpOffset >= 0) arpLine(t, b, l);
-  else if (l.problem) {
-    etherName(t, l.etherType);
-    t.byte(32);
-    problem(t, l.problem);
-  } else {
-    t.lit(L_ETHERTYPE);
-    etherName(t, l.etherType);
-    t.lit(L_LENGTH);
-    t.dec(f.end - (l.ethOffset >= 0 ? l.ethOffset : f.start));
+  if (l.ipVersion !== 0) {
+    ip(t, dv, p, f, l);
+    return;
   }
+  if (l.arpOffset >= 0) {
+    t.pos = arpLine(dv, p, b, l);
+    return;
+  }
+  if (l.problem) {
+    p = etherName(dv, p, l.etherType);
+    t.pos = putByte(dv, p, 32);
+    problem(t, l.problem);
+    return;
+  }
+  p = putLit(dv, p, L_ETHERTYPE);
+  p = etherName(dv, p, l.etherType);
+  p = putLit(dv, p, L_LENGTH);
+  t.pos = putDec(dv, p, f.end - (l.ethOffset >= 0 ? l.ethOffset : f.start));
 }
 
 /** "[|problem]" */
@@ -156,100 +173,120 @@ const L_IPV4 = lit('IPv4');
 const L_IPV6 = lit('IPv6');
 const L_ARP = lit('ARP');
 
-function etherName(t: TextBuffer, type: number): void {
+function etherName(dv: DataView, p: number, type: number): number {
   switch (type) {
-    case 0x0800: t.lit(L_IPV4); return;
-    case 0x86dd: t.lit(L_IPV6); return;
-    case 0x0806: t.lit(L_ARP); return;
-    default: t.ascii(`0x${type.toString(16).padStart(4, '0')}`);
+    case 0x0800: return putLit(dv, p, L_IPV4);
+    case 0x86dd: return putLit(dv, p, L_IPV6);
+    case 0x0806: return putLit(dv, p, L_ARP);
+    default: return putAscii(dv, p, `0x${type.toString(16).padStart(4, '0')}`);
   }
 }
 
-function ip(t: TextBuffer, f: Facts, l: Level): void {
+/** Writes the IP level and everything above it, from p; sets t.pos. */
+function ip(t: TextBuffer, dv: DataView, p: number, f: Facts, l: Level): void {
   const b = f.data;
   const isV4 = l.ipVersion === 4;
   const ports = l.sourcePort >= 0;
   if (isV4) {
-    t.lit(L_IP);
-    t.ipv4(b, l.ipOffset + 12);
+    p = putLit(dv, p, L_IP);
+    p = putIpv4(dv, p, b, l.ipOffset + 12);
   } else {
-    t.lit(L_IP6);
-    t.ascii(ipv6ToString(b, l.ipOffset + 8));
+    p = putLit(dv, p, L_IP6);
+    p = putAscii(dv, p, ipv6ToString(b, l.ipOffset + 8));
   }
   if (ports) {
-    t.byte(46);
-    t.dec(l.sourcePort);
+    p = putByte(dv, p, 46);
+    p = putDec(dv, p, l.sourcePort);
   }
-  t.lit(L_GT);
-  if (isV4) t.ipv4(b, l.ipOffset + 16);
-  else t.ascii(ipv6ToString(b, l.ipOffset + 24));
+  p = putLit(dv, p, L_GT);
+  p = isV4 ? putIpv4(dv, p, b, l.ipOffset + 16) : putAscii(dv, p, ipv6ToString(b, l.ipOffset + 24));
   if (ports) {
-    t.byte(46);
-    t.dec(l.destinationPort);
+    p = putByte(dv, p, 46);
+    p = putDec(dv, p, l.destinationPort);
   }
-  t.lit(L_COLON);
+  p = putLit(dv, p, L_COLON);
   if (l.fragment) {
-    t.lit(L_IP_PROTO);
-    t.dec(l.protocol);
-    t.lit(L_FRAGMENT_LENGTH);
-    t.dec(l.ipLength);
+    p = putLit(dv, p, L_IP_PROTO);
+    p = putDec(dv, p, l.protocol);
+    p = putLit(dv, p, L_FRAGMENT_LENGTH);
+    t.pos = putDec(dv, p, l.ipLength);
     return;
   }
   const payload = l.l4Offset >= 0 ? l.l4Length : 0;
   switch (l.protocol) {
     case 1:
-      icmp4(t, l, payload);
+      if (l.icmpType < 0) break;
+      t.pos = icmp4(dv, p, l, payload);
       return;
     case 58:
-      icmp6(t, f, l, payload);
+      if (l.icmpType < 0) break;
+      t.pos = icmp6(dv, p, f, l, payload);
       return;
     case 6: {
-      if (l.tcpFlags < 0) {
-        t.lit(L_TCP);
-        problem(t, l.problem);
-        return;
-      }
-      t.lit(L_TCP_FLAGS);
-      for (let i = 0; i < 7; i++) if (l.tcpFlags & (1 << i)) t.byte(TCP_FLAGS[i]!);
-      if (l.tcpFlags & 0x10) t.byte(46);
-      t.lit(L_TCP_SEQ);
-      t.dec(l.tcpSeq);
+      if (l.tcpFlags < 0) break;
+      p = putLit(dv, p, L_TCP_FLAGS);
+      for (let i = 0; i < 7; i++) if (l.tcpFlags & (1 << i)) p = putByte(dv, p, TCP_FLAGS[i]!);
+      if (l.tcpFlags & 0x10) p = putByte(dv, p, 46);
+      p = putLit(dv, p, L_TCP_SEQ);
+      p = putDec(dv, p, l.tcpSeq);
       if (l.tcpFlags & 0x10) {
-        t.lit(L_ACK);
-        t.dec(l.tcpAck);
+        p = putLit(dv, p, L_ACK);
+        p = putDec(dv, p, l.tcpAck);
       }
-      t.lit(L_WIN);
-      t.dec(l.tcpWindow);
-      t.lit(L_LENGTH);
-      t.dec(Math.max(0, payload - (b[l.l4Offset + 12]! >> 4) * 4));
+      p = putLit(dv, p, L_WIN);
+      p = putDec(dv, p, l.tcpWindow);
+      p = putLit(dv, p, L_LENGTH);
+      t.pos = putDec(dv, p, Math.max(0, payload - (b[l.l4Offset + 12]! >> 4) * 4));
       return;
     }
     case 17: {
-      if (l.sourcePort < 0 || (l.vni < 0 && l.problem)) {
-        t.lit(L_UDP);
-        problem(t, l.problem);
-        return;
-      }
+      if (l.sourcePort < 0 || (l.vni < 0 && l.problem)) break;
       if (l.vni >= 0) {
-        t.lit(L_VXLAN_VNI);
-        t.dec(l.vni);
+        p = putLit(dv, p, L_VXLAN_VNI);
+        t.pos = putDec(dv, p, l.vni);
         return;
       }
       const len = Math.max(0, u16(b, l.l4Offset + 4) - 8);
       if (l.sourcePort === 53 || l.destinationPort === 53 || l.sourcePort === 5353 || l.destinationPort === 5353) {
+        t.pos = p;
         writeDns(t, b, l.l4Offset + 8, Math.min(len, payload - 8));
         return;
       }
-      t.lit(L_UDP_LENGTH);
-      t.dec(len);
+      p = putLit(dv, p, L_UDP_LENGTH);
+      t.pos = putDec(dv, p, len);
       return;
     }
     default:
-      t.lit(L_IP_PROTO);
-      t.dec(l.protocol);
-      t.lit(L_LENGTH);
-      t.dec(payload);
+      p = putLit(dv, p, L_IP_PROTO);
+      p = putDec(dv, p, l.protocol);
+      p = putLit(dv, p, L_LENGTH);
+      t.pos = putDec(dv, p, payload);
+      return;
   }
+  // A transport header that did not check out: "ICMP [|icmp: truncated]" ...
+  t.pos = putLit(dv, p, l.protocol === 1 ? L_ICMP : l.protocol === 58 ? L_ICMP6 : l.protocol === 6 ? L_TCP : L_UDP);
+  problem(t, l.problem);
+}
+
+function icmp4(dv: DataView, p: number, l: Level, payload: number): number {
+  p = putLit(dv, p, L_ICMP);
+  const name = ICMP4[l.icmpType];
+  if (name !== undefined) p = putLit(dv, p, name);
+  else {
+    p = putLit(dv, p, L_TYPE);
+    p = putDec(dv, p, l.icmpType);
+  }
+  if (l.icmpId >= 0) {
+    p = putLit(dv, p, L_ID);
+    p = putDec(dv, p, l.icmpId);
+    p = putLit(dv, p, L_SEQ);
+    p = putDec(dv, p, l.icmpSeq);
+  } else if (l.icmpType === 3 || l.icmpType === 11) {
+    p = putLit(dv, p, L_CODE);
+    p = putDec(dv, p, l.icmpCode);
+  }
+  p = putLit(dv, p, L_LENGTH);
+  return putDec(dv, p, payload);
 }
 
 const ICMP4 = lits({ 0: 'echo reply', 3: 'unreachable', 5: 'redirect', 8: 'echo request', 11: 'time exceeded', 12: 'parameter problem' });
@@ -260,84 +297,53 @@ function lits(names: Record<number, string>): (Lit | undefined)[] {
   return out;
 }
 
-function icmp4(t: TextBuffer, l: Level, payload: number): void {
-  if (l.icmpType < 0) {
-    t.lit(L_ICMP);
-    problem(t, l.problem);
-    return;
-  }
-  t.lit(L_ICMP);
-  const name = ICMP4[l.icmpType];
-  if (name !== undefined) t.lit(name);
-  else {
-    t.lit(L_TYPE);
-    t.dec(l.icmpType);
-  }
-  if (l.icmpId >= 0) {
-    t.lit(L_ID);
-    t.dec(l.icmpId);
-    t.lit(L_SEQ);
-    t.dec(l.icmpSeq);
-  } else if (l.icmpType === 3 || l.icmpType === 11) {
-    t.lit(L_CODE);
-    t.dec(l.icmpCode);
-  }
-  t.lit(L_LENGTH);
-  t.dec(payload);
-}
-
 const ICMP6 = lits({
   1: 'destination unreachable', 2: 'packet too big', 3: 'time exceeded', 128: 'echo request', 129: 'echo reply',
   133: 'router solicitation', 134: 'router advertisement', 135: 'neighbor solicitation', 136: 'neighbor advertisement', 143: 'multicast listener report v2',
 });
 
-function icmp6(t: TextBuffer, f: Facts, l: Level, payload: number): void {
-  if (l.icmpType < 0) {
-    t.lit(L_ICMP6);
-    problem(t, l.problem);
-    return;
-  }
-  t.lit(L_ICMP6_COMMA);
+function icmp6(dv: DataView, p: number, f: Facts, l: Level, payload: number): number {
+  p = putLit(dv, p, L_ICMP6_COMMA);
   const name = ICMP6[l.icmpType];
-  if (name !== undefined) t.lit(name);
+  if (name !== undefined) p = putLit(dv, p, name);
   else {
-    t.lit(L_TYPE);
-    t.dec(l.icmpType);
+    p = putLit(dv, p, L_TYPE);
+    p = putDec(dv, p, l.icmpType);
   }
   if (l.icmpId >= 0) {
-    t.lit(L_ID);
-    t.dec(l.icmpId);
-    t.lit(L_SEQ);
-    t.dec(l.icmpSeq);
+    p = putLit(dv, p, L_ID);
+    p = putDec(dv, p, l.icmpId);
+    p = putLit(dv, p, L_SEQ);
+    p = putDec(dv, p, l.icmpSeq);
   } else if ((l.icmpType === 135 || l.icmpType === 136) && payload >= 24) {
-    t.lit(l.icmpType === 135 ? L_WHO_HAS : L_TGT_IS);
-    t.ascii(ipv6ToString(f.data, l.l4Offset + 8));
+    p = putLit(dv, p, l.icmpType === 135 ? L_WHO_HAS : L_TGT_IS);
+    p = putAscii(dv, p, ipv6ToString(f.data, l.l4Offset + 8));
   }
-  t.lit(L_LENGTH);
-  t.dec(payload);
+  p = putLit(dv, p, L_LENGTH);
+  return putDec(dv, p, payload);
 }
 
-function arpLine(t: TextBuffer, b: Uint8Array, l: Level): void {
+function arpLine(dv: DataView, p: number, b: Uint8Array, l: Level): number {
   const o = l.arpOffset;
   if (l.arpOp === 1) {
-    t.lit(L_ARP_REQUEST_WHO_HAS);
-    t.ipv4(b, o + 24);
-    t.lit(L_TELL);
-    t.ipv4(b, o + 14);
+    p = putLit(dv, p, L_ARP_REQUEST_WHO_HAS);
+    p = putIpv4(dv, p, b, o + 24);
+    p = putLit(dv, p, L_TELL);
+    p = putIpv4(dv, p, b, o + 14);
   } else if (l.arpOp === 2) {
-    t.lit(L_ARP_REPLY);
-    t.ipv4(b, o + 14);
-    t.lit(L_IS_AT);
-    t.mac(b, o + 8);
+    p = putLit(dv, p, L_ARP_REPLY);
+    p = putIpv4(dv, p, b, o + 14);
+    p = putLit(dv, p, L_IS_AT);
+    p = putMac(dv, p, b, o + 8);
   } else {
-    t.lit(L_ARP_OP);
-    t.dec(l.arpOp);
-    t.byte(32);
-    t.ipv4(b, o + 14);
-    t.lit(L_GT);
-    t.ipv4(b, o + 24);
+    p = putLit(dv, p, L_ARP_OP);
+    p = putDec(dv, p, l.arpOp);
+    p = putByte(dv, p, 32);
+    p = putIpv4(dv, p, b, o + 14);
+    p = putLit(dv, p, L_GT);
+    p = putIpv4(dv, p, b, o + 24);
   }
-  t.lit(L_LENGTH_28);
+  return putLit(dv, p, L_LENGTH_28);
 }
 
 const RR_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RrType).map(([k, v]) => [v, k]));
@@ -380,35 +386,31 @@ function dnsQuestionOnly(t: TextBuffer, b: Uint8Array, o: number, len: number): 
   const type = u16(b, p + 1);
   const flags = u16(b, o + 2);
   const qr = (flags & 0x8000) !== 0;
-  t.lit(L_DNS);
-  t.dec(u16(b, o));
-  if (!qr && flags & 0x0100) t.byte(43);
+  t.room(wire + 96);
+  const dv = t.dv;
+  let w = putLit(dv, t.pos, L_DNS);
+  w = putDec(dv, w, u16(b, o));
+  if (!qr && flags & 0x0100) w = putByte(dv, w, 43);
   const rcode = flags & 0xf;
   if (qr && rcode) {
     const rc = RCODE_LITS[rcode];
-    if (rc) t.lit(rc);
-    else t.ascii(` rcode ${rcode}`);
+    w = rc ? putLit(dv, w, rc) : putAscii(dv, w, ` rcode ${rcode}`);
   }
-  t.byte(32);
+  w = putByte(dv, w, 32);
   const name = RR_LITS.get(type);
-  if (name) t.lit(name);
-  else t.ascii(`TYPE${type}`);
-  t.lit(L_QUERY_MARK);
-  t.room(wire);
-  const out = t.buf;
-  let w = t.pos;
+  w = name ? putLit(dv, w, name) : putAscii(dv, w, `TYPE${type}`);
+  w = putLit(dv, w, L_QUERY_MARK);
   for (let q = o + 12; q < p; ) {
     const n = b[q]!;
-    if (q > o + 12) out[w++] = 46;
-    for (let i = q + 1; i <= q + n; i++) out[w++] = b[i]!;
+    if (q > o + 12) w = putByte(dv, w, 46);
+    for (let i = q + 1; i <= q + n; i++) w = putByte(dv, w, b[i]!);
     q += n + 1;
   }
-  out[w++] = 46;
-  t.pos = w;
-  if (qr) t.lit(L_NO_RECORDS);
-  t.lit(L_OPEN);
-  t.dec(len);
-  t.byte(41);
+  w = putByte(dv, w, 46);
+  if (qr) w = putLit(dv, w, L_NO_RECORDS);
+  w = putLit(dv, w, L_OPEN);
+  w = putDec(dv, w, len);
+  t.pos = putByte(dv, w, 41);
   return true;
 }
 

@@ -57,27 +57,130 @@ for (let i = 0; i < 1000; i++) {
 /** Bytes a store may run past its logical end, plus margin. */
 const SLACK = 8;
 
+// Unchecked writers: each stores at p in `dv` and returns the new position.
+// The caller has made room (TextBuffer.room) for what it writes.
+
+export function putByte(dv: DataView, p: number, c: number): number {
+  dv.setUint8(p, c);
+  return p + 1;
+}
+
+export function putLit(dv: DataView, p: number, l: Lit): number {
+  const w = l.w;
+  for (let i = 0; i < w.length; i++) dv.setUint32(p + 4 * i, w[i]!, true);
+  return p + l.n;
+}
+
+/** An ASCII string of bounded length (addresses, small fallbacks). */
+export function putAscii(dv: DataView, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) dv.setUint8(p + i, s.charCodeAt(i));
+  return p + s.length;
+}
+
+/** Decimal text of a number: integers 0..2^32-1 from tables, anything else via String (≤ 24 bytes). */
+export function putDec(dv: DataView, p: number, v: number): number {
+  if (!(v >= 0 && v <= 0xffffffff && v === Math.floor(v))) return putAscii(dv, p, String(v));
+  if (v < 1000) {
+    dv.setUint32(p, DEC[v]!, true);
+    return p + DEC_LEN[v]!;
+  }
+  if (v < 1e6) {
+    const hi = Math.floor(v / 1000);
+    dv.setUint32(p, DEC[hi]!, true);
+    p += DEC_LEN[hi]!;
+    dv.setUint32(p, DEC3[v - hi * 1000]!, true);
+    return p + 3;
+  }
+  const top = Math.floor(v / 1e6);
+  const low = v - top * 1e6;
+  if (top < 1000) {
+    dv.setUint32(p, DEC[top]!, true);
+    p += DEC_LEN[top]!;
+  } else {
+    const t1 = Math.floor(top / 1000);
+    dv.setUint32(p, DEC[t1]!, true);
+    p += DEC_LEN[t1]!;
+    dv.setUint32(p, DEC3[top - t1 * 1000]!, true);
+    p += 3;
+  }
+  const mid = Math.floor(low / 1000);
+  dv.setUint32(p, DEC3[mid]!, true);
+  dv.setUint32(p + 3, DEC3[low - mid * 1000]!, true);
+  return p + 6;
+}
+
+/** Exactly `width` (≤ 9) decimal digits of v, 0 ≤ v < 10^width, zero-padded. */
+export function putFixed(dv: DataView, p: number, v: number, width: number): number {
+  // Leading 1-2 digits, then groups of three, left to right (stores overlap forwards only).
+  const groups = Math.floor(width / 3);
+  const lead = width - groups * 3;
+  let div = groups === 3 ? 1e9 : groups === 2 ? 1e6 : groups === 1 ? 1e3 : 1;
+  if (lead > 0) {
+    const h = Math.floor(v / div);
+    dv.setUint32(p, lead === 1 ? DEC[h]! : DEC3[h]! >>> 8, true);
+    p += lead;
+    v -= h * div;
+  }
+  for (let g = 0; g < groups; g++) {
+    div /= 1000;
+    const h = Math.floor(v / div);
+    dv.setUint32(p, DEC3[h]!, true);
+    p += 3;
+    v -= h * div;
+  }
+  return p;
+}
+
+/** "aa:bb:cc:dd:ee:ff" for six bytes at o. */
+export function putMac(dv: DataView, p: number, src: Uint8Array, o: number): number {
+  dv.setUint32(p, HEXC[src[o]!]!, true);
+  dv.setUint32(p + 3, HEXC[src[o + 1]!]!, true);
+  dv.setUint32(p + 6, HEXC[src[o + 2]!]!, true);
+  dv.setUint32(p + 9, HEXC[src[o + 3]!]!, true);
+  dv.setUint32(p + 12, HEXC[src[o + 4]!]!, true);
+  dv.setUint32(p + 15, HEXC[src[o + 5]!]!, true);
+  return p + 17;
+}
+
+/** Dotted quad for four bytes at o. */
+export function putIpv4(dv: DataView, p: number, src: Uint8Array, o: number): number {
+  let v = src[o]!;
+  dv.setUint32(p, OCTET[v]!, true);
+  p += OCTET_LEN[v]!;
+  v = src[o + 1]!;
+  dv.setUint32(p, OCTET[v]!, true);
+  p += OCTET_LEN[v]!;
+  v = src[o + 2]!;
+  dv.setUint32(p, OCTET[v]!, true);
+  p += OCTET_LEN[v]!;
+  v = src[o + 3]!;
+  dv.setUint32(p, OCTET[v]!, true);
+  return p + OCTET_LEN[v]! - 1;
+}
+
 export class TextBuffer {
   buf: Buffer;
-  #dv: DataView;
+  /** A view of `buf` for the put* writers (replaced with it). */
+  dv: DataView;
   pos = 0;
 
   /**
    * `spill(this)` must consume buf[0, pos) and leave pos at 0 (it may
-   * replace the buffer with replace()); it is called when a write would not fit.
+   * replace the buffer with replace()); it is called when a write would not
+   * fit. After any checked write, re-read `dv`: the buffer may have changed.
    */
   constructor(size: number, private readonly spill: ((t: TextBuffer) => void) | null = null) {
     this.buf = Buffer.alloc(size);
-    this.#dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   /** Swaps in a fresh buffer (the old one was handed to a stream). */
   replace(buf: Buffer): void {
     this.buf = buf;
-    this.#dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
 
-  /** Makes room for n more bytes. */
+  /** Makes room for n more bytes (plus the stores' slack). */
   room(n: number): void {
     if (this.pos + n + SLACK > this.buf.length) this.#make(n);
   }
@@ -91,35 +194,26 @@ export class TextBuffer {
   }
 
   byte(c: number): void {
-    if (this.pos + 1 + SLACK > this.buf.length) this.#make(1);
+    this.room(1);
     this.buf[this.pos++] = c;
   }
 
   /** A pre-encoded constant. */
   lit(l: Lit): void {
-    const n = l.n;
-    if (this.pos + n + SLACK > this.buf.length) this.#make(n);
-    const w = l.w;
-    const dv = this.#dv;
-    let p = this.pos;
-    for (let i = 0; i < w.length; i++, p += 4) dv.setUint32(p, w[i]!, true);
-    this.pos += n;
+    this.room(l.n);
+    this.pos = putLit(this.dv, this.pos, l);
   }
 
   /** A string known to be ASCII. */
   ascii(s: string): void {
-    const n = s.length;
-    if (this.pos + n + SLACK > this.buf.length) this.#make(n);
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
-    this.pos = p;
+    this.room(s.length);
+    this.pos = putAscii(this.dv, this.pos, s);
   }
 
   /** Any string, UTF-8 encoded (ASCII copied byte-wise). */
   text(s: string): void {
     const n = s.length;
-    if (this.pos + n + SLACK > this.buf.length) this.#make(n);
+    this.room(n);
     const b = this.buf;
     let p = this.pos;
     for (let i = 0; i < n; i++) {
@@ -135,107 +229,28 @@ export class TextBuffer {
   }
 
   #utf8(s: string): void {
-    const n = Buffer.byteLength(s, 'utf8');
-    if (this.pos + n + SLACK > this.buf.length) this.#make(n);
+    this.room(Buffer.byteLength(s, 'utf8'));
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
-  /** Decimal text of a number (integers 0..2^32-1 from tables, anything else via String). */
   dec(v: number): void {
-    if (!(v >= 0 && v <= 0xffffffff && v === Math.floor(v))) {
-      this.ascii(String(v));
-      return;
-    }
-    if (this.pos + 10 + SLACK > this.buf.length) this.#make(10);
-    const dv = this.#dv;
-    let p = this.pos;
-    if (v < 1000) {
-      dv.setUint32(p, DEC[v]!, true);
-      this.pos = p + DEC_LEN[v]!;
-      return;
-    }
-    if (v < 1e6) {
-      const hi = Math.floor(v / 1000);
-      dv.setUint32(p, DEC[hi]!, true);
-      p += DEC_LEN[hi]!;
-      dv.setUint32(p, DEC3[v - hi * 1000]!, true);
-      this.pos = p + 3;
-      return;
-    }
-    const top = Math.floor(v / 1e6);
-    const low = v - top * 1e6;
-    if (top < 1000) {
-      dv.setUint32(p, DEC[top]!, true);
-      p += DEC_LEN[top]!;
-    } else {
-      const t1 = Math.floor(top / 1000);
-      dv.setUint32(p, DEC[t1]!, true);
-      p += DEC_LEN[t1]!;
-      dv.setUint32(p, DEC3[top - t1 * 1000]!, true);
-      p += 3;
-    }
-    const mid = Math.floor(low / 1000);
-    dv.setUint32(p, DEC3[mid]!, true);
-    dv.setUint32(p + 3, DEC3[low - mid * 1000]!, true);
-    this.pos = p + 6;
+    this.room(24);
+    this.pos = putDec(this.dv, this.pos, v);
   }
 
-  /** Exactly `width` (≤ 9) decimal digits of v, 0 ≤ v < 10^width, zero-padded. */
   fixed(v: number, width: number): void {
-    if (this.pos + 12 + SLACK > this.buf.length) this.#make(12);
-    const dv = this.#dv;
-    let p = this.pos;
-    // Leading 1-2 digits, then groups of three, left to right (stores overlap forwards only).
-    const groups = Math.floor(width / 3);
-    const lead = width - groups * 3;
-    let div = groups === 3 ? 1e9 : groups === 2 ? 1e6 : groups === 1 ? 1e3 : 1;
-    if (lead > 0) {
-      const h = Math.floor(v / div);
-      dv.setUint32(p, lead === 1 ? DEC[h]! : DEC3[h]! >>> 8, true);
-      p += lead;
-      v -= h * div;
-    }
-    for (let g = 0; g < groups; g++) {
-      div /= 1000;
-      const h = Math.floor(v / div);
-      dv.setUint32(p, DEC3[h]!, true);
-      p += 3;
-      v -= h * div;
-    }
-    this.pos = p;
+    this.room(12);
+    this.pos = putFixed(this.dv, this.pos, v, width);
   }
 
-  /** "aa:bb:cc:dd:ee:ff" for six bytes at o. */
   mac(src: Uint8Array, o: number): void {
-    if (this.pos + 18 + SLACK > this.buf.length) this.#make(18);
-    const dv = this.#dv;
-    const p = this.pos;
-    dv.setUint32(p, HEXC[src[o]!]!, true);
-    dv.setUint32(p + 3, HEXC[src[o + 1]!]!, true);
-    dv.setUint32(p + 6, HEXC[src[o + 2]!]!, true);
-    dv.setUint32(p + 9, HEXC[src[o + 3]!]!, true);
-    dv.setUint32(p + 12, HEXC[src[o + 4]!]!, true);
-    dv.setUint32(p + 15, HEXC[src[o + 5]!]!, true);
-    this.pos = p + 17;
+    this.room(18);
+    this.pos = putMac(this.dv, this.pos, src, o);
   }
 
-  /** Dotted quad for four bytes at o. */
   ipv4(src: Uint8Array, o: number): void {
-    if (this.pos + 16 + SLACK > this.buf.length) this.#make(16);
-    const dv = this.#dv;
-    let p = this.pos;
-    let v = src[o]!;
-    dv.setUint32(p, OCTET[v]!, true);
-    p += OCTET_LEN[v]!;
-    v = src[o + 1]!;
-    dv.setUint32(p, OCTET[v]!, true);
-    p += OCTET_LEN[v]!;
-    v = src[o + 2]!;
-    dv.setUint32(p, OCTET[v]!, true);
-    p += OCTET_LEN[v]!;
-    v = src[o + 3]!;
-    dv.setUint32(p, OCTET[v]!, true);
-    this.pos = p + OCTET_LEN[v]! - 1;
+    this.room(16);
+    this.pos = putIpv4(this.dv, this.pos, src, o);
   }
 
   /** The text written so far (UTF-8). */

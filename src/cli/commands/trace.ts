@@ -17,11 +17,15 @@ import { PcapngWriter } from '../../wire/pcapng.js';
 import { innermostIp } from '../../trace/dissect.js';
 import { type FilterNode, FilterSyntaxError, matchFilter, parseFilter } from '../../trace/filter.js';
 import { FollowMatcher, formatPaths } from '../../trace/follow.js';
-import { LiveSource } from '../../trace/live.js';
 import { LineWriter } from '../../trace/output.js';
 import { type PrintFormat, formatPacket, printFile, statsFile } from '../../trace/read.js';
 import { formatStats } from '../../trace/stats.js';
 import { commonFlags, intArg } from '../args.js';
+
+type LiveSourceType = import('../../trace/live.js').LiveSource;
+
+// Live capture (netlink, AF_PACKET, the native addon) loads only for capture and follow.
+const live = async () => import('../../trace/live.js');
 
 export const summary = 'read, capture, count and follow packets (pcap/pcapng, VXLAN-aware)';
 
@@ -166,6 +170,7 @@ async function capture(args: string[]): Promise<number> {
   const durArg = one(p, '--duration');
   const duration = durArg ? intArg('--duration', durArg, 1, 86400 * 365) : undefined;
   const writePath = one(p, '-w');
+  const { LiveSource } = await live();
   const src = await LiveSource.open({ iface, ...(p.netns ? { netns: p.netns } : {}), filter });
   const out = new LineWriter(process.stdout, 1, true);
   let sink: FileSink | undefined;
@@ -222,8 +227,9 @@ async function follow(args: string[]): Promise<number> {
   const filter: FilterNode | null = parseFilter(p.filterText);
   const durArg = one(p, '--duration');
   const duration = durArg ? intArg('--duration', durArg, 1, 3600) : 10;
+  const { LiveSource } = await live();
   const matcher = new FollowMatcher(hops.map((h) => h.name));
-  const sources: LiveSource[] = [];
+  const sources: LiveSourceType[] = [];
   try {
     for (const h of hops) sources.push(await LiveSource.open({ iface: h.iface, ...(h.netns ? { netns: h.netns } : {}), filter: null }));
   } catch (err) {
