@@ -3,16 +3,16 @@
  * line per packet to /dev/null, packets per second (wall time of the whole
  * process, start-up included). The input is a 1,000,000-packet pcapng made
  * with weft's writer: ICMP echo, DNS-shaped UDP, TCP, ARP and VXLAN-carried
- * ICMP, in equal parts. Args: [packets] [tshark-packets].
+ * ICMP, in equal parts. Args: [packets] [tshark-packets] [rounds].
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileSink } from '../src/io/file-stream.js';
 import { PcapngWriter } from '../src/wire/pcapng.js';
-import { type Benchmark, ratio } from './lib.js';
+import { type Benchmark, median, ratio } from './lib.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
@@ -55,11 +55,22 @@ function timed(argv: string[]): { ms: number; ok: boolean; err: string } {
   return { ms, ok: r.status === 0, err: String(r.stderr ?? '').slice(0, 200) };
 }
 
+interface Tool {
+  tool: string;
+  argv: string[];
+  packets: number;
+  /** tshark exits non-zero as root after printing everything; its warning mentions root. */
+  okIf?: (r: { ok: boolean; err: string }) => boolean;
+  ms: number[];
+  failed?: string;
+}
+
 const bench: Benchmark = {
   description: 'read + decode + print a pcapng to /dev/null: weft trace read vs tshark -r vs tcpdump -r (packets/s)',
   async run(args) {
     const n = Number(args[0] ?? 1_000_000);
     const tsharkN = Number(args[1] ?? 200_000);
+    const reps = Math.max(1, Number(args[2] ?? 5));
     const dir = mkdtempSync(join(tmpdir(), 'weft-bench-trace-'));
     const notes: string[] = [];
     try {
@@ -68,18 +79,34 @@ const bench: Benchmark = {
       generate(full, n);
       notes.push(`generated ${n} packets (${statSync(full).size} bytes) with PcapngWriter in ${Date.now() - t0} ms`);
       const prefix = join(dir, 'prefix.pcapng');
-      generate(prefix, Math.min(n, tsharkN));
-      const rows: { tool: string; packets: number; ms: number; pps: number }[] = [];
-      const weft = timed([process.execPath, cli, 'trace', 'read', full]);
-      if (!weft.ok) throw new Error(`weft failed: ${weft.err}`);
-      rows.push({ tool: 'weft trace read', packets: n, ms: Math.round(weft.ms), pps: Math.round(n / (weft.ms / 1000)) });
-      const tcpdump = timed(['tcpdump', '-n', '-r', full]);
-      if (tcpdump.ok) rows.push({ tool: 'tcpdump -n -r', packets: n, ms: Math.round(tcpdump.ms), pps: Math.round(n / (tcpdump.ms / 1000)) });
-      else notes.push(`tcpdump failed: ${tcpdump.err}`);
       const tsharkCount = Math.min(n, tsharkN);
-      const tshark = timed(['tshark', '-n', '-r', prefix]);
-      if (tshark.ok || /root/.test(tshark.err)) rows.push({ tool: 'tshark -n -r', packets: tsharkCount, ms: Math.round(tshark.ms), pps: Math.round(tsharkCount / (tshark.ms / 1000)) });
-      else notes.push(`tshark failed: ${tshark.err}`);
+      generate(prefix, tsharkCount);
+      const tools: Tool[] = [
+        { tool: 'weft trace read', argv: [process.execPath, cli, 'trace', 'read', full], packets: n, ms: [] },
+        { tool: 'tcpdump -n -r', argv: ['tcpdump', '-n', '-r', full], packets: n, ms: [] },
+        { tool: 'tshark -n -r', argv: ['tshark', '-n', '-r', prefix], packets: tsharkCount, ms: [], okIf: (r) => r.ok || /root/.test(r.err) },
+      ];
+      const load = loadavg()[0]!.toFixed(2);
+      // Rounds interleave the tools, so load from other work on the machine hits all of them alike.
+      for (let round = 0; round < reps; round++) {
+        for (const t of tools) {
+          if (t.failed) continue;
+          const r = timed(t.argv);
+          if (!(t.okIf ?? ((x) => x.ok))(r)) t.failed = r.err;
+          else t.ms.push(r.ms);
+        }
+      }
+      const rows: { tool: string; packets: number; ms: number; pps: number; runs: string }[] = [];
+      for (const t of tools) {
+        if (t.tool.startsWith('weft') && t.failed) throw new Error(`weft failed: ${t.failed}`);
+        if (t.failed) {
+          notes.push(`${t.tool.split(' ')[0]} failed: ${t.failed}`);
+          continue;
+        }
+        const ms = median(t.ms);
+        rows.push({ tool: t.tool, packets: t.packets, ms: Math.round(ms), pps: Math.round(t.packets / (ms / 1000)), runs: t.ms.map((x) => Math.round(x)).join('/') });
+      }
+      notes.push(`${reps} interleaved rounds (weft, tcpdump, tshark); ms and pps are medians, runs lists each round's ms; 1-minute load average ${load} at the start`);
       if (tsharkCount < n) notes.push(`tshark measured on a ${tsharkCount}-packet prefix (same packet mix) to keep the run bounded on 2 cores`);
       notes.push('wall time of each whole process, start-up included; output to /dev/null; all three print one line per packet');
       const pps = (tool: string) => rows.find((r) => r.tool.startsWith(tool))?.pps;

@@ -219,7 +219,7 @@ export function splitTimestamp(high: number, low: number, base: 10 | 2, exponent
   }
   if (base === 10 && exponent <= 9) {
     const d = POW10[exponent]!;
-    // high * 2^32 + low < 2^53 (any date before year 287,000 in ns): one division.
+    // high * 2^32 + low < 2^53 (µs until the year 2255; ns only near 1970): one division.
     if (high < 0x200000) {
       const units = high * 4294967296 + low;
       let q = Math.floor(units / d);

@@ -43,6 +43,14 @@ export function isPcapngMagic(b: Uint8Array, off = 0): boolean {
 
 interface Iface extends CaptureInterface {
   digits: number;
+  /** Units per second when decimal and ≤ ns (the quick timestamp path), else 0. */
+  unitsPerSec: number;
+  /** Nanoseconds per unit for that path. */
+  nsPerUnit: number;
+  /** The last timestamp high word (-1: none) as whole seconds and leftover units. */
+  highWord: number;
+  highSec: number;
+  highRem: number;
 }
 
 /** Incremental pcapng parser; drive `step` with a ChunkDriver. */
@@ -138,6 +146,7 @@ export class PcapngParser {
     if (snaplen === 0 || snaplen > MAX_RECORD_LENGTH) snaplen = MAX_RECORD_LENGTH;
     const iface: Iface = {
       linktype: canonicalLinktype(linktype), snaplen, name: '', description: '', tsBase: 10, tsExponent: 6, tsOffset: 0, comments: [], digits: 6,
+      unitsPerSec: 0, nsPerUnit: 0, highWord: -1, highSec: 0, highRem: 0,
     };
     this.#options(b, off, off + 16, end, fileOffset, (code, vo, vl, optOffset) => {
       if (code === IF_NAME) iface.name = utf8(b, vo, vl);
@@ -155,6 +164,10 @@ export class PcapngParser {
       }
     });
     iface.digits = resolutionDigits(iface.tsBase, iface.tsExponent);
+    if (iface.tsBase === 10 && iface.tsExponent <= 9) {
+      iface.unitsPerSec = 10 ** iface.tsExponent;
+      iface.nsPerUnit = 10 ** (9 - iface.tsExponent);
+    }
     this.#ifaces.push(iface);
     this.handlers.interface?.(iface, this.#ifaces.length - 1);
   }
@@ -169,7 +182,7 @@ export class PcapngParser {
       throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
     }
     const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
-    splitTimestamp(u32(b, off + 12, le), u32(b, off + 16, le), r.tsBase, r.tsExponent, this.#ts);
+    this.#timestamp(r, u32(b, off + 12, le), u32(b, off + 16, le));
     const optStart = dataOff + ((caplen + 3) & ~3);
     let comments: string[] | null = null;
     if (optStart + 4 <= end) {
@@ -200,8 +213,32 @@ export class PcapngParser {
       throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
     }
     const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
-    splitTimestamp(u32(b, off + 12, le), u32(b, off + 16, le), r.tsBase, r.tsExponent, this.#ts);
+    this.#timestamp(r, u32(b, off + 12, le), u32(b, off + 16, le));
     this.#emit(b, off + 28, r, null);
+  }
+
+  /** Sets #ts from a 64-bit timestamp in the interface's units. */
+  #timestamp(iface: Iface, high: number, low: number): void {
+    const d = iface.unitsPerSec;
+    if (d !== 0) {
+      // Consecutive packets share the high word: keep high * 2^32 split into
+      // whole seconds and leftover units, then only low needs dividing.
+      if (high !== iface.highWord) {
+        splitTimestamp(high, 0, 10, iface.tsExponent, this.#ts);
+        iface.highWord = this.#ts.sec < 2 ** 52 ? high : -1;
+        iface.highSec = this.#ts.sec;
+        iface.highRem = this.#ts.nsec / iface.nsPerUnit;
+      }
+      if (high === iface.highWord) {
+        // highRem + low < 2^33: the division and the sum are exact.
+        const x = iface.highRem + low;
+        const q = Math.floor(x / d);
+        this.#ts.sec = iface.highSec + q;
+        this.#ts.nsec = (x - q * d) * iface.nsPerUnit;
+        return;
+      }
+    }
+    splitTimestamp(high, low, iface.tsBase, iface.tsExponent, this.#ts);
   }
 
   /** Validates the interface and lengths; returns the interface. */

@@ -230,6 +230,22 @@ describe('pcapng reader and writer', () => {
     }));
   });
 
+  it('reads EPB timestamps exactly at every decimal resolution, sharing or changing the high word', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 9 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 2 ** 33 }), fc.integer({ min: 0, max: 999_999_999 })), { minLength: 1, maxLength: 20 }),
+      (exponent, times) => {
+        // Sorted and clustered like a real capture, so consecutive packets often share the high word.
+        const ts = times.map(([s, ns], i) => [i % 3 ? times[0]![0] + i : s, ns] as [number, number]);
+        const f = gather((sink) => {
+          const w = new PcapngWriter(sink, { bufferSize: 1 << 20 });
+          w.addInterface({ linktype: 1, tsExponent: exponent });
+          for (const [s, ns] of ts) w.packet(0, s, ns, Uint8Array.of(1));
+          w.flush();
+        });
+        const unit = 10 ** (9 - exponent);
+        assert.deepEqual(collect(f).pkts.map((p) => [p.sec, p.nsec]), ts.map(([s, ns]) => [s, Math.floor(ns / unit) * unit]));
+      }));
+  });
+
   it('never throws anything but CaptureError and always terminates on mutated files', () => {
     const seeds = [pcapngFile(true), pcapngFile(false), pcapFile(true, true, sample), pcapFile(false, false, sample)];
     fc.assert(fc.property(fc.integer({ min: 0, max: 3 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 8 }), fc.nat(), fc.integer({ min: 1, max: 64 }),
