@@ -2,41 +2,32 @@
  * Streaming file input and output with one reused buffer: constant memory
  * for any file size, and FIFOs work (reads return what is there).
  */
-import { open } from 'node:fs/promises';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 
 /**
- * Calls `each` with successive chunks of the file; a promise from `each`
- * (output backpressure) is awaited before reading on. Two buffers take
- * turns, so the next read is in flight while `each` works on a chunk: a
- * chunk is only valid until `each` returns (or its promise settles).
+ * Calls `each` with successive chunks of the file (the same buffer,
+ * refilled: a chunk is valid until `each` returns or its promise settles);
+ * a promise from `each` (output backpressure) is awaited before reading on.
+ * Reads are synchronous: for a CLI streaming one file that is cheaper than a
+ * thread-pool round trip per chunk, and it does not depend on a second core.
  */
 export async function streamFile(path: string, each: (chunk: Uint8Array) => void | Promise<void>,
   opts: { chunkSize?: number; signal?: AbortSignal } = {}): Promise<number> {
-  const handle = await open(path, 'r');
-  const size = opts.chunkSize ?? 256 * 1024;
-  // Plain Uint8Arrays, not Buffers: decoders then see one array type (monomorphic loads).
-  const bufs = [new Uint8Array(size), new Uint8Array(size)];
-  let turn = 0;
+  const fd = openSync(path, 'r');
+  // A plain Uint8Array, not a Buffer: decoders then see one array type (monomorphic loads).
+  const buf = new Uint8Array(opts.chunkSize ?? 256 * 1024);
   let total = 0;
-  let next: Promise<{ bytesRead: number }> | undefined = handle.read(bufs[0]!, 0, size, null);
   try {
     for (;;) {
-      const { bytesRead } = await next!;
-      next = undefined;
-      if (bytesRead === 0 || opts.signal?.aborted) break;
-      const chunk = bufs[turn]!;
-      turn ^= 1;
-      // Sequential reads at the file position: the previous one has completed.
-      next = handle.read(bufs[turn]!, 0, size, null);
-      total += bytesRead;
-      const wait = each(chunk.subarray(0, bytesRead));
+      if (opts.signal?.aborted) break;
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      total += n;
+      const wait = each(buf.subarray(0, n));
       if (wait) await wait;
     }
   } finally {
-    // Never close the handle under a read in flight.
-    if (next) await next.catch(() => undefined);
-    await handle.close();
+    closeSync(fd);
   }
   return total;
 }
