@@ -47,6 +47,8 @@ interface Entry {
   first: number;
   /** Sent by the A end (1), by the B end (2), unknown (0). */
   origin: number;
+  /** Hops that have seen it. */
+  hopsSeen: number;
 }
 
 /** The match key of a packet's innermost IP layer, or undefined (ARP, no IP). */
@@ -79,11 +81,20 @@ export class FollowMatcher {
   readonly #hops: string[];
   readonly #entries = new Map<string, Entry>();
   #order = 0;
+  #complete = 0;
+  readonly #limit: number;
   evicted = 0;
 
-  constructor(hops: string[]) {
+  /** `limit`: follow only the first that many distinct packets (`-c N`); later ones are ignored. */
+  constructor(hops: string[], opts: { limit?: number } = {}) {
     if (hops.length === 0) throw new RangeError('follow needs at least one hop');
     this.#hops = hops;
+    this.#limit = opts.limit ?? Infinity;
+  }
+
+  /** With a limit: that many packets were taken and each was seen at every hop. */
+  get done(): boolean {
+    return this.#order >= this.#limit && this.#complete >= this.#limit;
   }
 
   /** Records that hop `hop` (index in path order) saw the packet in `f` at sec/nsec. */
@@ -93,19 +104,23 @@ export class FollowMatcher {
     if (!k) return false;
     let e = this.#entries.get(k.key);
     if (!e) {
+      if (this.#order >= this.#limit) return false;
       if (this.#entries.size >= MAX_TRACKED) {
         // Oldest first: Map keeps insertion order.
         const oldest = this.#entries.keys().next().value as string;
         this.#entries.delete(oldest);
         this.evicted++;
       }
-      e = { key: k.key, summary: k.summary, times: new Array(this.#hops.length).fill(undefined), first: this.#order++, origin: 0 };
+      e = { key: k.key, summary: k.summary, times: new Array(this.#hops.length).fill(undefined), first: this.#order++, origin: 0, hopsSeen: 0 };
       this.#entries.set(k.key, e);
     }
     let vni = -1;
     for (let i = 0; i < f.depth; i++) if (f.levels[i]!.vni >= 0) vni = f.levels[i]!.vni;
     // The first sighting per hop wins; a hop that sees it twice (a bridge port and the bridge) keeps the earliest.
-    if (!e.times[hop]) e.times[hop] = [sec, nsec, vni];
+    if (!e.times[hop]) {
+      e.times[hop] = [sec, nsec, vni];
+      if (++e.hopsSeen === this.#hops.length) this.#complete++;
+    }
     if (packetType === PACKET_OUTGOING && e.origin === 0) {
       if (hop === 0) e.origin = 1;
       else if (hop === this.#hops.length - 1) e.origin = 2;

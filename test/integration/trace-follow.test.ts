@@ -125,6 +125,20 @@ describe('weft trace capture and follow on a VXLAN overlay', { skip }, () => {
     }
   });
 
+  it('with -c 1 follows one packet and stops as soon as it crossed every hop', async () => {
+    const t0 = Date.now();
+    const f = weft(['trace', 'follow', ...hops(), '--duration', '30', '-c', '1', '--json', 'icmp']);
+    await f.started;
+    await run(['ip', 'netns', 'exec', ep1, 'busybox', 'ping', '-c', '1', '198.19.0.2']);
+    const r = await f.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 < 20000, 'stopped well before --duration');
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.equal(rep.packets.length, 1, r.stdout);
+    assert.match(rep.packets[0]!.summary, /request/);
+    assert.equal(rep.packets[0]!.delivered, true);
+  });
+
   it('names the hop after which a packet is dropped when an FDB entry is missing', async () => {
     await sh(['bridge', '-n', h1.netns, 'fdb', 'del', MAC2, 'dev', 'vx0', 'dst', h2.address]);
     const f = weft(['trace', 'follow', ...hops(), '--duration', '4', 'icmp']);

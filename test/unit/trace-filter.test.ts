@@ -159,4 +159,15 @@ describe('trace follow matcher', () => {
     assert.equal(r!.droppedAfter, 'b');
     assert.deepEqual(r!.missing, ['a']);
   });
+
+  it('with a limit (-c N) takes only the first N packets and is done once each crossed every hop', () => {
+    const m = new FollowMatcher(['a', 'b'], { limit: 1 });
+    assert.equal(at(0, m, 'icmp', 1), true);
+    assert.equal(m.done, false);
+    assert.equal(at(0, m, 'tcp', 2), false, 'a second distinct packet is ignored');
+    at(1, m, 'icmp', 3);
+    assert.equal(m.done, true);
+    assert.deepEqual(m.report().map((r) => r.delivered), [true]);
+    assert.equal(new FollowMatcher(['a', 'b']).done, false);
+  });
 });

@@ -4,7 +4,7 @@
  *   weft trace read FILE [FILTER] [--json] [-v] [-c N]
  *   weft trace stats FILE [FILTER] [--json] [--top N]
  *   weft trace capture -i IFACE [--netns NS] [FILTER] [-w FILE] [-c N] [--duration S] [--json] [-v]
- *   weft trace follow --hop NAME=NETNS:IFACE ... [FILTER] [--duration S] [--json]
+ *   weft trace follow --hop NAME=NETNS:IFACE ... [FILTER] [--duration S] [-c N] [--json]
  *
  * FILTER: host, net, port, proto, vni, inner, and/or/not, parentheses
  * (src/trace/filter.ts). Exit codes: 0 ok, 1 unreadable or corrupt file,
@@ -227,8 +227,11 @@ async function follow(args: string[]): Promise<number> {
   const filter: FilterNode | null = parseFilter(p.filterText);
   const durArg = one(p, '--duration');
   const duration = durArg ? intArg('--duration', durArg, 1, 3600) : 10;
+  // -c N: follow the first N distinct packets; stop early once each was seen at every hop.
+  const countArg = one(p, '-c');
+  const limit = countArg ? intArg('-c', countArg, 1, 1_000_000) : undefined;
   const { LiveSource } = await live();
-  const matcher = new FollowMatcher(hops.map((h) => h.name));
+  const matcher = new FollowMatcher(hops.map((h) => h.name), limit !== undefined ? { limit } : {});
   const sources: LiveSourceType[] = [];
   try {
     for (const h of hops) sources.push(await LiveSource.open({ iface: h.iface, ...(h.netns ? { netns: h.netns } : {}), filter: null }));
@@ -236,14 +239,15 @@ async function follow(args: string[]): Promise<number> {
     for (const s of sources) s.close();
     throw err;
   }
+  const stop = stopper(duration);
   sources.forEach((s, i) => s.start((pkt) => {
     // The filter describes the packet as the endpoints see it: its innermost IP level.
     const level = innermostIp(pkt.facts);
     if (level < 0 || !matchFilter(filter, pkt.facts, level)) return;
-    matcher.observe(i, pkt.facts, pkt.sec, pkt.nsec, pkt.packetType);
+    if (matcher.observe(i, pkt.facts, pkt.sec, pkt.nsec, pkt.packetType) && matcher.done) stop.done();
   }));
-  process.stderr.write(`weft: trace: following on ${hops.map((h) => h.name).join(', ')} for ${duration}s\n`);
-  await stopper(duration).promise;
+  process.stderr.write(`weft: trace: following on ${hops.map((h) => h.name).join(', ')} for ${duration}s${limit !== undefined ? ` or until ${limit} packet(s) crossed every hop` : ''}\n`);
+  await stop.promise;
   const dropped = sources.map((s) => s.close().dropped).reduce((a, b) => a + b, 0);
   const reports = matcher.report();
   if (p.json) process.stdout.write(`${JSON.stringify({ hops: hops.map((h) => h.name), packets: reports, kernelDrops: dropped })}\n`);
