@@ -140,6 +140,10 @@ export async function meshScenario(
       await m.setBackends('keepsrc', backends);
     }
     await oracle(ml, meshes, 'all');
+    // Each phase gets its own client port range: IPVS keeps finished
+    // connections (TIME_WAIT) and a reused client port can be steered by them.
+    const portRange = (lo: number) => sh(['ip', 'netns', 'exec', ml.client.netns, 'sh', '-c', `echo '${lo} ${lo + 9999}' > /proc/sys/net/ipv4/ip_local_port_range`]);
+    await portRange(20000);
     for (const h of ml.hosts) {
       const r = await connectMany(ml.client.netns, h.address, 8080, 300);
       assert.equal(r.failed, 0, `${h.netns}: failed connections`);
@@ -150,6 +154,7 @@ export async function meshScenario(
         assert.notEqual(r.peers[b.name], ml.client.address);
       }
     }
+    await portRange(40000);
     for (const h of ml.hosts) {
       const r = await connectMany(ml.client.netns, h.address, 9090, 30);
       assert.equal(r.failed, 0, `${h.netns}: failed source-preserving connections`);
@@ -158,6 +163,7 @@ export async function meshScenario(
         assert.equal(r.peers[b.name], ml.client.address, `${b.name} via ${h.address} saw ${r.peers[b.name]}`);
       }
     }
+    await portRange(50000);
     for (const m of meshes) await m.removeBackend('web', ml.backends[1]!.address);
     await new Promise((r) => setTimeout(r, 1000));
     await oracle(ml, meshes, 'removed');

@@ -94,14 +94,20 @@ describe('wire codecs vs tshark on captured lab traffic', { skip }, () => {
     // TCP: SYN answered by RST.
     await run(['ip', 'netns', 'exec', a.netns, process.execPath, '-e', `require('net').connect(80,'198.18.0.2').on('error',()=>{})`]);
     await a.exec(['busybox', 'ping', '-c', '2', '-i', '0.2', '-W', '2', '198.19.0.2']); // over VXLAN (inner ARP + ICMP)
-    // IPv6 NDP: wait for b's link-local address to leave DAD, then ping it.
-    let ll = '';
-    for (let i = 0; i < 50 && !ll; i++) {
-      const addrs = await json<{ addr_info: { family: string; scope: string; local: string; tentative?: boolean }[] }[]>(['ip', '-n', b.netns, '-j', 'addr', 'show', 'dev', 'eth0']);
-      ll = addrs[0]?.addr_info.find((x) => x.family === 'inet6' && x.scope === 'link' && !x.tentative)?.local ?? '';
-      if (!ll) await new Promise((r) => setTimeout(r, 100));
-    }
+    // IPv6 NDP: wait for both link-local addresses to leave DAD (a's too: a
+    // tentative source fails with EADDRNOTAVAIL), then ping b.
+    const linkLocal = async (ns: string) => {
+      for (let i = 0; i < 100; i++) {
+        const addrs = await json<{ addr_info: { family: string; scope: string; local: string; tentative?: boolean }[] }[]>(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', 'eth0']);
+        const ll = addrs[0]?.addr_info.find((x) => x.family === 'inet6' && x.scope === 'link' && !x.tentative)?.local;
+        if (ll) return ll;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return '';
+    };
+    const ll = await linkLocal(b.netns);
     assert.ok(ll, 'b has a link-local IPv6 address');
+    assert.ok(await linkLocal(a.netns), 'a has a link-local IPv6 address');
     await a.exec(['busybox', 'ping', '-6', '-c', '1', '-W', '2', '-I', 'eth0', ll]);
     await new Promise((r) => setTimeout(r, 300));
     capture.kill('SIGINT');
