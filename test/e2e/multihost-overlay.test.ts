@@ -7,9 +7,9 @@
  *    pair of endpoints pings, and `weft peers ls` / `network inspect` agree;
  *  - kill -9 of h3's daemon: its peers stay until its lease expires, then
  *    vanish from h1 and h2; a restart converges (no stale, no duplicates);
- *  - etcd frozen (SIGSTOP, 12 s: longer than the 4 s lease TTL, shorter
- *    than the issue's 30 s to keep the suite short): traffic keeps flowing,
- *    new endpoints fail with a clear Err, and work once etcd is back;
+ *  - etcd frozen (SIGSTOP) for 30 s, far past the 4 s lease TTL: traffic
+ *    keeps flowing, new endpoints fail with a clear Err, and work once
+ *    etcd is back;
  *  - a partitioned host's peers go away and come back when it returns;
  *  - concurrent RequestAddress on three hosts for one pool: no duplicate;
  *  - the network goes from every host once the last host removes it.
@@ -126,10 +126,10 @@ test('kill -9 of h3\'s daemon: its peers stay until the lease expires, then vani
   }
 });
 
-test('etcd frozen for 12 s: traffic keeps flowing, new endpoints fail with a clear Err, and work once etcd is back', { skip }, async () => {
+test('etcd frozen for 30 s: traffic keeps flowing, new endpoints fail with a clear Err, and work once etcd is back', { skip }, async () => {
   const a2 = eps.get('h2')!;
-  // 60 pings 0.25 s apart across the outage, from h2 to the docker container on h1
-  const pinger = spawn('ip', ['netns', 'exec', a2.netns, 'busybox', 'ping', '-q', '-c', '60', '-i', '0.25', '-W', '1', c1]);
+  // 136 pings 0.25 s apart across the outage (34 s), from h2 to the docker container on h1
+  const pinger = spawn('ip', ['netns', 'exec', a2.netns, 'busybox', 'ping', '-q', '-c', '136', '-i', '0.25', '-W', '1', c1]);
   let out = '';
   pinger.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   const pingDone = new Promise<number>((r) => pinger.once('exit', (code) => r(code ?? 1)));
@@ -141,14 +141,14 @@ test('etcd frozen for 12 s: traffic keeps flowing, new endpoints fail with a cle
     const r = await plugin(h(3).socket, 'IpamDriver.RequestAddress', { PoolID: nets.get('h3')!.poolId, Address: '', Options: {} });
     assert.equal(r.status, 500);
     err = r.body;
-    await sleep(9000);
+    await sleep(28_000);
   } finally {
     m.etcd!.resume();
   }
   assert.match(String(err?.Err), /etcd unavailable/);
   await pingDone;
   const received = Number(/(\d+) (?:packets )?received/.exec(out)?.[1] ?? 0);
-  assert.ok(received >= 58, `traffic kept flowing through the outage: ${out.trim()}`);
+  assert.ok(received >= 134, `traffic kept flowing through the outage: ${out.trim()}`);
   // new endpoints once etcd is back (retry: the client's circuit breaker may stay open a few seconds)
   let ep: Endpoint | undefined;
   await until('a new endpoint on h3', async () => {
