@@ -261,3 +261,15 @@ export function resolutionDigits(base: 10 | 2, exponent: number): number {
 export function utf8(buf: Uint8Array, off: number, len: number): string {
   return Buffer.from(buf.buffer, buf.byteOffset + off, len).toString('utf8');
 }
+
+/** Unsigned 32-bit read in the file's byte order (capture files come in both). */
+export function u32(b: Uint8Array, o: number, le: boolean): number {
+  return le
+    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** Unsigned 16-bit read in the file's byte order. */
+export function u16(b: Uint8Array, o: number, le: boolean): number {
+  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+}

@@ -16,7 +16,7 @@
  */
 import {
   CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, canonicalLinktype,
-  isSupportedLinktype, newRecord,
+  isSupportedLinktype, newRecord, u16, u32,
 } from './capture-common.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -136,16 +136,6 @@ export class PcapParser {
     this.#warnings++;
     this.handlers.warning?.({ message: this.#warnings > MAX_WARNINGS ? 'further warnings suppressed' : message, offset });
   }
-}
-
-function u32(b: Uint8Array, o: number, le: boolean): number {
-  return le
-    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
-    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function u16(b: Uint8Array, o: number, le: boolean): number {
-  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
 }
 
 export interface PcapWriterOptions {

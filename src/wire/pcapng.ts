@@ -20,7 +20,7 @@
  */
 import {
   CaptureError, type CaptureHandlers, type CaptureInterface, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
-  canonicalLinktype, isSupportedLinktype, newRecord, resolutionDigits, splitTimestamp, utf8,
+  canonicalLinktype, isSupportedLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
 } from './capture-common.js';
 
 export const BT_SHB = 0x0a0d0d0a;
@@ -299,16 +299,6 @@ export class PcapngParser {
     this.#warnings++;
     this.handlers.warning?.({ message: this.#warnings > MAX_WARNINGS ? 'further warnings suppressed' : message, offset });
   }
-}
-
-function u32(b: Uint8Array, o: number, le: boolean): number {
-  return le
-    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
-    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function u16(b: Uint8Array, o: number, le: boolean): number {
-  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
 }
 
 export interface PcapngInterfaceOptions {
