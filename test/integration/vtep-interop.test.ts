@@ -55,12 +55,28 @@ async function dfDatagram(fromNs: string, fromIp: string, toNs: string, toIp: st
 }
 
 async function iperf(server: VtepPair['a'], client: VtepPair['a'], serverIp: string, reverse: boolean): Promise<{ bps: number }> {
-  const srv = run(['ip', 'netns', 'exec', server.netns, 'timeout', '20', 'iperf3', '-s', '-1', '-B', serverIp, '-p', '5201'], { timeoutMs: 25_000 });
-  await new Promise((r) => setTimeout(r, 300));
-  const out = await sh(['ip', 'netns', 'exec', client.netns, 'timeout', '15', 'iperf3', '-c', serverIp, '-p', '5201', '-t', '2', '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: 20_000 });
-  await srv;
-  const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
-  return { bps: j.end.sum_received.bits_per_second };
+  // On a busy machine (the kernel lab runs beside this test) the server can
+  // be slow to listen, or a run can end without a result: wait for the
+  // listener, and give each direction up to three attempts.
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const srv = run(['ip', 'netns', 'exec', server.netns, 'timeout', '20', 'iperf3', '-s', '-1', '-B', serverIp, '-p', '5201'], { timeoutMs: 25_000 });
+    for (let i = 0; i < 50; i++) {
+      const ss = await run(['ip', 'netns', 'exec', server.netns, 'ss', '-Hltn', 'sport = :5201']);
+      if (ss.stdout.trim()) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const out = await run(['ip', 'netns', 'exec', client.netns, 'timeout', '15', 'iperf3', '-c', serverIp, '-p', '5201', '-t', '2', '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: 20_000 });
+    await srv;
+    last = out.stdout || out.stderr;
+    try {
+      const j = JSON.parse(out.stdout) as { end?: { sum_received?: { bits_per_second: number } } };
+      if (j.end?.sum_received) return { bps: j.end.sum_received.bits_per_second };
+    } catch {
+      // not JSON: try again
+    }
+  }
+  throw new Error(`iperf3 gave no result: ${last.slice(0, 500)}`);
 }
 
 describe('userspace VTEP ↔ kernel vxlan', { skip }, () => {
