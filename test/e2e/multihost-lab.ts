@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { type EtcdServer, startEtcd } from '../support/etcd.js';
-import { pluginSocketPath, removePluginSocket, uniquePluginName } from '../support/docker.js';
+import { type DockerDaemon, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
 import { Lab, type LabHost } from '../support/lab.js';
 import { json, run, sh } from '../support/exec.js';
 import { WeftDaemon } from '../support/weft-daemon.js';
@@ -27,6 +27,8 @@ export interface WeftHost {
   socket: string;
   instance: string;
   daemon: WeftDaemon;
+  /** A real dockerd on this host, when the lab was made with `docker: true`. */
+  docker?: DockerDaemon;
 }
 
 /** One plugin call over the unix socket; resolves with status and parsed body. */
@@ -166,7 +168,7 @@ export class MultiHostLab {
   private constructor(readonly lab: Lab) {}
 
   /** A lab with `n` hosts, etcd in the underlay namespace, and a weft daemon on each host. */
-  static async create(n: number, opts: { leaseTtl?: number } = {}): Promise<MultiHostLab> {
+  static async create(n: number, opts: { leaseTtl?: number; docker?: boolean } = {}): Promise<MultiHostLab> {
     const m = new MultiHostLab(await Lab.create());
     try {
       for (let i = 1; i <= n; i++) {
@@ -174,11 +176,14 @@ export class MultiHostLab {
         const driver = uniquePluginName('weft');
         const instance = `${m.lab.prefix}-h${i}`;
         const socket = pluginSocketPath(driver);
+        // With docker, each host runs its own dockerd, and its weft daemon follows it for names.
+        const docker = opts.docker ? await startDocker({ netns: host.netns, dns: '198.18.0.53' }) : undefined;
         const daemon = new WeftDaemon({
           netns: host.netns, socket, instance, store: ETCD_URL, local: host.address, host: `h${i}`,
           ...(opts.leaseTtl !== undefined ? { leaseTtl: opts.leaseTtl } : {}),
+          ...(docker ? { dockerSocket: docker.socket } : {}),
         });
-        m.hosts.push({ name: `h${i}`, host, driver, socket, instance, daemon });
+        m.hosts.push({ name: `h${i}`, host, driver, socket, instance, daemon, ...(docker ? { docker } : {}) });
       }
       m.ul = await m.lab.underlay();
       await sh(['ip', '-n', m.ul, 'addr', 'add', `${ETCD_ADDRESS}/24`, 'dev', 'ul0']);
@@ -204,6 +209,7 @@ export class MultiHostLab {
 
   async destroy(): Promise<void> {
     for (const h of this.hosts) {
+      await h.docker?.stop().catch(() => undefined);
       await h.daemon.stop().catch(() => undefined);
       // WEFT_E2E_LOGS=DIR keeps each daemon's log for a post-mortem.
       if (process.env.WEFT_E2E_LOGS) writeFileSync(join(process.env.WEFT_E2E_LOGS, `${h.name}.log`), h.daemon.log());
