@@ -107,25 +107,6 @@ export async function ensureLink(rtnl: Rtnl, spec: LinkSpec, target: Rtnl = rtnl
   return { action: 'changed', changed: keys };
 }
 
-/** Equivalent to `ip link add NAME type bridge ...` when missing, `ip link set` for what differs. */
-export function ensureBridge(rtnl: Rtnl, spec: Omit<LinkSpec, 'kind'>): Promise<EnsureResult> {
-  return ensureLink(rtnl, { ...spec, kind: 'bridge' });
-}
-/** Idempotent vxlan; create-only differences (VNI, port, local, csum ...) re-create the link. */
-export function ensureVxlan(rtnl: Rtnl, spec: Omit<LinkSpec, 'kind'>, target?: Rtnl): Promise<EnsureResult> {
-  return ensureLink(rtnl, { ...spec, kind: 'vxlan' }, target);
-}
-/** Idempotent veth pair: this end is checked and fixed; a missing pair is created whole. */
-export function ensureVeth(rtnl: Rtnl, spec: Omit<LinkSpec, 'kind'>): Promise<EnsureResult> {
-  return ensureLink(rtnl, { ...spec, kind: 'veth' });
-}
-export function ensureMacvlan(rtnl: Rtnl, spec: Omit<LinkSpec, 'kind'>): Promise<EnsureResult> {
-  return ensureLink(rtnl, { ...spec, kind: 'macvlan' });
-}
-export function ensureVlan(rtnl: Rtnl, spec: Omit<LinkSpec, 'kind'>): Promise<EnsureResult> {
-  return ensureLink(rtnl, { ...spec, kind: 'vlan' });
-}
-
 /** Equivalent to `ip addr replace`, but reports whether the address was already there. */
 export async function ensureAddress(rtnl: Rtnl, spec: AddressSpec): Promise<EnsureResult> {
   const p = parsePrefix(spec.address, 'address');

@@ -20,7 +20,7 @@
  *  - replies are rate-limited (A7).
  */
 import { WeftError } from '../errors.js';
-import { ipBytes, macBytes, macToString, ipv4ToString, ipv6ToString, onesSum, foldChecksum } from '../wire/bytes.js';
+import { ipBytes, macBytes, macToString, ipv6ToString, onesSum, foldChecksum } from '../wire/bytes.js';
 
 /** handle(): the frame is not ARP or an NDP solicitation; the caller forwards it. */
 export const NOT_NEIGHBOUR = -1;
@@ -399,10 +399,3 @@ function hash16(b: Uint8Array, o: number): number {
   return h >>> 0;
 }
 
-/** Text of the address an ARP/NS frame asks for (diagnostics; allocates). */
-export function requestedAddress(f: Uint8Array, off: number): string | undefined {
-  const type = (f[off + 12]! << 8) | f[off + 13]!;
-  if (type === ETH_ARP) return ipv4ToString(f, off + 14 + 24);
-  if (type === ETH_IPV6) return ipv6ToString(f, off + 14 + 40 + 8);
-  return undefined;
-}

@@ -72,13 +72,3 @@ export async function nftList(netns: string | undefined, what: string[]): Promis
     throw new NftError(`list ${what.join(' ')}`, 'output is not JSON');
   }
 }
-
-/** Whether nft runs and nf_tables answers in the namespace. */
-export async function nftAvailable(netns: string | undefined): Promise<boolean> {
-  try {
-    await run(netns, ['-j', 'list', 'tables'], undefined, 'list tables');
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -41,11 +41,6 @@ export function finishMessage(w: AttrWriter, at: number, seq: number, pid = 0): 
   w.buf.writeUInt32LE(pid >>> 0, at + 12);
 }
 
-/** Sets the sequence number of an already encoded message in place. */
-export function setSeq(msg: Buffer, seq: number, at = 0): void {
-  msg.writeUInt32LE(seq >>> 0, at + 8);
-}
-
 /**
  * Splits a datagram into messages. Never trusts nlmsg_len: a length below
  * the header or past the datagram's end is a NetlinkDecodeError.

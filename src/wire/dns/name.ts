@@ -157,13 +157,6 @@ function finishLabel(bytes: number[], text: string): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** Wire length of a text name without compression. */
-export function nameWireLength(text: string): number {
-  let n = 1;
-  for (const l of nameLabels(text)) n += l.length + 1;
-  return n;
-}
-
 /** Lower-cased key of a text name (ASCII only, escapes kept), for maps. */
 export function nameKey(text: string): string {
   const t = text.endsWith('.') && !text.endsWith('\\.') ? text.slice(0, -1) : text;
