@@ -1,9 +1,9 @@
 /**
  * Prefix arithmetic for IPAM: addresses as bigints so one code path serves
- * IPv4 and IPv6. Text parsing delegates to wire/bytes (strict parsers).
+ * IPv4 and IPv6. Text parsing is wire/ip's (inet_pton's strictness).
  */
 import { InvalidArgumentError } from '../errors.js';
-import { ipBytes, ipv4ToString, ipv6ToString } from '../wire/bytes.js';
+import { formatIPv4, formatIPv6, ipBytes } from '../wire/ip.js';
 
 export interface Cidr {
   v6: boolean;
@@ -14,8 +14,8 @@ export interface Cidr {
   bits: number;
 }
 
-export function ipToBigint(text: string): { value: bigint; v6: boolean } {
-  const b = ipBytes(text);
+export function ipToBigint(text: string, what?: string): { value: bigint; v6: boolean } {
+  const b = ipBytes(text, what);
   let v = 0n;
   for (const byte of b) v = (v << 8n) | BigInt(byte);
   return { value: v, v6: b.length === 16 };
@@ -28,14 +28,14 @@ export function bigintToIp(v: bigint, v6: boolean): string {
     b[i] = Number(v & 0xffn);
     v >>= 8n;
   }
-  return v6 ? ipv6ToString(b) : ipv4ToString(b);
+  return v6 ? formatIPv6(b) : formatIPv4(b);
 }
 
 /** Parses "a.b.c.d/n" or "x::/n"; `strict` refuses host bits set. */
 export function parseCidr(text: string, strict = true): Cidr & { address: bigint } {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
   if (!m) throw new InvalidArgumentError(`invalid CIDR ${JSON.stringify(text)}`);
-  const { value, v6 } = ipToBigint(m[1]!);
+  const { value, v6 } = ipToBigint(m[1]!, `invalid CIDR ${JSON.stringify(text)}`);
   const bits = v6 ? 128 : 32;
   const prefix = Number(m[2]);
   if (prefix > bits) throw new InvalidArgumentError(`invalid prefix length in ${text}`);

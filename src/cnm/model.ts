@@ -4,6 +4,7 @@
  * a restart is here: Docker never replays CreateNetwork (plugin-api.md §2.3).
  */
 import { WeftError } from '../errors.js';
+import { parseIPv4Into } from '../wire/ip.js';
 
 export type NetworkMode = 'bridge' | 'overlay' | 'macvlan';
 
@@ -96,8 +97,9 @@ export const names = {
 
 /** Deterministic locally administered MAC from an IPv4 address, as Docker does (02:42:ip). */
 export function macFromAddress(cidr: string | undefined, fallbackSeed: string): string {
-  const ip = cidr?.split('/')[0];
-  const parts = ip && /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip.split('.').map(Number) : undefined;
-  const bytes = parts ?? [0, 1, 2, 3].map((i) => parseInt(fallbackSeed.slice(i * 2, i * 2 + 2) || '0', 16) || 0);
+  const v4 = new Uint8Array(4);
+  const bytes = cidr !== undefined && parseIPv4Into(cidr.split('/')[0]!, v4)
+    ? [...v4]
+    : [0, 1, 2, 3].map((i) => parseInt(fallbackSeed.slice(i * 2, i * 2 + 2) || '0', 16) || 0);
   return ['02', '42', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }

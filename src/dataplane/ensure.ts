@@ -17,7 +17,8 @@ import { bridgeDiff } from '../netlink/rtnetlink/link-kinds/bridge.js';
 import { vxlanDiff } from '../netlink/rtnetlink/link-kinds/vxlan.js';
 import { type NeighbourSpec, listNeighbours, nudState, replaceNeighbours } from '../netlink/rtnetlink/neigh.js';
 import { type RouteSpec, listRoutes, replaceRoute } from '../netlink/rtnetlink/route.js';
-import { parseIp, parsePrefix } from '../netlink/rtnetlink/ip.js';
+import { hex } from '../wire/bytes.js';
+import { parseIp, parsePrefix } from '../wire/ip.js';
 import { IFF_UP } from '../netlink/rtnetlink/constants.js';
 
 export interface EnsureResult {
@@ -112,7 +113,7 @@ export async function ensureAddress(rtnl: Rtnl, spec: AddressSpec): Promise<Ensu
   const p = parsePrefix(spec.address, 'address');
   const want = parseIp(spec.address.split('/')[0]!).bytes;
   const have = await listAddresses(rtnl, { dev: spec.dev, family: p.family });
-  const found = have.find((a) => a.prefixLength === p.prefixLength && parseIp(a.local).bytes.equals(want));
+  const found = have.find((a) => a.prefixLength === p.prefixLength && hex(parseIp(a.local).bytes) === hex(want));
   if (found && (spec.label === undefined || found.label === spec.label)) return unchanged;
   await replaceAddress(rtnl, spec);
   return { action: found ? 'changed' : 'created', changed: found ? ['label'] : [] };
@@ -135,7 +136,7 @@ export async function ensureRoute(rtnl: Rtnl, spec: RouteSpec): Promise<EnsureRe
 function normDst(d: string): string {
   if (d === 'default') return d;
   const p = parsePrefix(d);
-  return `${p.bytes.toString('hex')}/${p.prefixLength}`;
+  return `${hex(p.bytes)}/${p.prefixLength}`;
 }
 
 /**
@@ -147,7 +148,7 @@ export async function ensureNeighbours(rtnl: Rtnl, specs: NeighbourSpec[]): Prom
   const have = await listNeighbours(rtnl, specs.some((s) => s.proxy) ? { proxy: true } : {});
   const idx = new Map<string | number, number>();
   for (const s of specs) if (!idx.has(s.dev)) idx.set(s.dev, await linkIndex(rtnl, s.dev, 'device', `neighbour ${s.dst}`));
-  const key = (index: number, dst: string) => `${index}/${parseIp(dst).bytes.toString('hex')}`;
+  const key = (index: number, dst: string) => `${index}/${hex(parseIp(dst).bytes)}`;
   const byKey = new Map(have.filter((n) => n.dst !== undefined).map((n) => [key(n.index, n.dst!), n]));
   const todo = specs.filter((s) => {
     const n = byKey.get(key(idx.get(s.dev)!, s.dst));
@@ -174,7 +175,7 @@ export async function ensureFdbEntries(rtnl: Rtnl, specs: FdbSpec[]): Promise<En
   const idx = new Map<string | number, number>();
   for (const s of specs) if (!idx.has(s.dev)) idx.set(s.dev, await linkIndex(rtnl, s.dev, 'device', `fdb entry ${s.mac}`));
   const have = await listFdb(rtnl);
-  const key = (index: number, mac: string, dst: string | undefined, self: boolean) => `${index}/${mac.toLowerCase()}/${dst ? parseIp(dst).bytes.toString('hex') : ''}/${self}`;
+  const key = (index: number, mac: string, dst: string | undefined, self: boolean) => `${index}/${mac.toLowerCase()}/${dst ? hex(parseIp(dst).bytes) : ''}/${self}`;
   const present = new Set(have.filter((n) => n.state & NUD_PERMANENT && n.lladdr).map((n) => key(n.index, n.lladdr!, n.dst, (n.flags & NTF_SELF) !== 0 && !(n.flags & NTF_MASTER))));
   const todo = specs.filter((s) => !present.has(key(idx.get(s.dev)!, s.mac, s.dst, !s.master)));
   if (todo.length === 0) return unchanged;

@@ -9,7 +9,8 @@
  * the per-packet path never builds a string or an object.
  */
 import { WeftError } from '../errors.js';
-import { ipv4Bytes, macBytes, macToString } from '../wire/bytes.js';
+import { macBytes, macToString } from '../wire/bytes.js';
+import { ipv4Bytes } from '../wire/ip.js';
 import { PORT as VXLAN_PORT } from '../wire/vxlan.js';
 
 /** A forwarding-table operation that contradicts the table (code EFDBENTRY). */

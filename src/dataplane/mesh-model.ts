@@ -13,6 +13,7 @@
  *   mode (see mesh-routing.ts).
  */
 import { InvalidArgumentError } from '../errors.js';
+import { isIPv4 } from '../wire/ip.js';
 
 export const SERVICE_MARK_BASE = 0x57460100;
 export const SERVICE_MARK_LIMIT = 0x5746ffff;
@@ -80,11 +81,6 @@ export interface MeshState {
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-
-export function isIPv4(s: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  return !!m && m.slice(1).every((p) => Number(p) <= 255 && String(Number(p)) === p);
-}
 
 /** `8080:80/tcp`, `8080:80` (tcp), `53/udp` (same port inside). */
 export function parsePublish(text: string): PublishedPort {

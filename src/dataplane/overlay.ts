@@ -19,7 +19,7 @@ import { ensureAddress, ensureFdbEntries, ensureLink, ensureNeighbours } from '.
 import { addAddress } from '../netlink/rtnetlink/addr.js';
 import { deleteFdb } from '../netlink/rtnetlink/fdb.js';
 import { Rtnl } from '../netlink/rtnetlink/handle.js';
-import { parsePrefix } from '../netlink/rtnetlink/ip.js';
+import { parsePrefix } from '../wire/ip.js';
 import { addLink, deleteLink, setLink } from '../netlink/rtnetlink/link-ops.js';
 import { deleteNeighbour } from '../netlink/rtnetlink/neigh.js';
 import { formatMac } from '../netlink/rtnetlink/link.js';

@@ -20,7 +20,8 @@
  *  - replies are rate-limited (A7).
  */
 import { WeftError } from '../errors.js';
-import { ipBytes, macBytes, macToString, ipv6ToString, onesSum, foldChecksum } from '../wire/bytes.js';
+import { macBytes, macToString, onesSum, foldChecksum, u32 } from '../wire/bytes.js';
+import { formatIPv6, ipBytes, numberToIPv4 } from '../wire/ip.js';
 
 /** handle(): the frame is not ARP or an NDP solicitation; the caller forwards it. */
 export const NOT_NEIGHBOUR = -1;
@@ -116,8 +117,8 @@ export class ProxyNeighbourTable {
 
   entries(): { ip: string; mac: string }[] {
     const out: { ip: string; mac: string }[] = [];
-    for (const [k, m] of this.#v4) out.push({ ip: `${k >>> 24}.${(k >>> 16) & 0xff}.${(k >>> 8) & 0xff}.${k & 0xff}`, mac: macToString(m) });
-    for (const b of this.#v6.values()) for (const e of b) out.push({ ip: ipv6ToString(e.ip), mac: macToString(e.mac) });
+    for (const [k, m] of this.#v4) out.push({ ip: numberToIPv4(k), mac: macToString(m) });
+    for (const b of this.#v6.values()) for (const e of b) out.push({ ip: formatIPv6(e.ip), mac: macToString(e.mac) });
     return out;
   }
 }
@@ -363,10 +364,6 @@ function writeAllNodes(out: Uint8Array, o: number): void {
 /** IPv6 pseudo-header sum for ICMPv6 (addresses read in place, no allocation). */
 function pseudoSum(b: Uint8Array, src: number, dst: number, length: number): number {
   return onesSum(b, dst, 16, onesSum(b, src, 16)) + 58 + length;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 function equal6(a: Uint8Array, ao: number, b: Uint8Array, bo = 0): boolean {

@@ -1,6 +1,6 @@
 /** "ADDR", "ADDR:PORT", "[V6]:PORT" parsing for listen and upstream flags (pure). */
 import { InvalidArgumentError } from '../errors.js';
-import { isIPv4Text, canonicalIPv6 } from '../wire/dns/ip.js';
+import { isIPv4, canonicalIPv6 } from '../wire/ip.js';
 
 export interface HostPort {
   address: string;
@@ -18,7 +18,7 @@ export function parseHostPort(text: string, defaultPort = 53): HostPort {
     [host, port] = text.split(':') as [string, string];
   }
   let address: string;
-  if (isIPv4Text(host)) address = host;
+  if (isIPv4(host)) address = host;
   else {
     try {
       address = canonicalIPv6(host);

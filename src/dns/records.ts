@@ -5,7 +5,7 @@
  * record that is already there, or removing one that is not, changes nothing.
  */
 import { WeftError } from '../errors.js';
-import { canonicalIPv6, isIPv4Text } from '../wire/dns/ip.js';
+import { canonicalIPv6, isIPv4 } from '../wire/ip.js';
 import { isValidName, nameKey } from '../wire/dns/name.js';
 
 interface Common {
@@ -61,7 +61,7 @@ export function normalizeRecord(r: NameRecord): NameRecord {
   };
   switch (r.type) {
     case 'A':
-      if (typeof r.address !== 'string' || !isIPv4Text(r.address)) throw new InvalidRecordError(`invalid IPv4 address ${JSON.stringify(r.address)}`);
+      if (typeof r.address !== 'string' || !isIPv4(r.address)) throw new InvalidRecordError(`invalid IPv4 address ${JSON.stringify(r.address)}`);
       return { ...base, type: 'A', address: r.address, ...(r.ptr ? { ptr: true } : {}) };
     case 'AAAA': {
       let address: string;
@@ -162,7 +162,7 @@ export function serviceRecords(svc: {
   const out: NameRecord[] = [];
   const ttl = svc.ttl === undefined ? {} : { ttl: svc.ttl };
   const a = (name: string, address: string): NameRecord => ({
-    network: svc.network, name, type: isIPv4Text(address) ? 'A' : 'AAAA', address, ...ttl,
+    network: svc.network, name, type: isIPv4(address) ? 'A' : 'AAAA', address, ...ttl,
   });
   for (const name of [svc.name, ...(svc.aliases ?? [])]) {
     if (svc.vip) out.push(a(name, svc.vip));

@@ -1,8 +1,8 @@
 /** Reverse-lookup names (RFC 1035 §3.5 in-addr.arpa, RFC 3596 §2.5 ip6.arpa). */
-import { isIPv4Text, writeIPv6 } from '../wire/dns/ip.js';
+import { isIPv4, writeIPv6 } from '../wire/ip.js';
 
 export function reverseName(address: string): string {
-  if (isIPv4Text(address)) return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+  if (isIPv4(address)) return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
   const b = new Uint8Array(16);
   writeIPv6(address, b, 0);
   const nibbles: string[] = [];

@@ -6,9 +6,9 @@
  * outside the listener's `allow` list, gets no answer at all (reliability
  * D17: answering strangers is how dnsmasq and LXD became reflectors).
  */
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { isIPv4Text } from '../wire/dns/ip.js';
+import { AF_INET, formatIPv6, ipv4TextToNumber, ipv4ToNumber, isIPv4, parsePrefix } from '../wire/ip.js';
 import { AnswerCache } from './answer-cache.js';
 
 export interface NetworkScope {
@@ -38,31 +38,21 @@ interface Matcher {
 function matcher(cidrs: string[]): Matcher {
   const m: Matcher = { v4: [], v6: new BlockList(), hasV6: false };
   for (const c of cidrs) {
-    const [addr, bitsText] = c.split('/') as [string, string | undefined];
-    const v4 = isIPv4Text(addr);
-    const max = v4 ? 32 : 128;
-    const bits = bitsText === undefined ? max : Number(bitsText);
-    if (!Number.isInteger(bits) || bits < 0 || bits > max || (!v4 && !/^[0-9a-fA-F:.]+$/.test(addr))) {
+    let p;
+    try {
+      p = parsePrefix(c, 'subnet');
+    } catch {
       throw new InvalidArgumentError(`invalid subnet ${JSON.stringify(c)}`);
     }
-    if (v4) {
-      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-      m.v4.push({ net: (ipv4ToU32(addr) & mask) >>> 0, mask });
+    if (p.family === AF_INET) {
+      const mask = p.prefixLength === 0 ? 0 : (0xffffffff << (32 - p.prefixLength)) >>> 0;
+      m.v4.push({ net: (ipv4ToNumber(p.bytes) & mask) >>> 0, mask });
     } else {
-      try {
-        m.v6.addSubnet(addr, bits, 'ipv6');
-      } catch {
-        throw new InvalidArgumentError(`invalid subnet ${JSON.stringify(c)}`);
-      }
+      m.v6.addSubnet(formatIPv6(p.bytes), p.prefixLength, 'ipv6');
       m.hasV6 = true;
     }
   }
   return m;
-}
-
-export function ipv4ToU32(a: string): number {
-  const p = a.split('.');
-  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
 }
 
 function hasV4(m: Matcher, ip: number): boolean {
@@ -106,7 +96,7 @@ export class ClientScopes {
   /** Scope of a client given as text (IPv6, IPv4-mapped, or IPv4). */
   forAddress(address: string): Scope | undefined {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped || isIPv4(address)) return this.forIPv4(ipv4ToU32(mapped ? mapped[1]! : address));
+    if (mapped || isIPv4(address)) return this.forIPv4(ipv4TextToNumber(mapped ? mapped[1]! : address));
     if (this.#open) return this.#all;
     if (this.#allow && !(this.#allow.hasV6 && this.#allow.v6.check(address, 'ipv6'))) return undefined;
     let mask = 0;

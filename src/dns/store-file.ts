@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { WeftError } from '../errors.js';
-import { isIPv4Text, canonicalIPv6 } from '../wire/dns/ip.js';
+import { isIPv4, canonicalIPv6 } from '../wire/ip.js';
 import { MemoryDnsRecords, normalizeRecord, type DnsRecords, type NameRecord } from './records.js';
 
 export const RECORDS_FILE = 'dns-records.json';
@@ -86,7 +86,7 @@ export function parseHostsFile(text: string, network: string): { records: NameRe
     const [addr, ...names] = line.split(/\s+/) as [string, ...string[]];
     let type: 'A' | 'AAAA';
     let address = addr;
-    if (isIPv4Text(addr)) type = 'A';
+    if (isIPv4(addr)) type = 'A';
     else {
       try {
         address = canonicalIPv6(addr);

@@ -2,13 +2,11 @@
  * struct sockaddr encodings (Linux ABI, x86_64 and every other Linux arch
  * weft targets: the layouts below are fixed by the kernel uapi).
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { WeftError } from '../errors.js';
-import { ipv6Bytes, ipv6ToString } from '../wire/bytes.js';
+import { AF_INET, AF_INET6, formatIPv6, ipv6Bytes, isIPv4, isIPv6 } from '../wire/ip.js';
 
 export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+export { AF_INET, AF_INET6 };
 export const AF_NETLINK = 16;
 export const AF_PACKET = 17;
 
@@ -64,7 +62,7 @@ export function parseSockaddrInet(b: Uint8Array, offset = 0): { address: string;
     return { address: `${b[offset + 4]}.${b[offset + 5]}.${b[offset + 6]}.${b[offset + 7]}`, port };
   }
   if (family === AF_INET6) {
-    return { address: ipv6ToString(b, offset + 8), port };
+    return { address: formatIPv6(b, offset + 8), port };
   }
   return { address: '', port: 0 };
 }

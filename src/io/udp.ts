@@ -19,7 +19,7 @@ import { WeftError } from '../errors.js';
 import { native, netnsPath } from './native.js';
 import { FdWatcher, READABLE } from './poll.js';
 import { AF_INET, AF_INET6, SOCK_DGRAM, parseSockaddrInet, sockaddrInet } from './sockaddr.js';
-import { ipv6ToString } from '../wire/bytes.js';
+import { formatIPv6 } from '../wire/ip.js';
 
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
@@ -137,7 +137,7 @@ export class UdpBatchView {
   /** The source address as text (allocates). */
   sourceAddress(i: number): string {
     const o = i * SOCKADDR_SLOT;
-    if (this.sourceFamily(i) === AF_INET6) return ipv6ToString(this.addrs, o + 8);
+    if (this.sourceFamily(i) === AF_INET6) return formatIPv6(this.addrs, o + 8);
     return parseSockaddrInet(this.addrs, o).address;
   }
 }

@@ -11,7 +11,7 @@
  * goes forward, one sent by B's goes backwards (replies); otherwise the
  * earliest sighting decides. Timestamps are as precise as the caller's.
  */
-import { ipv4ToString, ipv6ToString } from '../wire/bytes.js';
+import { formatIPv4, formatIPv6 } from '../wire/ip.js';
 import type { Facts, Level } from './facts.js';
 import { innermostIp } from './dissect.js';
 
@@ -58,8 +58,8 @@ export function packetKey(f: Facts): { key: string; summary: string; level: Leve
   const l = f.levels[i]!;
   const b = f.data;
   const v4 = l.ipVersion === 4;
-  const src = v4 ? ipv4ToString(b, l.ipOffset + 12) : ipv6ToString(b, l.ipOffset + 8);
-  const dst = v4 ? ipv4ToString(b, l.ipOffset + 16) : ipv6ToString(b, l.ipOffset + 24);
+  const src = v4 ? formatIPv4(b, l.ipOffset + 12) : formatIPv6(b, l.ipOffset + 8);
+  const dst = v4 ? formatIPv4(b, l.ipOffset + 16) : formatIPv6(b, l.ipOffset + 24);
   let key: string;
   let summary: string;
   if ((l.protocol === 1 || l.protocol === 58) && l.icmpId >= 0) {

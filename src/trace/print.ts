@@ -8,7 +8,8 @@
  * frames recursively, DNS messages by their question/answer counts. Also
  * the JSON form (full fields from wire/frame.ts decodeFrame) and the -v tree.
  */
-import { ipv6ToString, u16 } from '../wire/bytes.js';
+import { u16 } from '../wire/bytes.js';
+import { formatIPv6 } from '../wire/ip.js';
 import { decodeFrame, type Layer } from '../wire/frame.js';
 import { decodeMessage, RrType } from '../wire/dns/index.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2 } from '../wire/capture-common.js';
@@ -192,14 +193,14 @@ function ip(t: TextBuffer, dv: DataView, p: number, f: Facts, l: Level): void {
     p = putIpv4(dv, p, b, l.ipOffset + 12);
   } else {
     p = putLit(dv, p, L_IP6);
-    p = putAscii(dv, p, ipv6ToString(b, l.ipOffset + 8));
+    p = putAscii(dv, p, formatIPv6(b, l.ipOffset + 8));
   }
   if (ports) {
     p = putByte(dv, p, 46);
     p = putDec(dv, p, l.sourcePort);
   }
   p = putLit(dv, p, L_GT);
-  p = isV4 ? putIpv4(dv, p, b, l.ipOffset + 16) : putAscii(dv, p, ipv6ToString(b, l.ipOffset + 24));
+  p = isV4 ? putIpv4(dv, p, b, l.ipOffset + 16) : putAscii(dv, p, formatIPv6(b, l.ipOffset + 24));
   if (ports) {
     p = putByte(dv, p, 46);
     p = putDec(dv, p, l.destinationPort);
@@ -317,7 +318,7 @@ function icmp6(dv: DataView, p: number, f: Facts, l: Level, payload: number): nu
     p = putDec(dv, p, l.icmpSeq);
   } else if ((l.icmpType === 135 || l.icmpType === 136) && payload >= 24) {
     p = putLit(dv, p, l.icmpType === 135 ? L_WHO_HAS : L_TGT_IS);
-    p = putAscii(dv, p, ipv6ToString(f.data, l.l4Offset + 8));
+    p = putAscii(dv, p, formatIPv6(f.data, l.l4Offset + 8));
   }
   p = putLit(dv, p, L_LENGTH);
   return putDec(dv, p, payload);

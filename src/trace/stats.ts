@@ -4,7 +4,7 @@
  * talkers (IP source > destination) of the outer and the inner frames.
  * Memory is bounded: at most MAX_KEYS distinct talkers are tracked.
  */
-import { ipv4ToString, ipv6ToString } from '../wire/bytes.js';
+import { formatIPv4, formatIPv6 } from '../wire/ip.js';
 import type { Facts, Level } from './facts.js';
 
 const MAX_KEYS = 100_000;
@@ -59,8 +59,8 @@ export class TraceStats {
 
   #talk(map: Map<string, Count>, b: Uint8Array, l: Level, len: number): void {
     const key = l.ipVersion === 4
-      ? `${ipv4ToString(b, l.ipOffset + 12)} > ${ipv4ToString(b, l.ipOffset + 16)}`
-      : `${ipv6ToString(b, l.ipOffset + 8)} > ${ipv6ToString(b, l.ipOffset + 24)}`;
+      ? `${formatIPv4(b, l.ipOffset + 12)} > ${formatIPv4(b, l.ipOffset + 16)}`
+      : `${formatIPv6(b, l.ipOffset + 8)} > ${formatIPv6(b, l.ipOffset + 24)}`;
     if (!map.has(key) && map.size >= MAX_KEYS) {
       this.untracked++;
       return;

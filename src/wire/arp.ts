@@ -14,7 +14,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
-import { hex, ipv4ToString, macToString, setU16, u16, writeIPv4, writeMac } from './bytes.js';
+import { hex, macToString, setU16, u16, writeMac } from './bytes.js';
+import { formatIPv4, writeIPv4 } from './ip.js';
 
 export const FIXED_LENGTH = 8;
 /** Length of an Ethernet/IPv4 ARP packet. */
@@ -105,7 +106,7 @@ export function check(bytes: Uint8Array, offset: number, length: number): Decode
 
 function addressText(b: Uint8Array, o: number, len: number, kind: 'hw' | 'proto'): string {
   if (kind === 'hw' && len === 6) return macToString(b, o);
-  if (kind === 'proto' && len === 4) return ipv4ToString(b, o);
+  if (kind === 'proto' && len === 4) return formatIPv4(b, o);
   return hex(b, o, len, ':');
 }
 

@@ -1,6 +1,7 @@
 /**
- * Byte helpers shared by the wire codecs: big-endian integers, address
- * text <-> bytes (MAC, IPv4, IPv6), and the internet checksum (RFC 1071).
+ * Byte helpers shared by the wire codecs: big-endian integers, MAC text
+ * <-> bytes, and the internet checksum (RFC 1071). IP address text lives
+ * in ip.ts.
  * Readers never bounds-check: callers check lengths once, up front.
  * Text parsers throw InvalidArgumentError (they read configuration and
  * reprs, never packets).
@@ -63,80 +64,6 @@ export function isZeroMac(b: Uint8Array, o = 0): boolean {
   return (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 4]! | b[o + 5]!) === 0;
 }
 
-export function ipv4ToString(b: Uint8Array, o = 0): string {
-  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-}
-
-/** Writes dotted-quad IPv4 text at o (strict: four decimal octets, no leading zeros). */
-export function writeIPv4(text: string, out: Uint8Array, o = 0): void {
-  const parts = text.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) {
-    throw new InvalidArgumentError(`invalid IPv4 address ${JSON.stringify(text)}`);
-  }
-  for (let i = 0; i < 4; i++) out[o + i] = Number(parts[i]);
-}
-
-export function ipv4Bytes(text: string): Uint8Array {
-  const out: Uint8Array = new Uint8Array(4);
-  writeIPv4(text, out);
-  return out;
-}
-
-/** RFC 5952 text for 16 bytes at o (longest zero run of 2+ groups becomes ::). */
-export function ipv6ToString(b: Uint8Array, o = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[o + i]! << 8) | b[o + i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const h = g.map((x) => x.toString(16));
-  if (bestStart < 0) return h.join(':');
-  return `${h.slice(0, bestStart).join(':')}::${h.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** Writes IPv6 text (with optional trailing dotted IPv4) at o. */
-export function writeIPv6(text: string, out: Uint8Array, o = 0): void {
-  const bad = () => new InvalidArgumentError(`invalid IPv6 address ${JSON.stringify(text)}`);
-  if (text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) throw bad();
-  let body = text;
-  const v4 = /:(\d+\.\d+\.\d+\.\d+)$/.exec(body);
-  if (v4) {
-    // Rewrite the dotted tail as two hex groups, then parse uniformly.
-    const four = new Uint8Array(4);
-    writeIPv4(v4[1]!, four);
-    body = `${body.slice(0, -v4[1]!.length)}${((four[0]! << 8) | four[1]!).toString(16)}:${((four[2]! << 8) | four[3]!).toString(16)}`;
-  }
-  const halves = body.split('::');
-  if (halves.length > 2) throw bad();
-  const parse = (s: string) => (s === '' ? [] : s.split(':'));
-  const head = parse(halves[0]!);
-  const rest = halves.length === 2 ? parse(halves[1]!) : [];
-  const groups = [...head, ...rest];
-  if (!groups.every((x) => /^[0-9a-fA-F]{1,4}$/.test(x))) throw bad();
-  const total = groups.length;
-  if (halves.length === 2 ? total > 7 : total !== 8) throw bad();
-  const values = [...head.map((x) => parseInt(x, 16)), ...Array(8 - total).fill(0), ...rest.map((x) => parseInt(x, 16))];
-  for (let i = 0; i < 8; i++) setU16(out, o + i * 2, values[i]!);
-}
-
-export function ipv6Bytes(text: string): Uint8Array {
-  const out: Uint8Array = new Uint8Array(16);
-  writeIPv6(text, out);
-  return out;
-}
-
 /**
  * Ones-complement sum of a byte range (RFC 1071), unfolded: add more
  * ranges by passing the result as `sum`, then finish with foldChecksum.
@@ -172,9 +99,4 @@ export function pseudoHeaderSum(source: Uint8Array, destination: Uint8Array, pro
   let sum = onesSum(source, 0, source.length);
   sum = onesSum(destination, 0, destination.length, sum);
   return sum + protocol + (length >>> 16) + (length & 0xffff);
-}
-
-/** Address text to bytes: IPv4 (4 bytes) or IPv6 (16 bytes) by shape. */
-export function ipBytes(text: string): Uint8Array {
-  return text.includes(':') ? ipv6Bytes(text) : ipv4Bytes(text);
 }

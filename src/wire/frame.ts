@@ -19,7 +19,8 @@
  * locally sent packets captured before offload fills them in.
  */
 import { DecodeError, type DecodeReason } from './errors.js';
-import { hex, ipv4ToString, ipv6ToString, macToString, u16 } from './bytes.js';
+import { hex, macToString, u16 } from './bytes.js';
+import { formatIPv4, formatIPv6 } from './ip.js';
 import * as ethernet from './ethernet.js';
 import * as vlan from './vlan.js';
 import * as arp from './arp.js';
@@ -135,7 +136,7 @@ class Walk {
       layer: 'ipv4', offset: o, length: v.totalLength, headerLength: v.headerLength, dscp: v.dscp, ecn: v.ecn, totalLength: v.totalLength,
       identification: v.identification, dontFragment: v.dontFragment, moreFragments: v.moreFragments, fragmentOffset: v.fragmentOffset,
       ttl: v.ttl, protocol: v.protocol, protocolName: ipv4.protocolName(v.protocol), checksum: v.checksum, checksumValid: v.checksumValid,
-      source: ipv4ToString(b, o + 12), destination: ipv4ToString(b, o + 16), optionsLength: v.headerLength - ipv4.MIN_HEADER_LENGTH,
+      source: formatIPv4(b, o + 12), destination: formatIPv4(b, o + 16), optionsLength: v.headerLength - ipv4.MIN_HEADER_LENGTH,
     });
     const ipEnd = o + v.totalLength;
     if (v.fragmentOffset !== 0) {
@@ -153,7 +154,7 @@ class Walk {
     const walk = ipv6.walkExtensions(b, v.nextHeader, v.payloadOffset, ipEnd);
     const layer: Layer = {
       layer: 'ipv6', offset: o, length: ipEnd - o, trafficClass: v.trafficClass, flowLabel: v.flowLabel, payloadLength: v.payloadLength,
-      nextHeader: v.nextHeader, hopLimit: v.hopLimit, source: ipv6ToString(b, o + 8), destination: ipv6ToString(b, o + 24),
+      nextHeader: v.nextHeader, hopLimit: v.hopLimit, source: formatIPv6(b, o + 8), destination: formatIPv6(b, o + 24),
       extensions: walk.headers, protocol: walk.protocol, protocolName: ipv4.protocolName(walk.protocol),
     };
     if (walk.fragment) layer.fragment = walk.fragment;

@@ -18,7 +18,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
-import { foldChecksum, ipBytes, ipv6ToString, macToString, onesSum, pseudoHeaderSum, setU16, setU32, u16, u32, writeIPv6, writeMac } from './bytes.js';
+import { foldChecksum, macToString, onesSum, pseudoHeaderSum, setU16, setU32, u16, u32, writeMac } from './bytes.js';
+import { formatIPv6, ipBytes, writeIPv6 } from './ip.js';
 
 export const HEADER_LENGTH = 4;
 const PROTOCOL = 58;
@@ -163,14 +164,14 @@ export function decodeNdp(type: number, body: Uint8Array, bodyOffset = 0): NdpMe
         options,
       };
     case 135:
-      return { kind: 'neighbor-solicitation', target: ipv6ToString(body, 4), options };
+      return { kind: 'neighbor-solicitation', target: formatIPv6(body, 4), options };
     default:
       return {
         kind: 'neighbor-advertisement',
         router: (body[0]! & 0x80) !== 0,
         solicited: (body[0]! & 0x40) !== 0,
         override: (body[0]! & 0x20) !== 0,
-        target: ipv6ToString(body, 4),
+        target: formatIPv6(body, 4),
         options,
       };
   }
@@ -196,7 +197,7 @@ function decodeNdpOptions(b: Uint8Array, start: number, base: number): NdpOption
         autonomous: (b[o + 3]! & 0x40) !== 0,
         validLifetime: u32(b, o + 4),
         preferredLifetime: u32(b, o + 8),
-        prefix: ipv6ToString(b, o + 16),
+        prefix: formatIPv6(b, o + 16),
       });
     } else if (type === 5 && len === 8) {
       out.push({ type, mtu: u32(b, o + 4) });

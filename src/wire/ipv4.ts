@@ -20,7 +20,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
-import { internetChecksum, ipv4ToString, setU16, u16, u32, writeIPv4 } from './bytes.js';
+import { internetChecksum, setU16, u16, u32 } from './bytes.js';
+import { formatIPv4, writeIPv4 } from './ip.js';
 
 export const MIN_HEADER_LENGTH = 20;
 export const MAX_HEADER_LENGTH = 60;
@@ -180,8 +181,8 @@ export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - of
     fragmentOffset: v.fragmentOffset,
     ttl: v.ttl,
     protocol: v.protocol,
-    source: ipv4ToString(bytes, offset + 12),
-    destination: ipv4ToString(bytes, offset + 16),
+    source: formatIPv4(bytes, offset + 12),
+    destination: formatIPv4(bytes, offset + 16),
     options: bytes.subarray(offset + MIN_HEADER_LENGTH, offset + v.headerLength),
     payload: v.payload,
   };

@@ -18,7 +18,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
-import { ipv6ToString, setU16, u16, u32, writeIPv6 } from './bytes.js';
+import { setU16, u16, u32 } from './bytes.js';
+import { formatIPv6, writeIPv6 } from './ip.js';
 
 export const HEADER_LENGTH = 40;
 /** RFC 8200 §4.1 allows each header once (Destination Options twice): 8 covers a legal chain. */
@@ -123,8 +124,8 @@ export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - of
     flowLabel: v.flowLabel,
     nextHeader: v.nextHeader,
     hopLimit: v.hopLimit,
-    source: ipv6ToString(bytes, offset + 8),
-    destination: ipv6ToString(bytes, offset + 24),
+    source: formatIPv6(bytes, offset + 8),
+    destination: formatIPv6(bytes, offset + 24),
     payload: v.payload,
   };
 }

@@ -14,7 +14,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
-import { foldChecksum, ipBytes, onesSum, pseudoHeaderSum, setU16, u16 } from './bytes.js';
+import { foldChecksum, onesSum, pseudoHeaderSum, setU16, u16 } from './bytes.js';
+import { ipBytes } from './ip.js';
 
 export const HEADER_LENGTH = 8;
 const PROTOCOL = 17;

@@ -20,7 +20,8 @@ import { addAddress } from '../../src/netlink/rtnetlink/addr.js';
 import { addNeighbour } from '../../src/netlink/rtnetlink/neigh.js';
 import { UserspaceVtep } from '../../src/dataplane/vtep-runtime.js';
 import { ProxyArpPort, enableKernelProxyArp } from '../../src/dataplane/proxy-arp-port.js';
-import { foldChecksum, ipv6Bytes, macBytes, onesSum } from '../../src/wire/bytes.js';
+import { foldChecksum, macBytes, onesSum } from '../../src/wire/bytes.js';
+import { ipv6Bytes } from '../../src/wire/ip.js';
 
 const skip = rootSkipReason();
 if (skip) console.log(`# skipping proxy-arp: ${skip}`);

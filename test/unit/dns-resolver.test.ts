@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { DnsResolver, MemoryDnsRecords, endpointRecords, parseHostPort, parseHostsFile, serviceRecords } from '../../src/dns/index.js';
 import { buildTemplate, writeError, writeFromTemplate } from '../../src/dns/answer.js';
 import { RateLimiter } from '../../src/dns/ratelimit.js';
-import { ClientScopes, ipv4ToU32 } from '../../src/dns/scope.js';
+import { ClientScopes } from '../../src/dns/scope.js';
+import { ipv4TextToNumber } from '../../src/wire/ip.js';
 import { reverseName } from '../../src/dns/reverse.js';
 import { QueryInfo, RrType, decodeMessage, emptyMessage, encodeMessage, parseQuery, question } from '../../src/wire/dns/index.js';
 
@@ -95,14 +96,14 @@ test('templates: ID, RD and question case patched; rotation; OPT appended; TC wh
 
 test('client scopes: subnets choose networks; outsiders get nothing', () => {
   const sc = new ClientScopes([{ name: 'front', clients: ['198.18.1.0/24'] }, { name: 'back', clients: ['198.18.2.0/24', 'fd00::/64'] }, 'shared']);
-  assert.deepEqual(sc.forIPv4(ipv4ToU32('198.18.1.5'))?.networks, ['front', 'shared']);
+  assert.deepEqual(sc.forIPv4(ipv4TextToNumber('198.18.1.5'))?.networks, ['front', 'shared']);
   assert.deepEqual(sc.forAddress('::ffff:198.18.2.5')?.networks, ['back', 'shared']);
   assert.deepEqual(sc.forAddress('fd00::7')?.networks, ['back', 'shared']);
   const closed = new ClientScopes([{ name: 'front', clients: ['198.18.1.0/24'] }]);
-  assert.equal(closed.forIPv4(ipv4ToU32('198.18.3.1')), undefined);
+  assert.equal(closed.forIPv4(ipv4TextToNumber('198.18.3.1')), undefined);
   const allow = new ClientScopes(['front'], ['127.0.0.0/8']);
-  assert.equal(allow.forIPv4(ipv4ToU32('198.18.3.1')), undefined);
-  assert.ok(allow.forIPv4(ipv4ToU32('127.0.0.11')));
+  assert.equal(allow.forIPv4(ipv4TextToNumber('198.18.3.1')), undefined);
+  assert.ok(allow.forIPv4(ipv4TextToNumber('127.0.0.11')));
 });
 
 test('rate limiter: burst then refill; memory bounded', () => {

@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CONSUMED, NOT_NEIGHBOUR, ProxyNeighbourTable, ProxyResponder, TokenBucket } from '../../src/dataplane/proxy-arp.js';
-import { foldChecksum, ipv6Bytes, macBytes, onesSum } from '../../src/wire/bytes.js';
+import { foldChecksum, macBytes, onesSum } from '../../src/wire/bytes.js';
+import { ipv6Bytes } from '../../src/wire/ip.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const OWNER = '02:42:c6:13:00:05';

@@ -1,10 +1,11 @@
 /** fast-check arbitraries shared by the wire codec tests. */
 import fc from 'fast-check';
-import { ipv6ToString, macToString, ipv4ToString } from '../../src/wire/bytes.js';
+import { macToString } from '../../src/wire/bytes.js';
+import { formatIPv4, formatIPv6 } from '../../src/wire/ip.js';
 
 export const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => macToString(b));
-export const ipv4Addr = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => ipv4ToString(b));
-export const ipv6Addr = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => ipv6ToString(b));
+export const ipv4Addr = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => formatIPv4(b));
+export const ipv6Addr = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => formatIPv6(b));
 export const u8 = fc.integer({ min: 0, max: 255 });
 export const u16 = fc.integer({ min: 0, max: 0xffff });
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });

@@ -6,7 +6,7 @@ import * as ipv6 from '../../src/wire/ipv6.js';
 import * as icmpv4 from '../../src/wire/icmpv4.js';
 import * as icmpv6 from '../../src/wire/icmpv6.js';
 import { DecodeError } from '../../src/wire/errors.js';
-import { ipv6Bytes } from '../../src/wire/bytes.js';
+import { ipv6Bytes } from '../../src/wire/ip.js';
 import { bytes, encodeAt, ipv4Addr, ipv6Addr, mac, u16, u32, u8 } from './wire-arb.js';
 
 const NP = { noNullPrototype: true } as const;

@@ -5,7 +5,7 @@ import * as udp from '../../src/wire/udp.js';
 import * as tcp from '../../src/wire/tcp.js';
 import * as vxlan from '../../src/wire/vxlan.js';
 import { DecodeError } from '../../src/wire/errors.js';
-import { ipBytes } from '../../src/wire/bytes.js';
+import { ipBytes } from '../../src/wire/ip.js';
 import { bytes, encodeAt, ipv4Addr, ipv6Addr, u16, u32 } from './wire-arb.js';
 
 const NP = { noNullPrototype: true } as const;

@@ -12,7 +12,7 @@ import {
 } from './constants.js';
 import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
-import { formatIp, parseIp, parsePrefix } from './ip.js';
+import { formatIp, parseIp, parsePrefix } from '../../wire/ip.js';
 import { linkIndex } from './link-ops.js';
 
 export const IFADDRMSG_LEN = 8;
@@ -79,8 +79,8 @@ export function decodeAddress(m: Message): Address {
   return a;
 }
 
-function broadcastOf(bytes: Buffer, len: number): Buffer {
-  const b = Buffer.from(bytes);
+function broadcastOf(bytes: Uint8Array, len: number): Uint8Array {
+  const b = Uint8Array.from(bytes);
   for (let bit = len; bit < 32; bit++) b[bit >> 3]! |= 0x80 >> (bit & 7);
   return b;
 }

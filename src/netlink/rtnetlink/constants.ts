@@ -13,10 +13,9 @@ export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
 
+export { AF_INET, AF_INET6 } from '../../wire/ip.js';
 export const AF_UNSPEC = 0;
-export const AF_INET = 2;
 export const AF_BRIDGE = 7;
-export const AF_INET6 = 10;
 
 /** Multicast groups (RTNLGRP_*), for NETLINK_ADD_MEMBERSHIP. */
 export const RTNLGRP_LINK = 1;

@@ -12,7 +12,7 @@ import {
 } from './constants.js';
 import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
-import { parseIp } from './ip.js';
+import { parseIp } from '../../wire/ip.js';
 import { parseMac } from './link.js';
 import { linkIndex } from './link-ops.js';
 import { pipelined } from './pipeline.js';

@@ -16,7 +16,7 @@ import {
 } from './constants.js';
 import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
-import { formatIp, parseIp } from './ip.js';
+import { formatIp, parseIp } from '../../wire/ip.js';
 import { formatMac, parseMac } from './link.js';
 import { linkIndex } from './link-ops.js';
 import { pipelined } from './pipeline.js';

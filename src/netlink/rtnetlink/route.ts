@@ -15,7 +15,7 @@ import {
 } from './constants.js';
 import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
-import { formatIp, networkOf, parseIp, parsePrefix } from './ip.js';
+import { formatIp, networkOf, parseIp, parsePrefix } from '../../wire/ip.js';
 import { linkIndex } from './link-ops.js';
 
 export const RTMSG_LEN = 12;

@@ -14,7 +14,7 @@ import {
   MIN_QUESTION, MIN_RR, RR_FIXED, RrType,
 } from './constants.js';
 import { DnsDecodeError, DnsEncodeError } from './errors.js';
-import { formatIPv4, formatIPv6, writeIPv4, writeIPv6 } from './ip.js';
+import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../ip.js';
 import { nameLabels, readName, type Cursor } from './name.js';
 
 export interface DnsQuestion {
@@ -339,13 +339,13 @@ export function writeRecord(w: DnsWriter, rr: DnsRecord): void {
   switch (d.kind) {
     case 'a': {
       const b = new Uint8Array(4);
-      writeIPv4(d.address, b, 0);
+      if (!parseIPv4Into(d.address, b)) throw new DnsEncodeError(`invalid IPv4 address ${JSON.stringify(d.address)}`);
       w.bytes(b);
       break;
     }
     case 'aaaa': {
       const b = new Uint8Array(16);
-      writeIPv6(d.address, b, 0);
+      if (!parseIPv6Into(d.address, b)) throw new DnsEncodeError(`invalid IPv6 address ${JSON.stringify(d.address)}`);
       w.bytes(b);
       break;
     }

@@ -13,7 +13,7 @@ import {
   IFLA_VXLAN_TTL_INHERIT, IFLA_VXLAN_UDP_CSUM, IFLA_VXLAN_UDP_ZERO_CSUM6_RX, IFLA_VXLAN_UDP_ZERO_CSUM6_TX,
 } from '../constants.js';
 import { LinkConfigError } from '../errors.js';
-import { formatIp, parseIp } from '../ip.js';
+import { formatIp, parseIp } from '../../../wire/ip.js';
 
 export const VXLAN_DEFAULT_PORT = 4789;
 export const VNI_MAX = 0xffffff;
@@ -145,7 +145,11 @@ export function decodeVxlan(attrs: Attr[]): VxlanInfo {
   return o;
 }
 
-const isMulticast = (ip: string) => (ip.includes(':') ? ip.toLowerCase().startsWith('ff') : Number(ip.split('.')[0]) >= 224 && Number(ip.split('.')[0]) < 240);
+/** Class D (224/4) or ff00::/8: a group, not a unicast remote. */
+const isMulticast = (ip: string) => {
+  const b = parseIp(ip).bytes;
+  return b.length === 16 ? b[0] === 0xff : b[0]! >>> 4 === 0xe;
+};
 
 /** `ip -j -d` info_data fields; `linkName` maps the underlay index to a name. */
 export function vxlanJson(o: VxlanInfo, linkName: (index: number) => string | undefined): Record<string, unknown> {
