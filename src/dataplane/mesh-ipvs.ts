@@ -8,7 +8,8 @@
  * fwmark is in weft's range are touched.
  */
 import { writeSysctls } from '../io/sysctl.js';
-import { IpvsClient, type IpvsServiceKey } from '../netlink/ipvs.js';
+import { IpvsClient } from '../netlink/ipvs/client.js';
+import type { IpvsServiceKey } from '../netlink/ipvs/types.js';
 import { type MeshDataplane, type MeshState, SERVICE_MARK_BASE, SERVICE_MARK_LIMIT } from './mesh-model.js';
 import { NftMeshDataplane } from './nft-mesh.js';
 

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { IpvsClient, type IpvsService, type IpvsServiceKey } from '../../src/netlink/ipvs.js';
+import { IpvsClient } from '../../src/netlink/ipvs/client.js';
+import type { IpvsService, IpvsServiceKey } from '../../src/netlink/ipvs/types.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { probeMeshBackend } from '../../src/dataplane/mesh.js';
 import { sh } from '../support/exec.js';

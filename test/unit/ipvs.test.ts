@@ -10,7 +10,9 @@ import { NetlinkClient, type NetlinkTransport } from '../../src/netlink/client.j
 import { NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI, NLA_F_NESTED } from '../../src/netlink/constants.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { parseMessages } from '../../src/netlink/message.js';
-import { IPVS_CMD, IpvsClient, IpvsReplyError, decodeDest, decodeService, encodeDest, encodeService } from '../../src/netlink/ipvs.js';
+import { IpvsClient } from '../../src/netlink/ipvs/client.js';
+import { IpvsReplyError, decodeDest, decodeService, encodeDest, encodeService } from '../../src/netlink/ipvs/codec.js';
+import { IPVS_CMD } from '../../src/netlink/ipvs/constants.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 
 const FAMILY = 0x23;
