@@ -15,7 +15,6 @@ import type { Rtnl } from './handle.js';
 import { parseIp } from '../../wire/ip.js';
 import { parseMac } from './link.js';
 import { linkIndex } from './link-ops.js';
-import { pipelined } from './pipeline.js';
 import { type Neighbour, decodeNeighbour, writeNdmsg } from './neigh.js';
 
 export const ZERO_MAC = '00:00:00:00:00:00';
@@ -97,7 +96,7 @@ export async function fdbBatch(rtnl: Rtnl, op: FdbOp, specs: FdbSpec[], opts: { 
     const via = s.via !== undefined ? await index(s.via, 'device', `fdb entry ${s.mac}`) : undefined;
     reqs.push(fdbRequest(op, s, dev, via));
   }
-  const results = await pipelined(rtnl.client, reqs);
+  const results = await rtnl.client.bulk(reqs);
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
     if (opts.ignoreMissing && isErrno(r.reason, 'ENOENT')) return;

@@ -15,7 +15,6 @@ import {
 import { LinkConfigError, LinkExistsError, LinkNotFoundError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
 import { type Link, parseMac, writeIfinfomsg } from './link.js';
-import { pipelined } from './pipeline.js';
 import { type BridgeOptions, encodeBridge } from './link-kinds/bridge.js';
 import { type MacvlanOptions, encodeMacvlan, macvlanModeNumber } from './link-kinds/macvlan.js';
 import { type TuntapOptions, createTuntap } from './link-kinds/tuntap.js';
@@ -239,9 +238,9 @@ export async function addLinks(rtnl: Rtnl, specs: LinkSpec[]): Promise<void> {
     else prepared.push({ spec, mac, r: await resolve(rtnl, spec) });
   }
   for (const spec of tuntaps) await addTuntap(rtnl, spec);
-  const fdSets = prepared.map(({ spec }) => openFdsOrThrow(spec));
+  const fdSets = prepared.map(({ spec }) => openFds(spec));
   try {
-    const results = await pipelined(rtnl.client, prepared.map(({ spec, mac, r }, i) => addRequest(spec, mac, r, fdSets[i]!)));
+    const results = await rtnl.client.bulk(prepared.map(({ spec, mac, r }, i) => addRequest(spec, mac, r, fdSets[i]!)));
     const failed = results.findIndex((x) => x.status === 'rejected');
     if (failed >= 0) {
       const s = prepared[failed]!.spec;
@@ -251,10 +250,6 @@ export async function addLinks(rtnl: Rtnl, specs: LinkSpec[]): Promise<void> {
   } finally {
     for (const f of fdSets) f.close();
   }
-}
-
-function openFdsOrThrow(spec: LinkSpec) {
-  return openFds(spec);
 }
 
 async function addTuntap(rtnl: Rtnl, spec: LinkSpec): Promise<void> {
@@ -357,7 +352,7 @@ export async function deleteLink(rtnl: Rtnl, nameOrIndex: string | number): Prom
 
 /** Deletes links, pipelined; throws the first failure after all settled. */
 export async function deleteLinks(rtnl: Rtnl, refs: (string | number)[], opts: { ignoreMissing?: boolean } = {}): Promise<void> {
-  const results = await pipelined(rtnl.client, refs.map((ref) => ({
+  const results = await rtnl.client.bulk(refs.map((ref) => ({
     type: RTM_DELLINK,
     flags: 0,
     what: `delete link ${ref}`,

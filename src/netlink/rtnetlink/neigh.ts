@@ -19,7 +19,6 @@ import type { Rtnl } from './handle.js';
 import { formatIp, parseIp } from '../../wire/ip.js';
 import { formatMac, parseMac } from './link.js';
 import { linkIndex } from './link-ops.js';
-import { pipelined } from './pipeline.js';
 
 export const NDMSG_LEN = 12;
 
@@ -121,7 +120,7 @@ async function neighBatch(rtnl: Rtnl, specs: NeighbourSpec[], type: number, flag
     if (index === undefined) cache.set(s.dev, (index = await linkIndex(rtnl, s.dev, 'device', `neighbour ${s.dst}`)));
     reqs.push(neighRequest(s, index, type, flags, verb));
   }
-  const results = await pipelined(rtnl.client, reqs);
+  const results = await rtnl.client.bulk(reqs);
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
     if (ignoreMissing && isErrno(r.reason, 'ENOENT')) return;

@@ -2,32 +2,9 @@
 import type { Link } from '../link.js';
 import { type BridgeInfo, bridgeJson, decodeBridge } from './bridge.js';
 import { type MacvlanInfo, decodeMacvlan, macvlanJson } from './macvlan.js';
-import { type TuntapInfo, decodeTuntap, tuntapJson } from './tuntap.js';
+import { decodeTuntap, tuntapJson } from './tuntap.js';
 import { type VlanInfo, decodeVlan, vlanJson } from './vlan.js';
 import { type VxlanInfo, decodeVxlan, vxlanJson } from './vxlan.js';
-
-export type LinkKindInfo =
-  | { kind: 'bridge'; bridge: BridgeInfo }
-  | { kind: 'vxlan'; vxlan: VxlanInfo }
-  | { kind: 'macvlan'; macvlan: MacvlanInfo }
-  | { kind: 'vlan'; vlan: VlanInfo }
-  | { kind: 'tun'; tuntap: TuntapInfo }
-  | { kind: 'veth' }
-  | { kind: string };
-
-/** Decodes IFLA_INFO_DATA for the kinds weft manages. */
-export function linkKindInfo(link: Link): LinkKindInfo | undefined {
-  if (!link.kind) return undefined;
-  const a = link.kindData ?? [];
-  switch (link.kind) {
-    case 'bridge': return { kind: 'bridge', bridge: decodeBridge(a) };
-    case 'vxlan': return { kind: 'vxlan', vxlan: decodeVxlan(a) };
-    case 'macvlan': return { kind: 'macvlan', macvlan: decodeMacvlan(a) };
-    case 'vlan': return { kind: 'vlan', vlan: decodeVlan(a) };
-    case 'tun': return { kind: 'tun', tuntap: decodeTuntap(a) };
-    default: return { kind: link.kind };
-  }
-}
 
 export function vxlanInfo(link: Link): VxlanInfo | undefined {
   return link.kind === 'vxlan' ? decodeVxlan(link.kindData ?? []) : undefined;
