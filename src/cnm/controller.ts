@@ -203,7 +203,7 @@ export class Controller {
     await this.store.delete(`endpoints/${leg.id}`);
   }
 
-  /** CreateEndpoint: returns the MAC only when Docker left it empty (plugin-api.md §2.6). */
+  /** CreateEndpoint: returns the MAC only when Docker left it empty (docs/plugin-protocol.md). */
   createEndpoint(networkId: string, endpointId: string, iface: { address: string; addressV6: string; mac: string }): Promise<{ mac?: string }> {
     return this.#serial.run(networkId, async () => {
       const n = await this.network(networkId);

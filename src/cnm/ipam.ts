@@ -1,5 +1,5 @@
 /**
- * weft's IPAM (Docker's IpamDriver semantics, plugin-api.md §3): pools from
+ * weft's IPAM (Docker's IpamDriver semantics, docs/plugin-protocol.md): pools from
  * --subnet or from a default range, --ip-range, gateway, aux and static
  * addresses. Every allocation is a store key created atomically
  * (`ipam/addrs/<pool>/<ip>`), so two hosts sharing etcd can never hand out

@@ -1,7 +1,7 @@
 /**
  * A keyed mutex: one promise chain per key, so calls for one network (or
  * one endpoint) run one at a time while different keys proceed in parallel.
- * Docker interleaves calls for different containers (plugin-api.md §4).
+ * Docker interleaves calls for different containers (docs/plugin-protocol.md).
  */
 export class KeyedSerial {
   #tails = new Map<string, Promise<unknown>>();

@@ -1,7 +1,7 @@
 /**
  * The driver model's records, as persisted in the store (`networks/<id>`,
  * `endpoints/<id>`). Everything a driver needs to rebuild kernel state after
- * a restart is here: Docker never replays CreateNetwork (plugin-api.md §2.3).
+ * a restart is here: Docker never replays CreateNetwork (docs/plugin-protocol.md).
  */
 import { WeftError } from '../errors.js';
 import { parseIPv4Into } from '../wire/ip.js';

@@ -4,8 +4,8 @@
  * programmed (or what the kernel holds) to that. No I/O, so it is unit
  * tested and shared by incremental updates and full resyncs.
  *
- * Kernel entries per remote endpoint are Docker's two (docker-internals
- * §1.7): FDB `MAC dst VTEP self permanent` and neighbour `IP lladdr MAC
+ * Kernel entries per remote endpoint are Docker's two (docs/overlay.md):
+ * FDB `MAC dst VTEP self permanent` and neighbour `IP lladdr MAC
  * permanent`, both on vxlan0. FDB entries are keyed by MAC, neighbours by IP.
  */
 import type { EndpointRecord } from '../cnm/model.js';

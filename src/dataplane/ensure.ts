@@ -3,7 +3,7 @@
  * what differs and leaves what matches, and says which it did. Neighbour,
  * FDB, address and route writes use REPLACE, so re-adding after a partial
  * failure or a daemon restart can never fail with EEXIST
- * (docker-internals.md §1.13).
+ * (docs/overlay.md).
  */
 import { NTF_MASTER, NTF_SELF, NUD_PERMANENT } from '../netlink/rtnetlink/constants.js';
 import { LinkConfigError } from '../netlink/rtnetlink/errors.js';

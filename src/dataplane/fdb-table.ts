@@ -1,7 +1,7 @@
 /**
  * The userspace VTEP's forwarding state: which remote VTEP owns an inner
  * MAC (static entries, written by the control plane, never learned from
- * the data path: reliability.md §1.1), which VTEPs are known peers (only
+ * the data path: docs/reliability.md V9), which VTEPs are known peers (only
  * their datagrams are accepted, Calico felix#2000), and the head-end
  * replication list for broadcast/unknown/multicast frames.
  *

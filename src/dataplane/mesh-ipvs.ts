@@ -1,5 +1,5 @@
 /**
- * The mesh on IPVS, Docker's way adapted (docker-internals §4.4): the
+ * The mesh on IPVS, Docker's way adapted (docs/overlay.md): the
  * weft_mesh nft table marks packets to published ports with the
  * (service, port) fwmark before routing and masquerades marked flows;
  * IPVS fwmark services (one per mark) balance to MASQ destinations

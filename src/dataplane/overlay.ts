@@ -1,6 +1,6 @@
 /**
  * One overlay network on one host, built the way Docker's overlay driver
- * builds it (docker-internals.md §1.1-1.3, §1.7), with weft's fixes:
+ * builds it (docs/overlay.md), with weft's fixes:
  * - a namespace `<prefix><epoch>-<first 10 chars of the network id>` holding
  *   `br0` (the subnet gateway address, MTU 1450) and `vxlan0`;
  * - `vxlan0` is created from the host namespace directly into the overlay

@@ -6,7 +6,7 @@
  *
  * When weft relies on the kernel's own proxy_arp instead, it must also
  * set neigh.<dev>.proxy_delay=0: the default delays broadcast answers by
- * a random 0-0.8 s (perf.md §6); `enableKernelProxyArp` does both.
+ * a random 0-0.8 s (docs/performance.md); `enableKernelProxyArp` does both.
  */
 import type { FramePort, FrameBatch } from '../io/tap.js';
 import { netSysctl, type SysctlChanges } from '../io/sysctl.js';

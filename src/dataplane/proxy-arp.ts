@@ -2,10 +2,10 @@
  * Proxy ARP (RFC 826) and NDP proxy (RFC 4861 §7.2) for owned endpoints.
  *
  * The model is the kernel vxlan driver's `proxy` mode, which Docker's
- * overlay relies on (docker-internals.md §1.8): answer an ARP request or
+ * overlay relies on (docs/overlay.md): answer an ARP request or
  * a Neighbor Solicitation only from a table the control plane programmed,
  * with the owning MAC, and never learn from the data path
- * (reliability.md §1.5, §3.2). Unlike Linux `proxy_arp`, a route is never
+ * (docs/reliability.md). Unlike Linux `proxy_arp`, a route is never
  * a reason to answer (calico#3270).
  *
  * Pure: frames in, reply bytes out (written into a caller's buffer),

@@ -4,14 +4,14 @@
  *
  * Egress (a frame read from the TAP): a unicast destination MAC goes to
  * the remote VTEP the forwarding table names; a miss is dropped, as
- * Docker's overlay drops on L2 miss (docker-internals.md §1.8). Broadcast,
+ * Docker's overlay drops on L2 miss (docs/overlay.md). Broadcast,
  * unknown-unicast and multicast ("BUM") frames are dropped by default, or
  * replicated head-end to the flood list at a bounded rate (V15). With
  * proxy on, ARP and Neighbor Solicitations never enter the tunnel: the
  * proxy answers from its table or drops them, like the kernel's `proxy`.
  *
  * Ingress (a UDP datagram): the strict checks of the Linux vxlan receive
- * path, named after its drop reasons (reliability.md §3.1 V1-V9, V13):
+ * path, named after its drop reasons (docs/reliability.md V1-V9, V13):
  * header, VNI, sender, inner length, inner source MAC, local MAC, and a
  * source MAC that the table pins to another VTEP (no FDB poisoning).
  */

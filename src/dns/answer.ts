@@ -1,5 +1,5 @@
 /**
- * Responses built once and patched per query (perf.md §4: encoding per query
+ * Responses built once and patched per query (docs/performance.md: encoding per query
  * is what held a dns-packet server to 0.68× dnsmasq).
  *
  * A Template is a whole response for one (scope, name, type) with the name

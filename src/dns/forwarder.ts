@@ -14,7 +14,7 @@
  * - SERVFAIL/REFUSED from an upstream -> next upstream. TC over UDP -> the
  *   same upstream over TCP (a connection per query: the rare path).
  *   Per-attempt timeout plus a total budget keep the client's SERVFAIL
- *   ahead of glibc's 5 s timeout (reliability F1).
+ *   ahead of glibc's 5 s timeout (docs/reliability.md F1).
  * - ICMP port unreachable on a pool socket fails every query waiting on it
  *   (they all went to that upstream) and closes the socket.
  * - At most `maxInflight` forwards at once; callers answer REFUSED beyond

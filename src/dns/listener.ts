@@ -1,7 +1,7 @@
 /**
  * One DNS listener: a UDP socket (batched recvmmsg/sendmmsg) and a TCP
  * server on one address inside one namespace, answering for a set of
- * networks. Policy per packet, in order (reliability §3.3):
+ * networks. Policy per packet, in order (docs/reliability.md):
  *   shorter than a header, oversized, or a response (QR) -> silence;
  *   client outside every network / the allow list -> silence;
  *   over its rate -> silence;

@@ -3,7 +3,7 @@
  * serves a list of networks; a network may restrict its clients to some
  * source subnets. A client sees the networks whose subnets contain it (all
  * unrestricted networks included); a client that sees none, or that is
- * outside the listener's `allow` list, gets no answer at all (reliability
+ * outside the listener's `allow` list, gets no answer at all (docs/reliability.md
  * D17: answering strangers is how dnsmasq and LXD became reflectors).
  */
 import { BlockList } from 'node:net';

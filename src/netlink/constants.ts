@@ -1,6 +1,6 @@
 /**
  * Netlink framing constants (linux/netlink.h). Numbers checked against the
- * uapi headers (docker-internals.md §5.1).
+ * uapi headers (docs/netlink.md).
  */
 export const NETLINK_ROUTE = 0;
 export const NETLINK_NETFILTER = 12;

@@ -1,5 +1,5 @@
 /**
- * Docker's NetworkDriver and IpamDriver protocol (plugin-api.md) as a literal
+ * Docker's NetworkDriver and IpamDriver protocol (docs/plugin-protocol.md) as a literal
  * table from path to handler, over the driver model. Handlers get validated
  * requests and return the response object; every failure becomes HTTP 500
  * with {"Err": …} (and "Error" for IPAM), bad requests HTTP 400, unknown

@@ -1,5 +1,5 @@
 /**
- * Validation of Docker's plugin request bodies (plugin-api.md §2–3). Docker
+ * Validation of Docker's plugin request bodies (docs/plugin-protocol.md). Docker
  * sends Go-encoded JSON where any map or array may be null and field names
  * match case-insensitively; everything else is untrusted and checked here,
  * so handlers only ever see well-typed values.

@@ -10,7 +10,7 @@
  * The view handles any sizes (it makes no judgement, so odd packets can
  * still be printed); the Repr and `isEthernetIPv4` cover the one shape
  * Ethernet/IPv4 hosts use (htype 1, ptype 0x0800, 6/4). Proxy ARP should
- * drop everything else (reliability.md §3.2 A1).
+ * drop everything else (docs/reliability.md A1).
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';

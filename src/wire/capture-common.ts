@@ -4,7 +4,7 @@
  * the link types weft decodes and their length caps, and the chunk driver
  * that turns any sequence of chunks into whole records with bounded memory.
  *
- * Limits follow libpcap (reliability.md §1.6, §3.8): a record larger than
+ * Limits follow libpcap (docs/reliability.md): a record larger than
  * the link type's maximum (262144) is an error, never an allocation; a
  * pcapng block is at most 16 MiB, an SHB at most 1 MiB.
  */

@@ -11,7 +11,7 @@
  *      bits 26-28 FCS length
  *
  * The magic's byte order is the file's byte order. Rules for bad input are
- * libpcap's (reliability.md §3.8 C1-C9): snaplen 0 or > INT_MAX is a warning,
+ * libpcap's (docs/reliability.md C1-C9): snaplen 0 or > INT_MAX is a warning,
  * a record over 262144 bytes is an error, a caplen over snaplen is clipped.
  */
 import {

@@ -14,7 +14,7 @@
  *   option: code u16, length u16, value (pad 4); code 0 ends the list
  *
  * Each SHB sets the byte order and resets the interface table. Bad input
- * rules (reliability.md §3.8 C10-C16) are libpcap's: block length ≥ 12, a
+ * rules (docs/reliability.md C10-C16) are libpcap's: block length ≥ 12, a
  * multiple of 4, ≤ 16 MiB (SHB ≤ 1 MiB), equal to its trailer; unknown
  * blocks and options are skipped; packets on a missing interface are errors.
  */

@@ -9,7 +9,7 @@
  *   +-----------------------------------------------+---------------+
  *   |        inner Ethernet frame ...                                |
  *
- * Receive policy (reliability.md §3.1 V2/V3): like the Linux vxlan
+ * Receive policy (docs/reliability.md V2/V3): like the Linux vxlan
  * driver and unlike the RFC's "ignore reserved bits", a header whose I
  * flag is clear or whose other bits are non-zero is invalid. `check`
  * returns the kernel-style drop reason without throwing, for the VTEP hot
@@ -26,7 +26,7 @@ export const LINUX_LEGACY_PORT = 8472;
 export const MAX_VNI = 0xffffff;
 const FLAG_I = 0x08;
 
-/** Drop reasons, named like the reliability table (V1, V2/V3, V5). */
+/** Drop reasons, named like docs/reliability.md (V1, V2/V3, V5). */
 export type VxlanDropReason = 'short_header' | 'invalid_header' | 'short_inner';
 
 export interface VxlanRepr {

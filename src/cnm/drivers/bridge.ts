@@ -1,6 +1,6 @@
 /**
  * `weft.mode=bridge`: one Linux bridge per network on this host, the gateway
- * address on it, a veth per endpoint (docker-internals.md §6). --internal
+ * address on it, a veth per endpoint (docs/overlay.md). --internal
  * gives no gateway route; masquerade (opt-in) NATs traffic leaving the host.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';

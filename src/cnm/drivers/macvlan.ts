@@ -1,6 +1,6 @@
 /**
  * `weft.mode=macvlan`: endpoints are macvlan children of `-o parent=IF`
- * (docker-internals.md §2). `parent=eth0.100` creates the 802.1Q
+ * (docs/overlay.md). `parent=eth0.100` creates the 802.1Q
  * sub-interface when it is missing and deletes it with the last network
  * using it, only if weft created it.
  */

@@ -1,6 +1,6 @@
 /**
- * `weft.mode=overlay` (the default), Docker's layout (docker-internals.md
- * §1.1–1.3): a namespace per network holding br0 and a VXLAN device
+ * `weft.mode=overlay` (the default), Docker's layout (docs/overlay.md):
+ * a namespace per network holding br0 and a VXLAN device
  * (learning off, proxy on, MTU 1450), the VXLAN socket left in the host
  * namespace; each endpoint is a veth whose one end Docker moves into the
  * container and whose other end sits on br0. Remote peers (static FDB and
@@ -105,8 +105,8 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   /**
-   * Programs remote endpoints: Docker's two entries per peer (docker-internals
-   * §5.3), with REPLACE semantics so re-adding is never EEXIST (§1.13).
+   * Programs remote endpoints: Docker's two entries per peer
+   * (docs/overlay.md), with REPLACE semantics so re-adding is never EEXIST.
    */
   async addPeers(n: NetworkRecord, peers: RemotePeer[]): Promise<void> {
     await withRtnl(this.#ns(n), async (inner) => {

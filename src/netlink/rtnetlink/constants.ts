@@ -1,4 +1,4 @@
-/** rtnetlink numbers (linux/rtnetlink.h, if_link.h), docker-internals.md §5. */
+/** rtnetlink numbers (linux/rtnetlink.h, if_link.h), docs/netlink.md. */
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
@@ -71,7 +71,7 @@ export const ARPHRD_NAMES: ReadonlyMap<number, string> = new Map([
   [1, 'ether'], [772, 'loopback'], [776, 'sit'], [778, 'gre'], [65534, 'none'], [0xffff, 'void'],
 ]);
 
-// --- links: kinds and commands (if_link.h, docker-internals.md §5.2) ---
+// --- links: kinds and commands (if_link.h, docs/netlink.md) ---
 export const RTNLGRP_NOTIFY = 2;
 export const IFLA_PROTINFO = 12;
 export const IFLA_IFALIAS = 20;
@@ -165,7 +165,7 @@ export const RTN_BLACKHOLE = 6;
 export const RTN_UNREACHABLE = 7;
 export const RTN_PROHIBIT = 8;
 
-// --- neighbours and FDB (neighbour.h, docker-internals.md §5.3) ---
+// --- neighbours and FDB (neighbour.h, docs/netlink.md) ---
 export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
 export const NDA_CACHEINFO = 3;

@@ -1,12 +1,12 @@
 /**
  * rtnetlink notifications from one namespace as an async iterator: link,
  * address, route and neighbour changes, and VXLAN L2/L3 misses (the kernel
- * multicasts an RTM_GETNEIGH to RTNLGRP_NEIGH, docker-internals.md §5.4).
+ * multicasts an RTM_GETNEIGH to RTNLGRP_NEIGH, docs/netlink.md).
  *
  * Netlink is lossy kernel->user: when the socket's receive buffer overflows
  * the kernel drops notifications and the next read fails with ENOBUFS. That
  * is surfaced as an `overrun` event, never a dead iterator: the caller
- * re-dumps what it watches (reliability.md N2). The in-process queue is
+ * re-dumps what it watches (docs/reliability.md N2). The in-process queue is
  * bounded the same way.
  */
 import type { NetlinkClient } from '../client.js';

@@ -371,7 +371,7 @@ export async function deleteLinks(rtnl: Rtnl, refs: (string | number)[], opts: {
 /**
  * Deletes every link of a group in one request: the kernel unregisters
  * them together, so this is far faster than one RTM_DELLINK per link
- * (each of those waits ~16 ms in the kernel, perf.md §5). Group 0 (the
+ * (each of those waits ~16 ms in the kernel, docs/netlink.md, Costs). Group 0 (the
  * default group, i.e. everything) is refused. Equivalent to `ip link del group N`.
  */
 export async function deleteLinkGroup(rtnl: Rtnl, group: number): Promise<void> {

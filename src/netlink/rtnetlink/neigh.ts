@@ -3,7 +3,7 @@
  * family u8, pad u8, pad u16, ifindex s32, state u16, flags u8, type u8) +
  * NDA_* attributes. The same message with family AF_BRIDGE is an FDB entry
  * (fdb.ts). Writes meant to converge use REPLACE, never EXCL
- * (docker-internals.md §1.13: EEXIST on re-added entries).
+ * (docs/overlay.md, bug history: EEXIST on re-added entries).
  */
 import { type AttrWriter, parseAttrs, read } from '../attrs.js';
 import type { RequestSpec } from '../client.js';

@@ -182,7 +182,7 @@ export function lowerNameBytes(buf: Uint8Array, at: number, len: number): Uint8A
   return out;
 }
 
-/** What to do with a query before looking it up (miekg's accept func, reliability D2-D4, D9). */
+/** What to do with a query before looking it up (miekg's accept func, docs/reliability.md D2-D4, D9). */
 export const Accept = {
   OK: 0,
   /** Say nothing (responses sent to us: avoids ping-pong loops). */

@@ -1,4 +1,4 @@
-/** macvlan kind data (IFLA_MACVLAN_*, docker-internals.md §2, §5.2). */
+/** macvlan kind data (IFLA_MACVLAN_*, docs/overlay.md, docs/netlink.md). */
 import { type Attr, type AttrWriter, read } from '../../attrs.js';
 import {
   IFLA_MACVLAN_FLAGS, IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE, MACVLAN_MODE_PASSTHRU, MACVLAN_MODE_PRIVATE,

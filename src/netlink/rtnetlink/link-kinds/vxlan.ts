@@ -1,5 +1,5 @@
 /**
- * VXLAN kind data (IFLA_VXLAN_*, docker-internals.md §1.2, §5.2). The port
+ * VXLAN kind data (IFLA_VXLAN_*, docs/overlay.md, docs/netlink.md). The port
  * is always sent (the kernel's default is 8472, not 4789); ports and the
  * port range are big-endian. Checksum, port and port range are create-only
  * in the kernel, so a difference there means delete and re-create.
