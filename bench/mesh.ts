@@ -25,44 +25,11 @@ import { fileURLToPath } from 'node:url';
 import { type Benchmark, type BenchResult, type Row, median, percentile, timeMs } from './lib.js';
 import { Mesh, parsePublish } from '../src/dataplane/mesh.js';
 import { sh } from '../test/support/exec.js';
-import { createMeshLab } from '../test/integration/mesh-lab.js';
+import { type ClientResult, connectMany, createMeshLab } from '../test/integration/mesh-lab.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/**
- * The client for every path: `conc` workers, each connect → read the
- * backend's one-line answer → close, until `n` connections are done. Prints
- * its wall time, per-connection latencies and its own CPU time (one
- * thread: cpu_ms close to ms means the client is the limit).
- */
-const CLIENT = `
-const net = require('net');
-const [host, port, n, conc] = process.argv.slice(1);
-let failed = 0; let ok = 0; let left = Number(n);
-const lat = [];
-function one() {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const s = net.connect({ host, port: Number(port) });
-    let data = '';
-    s.setTimeout(3000, () => { s.destroy(); failed++; resolve(); });
-    s.on('data', (d) => { data += d; });
-    s.on('error', () => { failed++; resolve(); });
-    s.on('close', () => {
-      if (data.trim()) { ok++; lat.push(Number(process.hrtime.bigint() - t0) / 1e6); }
-      resolve();
-    });
-  });
-}
-async function worker() { while (left > 0) { left--; await one(); } }
-const c0 = process.cpuUsage(); const t0 = process.hrtime.bigint();
-Promise.all(Array.from({ length: Number(conc) }, worker)).then(() => {
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6; const c = process.cpuUsage(c0);
-  process.stdout.write(JSON.stringify({ ok, failed, ms, cpu_ms: (c.user + c.system) / 1000, lat }) + '\\n');
-});
-`;
-
-interface RunResult { ok: number; failed: number; ms: number; cpu_ms: number; lat: number[]; busy_pct: number }
+interface RunResult extends ClientResult { busy_pct: number }
 
 /** Jiffies (busy, total) of all CPUs, to tell how busy the whole machine was during a run. */
 function cpuTimes(): [number, number] {
@@ -74,9 +41,8 @@ function cpuTimes(): [number, number] {
 
 async function runClient(ns: string, host: string, port: number, n: number, conc: number): Promise<RunResult> {
   const [b0, t0] = cpuTimes();
-  const out = await sh(['ip', 'netns', 'exec', ns, process.execPath, '-e', CLIENT, host, String(port), String(n), String(conc)], { timeoutMs: 300_000 });
+  const r = await connectMany(ns, host, port, n, conc, 3000);
   const [b1, t1] = cpuTimes();
-  const r = JSON.parse(out.trim().split('\n').pop()!) as Omit<RunResult, 'busy_pct'>;
   return { ...r, busy_pct: t1 > t0 ? (100 * (b1 - b0)) / (t1 - t0) : NaN };
 }
 

@@ -28,45 +28,62 @@ for (const p of ports) net.createServer((s) => { s.on('error', () => {}); s.end(
 process.stdout.write('ready\\n');
 `;
 
-/** Counts answers per backend name over `n` sequential connections (printed as JSON). */
-export const CLIENT = `
+/**
+ * The load client of the mesh tests and `bench/mesh.ts`: `conc` workers,
+ * each connect → read the backend's one-line answer (`name peer`) → close,
+ * until `n` connections are done. Prints answers per backend, failures,
+ * wall time, per-connection latencies and its own CPU time (one thread:
+ * cpu_ms close to ms means the client is the limit).
+ */
+const CLIENT = `
 const net = require('net');
-const [host, port, n, conc] = process.argv.slice(1);
-const counts = {}; const peers = {}; let failed = 0; let left = Number(n);
+const [host, port, n, conc, timeoutMs] = process.argv.slice(1);
+const counts = {}; const peers = {}; let ok = 0; let failed = 0; let left = Number(n);
 const lat = [];
 function one() {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const s = net.connect({ host, port: Number(port) });
     let data = '';
-    // Generous: inside the TCG kernel lab on a busy host one connect can take seconds.
-    s.setTimeout(process.env.WEFT_KLAB ? 20000 : 5000, () => { s.destroy(); failed++; resolve(); });
+    s.setTimeout(Number(timeoutMs), () => { s.destroy(); failed++; resolve(); });
     s.on('data', (d) => { data += d; });
     s.on('error', () => { failed++; resolve(); });
     s.on('close', () => {
       const [name, peer] = data.trim().split(' ');
-      if (name) { counts[name] = (counts[name] || 0) + 1; peers[name] = peer; lat.push(Number(process.hrtime.bigint() - t0) / 1e6); }
+      if (name) { ok++; counts[name] = (counts[name] || 0) + 1; peers[name] = peer; lat.push(Number(process.hrtime.bigint() - t0) / 1e6); }
       resolve();
     });
   });
 }
 async function worker() { while (left > 0) { left--; await one(); } }
-const t0 = Date.now();
-Promise.all(Array.from({ length: Number(conc || 1) }, worker)).then(() => {
-  process.stdout.write(JSON.stringify({ counts, peers, failed, ms: Date.now() - t0, lat }) + '\\n');
+const c0 = process.cpuUsage(); const t0 = process.hrtime.bigint();
+Promise.all(Array.from({ length: Number(conc) }, worker)).then(() => {
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6; const c = process.cpuUsage(c0);
+  process.stdout.write(JSON.stringify({ counts, peers, ok, failed, ms, cpu_ms: (c.user + c.system) / 1000, lat }) + '\\n');
 });
 `;
 
 export interface ClientResult {
   counts: Record<string, number>;
   peers: Record<string, string>;
+  ok: number;
   failed: number;
   ms: number;
+  cpu_ms: number;
   lat: number[];
 }
 
-export async function connectMany(ns: string, host: string, port: number, n: number, concurrency = 1): Promise<ClientResult> {
-  const out = await sh(['ip', 'netns', 'exec', ns, process.execPath, '-e', CLIENT, host, String(port), String(n), String(concurrency)], { timeoutMs: 300_000 });
+/**
+ * `n` connections to host:port from namespace `ns`, `concurrency` at a time.
+ * The connect timeout is generous by default: inside the TCG kernel lab on a
+ * busy host one connect can take seconds.
+ */
+export async function connectMany(
+  ns: string, host: string, port: number, n: number, concurrency = 1,
+  timeoutMs = process.env.WEFT_KLAB ? 20_000 : 5000,
+): Promise<ClientResult> {
+  const argv = [host, String(port), String(n), String(concurrency), String(timeoutMs)];
+  const out = await sh(['ip', 'netns', 'exec', ns, process.execPath, '-e', CLIENT, ...argv], { timeoutMs: 300_000 });
   return JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
 }
 

@@ -55,7 +55,7 @@ import {
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, type ExecResult } from './exec.js';
+import { processAlive, run, type ExecResult } from './exec.js';
 
 export const BUSYBOX = 'weft-busybox:latest';
 export const PLUGIN_DIR = '/run/docker/plugins';
@@ -419,15 +419,6 @@ async function terminate(child: ChildProcess | undefined, graceMs: number): Prom
   clearTimeout(timer);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function cgroupName(dir: string): string {
   return dir.split('/').pop()!;
 }
@@ -523,7 +514,7 @@ export function sweepStaleDocker(): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(tmpdir())) {
     const m = DIR_RE.exec(name);
-    if (!m || alive(parseInt(m[1]!, 36))) continue;
+    if (!m || processAlive(parseInt(m[1]!, 36))) continue;
     const dir = join(tmpdir(), name);
     cleanupDirSync(dir);
     removed.push(dir);
@@ -537,7 +528,7 @@ export function sweepStaleDocker(): string[] {
     }
     for (const n of names) {
       const m = PLUGIN_RE.exec(n);
-      if (!m || alive(parseInt(m[1]!, 36))) continue;
+      if (!m || processAlive(parseInt(m[1]!, 36))) continue;
       try {
         unlinkSync(join(d, n));
         removed.push(join(d, n));

@@ -24,7 +24,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { have } from './exec.js';
+import { have, processAlive } from './exec.js';
 
 const DIR_PREFIX = 'weft-etcd-';
 const DIR_RE = /^weft-etcd-([0-9a-z]+)-/;
@@ -243,15 +243,6 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function cmdline(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
@@ -265,7 +256,7 @@ export function sweepStaleEtcd(): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(tmpdir())) {
     const m = DIR_RE.exec(name);
-    if (!m || alive(parseInt(m[1]!, 36))) continue;
+    if (!m || processAlive(parseInt(m[1]!, 36))) continue;
     const dir = join(tmpdir(), name);
     try {
       const pid = Number(readFileSync(join(dir, 'etcd.pid'), 'utf8').trim());

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { run, sh } from './exec.js';
+import { processAlive, run, sh } from './exec.js';
 
 /** A lab prefix at the start of a name or after a '-' (weft's own namespaces, `wf-ov-<prefix>-…`). */
 const PREFIX_RE = /(?:^|-)wl([0-9a-z]+)x[0-9a-f]{2}(?:-|$)/;
@@ -113,15 +113,6 @@ async function killNamespaceProcesses(ns: string): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Deletes namespaces of labs whose creating process no longer exists. */
 export async function sweepStale(): Promise<string[]> {
   let names: string[] = [];
@@ -134,7 +125,7 @@ export async function sweepStale(): Promise<string[]> {
   for (const name of names) {
     const m = PREFIX_RE.exec(name);
     if (!m) continue;
-    if (alive(parseInt(m[1]!, 36))) continue;
+    if (processAlive(parseInt(m[1]!, 36))) continue;
     await killNamespaceProcesses(name);
     await run(['ip', 'netns', 'del', name]);
     removed.push(name);
