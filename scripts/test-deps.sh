@@ -19,7 +19,7 @@ PACKAGES=(
   # data-plane peers and oracles
   ipvsadm nftables tshark tcpdump iperf3 python3-pyroute2 jq strace
   # DNS peers and load generators
-  dnsperf dnsmasq unbound bind9-dnsutils knot-dnsutils
+  dnsperf dnsmasq unbound bind9-dnsutils knot-dnsutils python3-dnspython
   # native addon build (node-gyp)
   python3 make g++
 )

@@ -6,6 +6,9 @@
  * configured upstreams (none for --internal networks). Names come from
  * Docker (container names, aliases, weft.service labels) and `weft dns add`,
  * shared through the store so every host resolves every host's containers.
+ * Records are filed under weft's network ID (unique across hosts, and what
+ * the routing mesh reads); the network's Docker name on this host is its DNS
+ * domain, so `c1.mynet` resolves and PTRs answer `c1.mynet.`, as Docker's do.
  * Never listens on a host interface: only on gateway addresses weft owns.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -49,6 +52,8 @@ export class NetworkDns {
   #networks = new Map<string, NetworkRecord>();
   /** Docker network ID on any host -> weft network (global networks adopted across hosts, `netids/`). */
   #aliases = new Map<string, string>();
+  /** Networks with a domain set (forgotten with the network). */
+  #domains = new Set<string>();
 
   private constructor(
     private readonly store: KvStore,
@@ -73,7 +78,7 @@ export class NetworkDns {
       d.#docker = new DockerNameSource({
         socketPath: opts.dockerSocket,
         records,
-        networkFilter: (id) => d.scopeOf(id),
+        networkFilter: (id, name) => d.#scopeNamed(id, name),
         log: (m) => log({ msg: 'docker names', detail: m }),
       });
       d.#docker.start();
@@ -85,6 +90,16 @@ export class NetworkDns {
   scopeOf(dockerNetworkId: string): string | undefined {
     const id = this.#aliases.get(dockerNetworkId) ?? dockerNetworkId;
     return this.#networks.has(id) ? id : undefined;
+  }
+
+  /** scopeOf, learning the network's Docker name as its DNS domain on the way. */
+  #scopeNamed(dockerNetworkId: string, name: string): string | undefined {
+    const scope = this.scopeOf(dockerNetworkId);
+    if (scope !== undefined && name !== '') {
+      this.service.resolver.setDomain(scope, name);
+      this.#domains.add(scope);
+    }
+    return scope;
   }
 
   /** Where the network's gateway lives, or undefined when weft does not own it (macvlan). */
@@ -103,6 +118,11 @@ export class NetworkDns {
   async #sync(): Promise<void> {
     const networks = [...(await this.store.list('networks/')).values()].map((v) => JSON.parse(v) as NetworkRecord);
     this.#networks = new Map(networks.map((n) => [n.id, n]));
+    for (const id of this.#domains) {
+      if (this.#networks.has(id)) continue;
+      this.service.resolver.setDomain(id, undefined);
+      this.#domains.delete(id);
+    }
     this.#aliases = new Map([...(await this.store.list('netids/'))].map(([k, v]) => [k.slice('netids/'.length), (JSON.parse(v) as { network: string }).network]));
     const wanted = new Map<string, { n: NetworkRecord; netns: string | undefined; address: string }>();
     for (const n of networks) {

@@ -7,8 +7,9 @@
  */
 import { lowerNameBytes, sameNameBytes } from '../wire/dns/query.js';
 import type { Template } from './answer.js';
+import type { Chase } from './chase.js';
 
-export type CacheValue = Template | 'forward' | 'servfail';
+export type CacheValue = Template | Chase | 'forward' | 'servfail';
 
 interface Entry {
   hash: number;

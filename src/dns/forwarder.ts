@@ -19,11 +19,16 @@
  *   (they all went to that upstream) and closes the socket.
  * - At most `maxInflight` forwards at once; callers answer REFUSED beyond
  *   (tryAcquire), as CoreDNS max_concurrent does.
+ * - EDNS is hop by hop: the client's cookie (RFC 7873) is not sent upstream
+ *   and an upstream's is not relayed; a relayed OPT advertises our own UDP
+ *   size, not the upstream's.
  */
 import { randomFillSync } from 'node:crypto';
 import type net from 'node:net';
 import { UdpSendBatch, UdpSocket } from '../io/udp.js';
 import { Rcode } from '../wire/dns/constants.js';
+import { DnsDecodeError } from '../wire/dns/errors.js';
+import { OPTION_COOKIE, messageLayout, setOptUdpSize, withoutOption } from '../wire/dns/layout.js';
 import { decodeMessage } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';
 import type { HostPort } from './hostport.js';
@@ -38,6 +43,8 @@ export interface ForwarderOptions {
   budgetMs?: number;
   /** Concurrent forwards (default 1024, Docker's maxConcurrent). */
   maxInflight?: number;
+  /** UDP size relayed replies advertise in their OPT (ours; default 1232). */
+  ednsSize?: number;
 }
 
 export interface Question {
@@ -225,16 +232,22 @@ export class Forwarder {
     return true;
   }
 
+  /** Gives back a slot taken with tryAcquire() that will not be forwarded. */
+  release(): void {
+    this.#inflight--;
+  }
+
   /**
    * Forwards `query` (the client's bytes; not modified) after tryAcquire()
    * succeeded, and releases the slot. Resolves to the reply with the
    * client's ID restored, or null when no upstream gave a usable answer.
    * Never rejects.
    */
-  async forward(query: Uint8Array, q: Question, tcp: boolean): Promise<Buffer | null> {
-    const clientId = (query[0]! << 8) | query[1]!;
+  async forward(clientQuery: Uint8Array, q: Question, tcp: boolean): Promise<Buffer | null> {
+    const clientId = (clientQuery[0]! << 8) | clientQuery[1]!;
     const deadline = Date.now() + this.budgetMs;
     try {
+      const query = withoutOption(clientQuery, OPTION_COOKIE);
       for (let u = 0; u < this.upstreams.length && !this.#closed; u++) {
         const up = this.upstreams[u]!;
         const left = deadline - Date.now();
@@ -245,15 +258,27 @@ export class Forwarder {
         if (r.kind !== 'reply') continue;
         const rcode = r.bytes[3]! & 0xf;
         if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) continue;
-        r.bytes[0] = clientId >> 8;
-        r.bytes[1] = clientId & 0xff;
-        return r.bytes;
+        return this.#relayable(r.bytes, clientId);
       }
       return null;
     } catch {
       return null;
     } finally {
       this.#inflight--;
+    }
+  }
+
+  /** The upstream's reply as the client gets it: its ID, no cookie, our UDP size. */
+  #relayable(reply: Buffer, clientId: number): Buffer {
+    reply[0] = clientId >> 8;
+    reply[1] = clientId & 0xff;
+    try {
+      const out = withoutOption(reply, OPTION_COOKIE);
+      setOptUdpSize(out, this.opts.ednsSize ?? 1232, messageLayout(out));
+      return out;
+    } catch (err) {
+      if (!(err instanceof DnsDecodeError)) throw err;
+      return reply; // valid() decoded it, so this does not happen
     }
   }
 

@@ -7,7 +7,9 @@
  *   over its rate -> silence;
  *   malformed -> FORMERR (header only, never larger than the query);
  *   opcode != QUERY -> NOTIMP; bad counts -> FORMERR; EDNS version -> BADVERS;
- *   local records -> answer from a template (TC=1 when over the UDP size);
+ *   zone transfers (AXFR, IXFR) -> REFUSED;
+ *   local records -> answer from a template (the answers that fit, TC=1, when over the UDP size);
+ *   a local CNAME leaving the local names -> its target forwarded, the chain answered (chase.ts);
  *   otherwise forward (REFUSED at the concurrency cap, SERVFAIL when every
  *   upstream fails or forwarding is off).
  */
@@ -20,7 +22,8 @@ import { SOCKADDR_SLOT, UdpSendBatch, UdpSocket, type UdpBatchView } from '../io
 import { CLASS_IN, FLAG_TC, HEADER_SIZE, MAX_MESSAGE, Rcode, RrType } from '../wire/dns/constants.js';
 import { DnsDecodeError } from '../wire/dns/errors.js';
 import { Accept, QueryInfo, acceptQuery, parseQuery, udpLimit } from '../wire/dns/query.js';
-import { buildTemplate, writeError, writeFromTemplate, type QuestionShape, type Template } from './answer.js';
+import { buildTemplate, writeError, writeFromTemplate, writeTruncatedReply, type QuestionShape, type Template } from './answer.js';
+import { Chase, forwardChase } from './chase.js';
 import { Forwarder } from './forwarder.js';
 import type { HostPort } from './hostport.js';
 import type { RateLimiter } from './ratelimit.js';
@@ -130,7 +133,7 @@ export class DnsListener {
     const ups = (opts.upstreams ?? upstreams).filter((u) => !(u.address === opts.address && (u.port === port || port === 0)));
     if (ups.length > 0) {
       this.#forwarder = new Forwarder({
-        upstreams: ups, timeoutMs: limits.forwardTimeoutMs, budgetMs: limits.forwardBudgetMs, maxInflight: limits.maxInflightForwards,
+        upstreams: ups, timeoutMs: limits.forwardTimeoutMs, budgetMs: limits.forwardBudgetMs, maxInflight: limits.maxInflightForwards, ednsSize: limits.ednsSize,
         ...(opts.netns === undefined ? {} : { netns: opts.netns }),
       });
     }
@@ -311,6 +314,9 @@ export class DnsListener {
         return writeError(query, undefined, Rcode.FORMERR, out, off, ednsSize, qoff);
       case Accept.BADVERS:
         return writeError(query, q, Rcode.BADVERS, out, off, ednsSize, qoff);
+      case Accept.REFUSED:
+        this.stats.refused++;
+        return writeError(query, q, Rcode.REFUSED, out, off, ednsSize, qoff);
     }
     const limit = tcp ? MAX_MESSAGE : Math.min(room, udpLimit(q, this.limits.maxUdpResponse));
     const entry = this.#lookup(scope, q, query, qoff);
@@ -318,9 +324,10 @@ export class DnsListener {
       this.stats.servfail++;
       return writeError(query, q, Rcode.SERVFAIL, out, off, ednsSize, qoff);
     }
-    if (entry !== 'forward') {
+    const chase = entry instanceof Chase ? entry : undefined;
+    if (entry !== 'forward' && (!chase || !this.#forwarder)) {
       this.stats.answered++;
-      const len = writeFromTemplate(entry, query, q, out, off, limit, ednsSize, qoff);
+      const len = writeFromTemplate(chase ? chase.local : (entry as Template), query, q, out, off, limit, ednsSize, qoff);
       if (out[off + 2]! & (FLAG_TC >> 8)) this.stats.truncated++;
       return len;
     }
@@ -341,10 +348,10 @@ export class DnsListener {
     this.stats.forwarded++;
     // Everything the reply needs must be copied: the receive buffer and q are reused.
     const copy = Buffer.from(query.subarray(qoff, qoff + qlen));
-    const shape: QuestionShape = { qdcount: 1, questionEnd: q.questionEnd, hasEdns: q.hasEdns };
+    const shape: QuestionShape = { qdcount: 1, questionEnd: q.questionEnd, hasEdns: q.hasEdns, ednsFlags: q.ednsFlags };
     const question = { key: q.key, qtype: q.qtype, qclass: q.qclass };
     const dest = view ? Buffer.from(view.sourceSockaddr(slot)) : null;
-    void fwd.forward(copy, question, tcp).then((reply) => {
+    void (chase ? forwardChase(fwd, chase, copy, tcp, ednsSize) : fwd.forward(copy, question, tcp)).then((reply) => {
       if (reply === null) this.stats.servfail++;
       if (tcpReply) tcpReply(reply, shape, copy);
       else if (dest) this.#udpReply(copy, shape, reply, limit, dest);
@@ -352,7 +359,7 @@ export class DnsListener {
     return FORWARDED;
   }
 
-  #lookup(scope: Scope, q: QueryInfo, query: Uint8Array, qoff: number): Template | 'forward' | 'servfail' {
+  #lookup(scope: Scope, q: QueryInfo, query: Uint8Array, qoff: number): Template | Chase | 'forward' | 'servfail' {
     if (q.qclass !== CLASS_IN) return 'forward';
     const at = qoff + HEADER_SIZE;
     const nameLen = q.nameEnd - HEADER_SIZE;
@@ -367,7 +374,9 @@ export class DnsListener {
       entry = 'servfail';
     } else {
       try {
-        entry = buildTemplate(key, q.qtype, q.qclass, res);
+        entry = res.kind === 'chase'
+          ? new Chase(res.chain, res.target, buildTemplate(key, q.qtype, q.qclass, { kind: 'answer', answers: res.chain, additionals: [] }))
+          : buildTemplate(key, q.qtype, q.qclass, res);
       } catch (err) {
         if (!(err instanceof WeftError)) throw err;
         entry = 'servfail';
@@ -393,9 +402,8 @@ export class DnsListener {
     if (reply === null) {
       len = writeError(query, shape, Rcode.SERVFAIL, batch.buffer, at, this.limits.ednsSize);
     } else if (reply.length > limit || reply.length > batch.slotSize) {
-      // No amplification: an upstream answer bigger than the client allows becomes TC=1 (client retries over TCP).
-      len = writeError(query, shape, reply[3]! & 0xf, batch.buffer, at, this.limits.ednsSize);
-      batch.buffer[at + 2] = batch.buffer[at + 2]! | (FLAG_TC >> 8);
+      // No amplification: an upstream answer bigger than the client allows keeps the answers that fit, TC=1.
+      len = writeTruncatedReply(reply, query, shape, batch.buffer, at, Math.min(limit, batch.slotSize), this.limits.ednsSize);
       this.stats.truncated++;
     } else {
       batch.buffer.set(reply, at);

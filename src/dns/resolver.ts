@@ -12,6 +12,14 @@
  *   Docker forwards TXT/CNAME/... even for container names.
  * - PTR answers `<name>.<network>` for addresses added with `ptr`; a name
  *   that cannot form a valid PTR target gets SERVFAIL (moby#46928).
+ * - A network may carry a domain (setDomain: the Docker network's name,
+ *   while records stay filed under weft's network ID): qualified names and
+ *   PTR targets use it, as Docker does (`c1.mynet.`).
+ * - Every answer's owner is the question name (`web.mynet` gets
+ *   `web.mynet A ...`, not `web A ...`: glibc and dnspython drop records
+ *   owned by another name); a CNAME chain keeps its targets as owners.
+ * - A CNAME chain for A/AAAA that leaves the local records ends in `chase`:
+ *   the caller resolves the last target upstream and appends its answer.
  */
 import { CLASS_IN, RrType } from '../wire/dns/constants.js';
 import type { DnsRecord } from '../wire/dns/message.js';
@@ -25,7 +33,9 @@ export type Resolution =
   | { kind: 'answer'; answers: DnsRecord[]; additionals: DnsRecord[] }
   | { kind: 'nodata' }
   | { kind: 'servfail' }
-  | { kind: 'forward' };
+  | { kind: 'forward' }
+  /** The local CNAME chain (owners as they will be sent) ends at `target`, a name to resolve upstream. */
+  | { kind: 'chase'; chain: DnsRecord[]; target: string };
 
 interface NameSet {
   a: DnsRecord[];
@@ -46,12 +56,28 @@ const MAX_CNAME_HOPS = 8;
 export class DnsResolver {
   #index = new Map<string, Map<string, NameSet>>();
   #version = -1;
+  /** network (lower case) -> its domain (lower case). */
+  #domains = new Map<string, string>();
+  #domainChanges = 0;
 
   constructor(readonly records: DnsRecords, readonly defaultTtl = DEFAULT_TTL) {}
 
-  /** Changes when the store changes; callers caching answers compare it. */
+  /** Changes when the store or a domain changes; callers caching answers compare it. */
   get version(): number {
-    return this.records.version;
+    return this.records.version + this.#domainChanges;
+  }
+
+  /**
+   * The name a network goes by in qualified names and PTR targets (Docker's
+   * network name), or undefined to use the network itself. Idempotent.
+   */
+  setDomain(network: string, domain: string | undefined): void {
+    const net = network.toLowerCase();
+    const d = domain?.toLowerCase();
+    if (this.#domains.get(net) === d) return;
+    if (d === undefined) this.#domains.delete(net);
+    else this.#domains.set(net, d);
+    this.#domainChanges++;
   }
 
   resolve(networks: readonly string[], key: string, qtype: number): Resolution {
@@ -63,19 +89,19 @@ export class DnsResolver {
       case RrType.A:
       case RrType.AAAA: {
         const direct = qtype === RrType.A ? set.a : set.aaaa;
-        if (direct.length > 0) return answer(direct);
-        if (set.cname.length > 0) return this.#chase(net, set, qtype);
+        if (direct.length > 0) return answer(owned(direct, key));
+        if (set.cname.length > 0) return this.#chase(net, set, qtype, key);
         return NODATA;
       }
       case RrType.MX:
         return NODATA;
       case RrType.CNAME:
-        return set.cname.length > 0 ? answer(set.cname) : FORWARD;
+        return set.cname.length > 0 ? answer(owned(set.cname, key)) : FORWARD;
       case RrType.PTR:
         if (set.badPtr) return SERVFAIL;
-        return set.ptr.length > 0 ? answer(set.ptr) : FORWARD;
+        return set.ptr.length > 0 ? answer(owned(set.ptr, key)) : FORWARD;
       case RrType.TXT:
-        return set.txt.length > 0 ? answer(set.txt) : FORWARD;
+        return set.txt.length > 0 ? answer(owned(set.txt, key)) : FORWARD;
       case RrType.SRV: {
         if (set.srv.length === 0) return FORWARD;
         const glue: DnsRecord[] = [];
@@ -83,7 +109,7 @@ export class DnsResolver {
           const t = this.#index.get(net)?.get((s.data as { target: string }).target);
           if (t) glue.push(...t.a, ...t.aaaa);
         }
-        return { kind: 'answer', answers: set.srv, additionals: glue };
+        return { kind: 'answer', answers: owned(set.srv, key), additionals: glue };
       }
       default:
         return FORWARD;
@@ -96,20 +122,26 @@ export class DnsResolver {
     return this.#find(networks, key) !== undefined;
   }
 
-  #chase(net: string, set: NameSet, qtype: number): Resolution {
+  /** Follows CNAMEs among the network's names; a chain leaving them is a `chase`. */
+  #chase(net: string, set: NameSet, qtype: number, key: string): Resolution {
     const answers: DnsRecord[] = [];
     let cur: NameSet | undefined = set;
+    let owner = key;
     for (let hop = 0; cur && hop < MAX_CNAME_HOPS; hop++) {
       const direct = qtype === RrType.A ? cur.a : cur.aaaa;
       if (direct.length > 0) {
-        answers.push(...direct);
-        break;
+        answers.push(...owned(direct, owner));
+        return answer(answers);
       }
-      if (cur.cname.length === 0) break;
-      answers.push(cur.cname[0]!);
-      cur = this.#index.get(net)?.get((cur.cname[0]!.data as { target: string }).target);
+      if (cur.cname.length === 0) return answer(answers);
+      const cname = cur.cname[0]!;
+      answers.push(cname.name === owner ? cname : { ...cname, name: owner });
+      owner = (cname.data as { target: string }).target;
+      cur = this.#index.get(net)?.get(owner);
     }
-    return answer(answers);
+    // A local loop: answer what there is. Otherwise the chain left the local names.
+    if (cur) return answer(answers);
+    return { kind: 'chase', chain: answers, target: owner };
   }
 
   #find(networks: readonly string[], key: string): [string, NameSet] | undefined {
@@ -118,20 +150,24 @@ export class DnsResolver {
       const set = this.#index.get(net)?.get(key);
       if (set) return [net, set];
     }
-    // Qualified forms: the longest owner first ("a.b" on "c", then "a" on "b.c").
+    // Qualified forms: the longest owner first ("a.b" on "c", then "a" on "b.c");
+    // the suffix is a network's domain, or the network itself.
     for (let dot = key.lastIndexOf('.'); dot > 0; dot = key.lastIndexOf('.', dot - 1)) {
       if (key[dot - 1] === '\\') continue;
       const suffix = key.slice(dot + 1);
-      if (!networks.some((n) => n.toLowerCase() === suffix)) continue;
-      const set = this.#index.get(suffix)?.get(key.slice(0, dot));
-      if (set) return [suffix, set];
+      for (const n of networks) {
+        const net = n.toLowerCase();
+        if (net !== suffix && this.#domains.get(net) !== suffix) continue;
+        const set = this.#index.get(net)?.get(key.slice(0, dot));
+        if (set) return [net, set];
+      }
     }
     return undefined;
   }
 
   #refresh(): void {
-    if (this.#version === this.records.version) return;
-    this.#version = this.records.version;
+    if (this.#version === this.version) return;
+    this.#version = this.version;
     const index = new Map<string, Map<string, NameSet>>();
     const setFor = (net: string, name: string): NameSet => {
       let names = index.get(net);
@@ -148,7 +184,7 @@ export class DnsResolver {
       this.#add(r, s, rr);
       if ((r.type === 'A' || r.type === 'AAAA') && r.ptr) {
         const rev = reverseName(r.address);
-        const target = `${r.name}.${r.network.toLowerCase()}`;
+        const target = `${r.name}.${this.#domains.get(net) ?? net}`;
         const ps = setFor(net, rev);
         if (isValidName(target)) ps.ptr.push(rr(RrType.PTR, { kind: 'name', target }, rev));
         else ps.badPtr = true;
@@ -183,4 +219,9 @@ export class DnsResolver {
 
 function answer(answers: DnsRecord[]): Resolution {
   return { kind: 'answer', answers, additionals: [] };
+}
+
+/** The records with `owner` as their owner name (copies only when it differs: qualified questions). */
+function owned(records: DnsRecord[], owner: string): DnsRecord[] {
+  return records[0]?.name === owner ? records : records.map((r) => ({ ...r, name: owner }));
 }

@@ -1,10 +1,11 @@
 /**
- * weft vtep run --netns NS --tap NAME --vni N --local ADDR [--address CIDR]
- *               [--peer ADDR]... [--fdb MAC=ADDR]... [--flood ADDR]... [--bum drop|replicate]
- *               [--proxy IP=MAC]... [--accept-unknown-peers] [--mtu N] [--mac MAC] [--port N] [--json]
+ * weft vtep run: see USAGE. Runs a userspace VTEP until SIGINT/SIGTERM,
+ * then removes its TAP and prints its counters (JSON with --json).
  *
- * Runs a userspace VTEP until SIGINT/SIGTERM, then removes its TAP and
- * prints its counters (JSON with --json).
+ * `--peer ADDR` is a head-end replication entry, like the kernel's
+ * `bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst ADDR`: datagrams from
+ * ADDR are admitted and broadcast, multicast and unknown-unicast frames are
+ * copied to it. `--bum drop` keeps the admission and stops the copies.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { UserspaceVtep, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
@@ -12,8 +13,20 @@ import { commonFlags, intArg } from '../args.js';
 
 export const summary = 'userspace VXLAN endpoint on a TAP device (run)';
 
+export const USAGE = `usage: weft vtep run --tap NAME --vni N --local ADDR [options]   (--netns NS, --json: as every verb)
+  --peer ADDR            a remote VTEP: admit its datagrams and flood broadcast, multicast and
+                         unknown unicast to it (head-end replication, like
+                         'bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst ADDR'); repeatable
+  --fdb MAC=ADDR         a static entry: frames for MAC go to ADDR only (ADDR is admitted); repeatable
+  --bum drop|replicate   flood to the peers (replicate, the default with --peer) or not (drop:
+                         unicast to --fdb entries only, as Docker's overlay)
+  --accept-unknown-peers admit datagrams from any address
+  --proxy IP=MAC         answer ARP/NDP for IP on the TAP with MAC; repeatable
+  --address CIDR         address for the TAP      --mtu N   overlay MTU (default 1450)
+  --mac MAC              the TAP's MAC            --port N  VXLAN UDP port (default 4789)`;
+
 const SINGLE = new Set(['--tap', '--vni', '--local', '--address', '--mtu', '--mac', '--port', '--bum']);
-const MULTI = new Set(['--peer', '--fdb', '--flood', '--proxy']);
+const MULTI = new Set(['--peer', '--fdb', '--proxy']);
 const BOOL = new Set(['--accept-unknown-peers']);
 
 export function parseRunArgs(rest: string[], netns: string | undefined): UserspaceVtepOptions {
@@ -39,12 +52,15 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
   if (!tap || !local || !single.has('--vni')) throw new InvalidArgumentError('--tap, --vni and --local are required');
   const bum = single.get('--bum');
   if (bum !== undefined && bum !== 'drop' && bum !== 'replicate') throw new InvalidArgumentError(`--bum must be drop or replicate, got ${JSON.stringify(bum)}`);
+  const peers = multi.get('--peer') ?? [];
   const opts: UserspaceVtepOptions = {
     tap,
     local,
     vni: intArg('--vni', single.get('--vni'), 1, 0xffffff),
     mtu: single.has('--mtu') ? intArg('--mtu', single.get('--mtu'), 68, 9000) : 1450,
-    peers: multi.get('--peer') ?? [],
+    // A peer is admitted and flooded to: the runtime's peer and flood lists both hold it.
+    peers,
+    flood: peers,
     fdb: (multi.get('--fdb') ?? []).map((x) => {
       const [mac, remote] = parsePair(x, '--fdb');
       return { mac, remote };
@@ -55,7 +71,6 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
   if (single.has('--address')) opts.address = single.get('--address')!;
   if (single.has('--mac')) opts.mac = single.get('--mac')!;
   if (single.has('--port')) opts.port = intArg('--port', single.get('--port'), 1, 65535);
-  if (multi.has('--flood')) opts.flood = multi.get('--flood')!;
   if (bum !== undefined) opts.bum = bum;
   if (multi.has('--proxy')) {
     opts.proxy = multi.get('--proxy')!.map((x) => {
@@ -68,7 +83,11 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
 
 export async function run(args: string[]): Promise<number> {
   const { netns, json, rest } = commonFlags(args);
-  if (rest[0] !== 'run') throw new InvalidArgumentError('usage: weft vtep run --tap NAME --vni N --local ADDR [options]');
+  if (rest[0] === undefined || rest[0] === 'help' || rest[0] === '--help' || rest[1] === '--help') {
+    process.stdout.write(`${USAGE}\n`);
+    return rest[0] === undefined ? 2 : 0;
+  }
+  if (rest[0] !== 'run') throw new InvalidArgumentError(USAGE.split('\n')[0]!);
   const opts = parseRunArgs(rest.slice(1), netns);
   const vtep = await UserspaceVtep.open(opts);
   if (!json) process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}; Ctrl-C to stop\n`);

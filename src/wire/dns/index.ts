@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './name.js';
 export * from './message.js';
 export * from './query.js';
+export * from './layout.js';

@@ -190,7 +190,13 @@ export const Accept = {
   FORMERR: 2,
   NOTIMP: 3,
   BADVERS: 4,
+  /** Zone transfers: weft serves no zone (unbound answers them REFUSED too). */
+  REFUSED: 5,
 } as const;
+
+/** RFC 1995 / RFC 5936 query types. */
+const IXFR = 251;
+const AXFR = 252;
 export type AcceptResult = (typeof Accept)[keyof typeof Accept];
 
 /** Judges the header and OPT of a parsed query. */
@@ -199,6 +205,7 @@ export function acceptQuery(q: QueryInfo): AcceptResult {
   if (q.opcode !== 0) return Accept.NOTIMP;
   if (q.qdcount !== 1 || q.ancount > 1 || q.nscount > 1 || q.arcount > 2) return Accept.FORMERR;
   if (q.hasEdns && q.ednsVersion !== 0) return Accept.BADVERS;
+  if (q.qtype === AXFR || q.qtype === IXFR) return Accept.REFUSED;
   return Accept.OK;
 }
 
