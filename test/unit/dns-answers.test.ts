@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { DnsResolver, MemoryDnsRecords, endpointRecords, serviceRecords } from '../../src/dns/index.js';
 import { buildTemplate, writeError, writeFromTemplate, writeTruncatedReply } from '../../src/dns/answer.js';
 import {
@@ -207,4 +208,39 @@ test('zone transfers are refused; other types pass', () => {
     parseQuery(b, b.length, q);
     assert.equal(acceptQuery(q), want, `type ${type}`);
   }
+});
+
+test('property: layout, option removal and truncation agree with the decoder', () => {
+  const name = fc.constantFrom('a.example', 'b.example', 'A.Example', 'x');
+  const rec = fc.tuple(name, fc.nat(255), fc.boolean()).map(([n, i, txt]) => (txt
+    ? { name: n, type: RrType.TXT, class: 1, ttl: 5, data: { kind: 'txt' as const, strings: [new Uint8Array(i % 60)] } }
+    : { name: n, type: RrType.A, class: 1, ttl: 5, data: { kind: 'a' as const, address: `198.18.${i}.1` } }));
+  const option = fc.tuple(fc.constantFrom(OPTION_COOKIE, 12, 15), fc.uint8Array({ maxLength: 20 }));
+  fc.assert(fc.property(fc.array(rec, { maxLength: 40 }), fc.array(rec, { maxLength: 3 }), fc.option(fc.array(option, { maxLength: 3 })), fc.integer({ min: 40, max: 1232 }),
+    (answers, authorities, options, limit) => {
+      const opts = options ? Buffer.concat(options.map(([c, v]) => Buffer.concat([Buffer.from([c >> 8, c & 0xff, 0, v.length]), v]))) : undefined;
+      const m: DnsMessage = {
+        ...emptyMessage(), id: 3, qr: true, questions: [question('a.example', RrType.A)], answers, authorities,
+        ...(opts ? { edns: { udpSize: 4096, version: 0, flags: 0, options: new Uint8Array(opts) } } : {}),
+      };
+      const bytes = encodeMessage(m);
+      const l = messageLayout(bytes);
+      assert.equal(l.starts.length - 1, answers.length + authorities.length + (opts ? 1 : 0));
+      assert.equal(l.starts[l.starts.length - 1], bytes.length);
+      const stripped = decodeMessage(withoutOption(bytes, OPTION_COOKIE));
+      assert.deepEqual(stripped.answers, decodeMessage(bytes).answers);
+      if (options) {
+        const kept = options.filter(([c]) => c !== OPTION_COOKIE);
+        assert.deepEqual([...stripped.edns!.options], [...Buffer.concat(kept.map(([c, v]) => Buffer.concat([Buffer.from([c >> 8, c & 0xff, 0, v.length]), v])))]);
+      }
+      const q = query('a.example', RrType.A, opts ? { edns: {} } : {});
+      const info = new QueryInfo();
+      parseQuery(q, q.length, info);
+      const out = Buffer.alloc(1232);
+      const n = writeTruncatedReply(bytes, q, { qdcount: 1, questionEnd: info.questionEnd, hasEdns: info.hasEdns }, out, 0, limit, 1232);
+      assert.ok(n <= Math.max(limit, info.questionEnd + 11));
+      const t = decodeMessage(out, n);
+      assert.deepEqual(t.answers, decodeMessage(bytes).answers.slice(0, t.answers.length));
+      assert.equal(t.tc, t.answers.length < answers.length);
+    }), { numRuns: 300 });
 });
