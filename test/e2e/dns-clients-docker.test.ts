@@ -5,11 +5,16 @@
  * network namespace, `c1.<network>` and the PTR of c1's address, once of
  * Docker's resolver at 127.0.0.11 and once of weft on the gateway. The
  * answer sections must be the same: names under the network's name, not
- * Docker's 64-hex network ID. Containers' `--dns` is a lab address where
- * nothing answers.
+ * Docker's 64-hex network ID. glibc's getent and dnspython, run in the
+ * container's network namespace with a resolv.conf naming weft (bind-mounted
+ * in a private mount namespace), accept weft's answers for `c1.<network>`.
+ * Containers' `--dns` is a lab address where nothing answers.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Lab, rootSkipReason, type LabHost } from '../support/lab.js';
 import { have, run } from '../support/exec.js';
 import { BUSYBOX, type DockerDaemon, dockerSkipReason, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
@@ -52,6 +57,21 @@ async function answers(pid: string, server: string, ...q: string[]): Promise<str
   }).sort();
 }
 
+/** getent in a container's network namespace, resolving through `server` only (files bind-mounted in a private mount namespace). */
+async function getent(pid: string, server: string, ...args: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-getent-'));
+  try {
+    writeFileSync(join(dir, 'resolv.conf'), `nameserver ${server}\noptions timeout:2 attempts:2\n`);
+    writeFileSync(join(dir, 'nsswitch.conf'), 'hosts: dns\n');
+    return await run(['nsenter', `--net=/proc/${pid}/ns/net`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+      `mount --bind ${dir}/resolv.conf /etc/resolv.conf && mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf && exec getent "$@"`, 'getent', ...args]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const hasDnspython = (await run(['/usr/bin/python3', '-c', 'import dns.resolver'])).code === 0;
+
 for (const [mode, subnet] of [['bridge', '198.19.52'], ['overlay', '198.19.53']] as const) {
   test(`${mode} network: weft answers c1.<network> and the PTR of c1 as Docker's embedded DNS does`, { skip, timeout: 180_000 }, async () => {
     const net = `dn${mode.slice(0, 2)}`;
@@ -76,6 +96,17 @@ for (const [mode, subnet] of [['bridge', '198.19.52'], ['overlay', '198.19.53']]
         const ours = await answers(pid, gw, ...q);
         assert.ok(docker.length > 0, `Docker answers ${q.join(' ')}`);
         assert.deepEqual(ours, docker, `${q.join(' ')}: weft as Docker`);
+      }
+      const g = await getent(pid, gw, 'ahostsv4', `${c1}.${net}`);
+      assert.equal(g.code, 0, `getent ahostsv4 ${c1}.${net} through weft: ${g.stderr}`);
+      assert.equal(g.stdout.split(/\s+/)[0], ip1);
+      if (hasDnspython) {
+        const py = `import dns.resolver, dns.reversename
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ['${gw}']
+print(r.resolve('${c1}.${net}', 'A')[0].to_text(), r.resolve(dns.reversename.from_address('${ip1}'), 'PTR')[0].to_text())`;
+        const p = await run(['nsenter', `--net=/proc/${pid}/ns/net`, '/usr/bin/python3', '-c', py]);
+        assert.equal(p.stdout.trim(), `${ip1} ${c1}.${net}.`, p.stderr);
       }
     } finally {
       await docker.tryDocker(['rm', '-f', ...names]);
