@@ -60,6 +60,7 @@ export function messageLayout(buf: Uint8Array, len = buf.length): MessageLayout 
  * same buffer when it has none). Throws DnsDecodeError when malformed.
  */
 export function withoutOption<T extends Uint8Array>(msg: T, code: number): T | Buffer {
+  if (msg.length >= HEADER_SIZE && msg[10] === 0 && msg[11] === 0) return msg; // no additional records: no OPT
   const l = messageLayout(msg);
   if (l.opt < 0) return msg;
   const rdlenAt = l.opt + 9;
