@@ -190,7 +190,7 @@ export const Accept = {
   FORMERR: 2,
   NOTIMP: 3,
   BADVERS: 4,
-  /** Zone transfers: weft serves no zone (unbound answers them REFUSED too). */
+  /** Zone transfers: weft serves no zone (docs/reliability.md D19). */
   REFUSED: 5,
 } as const;
 
