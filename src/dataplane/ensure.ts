@@ -1,13 +1,11 @@
 /**
  * Idempotent kernel state: each ensure… creates what is missing, changes
- * what differs and leaves what matches, and says which it did. Neighbour,
- * FDB, address and route writes use REPLACE, so re-adding after a partial
- * failure or a daemon restart can never fail with EEXIST
- * (docs/overlay.md).
+ * what differs and leaves what matches, and says which it did. Address
+ * writes use REPLACE, so re-adding after a partial failure or a daemon
+ * restart can never fail with EEXIST (docs/overlay.md). Peers' neighbour
+ * and FDB entries are written with REPLACE by their callers.
  */
-import { NTF_MASTER, NTF_SELF, NUD_PERMANENT } from '../netlink/rtnetlink/constants.js';
 import { LinkConfigError } from '../netlink/rtnetlink/errors.js';
-import { type FdbSpec, ZERO_MAC, fdbBatch, listFdb } from '../netlink/rtnetlink/fdb.js';
 import type { Rtnl } from '../netlink/rtnetlink/handle.js';
 import type { Link } from '../netlink/rtnetlink/link.js';
 import { type AddressSpec, listAddresses, replaceAddress } from '../netlink/rtnetlink/addr.js';
@@ -15,8 +13,6 @@ import { type LinkChange, type LinkSpec, addLink, deleteLink, linkIndex, setLink
 import { bridgeInfo, macvlanInfo, vlanInfo, vxlanInfo } from '../netlink/rtnetlink/link-kinds/index.js';
 import { bridgeDiff } from '../netlink/rtnetlink/link-kinds/bridge.js';
 import { vxlanDiff } from '../netlink/rtnetlink/link-kinds/vxlan.js';
-import { type NeighbourSpec, listNeighbours, nudState, replaceNeighbours } from '../netlink/rtnetlink/neigh.js';
-import { type RouteSpec, listRoutes, replaceRoute } from '../netlink/rtnetlink/route.js';
 import { hex } from '../wire/bytes.js';
 import { parseIp, parsePrefix } from '../wire/ip.js';
 import { IFF_UP } from '../netlink/rtnetlink/constants.js';
@@ -117,75 +113,4 @@ export async function ensureAddress(rtnl: Rtnl, spec: AddressSpec): Promise<Ensu
   if (found && (spec.label === undefined || found.label === spec.label)) return unchanged;
   await replaceAddress(rtnl, spec);
   return { action: found ? 'changed' : 'created', changed: found ? ['label'] : [] };
-}
-
-/** Equivalent to `ip route replace`, reporting whether anything changed. */
-export async function ensureRoute(rtnl: Rtnl, spec: RouteSpec): Promise<EnsureResult> {
-  const dst = spec.dst === 'default' ? undefined : parsePrefix(spec.dst, 'route destination');
-  const family = dst?.family ?? (spec.gateway ? parseIp(spec.gateway).family : spec.family === 6 ? 10 : 2);
-  const routes = await listRoutes(rtnl, { family, ...(spec.table !== undefined ? { table: spec.table } : {}) });
-  const dstText = spec.dst === 'default' ? 'default' : `${spec.dst.includes('/') ? spec.dst : spec.dst}`;
-  const oif = spec.dev !== undefined ? await linkIndex(rtnl, spec.dev, 'device', `route ${spec.dst}`) : undefined;
-  const same = routes.find((r) => normDst(r.dst) === normDst(dstText) && (spec.metric === undefined || r.metric === spec.metric)
-    && r.gateway === spec.gateway && (oif === undefined || r.oif === oif));
-  if (same) return unchanged;
-  await replaceRoute(rtnl, spec);
-  return { action: 'created', changed: [] };
-}
-
-function normDst(d: string): string {
-  if (d === 'default') return d;
-  const p = parsePrefix(d);
-  return `${hex(p.bytes)}/${p.prefixLength}`;
-}
-
-/**
- * Makes neighbour entries exist exactly (lladdr and state), pipelined;
- * entries that already match are not rewritten. Equivalent to `ip neigh replace` for each.
- */
-export async function ensureNeighbours(rtnl: Rtnl, specs: NeighbourSpec[]): Promise<EnsureResult> {
-  if (specs.length === 0) return unchanged;
-  const have = await listNeighbours(rtnl, specs.some((s) => s.proxy) ? { proxy: true } : {});
-  const idx = new Map<string | number, number>();
-  for (const s of specs) if (!idx.has(s.dev)) idx.set(s.dev, await linkIndex(rtnl, s.dev, 'device', `neighbour ${s.dst}`));
-  const key = (index: number, dst: string) => `${index}/${hex(parseIp(dst).bytes)}`;
-  const byKey = new Map(have.filter((n) => n.dst !== undefined).map((n) => [key(n.index, n.dst!), n]));
-  const todo = specs.filter((s) => {
-    const n = byKey.get(key(idx.get(s.dev)!, s.dst));
-    if (!n) return true;
-    if (s.proxy) return false;
-    return n.lladdr !== s.lladdr?.toLowerCase() || n.state !== nudState(s.state);
-  });
-  if (todo.length === 0) return unchanged;
-  await replaceNeighbours(rtnl, todo);
-  return { action: todo.length === specs.length && byKey.size === 0 ? 'created' : 'changed', changed: todo.map((s) => s.dst) };
-}
-
-export function ensureNeighbour(rtnl: Rtnl, spec: NeighbourSpec): Promise<EnsureResult> {
-  return ensureNeighbours(rtnl, [spec]);
-}
-
-/**
- * Makes FDB entries exist (REPLACE; APPEND for the all-zeros flood MAC,
- * which may have many destinations). Matching entries are left alone.
- * Equivalent to `bridge fdb replace|append ... self permanent` for each.
- */
-export async function ensureFdbEntries(rtnl: Rtnl, specs: FdbSpec[]): Promise<EnsureResult> {
-  if (specs.length === 0) return unchanged;
-  const idx = new Map<string | number, number>();
-  for (const s of specs) if (!idx.has(s.dev)) idx.set(s.dev, await linkIndex(rtnl, s.dev, 'device', `fdb entry ${s.mac}`));
-  const have = await listFdb(rtnl);
-  const key = (index: number, mac: string, dst: string | undefined, self: boolean) => `${index}/${mac.toLowerCase()}/${dst ? hex(parseIp(dst).bytes) : ''}/${self}`;
-  const present = new Set(have.filter((n) => n.state & NUD_PERMANENT && n.lladdr).map((n) => key(n.index, n.lladdr!, n.dst, (n.flags & NTF_SELF) !== 0 && !(n.flags & NTF_MASTER))));
-  const todo = specs.filter((s) => !present.has(key(idx.get(s.dev)!, s.mac, s.dst, !s.master)));
-  if (todo.length === 0) return unchanged;
-  const flood = todo.filter((s) => s.mac === ZERO_MAC);
-  const unicast = todo.filter((s) => s.mac !== ZERO_MAC);
-  if (unicast.length) await fdbBatch(rtnl, 'replace', unicast);
-  if (flood.length) await fdbBatch(rtnl, 'append', flood);
-  return { action: 'changed', changed: todo.map((s) => s.mac) };
-}
-
-export function ensureFdb(rtnl: Rtnl, spec: FdbSpec): Promise<EnsureResult> {
-  return ensureFdbEntries(rtnl, [spec]);
 }

@@ -20,7 +20,7 @@ import { readdirSync } from 'node:fs';
 import { BUSYBOX, type DockerDaemon, dockerSkipReason, startDocker } from '../support/docker.js';
 import { etcdSkipReason } from '../support/etcd.js';
 import { rootSkipReason } from '../support/lab.js';
-import { spawn } from '../support/exec.js';
+import { json, spawn } from '../support/exec.js';
 import {
   type DockerNet, type Endpoint, MultiHostLab, call, createEndpoint, createNetwork, overlayNs, pings, plugin,
   removeEndpoint, removeNetwork, sleep, until, vxlanFdb, vxlanNeigh, weft,
@@ -102,6 +102,24 @@ test('a global network: created by docker on h1, adopted on h2/h3; every pair of
     assert.ok([...macs.values()].every((dsts) => dsts.length === 1), `h${i}: no duplicate FDB entries`);
     assert.equal((await vxlanNeigh(overlayNs(h(i), nid))).length, 2, `h${i}: two neighbours`);
   }
+});
+
+test('the overlay namespace has Docker\'s shape, with weft\'s fixes (iproute2 as the oracle)', { skip }, async () => {
+  const ns = overlayNs(h(1), nid);
+  const [vx] = await json<any[]>(['ip', '-n', ns, '-j', '-d', 'link', 'show', 'vxlan0']);
+  assert.equal(vx.mtu, 1450);
+  assert.equal(vx.master, 'br0');
+  assert.equal(vx.link_netnsid, 0, 'vxlan0 keeps its socket in the host namespace');
+  const data = vx.linkinfo.info_data;
+  assert.equal(data.port, 4789);
+  assert.deepEqual([data.learning, data.proxy, data.l2miss, data.l3miss, data.udp_csum], [false, true, true, true, true]);
+  const [br] = await json<any[]>(['ip', '-n', ns, '-j', 'addr', 'show', 'br0']);
+  assert.equal(br.mtu, 1450);
+  assert.deepEqual(br.addr_info.filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`), ['198.19.70.1/24']);
+  // Static entries only: no flood entry, every remote MAC pinned permanently to its VTEP.
+  const fdb = await json<any[]>(['bridge', '-n', ns, '-j', 'fdb', 'show', 'dev', 'vxlan0']);
+  assert.ok(fdb.every((e) => e.mac !== '00:00:00:00:00:00'), 'no all-zeros (flood) entry');
+  assert.ok(fdb.filter((e) => e.dst).every((e) => e.state === 'permanent'), 'remote entries are permanent');
 });
 
 test('kill -9 of h3\'s daemon: its peers stay until the lease expires, then vanish; a restart converges', { skip }, async () => {
