@@ -10,8 +10,11 @@ import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
 import {
   type EndpointRecord, EndpointNotFoundError, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
-  NetworkOptionError, macFromAddress, names,
+  NetworkOptionError, type PortBinding, macFromAddress, names,
 } from './model.js';
+import { formatCidr, overlaps, parseCidr } from './cidr.js';
+import { type PortRequest, allocatePorts } from './drivers/ports.js';
+import { sandboxExists } from '../io/netns.js';
 
 export interface CreateNetworkRequest {
   id: string;
@@ -38,6 +41,17 @@ export class Controller {
   #serial = new KeyedSerial();
   #reaper = new KeyedSerial();
   #drivers: Map<NetworkMode, NetworkDriver>;
+  #hostSide = new KeyedSerial();
+
+  /**
+   * Programs the host side (published ports, egress, isolation) from this
+   * host's networks and endpoints; the daemon sets it, tests without
+   * privileges leave it a no-op.
+   */
+  applyHostSide: (networks: NetworkRecord[], endpoints: EndpointRecord[]) => Promise<void> = async () => undefined;
+
+  /** Sockets bound on the host, for refusing a taken port (the daemon sets it). */
+  boundPorts: () => { proto: string; address: string; port: number }[] = () => [];
 
   constructor(readonly store: KvStore, drivers: NetworkDriver[], ipam?: Ipam, readonly hostName = 'local') {
     this.ipam = ipam ?? new Ipam(store);
@@ -83,6 +97,7 @@ export class Controller {
       const n = this.#networkFromRequest(req);
       const driver = this.#driver(n.mode);
       driver.validate(n);
+      await this.#refuseOverlap(n);
       if (n.mode === 'overlay') n.vni = await this.#allocateVni(n);
       await this.store.put(`networks/${n.id}`, JSON.stringify(n));
       try {
@@ -93,6 +108,75 @@ export class Controller {
         if (n.vni !== undefined) await this.store.delete(`vni/${n.vni}`);
         throw err;
       }
+      await this.syncHostSide();
+    });
+  }
+
+  /** Networks whose kernel side lives on this host (overlays are on every host). */
+  #onThisHost(n: NetworkRecord): boolean {
+    return !n.host || n.host === this.hostName || n.mode === 'overlay';
+  }
+
+  /** Refuses a subnet overlapping another network on this host, whatever IPAM allocated it. */
+  async #refuseOverlap(n: NetworkRecord): Promise<void> {
+    const mine = [...n.ipv4, ...n.ipv6Subnets].map((s) => parseCidr(s.pool, false));
+    for (const o of await this.networks()) {
+      if (o.id === n.id || !this.#onThisHost(o)) continue;
+      for (const s of [...o.ipv4, ...o.ipv6Subnets]) {
+        const theirs = parseCidr(s.pool, false);
+        const clash = mine.find((m) => m.v6 === theirs.v6 && overlaps(m, theirs));
+        if (clash) {
+          const name = o.options['weft.network'] ? ` (${o.options['weft.network']})` : '';
+          throw new NetworkOptionError(`subnet ${formatCidr(clash)} overlaps subnet ${s.pool} of weft network ${o.id.slice(0, 12)}${name}`);
+        }
+      }
+    }
+  }
+
+  /** Re-applies the host side from the store (serialised); also what the reconciler runs. */
+  syncHostSide(): Promise<void> {
+    return this.#hostSide.run('apply', async () => {
+      const networks = (await this.networks()).filter((n) => this.#onThisHost(n));
+      const endpoints = (await this.endpoints()).filter((e) => !e.host || e.host === this.hostName);
+      await this.applyHostSide(networks, endpoints);
+    });
+  }
+
+  /**
+   * ProgramExternalConnectivity: chooses the host ports, persists them on the
+   * endpoint, then programs them. A retry with the same request keeps the
+   * ports already chosen. Port choices are serialised across networks.
+   */
+  async publishPorts(networkId: string, endpointId: string, requests: PortRequest[]): Promise<PortBinding[]> {
+    const n = await this.network(networkId);
+    return this.#hostSide.run('ports', async () => {
+      const ep = await this.endpoint(endpointId);
+      if (ep.networkId !== n.id) throw new EndpointNotFoundError(`${endpointId} on network ${networkId}`);
+      if (requests.length > 0 && !ep.address) throw new NetworkOptionError(`endpoint ${endpointId.slice(0, 12)} has no IPv4 address to publish ports to`);
+      if (samePorts(ep.ports ?? [], requests)) {
+        await this.syncHostSide();
+        return ep.ports ?? [];
+      }
+      // A stale record (its container went while weft was down) holds nothing.
+      const others = (await this.endpoints()).filter((e) => e.id !== ep.id && (!e.host || e.host === this.hostName) && (!e.sandboxKey || sandboxExists(e.sandboxKey)));
+      const taken = others.flatMap((e) => (e.ports ?? []).map((binding) => ({ binding, owner: `endpoint ${e.id.slice(0, 12)} of network ${e.networkId.slice(0, 12)}` })));
+      const ports = allocatePorts(requests, taken, this.boundPorts());
+      if (ports.length > 0) ep.ports = ports;
+      else delete ep.ports;
+      await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
+      await this.syncHostSide();
+      return ports;
+    });
+  }
+
+  /** RevokeExternalConnectivity: idempotent. */
+  async unpublishPorts(endpointId: string): Promise<void> {
+    await this.#hostSide.run('ports', async () => {
+      const ep = await this.endpoint(endpointId).catch(() => undefined);
+      if (!ep?.ports) return;
+      delete ep.ports;
+      await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
+      await this.syncHostSide();
     });
   }
 
@@ -168,6 +252,7 @@ export class Controller {
       await this.#driver(n.mode).removeNetwork(n, await this.#others(id));
       await this.store.delete(`networks/${id}`);
       if (n.vni !== undefined && (await this.store.get(`vni/${n.vni}`)) === id) await this.store.delete(`vni/${n.vni}`);
+      await this.syncHostSide();
     });
   }
 
@@ -269,6 +354,7 @@ export class Controller {
       if (!v) return;
       const ep = JSON.parse(v) as EndpointRecord;
       await this.store.delete(`endpoints/${endpointId}`);
+      if (ep.ports) await this.syncHostSide();
       const nv = await this.store.get(`networks/${ep.networkId}`);
       if (!nv) return;
       const n = JSON.parse(nv) as NetworkRecord;
@@ -312,6 +398,16 @@ export class Controller {
     }
     const removed: string[] = [];
     for (const d of this.#drivers.values()) removed.push(...(await d.sweepOrphans(networks, endpoints)));
+    await this.syncHostSide().catch((err: Error) => errors.push(`host side: ${err.message}`));
     return { networks: networks.length, endpoints: endpoints.length, removed, errors };
   }
+}
+
+/** Whether the bindings already chosen answer these requests (Docker's retry of a PEC). */
+function samePorts(have: PortBinding[], reqs: PortRequest[]): boolean {
+  return have.length === reqs.length && reqs.every((r, i) => {
+    const h = have[i]!;
+    const [lo, hi] = r.hostPort === 0 ? [1, 65535] : [r.hostPort, r.hostPortEnd];
+    return h.proto === r.proto && h.port === r.port && h.hostIp === r.hostIp && h.hostPort >= lo && h.hostPort <= hi;
+  });
 }

@@ -59,6 +59,17 @@ export interface EndpointRecord {
    * backends on any host come back here. Not a Docker endpoint.
    */
   ingress?: boolean;
+  /** Published ports (ProgramExternalConnectivity), host port resolved; persisted before Docker gets its answer. */
+  ports?: PortBinding[];
+}
+
+/** One published port: host side (HostIP optional) to the endpoint's own address and port. */
+export interface PortBinding {
+  proto: 'tcp' | 'udp' | 'sctp';
+  /** Only traffic to this host address is forwarded; absent: every local address. */
+  hostIp?: string;
+  hostPort: number;
+  port: number;
 }
 
 export class NetworkNotFoundError extends WeftError {
@@ -70,6 +81,13 @@ export class NetworkNotFoundError extends WeftError {
 export class EndpointNotFoundError extends WeftError {
   constructor(id: string) {
     super('ENOENDPOINT', `endpoint ${id} not found`);
+  }
+}
+
+/** A published host port that is already taken. */
+export class PortInUseError extends WeftError {
+  constructor(message: string) {
+    super('EPORTINUSE', message);
   }
 }
 
@@ -93,6 +111,8 @@ export const names = {
   port: (endpointId: string) => `wfv${endpointId.slice(0, 12)}`,
   /** This host's ingress leg into an overlay network (host side). */
   ingress: (networkId: string) => `wfi${networkId.slice(0, 12)}`,
+  /** Host end of an overlay network's egress leg (its other end is `eg0` in the overlay namespace). */
+  egress: (networkId: string) => `wfe${networkId.slice(0, 12)}`,
 };
 
 /** Deterministic locally administered MAC from an IPv4 address, as Docker does (02:42:ip). */

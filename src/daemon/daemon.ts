@@ -9,6 +9,8 @@ import { Controller } from '../cnm/controller.js';
 import { BridgeDriver } from '../cnm/drivers/bridge.js';
 import { MacvlanDriver } from '../cnm/drivers/macvlan.js';
 import { OverlayDriver } from '../cnm/drivers/overlay.js';
+import { applyConnectivity } from '../cnm/drivers/connectivity.js';
+import { boundPorts } from '../io/listening.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
 import { EtcdStore } from '../control/etcd-store.js';
 import { GlobalController } from '../control/global-controller.js';
@@ -80,6 +82,8 @@ export class Daemon {
       : new Controller(store, drivers, undefined, hostName);
     controller.onBackgroundError = (err) => log({ msg: 'background kernel cleanup failed', error: err.message });
     const t0 = Date.now();
+    controller.applyHostSide = applyConnectivity;
+    controller.boundPorts = boundPorts;
     const summary = await controller.reconcile();
     log({ msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
     const peers = controller instanceof GlobalController

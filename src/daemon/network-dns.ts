@@ -142,6 +142,8 @@ export class NetworkDns {
           netns: w.netns, address: w.address, port: 53,
           networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool) }],
           ...(w.n.internal ? { upstreams: [] } : {}),
+          // An overlay's namespace may have no way out (--internal, or before its egress leg exists).
+          ...(w.netns ? { forwardFromHost: true } : {}),
         });
         this.#listeners.set(id, { key: `${w.netns}|${w.address}`, listener });
       } catch (err) {

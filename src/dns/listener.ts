@@ -47,6 +47,8 @@ export interface ListenOptions {
   singleLabelNoForward?: boolean;
   /** Serve TCP too (default true). */
   tcp?: boolean;
+  /** Forward from the daemon's own namespace, where the upstreams are reachable, not from `netns`. */
+  forwardFromHost?: boolean;
 }
 
 export interface ListenerLimits {
@@ -134,7 +136,7 @@ export class DnsListener {
     if (ups.length > 0) {
       this.#forwarder = new Forwarder({
         upstreams: ups, timeoutMs: limits.forwardTimeoutMs, budgetMs: limits.forwardBudgetMs, maxInflight: limits.maxInflightForwards, ednsSize: limits.ednsSize,
-        ...(opts.netns === undefined ? {} : { netns: opts.netns }),
+        ...(opts.netns === undefined || opts.forwardFromHost ? {} : { netns: opts.netns }),
       });
     }
   }

@@ -38,6 +38,11 @@ export function netnsExists(name: string): boolean {
   return existsSync(`${NETNS_DIR}/${name}`);
 }
 
+/** Whether a namespace file at an absolute path (a Docker SandboxKey) is still there. */
+export function sandboxExists(path: string): boolean {
+  return existsSync(path);
+}
+
 export function listNetns(): string[] {
   try {
     return readdirSync(NETNS_DIR);

@@ -8,11 +8,15 @@
 import type { Controller } from '../cnm/controller.js';
 import { GATEWAY_REQUEST } from '../cnm/ipam.js';
 import { WeftError } from '../errors.js';
+import { parsePortmap } from '../cnm/drivers/ports.js';
+import { checkNetworkOptions } from './options.js';
 import type { HttpRequest, HttpResponse } from '../io/unix-http.js';
 import { type Obj, PluginRequestError, bool, field, id, ipData, map, parseBody, str, stringMap } from './schema.js';
 
 export const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 export const MAX_BODY_BYTES = 1 << 20;
+
+const PORTMAP = 'com.docker.network.portmap';
 
 type Handler = (body: Obj, c: Controller) => Promise<Obj>;
 
@@ -26,6 +30,7 @@ const network: Record<string, Handler> = {
   async CreateNetwork(b, c) {
     const options = map(b, 'Options');
     const generic = stringMap(options, 'com.docker.network.generic');
+    checkNetworkOptions(generic);
     await c.createNetwork({
       id: id(b, 'NetworkID'),
       options: generic,
@@ -71,14 +76,14 @@ const network: Record<string, Handler> = {
     const ep = await c.endpoint(id(b, 'EndpointID')).catch(() => undefined);
     return { Value: ep ? { 'weft.srcName': ep.srcName, 'weft.mac': ep.mac } : {} };
   },
-  async ProgramExternalConnectivity(b) {
-    id(b, 'NetworkID');
-    id(b, 'EndpointID');
+  async ProgramExternalConnectivity(b, c) {
+    const requests = parsePortmap(field(map(b, 'Options'), PORTMAP));
+    await c.publishPorts(id(b, 'NetworkID'), id(b, 'EndpointID'), requests);
     return {};
   },
-  async RevokeExternalConnectivity(b) {
+  async RevokeExternalConnectivity(b, c) {
     id(b, 'NetworkID');
-    id(b, 'EndpointID');
+    await c.unpublishPorts(id(b, 'EndpointID'));
     return {};
   },
   async AllocateNetwork(b) {

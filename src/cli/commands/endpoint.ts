@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from '../../errors.js';
 import { commonFlags } from '../args.js';
 import { readEndpoints, stateArgs } from '../state.js';
+import { formatBinding } from '../../cnm/drivers/ports.js';
 
 export const summary = 'list the endpoints weft manages: ls';
 
@@ -15,9 +16,12 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(eps)}\n`);
     return 0;
   }
-  process.stdout.write('ENDPOINT ID   NETWORK ID    ADDRESS             MAC                LINK             HOST\n');
+  process.stdout.write('ENDPOINT ID   NETWORK ID    ADDRESS             MAC                LINK             HOST             PORTS\n');
   for (const e of eps) {
-    process.stdout.write(`${e.id.slice(0, 12)}  ${e.networkId.slice(0, 12)}  ${(e.address ?? e.addressV6 ?? '-').padEnd(18)}  ${e.mac}  ${e.srcName.padEnd(15)}  ${e.host ?? '-'}\n`);
+    // Published ports as `docker ps` prints them; Docker cannot show a remote driver's own.
+    const ports = (e.ports ?? []).map(formatBinding).join(', ');
+    const line = `${e.id.slice(0, 12)}  ${e.networkId.slice(0, 12)}  ${(e.address ?? e.addressV6 ?? '-').padEnd(18)}  ${e.mac}  ${e.srcName.padEnd(15)}  ${(e.host ?? '-').padEnd(15)}  ${ports}`;
+    process.stdout.write(`${line.trimEnd()}\n`);
   }
   return 0;
 }

@@ -49,8 +49,8 @@ export class BridgeDriver implements NetworkDriver {
     });
   }
 
-  joinInfo(n: NetworkRecord): JoinInfo {
-    return gatewayJoinInfo(n);
+  joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
+    return gatewayJoinInfo(n, ep);
   }
 
   async sweepOrphans(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]> {

@@ -65,8 +65,8 @@ export class MacvlanDriver implements NetworkDriver {
     await withRtnl(undefined, (rtnl) => removeLink(rtnl, ep.srcName));
   }
 
-  joinInfo(n: NetworkRecord): JoinInfo {
-    return gatewayJoinInfo(n);
+  joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
+    return gatewayJoinInfo(n, ep);
   }
 
   async sweepOrphans(): Promise<string[]> {

@@ -11,11 +11,15 @@ import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } fr
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
-import { ensureLink } from '../../dataplane/ensure.js';
+import { ensureLink, ensureRoute } from '../../dataplane/ensure.js';
+import { writeSysctls } from '../../io/sysctl.js';
+import type { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import { ensureAddresses, removeLink, withRtnl } from './links.js';
 
 const bare = (cidr: string | undefined) => cidr?.split('/')[0];
 const VXLAN_PORT = 4789;
+const EGRESS_INNER = 'eg0';
+const EGRESS_METRIC = 1000;
 
 export interface OverlayOptions {
   /** Underlay address VXLAN packets leave from (this host's VTEP). */
@@ -64,8 +68,33 @@ export class OverlayDriver implements NetworkDriver {
       await withRtnl(undefined, async (host) => {
         await ensureLink(host, vxlan, inner);
         await ensureLink(host, { ...vxlan, up: true, master: 'br0' }, inner);
+        if (!n.internal) await this.#ensureEgress(n, ns, host, inner);
       });
     });
+  }
+
+  /**
+   * The network's way out without a second container interface: a veth from
+   * the overlay namespace (`eg0`, its default route) to the host (`wfe…`,
+   * a route to the subnets). Neither end has an address: each end answers ARP
+   * for what it routes (proxy ARP), so no address is taken from any subnet and
+   * the gateway stays the overlay's own, on every host. The host masquerades
+   * and isolates (drivers/connectivity.ts).
+   */
+  async #ensureEgress(n: NetworkRecord, ns: string, host: Rtnl, inner: Rtnl): Promise<void> {
+    const leg = names.egress(n.id);
+    if (!(await inner.link(EGRESS_INNER))) await removeLink(host, leg); // a half left by a crash
+    await ensureLink(host, { name: leg, kind: 'veth', mtu: n.mtu, up: true, veth: { peer: { name: EGRESS_INNER, netns: ns, mtu: n.mtu } } });
+    await ensureLink(inner, { name: EGRESS_INNER, kind: 'veth', mtu: n.mtu, up: true });
+    await writeSysctls(ns, {
+      'net.ipv4.ip_forward': 1,
+      [`net.ipv4.conf.${EGRESS_INNER}.proxy_arp`]: 1,
+      [`net.ipv4.neigh.${EGRESS_INNER}.proxy_delay`]: 0,
+    });
+    await writeSysctls(undefined, { [`net.ipv4.conf.${leg}.proxy_arp`]: 1, [`net.ipv4.neigh.${leg}.proxy_delay`]: 0 });
+    await ensureRoute(inner, { dst: 'default', dev: EGRESS_INNER, scope: 'link', family: 4 });
+    // Above the connected route of an ingress leg (metric 0), which then wins for the host's own traffic.
+    for (const s of n.ipv4) await ensureRoute(host, { dst: s.pool, dev: leg, scope: 'link', metric: EGRESS_METRIC });
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
@@ -100,8 +129,8 @@ export class OverlayDriver implements NetworkDriver {
     await withRtnl(undefined, (host) => removeLink(host, ep.srcName));
   }
 
-  joinInfo(n: NetworkRecord): JoinInfo {
-    return gatewayJoinInfo(n);
+  joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
+    return gatewayJoinInfo(n, ep);
   }
 
   /**
