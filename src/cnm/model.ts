@@ -98,6 +98,18 @@ export class NetworkOptionError extends WeftError {
   }
 }
 
+/** The aux address (`--aux-address weft-host=IP`) naming the host's own address on a macvlan network. */
+export const HOST_AUX = 'weft-host';
+
+/** The host's own address on a macvlan network, as a CIDR, if the network reserved one. */
+export function macvlanHostAddress(n: NetworkRecord): string | undefined {
+  for (const s of n.ipv4) {
+    const a = s.aux[HOST_AUX];
+    if (a) return a.includes('/') ? a : `${a}/${s.pool.split('/')[1]}`;
+  }
+  return undefined;
+}
+
 /** Kernel object names: weft's prefix lets operators and the reconciler tell them apart. */
 export const names = {
   prefix: 'wf',
@@ -113,6 +125,8 @@ export const names = {
   ingress: (networkId: string) => `wfi${networkId.slice(0, 12)}`,
   /** Host end of an overlay network's egress leg (its other end is `eg0` in the overlay namespace). */
   egress: (networkId: string) => `wfe${networkId.slice(0, 12)}`,
+  /** The host's own macvlan on a macvlan network's parent (`--aux-address weft-host=IP`). */
+  macvlanHost: (networkId: string) => `wfm${networkId.slice(0, 12)}`,
 };
 
 /** Deterministic locally administered MAC from an IPv4 address, as Docker does (02:42:ip). */

@@ -9,8 +9,8 @@
  *   ports                      [ip daddr HOSTIP] meta l4proto P th dport N dnat to C:PORT
  *   postrouting (nat, srcnat)  hairpin: DNAT'd flows back into their own network are masqueraded;
  *                              egress: a network's subnet leaving through anything but its own link
- *   forward (filter)           DNAT'd flows pass; otherwise no weft network reaches another,
- *                              and an internal one reaches nothing but itself
+ *   forward (filter)           an internal network reaches nothing but itself; DNAT'd flows
+ *                              pass; otherwise no weft network reaches another
  */
 import { nftApply } from '../io/nft.js';
 
@@ -25,6 +25,8 @@ export interface ConnectNetwork {
   internal: boolean;
   /** Masquerade the subnets' traffic leaving through another link. */
   masquerade: boolean;
+  /** Masquerade every published (DNAT'd) flow entering the network, not only hairpins. */
+  masqueradeInbound?: boolean;
 }
 
 export interface ConnectPort {
@@ -82,18 +84,20 @@ export function connectBatch(state: ConnectState): { nftables: Record<string, un
     ]));
   }
   const links = state.networks.map((n) => n.link);
+  for (const n of state.networks.filter((x) => x.internal)) {
+    out.push(rule('forward', [match(meta('iifname'), n.link), match(meta('oifname'), n.link, '!='), { drop: null }]));
+    out.push(rule('forward', [match(meta('oifname'), n.link), match(meta('iifname'), n.link, '!='), { drop: null }]));
+  }
   out.push(rule('forward', [dnatted, { accept: null }]));
   for (const n of state.networks) {
-    if (n.subnets.length > 0) {
+    if (n.masqueradeInbound) out.push(rule('postrouting', [dnatted, match(meta('oifname'), n.link), { masquerade: null }]));
+    else if (n.subnets.length > 0) {
       out.push(rule('postrouting', [dnatted, match(meta('oifname'), n.link), match(saddr, anyOf(n.subnets.map(prefix))), { masquerade: null }]));
-      if (n.masquerade && !n.internal) {
-        out.push(rule('postrouting', [match(saddr, anyOf(n.subnets.map(prefix))), match(meta('oifname'), n.link, '!='), { masquerade: null }]));
-      }
     }
-    if (n.internal) {
-      out.push(rule('forward', [match(meta('iifname'), n.link), match(meta('oifname'), n.link, '!='), { drop: null }]));
-      out.push(rule('forward', [match(meta('oifname'), n.link), match(meta('iifname'), n.link, '!='), { drop: null }]));
-    } else if (links.length > 1) {
+    if (n.subnets.length > 0 && n.masquerade && !n.internal) {
+      out.push(rule('postrouting', [match(saddr, anyOf(n.subnets.map(prefix))), match(meta('oifname'), n.link, '!='), { masquerade: null }]));
+    }
+    if (!n.internal && links.length > 1) {
       out.push(rule('forward', [
         match(meta('iifname'), n.link), match(meta('oifname'), n.link, '!='), match(meta('oifname'), anyOf(links)), { drop: null },
       ]));

@@ -8,12 +8,13 @@
 import { type ConnectNetwork, type ConnectPort, type ConnectState, applyConnect } from '../../dataplane/nft-connect.js';
 import { writeSysctls } from '../../io/sysctl.js';
 import { sandboxExists } from '../../io/netns.js';
-import { type EndpointRecord, type NetworkRecord, names } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, macvlanHostAddress, names } from '../model.js';
 
 /** The host-side link a network's traffic enters the host through, if it has one. */
 export function hostLinkOf(n: NetworkRecord): string | undefined {
   if (n.mode === 'bridge') return names.bridge(n.id);
   if (n.mode === 'overlay' && !n.internal) return names.egress(n.id);
+  if (n.mode === 'macvlan' && macvlanHostAddress(n)) return names.macvlanHost(n.id);
   return undefined;
 }
 
@@ -22,7 +23,11 @@ export function connectState(networks: NetworkRecord[], endpoints: EndpointRecor
   for (const n of networks) {
     const link = hostLinkOf(n);
     if (!link) continue;
-    nets.push({ link, subnets: n.ipv4.map((s) => s.pool), internal: n.internal, masquerade: n.mode === 'overlay' });
+    nets.push({
+      link, subnets: n.ipv4.map((s) => s.pool), internal: n.internal, masquerade: n.mode === 'overlay',
+      // macvlan containers route through the real gateway, not the host: published flows must come from the host's leg.
+      masqueradeInbound: n.mode === 'macvlan',
+    });
   }
   const ports: ConnectPort[] = [];
   for (const ep of endpoints) {
