@@ -157,8 +157,7 @@ export class Controller {
         await this.syncHostSide();
         return ep.ports ?? [];
       }
-      // A stale record (its container went while weft was down) holds nothing.
-      const others = (await this.endpoints()).filter((e) => e.id !== ep.id && (!e.host || e.host === this.hostName) && (!e.sandboxKey || sandboxExists(e.sandboxKey)));
+      const others = (await this.endpoints()).filter((e) => e.id !== ep.id && (!e.host || e.host === this.hostName));
       const taken = others.flatMap((e) => (e.ports ?? []).map((binding) => ({ binding, owner: `endpoint ${e.id.slice(0, 12)} of network ${e.networkId.slice(0, 12)}` })));
       const ports = allocatePorts(requests, taken, this.boundPorts());
       if (ports.length > 0) ep.ports = ports;
@@ -166,6 +165,22 @@ export class Controller {
       await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
       await this.syncHostSide();
       return ports;
+    });
+  }
+
+  /**
+   * A container removed while weft was down leaves its record (Docker's
+   * RevokeExternalConnectivity never arrived); its sandbox is gone, so its
+   * ports are freed. Only at start: while a container starts, Docker calls
+   * ProgramExternalConnectivity before its sandbox file exists.
+   */
+  async #dropPortsOfGoneSandboxes(): Promise<void> {
+    await this.#hostSide.run('ports', async () => {
+      for (const ep of await this.endpoints()) {
+        if (!ep.ports || (ep.host && ep.host !== this.hostName) || !ep.sandboxKey || sandboxExists(ep.sandboxKey)) continue;
+        delete ep.ports;
+        await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
+      }
     });
   }
 
@@ -398,6 +413,7 @@ export class Controller {
     }
     const removed: string[] = [];
     for (const d of this.#drivers.values()) removed.push(...(await d.sweepOrphans(networks, endpoints)));
+    await this.#dropPortsOfGoneSandboxes();
     await this.syncHostSide().catch((err: Error) => errors.push(`host side: ${err.message}`));
     return { networks: networks.length, endpoints: endpoints.length, removed, errors };
   }

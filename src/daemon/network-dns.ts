@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { KvStore } from '../control/store.js';
-import { names, type NetworkRecord } from '../cnm/model.js';
+import { macvlanHostAddress, names, type NetworkRecord } from '../cnm/model.js';
 import { DnsService } from '../dns/service.js';
 import type { DnsListener } from '../dns/listener.js';
 import type { HostPort } from '../dns/hostport.js';
@@ -102,10 +102,18 @@ export class NetworkDns {
     return scope;
   }
 
-  /** Where the network's gateway lives, or undefined when weft does not own it (macvlan). */
+  /**
+   * Where the network's gateway lives; on macvlan (whose gateway is the real
+   * router) the host's own address there (`--aux-address weft-host=IP`), or
+   * nowhere.
+   */
   #placement(n: NetworkRecord): { netns: string | undefined; address: string } | undefined {
+    if (n.mode === 'macvlan') {
+      const own = macvlanHostAddress(n)?.split('/')[0];
+      return own ? { netns: undefined, address: own } : undefined;
+    }
     const address = (n.ipv4[0]?.gateway ?? n.ipv6Subnets[0]?.gateway)?.split('/')[0];
-    if (!address || n.mode === 'macvlan') return undefined;
+    if (!address) return undefined;
     return { netns: n.mode === 'overlay' ? names.overlayNetns(n.id, this.opts.instance) : undefined, address };
   }
 

@@ -5,7 +5,7 @@
  * that runs `ip netns add|del` (iproute2 is a hard dependency).
  */
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
 
@@ -38,9 +38,19 @@ export function netnsExists(name: string): boolean {
   return existsSync(`${NETNS_DIR}/${name}`);
 }
 
-/** Whether a namespace file at an absolute path (a Docker SandboxKey) is still there. */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Whether a Docker SandboxKey still holds a namespace: a mounted nsfs file.
+ * Docker unmounts it when the sandbox goes and removes the file up to a
+ * minute later, so mere existence proves nothing.
+ */
 export function sandboxExists(path: string): boolean {
-  return existsSync(path);
+  try {
+    return statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 export function listNetns(): string[] {

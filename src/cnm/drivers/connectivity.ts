@@ -7,7 +7,6 @@
  */
 import { type ConnectNetwork, type ConnectPort, type ConnectState, applyConnect } from '../../dataplane/nft-connect.js';
 import { writeSysctls } from '../../io/sysctl.js';
-import { sandboxExists } from '../../io/netns.js';
 import { type EndpointRecord, type NetworkRecord, macvlanHostAddress, names } from '../model.js';
 
 /** The host-side link a network's traffic enters the host through, if it has one. */
@@ -32,8 +31,7 @@ export function connectState(networks: NetworkRecord[], endpoints: EndpointRecor
   const ports: ConnectPort[] = [];
   for (const ep of endpoints) {
     const address = ep.address?.split('/')[0];
-    // A container removed while weft was down leaves its record; its ports go with its sandbox.
-    if (!address || (ep.sandboxKey && !sandboxExists(ep.sandboxKey))) continue;
+    if (!address) continue;
     for (const p of ep.ports ?? []) ports.push({ proto: p.proto, ...(p.hostIp ? { hostIp: p.hostIp } : {}), hostPort: p.hostPort, address, port: p.port });
   }
   return { networks: nets, ports };
