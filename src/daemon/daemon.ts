@@ -60,6 +60,7 @@ export class Daemon {
     readonly peers?: PeerDistributor,
     readonly dns?: NetworkDns,
     readonly mesh?: MeshControl,
+    private readonly cancelHostSideWatch?: () => void,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
@@ -95,10 +96,14 @@ export class Daemon {
       dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock',
       ...(opts.instance ? { instance: opts.instance } : {}),
     }, log);
+    // Other hosts' overlays reach this host's kernel through the peers; their egress NAT and isolation follow here.
+    const cancelHostSideWatch = peers ? store.watch('networks/', () => {
+      controller.syncHostSide().catch((err: Error) => log({ msg: 'host side sync failed', error: err.message }));
+    }) : undefined;
     const server = await PluginServer.listen(opts.socket, controller, log);
     const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(controller, store, server, peers, dns, mesh);
+    return new Daemon(controller, store, server, peers, dns, mesh, cancelHostSideWatch);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -129,6 +134,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.cancelHostSideWatch?.();
     await this.server.close();
     await this.mesh?.close();
     await this.dns?.close();

@@ -147,7 +147,7 @@ test('isolation: a container on one weft network cannot reach another weft netwo
   }
 });
 
-test('docker run -p on overlay, bridge and macvlan: from the host, another lab host and a container (hairpin); removed on rm', { skip }, async () => {
+test('docker run -p on overlay, bridge and macvlan: from the host, another lab host and a container (hairpin); removed on rm; DNS on macvlan', { skip }, async () => {
   await web('web-ov', 'cov', ['18080:80']);
   await web('web-br', 'cbr', ['18081:80']);
   await web('web-mv', 'cmv', ['18082:80']);
@@ -156,6 +156,12 @@ test('docker run -p on overlay, bridge and macvlan: from the host, another lab h
     assert.equal(await get(host.netns, host.address, port), `hello-${name}`, `${port} from the host itself`);
   }
   assert.equal(await getFrom('cov', host.address, 18080), 'hello-web-ov', 'hairpin');
+  // macvlan: weft serves the network's names at the host's own address there, not at the (real) gateway.
+  const mv = await ipOf('web-mv', 'cmv');
+  await eventually(async () => {
+    const r = await docker.tryDocker(['run', '--rm', '--network', 'cmv', BUSYBOX, 'nslookup', 'web-mv', '198.19.44.254']);
+    return (r.stdout.split(/Name:/)[1] ?? '').includes(mv) ? true : undefined;
+  }, 'web-mv resolved at weft-host on the macvlan network');
   assert.deepEqual(await endpointPorts(), ['18080->80/tcp', '18081->80/tcp', '18082->80/tcp']);
   await d(['rm', '-f', 'web-br']);
   assert.equal(await get(out.netns, host.address, 18081), undefined, 'gone with the container');
