@@ -18,6 +18,7 @@ import { connectBatch } from '../../src/dataplane/nft-connect.js';
 import { parseProcNet } from '../../src/io/listening.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 import { checkNetworkOptions } from '../../src/plugin/options.js';
+import fc from 'fast-check';
 
 class NullDriver implements NetworkDriver {
   constructor(readonly mode: NetworkRecord['mode']) {}
@@ -131,4 +132,28 @@ test('/proc/net parsing: TCP listeners and bound UDP sockets', () => {
   assert.deepEqual(parseProcNet(tcp, 'tcp', false), [{ proto: 'tcp', address: '127.0.0.1', port: 8080 }]);
   const udp6 = '  sl  local_address\n   0: 00000000000000000000000000000000:0035 00000000000000000000000000000000:0000 07 0\n';
   assert.deepEqual(parseProcNet(udp6, 'udp', true), [{ proto: 'udp', address: '::', port: 53 }]);
+});
+
+test('property: chosen host ports are in the requested range and never clash with weft bindings or host sockets', () => {
+  const port = fc.integer({ min: 18000, max: 18015 });
+  fc.assert(fc.property(
+    fc.array(fc.record({ proto: fc.constantFrom('tcp' as const, 'udp' as const), hostPort: port, width: fc.integer({ min: 0, max: 4 }) }), { maxLength: 4 }),
+    fc.array(fc.record({ proto: fc.constantFrom('tcp' as const, 'udp' as const), hostPort: port }), { maxLength: 8 }),
+    fc.array(fc.record({ proto: fc.constantFrom('tcp' as const, 'udp' as const), port }), { maxLength: 4 }),
+    (reqs, held, sockets) => {
+      const requests = reqs.map((r) => ({ proto: r.proto, hostPort: r.hostPort, hostPortEnd: r.hostPort + r.width, port: 80 }));
+      const taken = held.map((h) => ({ binding: { ...h, port: 80 }, owner: 'other' }));
+      const bound = sockets.map((x) => ({ ...x, address: '0.0.0.0' }));
+      let got;
+      try {
+        got = allocatePorts(requests, taken, bound);
+      } catch (err) {
+        return (err as { code?: string }).code === 'EPORTINUSE';
+      }
+      const key = (p: { proto: string; hostPort: number }) => `${p.proto}/${p.hostPort}`;
+      const busy = new Set([...held.map(key), ...sockets.map((x) => `${x.proto}/${x.port}`)]);
+      return got.every((g, i) => g.hostPort >= requests[i]!.hostPort && g.hostPort <= requests[i]!.hostPortEnd && !busy.has(key(g)))
+        && new Set(got.map(key)).size === got.length;
+    },
+  ));
 });
