@@ -10,7 +10,7 @@ import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
 import {
   type EndpointRecord, EndpointNotFoundError, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
-  NetworkOptionError, type PortBinding, macFromAddress, names,
+  HOST_AUX, NetworkOptionError, type PortBinding, macFromAddress, macvlanHostAddress, names,
 } from './model.js';
 import { formatCidr, overlaps, parseCidr } from './cidr.js';
 import { type PortRequest, allocatePorts } from './drivers/ports.js';
@@ -153,6 +153,9 @@ export class Controller {
       const ep = await this.endpoint(endpointId);
       if (ep.networkId !== n.id) throw new EndpointNotFoundError(`${endpointId} on network ${networkId}`);
       if (requests.length > 0 && !ep.address) throw new NetworkOptionError(`endpoint ${endpointId.slice(0, 12)} has no IPv4 address to publish ports to`);
+      if (requests.length > 0 && n.mode === 'macvlan' && !macvlanHostAddress(n)) {
+        throw new NetworkOptionError(`publishing ports on macvlan network ${n.id.slice(0, 12)} needs the host's own address there: create it with --aux-address ${HOST_AUX}=IP`);
+      }
       if (samePorts(ep.ports ?? [], requests)) {
         await this.syncHostSide();
         return ep.ports ?? [];

@@ -21,6 +21,7 @@ import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { run } from '../support/exec.js';
 import { WeftDaemon } from '../support/weft-daemon.js';
 import { DnsService } from '../../src/dns/service.js';
+import { formatBinding } from '../../src/cnm/drivers/ports.js';
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip = rootSkipReason() ?? (await dockerSkipReason()) ?? (busybox ? undefined : 'needs busybox-static');
@@ -121,14 +122,18 @@ async function endpointPorts(): Promise<string[]> {
 const weftCliDir = () => join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli');
 
 test('overlay: a container reaches an outside lab host and resolves an outside name through the upstream; --internal does neither', { skip }, async () => {
-  assert.equal(await getFrom('cov', out.address, 8080), 'outside-ok');
-  const r = await d(['run', '--rm', '--network', 'cov', BUSYBOX, 'nslookup', OUTSIDE_NAME, '198.19.41.1']);
-  assert.ok((r.split(/Name:/)[1] ?? '').includes(OUTSIDE_NAME_ADDR), r);
-  assert.equal(await getFrom('cint', out.address, 8080), undefined, 'an internal overlay has no way out');
-  const n = await docker.tryDocker(['run', '--rm', '--network', 'cint', BUSYBOX, 'nslookup', OUTSIDE_NAME, '198.19.42.1']);
-  assert.ok(!(n.stdout.split(/Name:/)[1] ?? '').includes(OUTSIDE_NAME_ADDR), 'an internal overlay resolves no outside name');
+  // One container per network (each `docker run` costs seconds): HTTP to the outside host, then the outside name.
+  const [http, ns] = (await d(['run', '--rm', '--network', 'cov', BUSYBOX, 'sh', '-c',
+    `${httpGet('nc', out.address, 8080)}; echo ===; nslookup ${OUTSIDE_NAME} 198.19.41.1`])).split('===');
+  assert.equal(body(http ?? ''), 'outside-ok');
+  assert.ok((ns?.split(/Name:/)[1] ?? '').includes(OUTSIDE_NAME_ADDR), ns);
+  const i = await docker.tryDocker(['run', '--rm', '--network', 'cint', BUSYBOX, 'sh', '-c',
+    `${httpGet('nc', out.address, 8080)}; echo ===; nslookup ${OUTSIDE_NAME} 198.19.42.1; echo ===; ping -c 1 -W 2 198.19.42.1 && echo GATEWAY-UP`]);
+  const [ihttp, ins, iping] = i.stdout.split('===');
+  assert.equal(body(ihttp ?? ''), undefined, 'an internal overlay has no way out');
+  assert.ok(!(ins?.split(/Name:/)[1] ?? '').includes(OUTSIDE_NAME_ADDR), 'an internal overlay resolves no outside name');
   // ...but keeps its gateway address, as Docker's --internal bridge does.
-  await d(['run', '--rm', '--network', 'cint', BUSYBOX, 'ping', '-c', '1', '-W', '2', '198.19.42.1']);
+  assert.match(iping ?? '', /GATEWAY-UP/);
 });
 
 test('isolation: a container on one weft network cannot reach another weft network through the host', { skip }, async () => {
@@ -148,9 +153,7 @@ test('isolation: a container on one weft network cannot reach another weft netwo
 });
 
 test('docker run -p on overlay, bridge and macvlan: from the host, another lab host and a container (hairpin); removed on rm; DNS on macvlan', { skip }, async () => {
-  await web('web-ov', 'cov', ['18080:80']);
-  await web('web-br', 'cbr', ['18081:80']);
-  await web('web-mv', 'cmv', ['18082:80']);
+  await Promise.all([web('web-ov', 'cov', ['18080:80']), web('web-br', 'cbr', ['18081:80']), web('web-mv', 'cmv', ['18082:80'])]);
   for (const [name, port] of [['web-ov', 18080], ['web-br', 18081], ['web-mv', 18082]] as const) {
     assert.equal(await eventually(() => get(out.netns, host.address, port), `${port} from another lab host`), `hello-${name}`);
     assert.equal(await get(host.netns, host.address, port), `hello-${name}`, `${port} from the host itself`);
@@ -187,22 +190,27 @@ test('UDP, host port ranges and HostIP', { skip }, async () => {
   }
 });
 
-test('a host port already taken (by weft or by a host socket) gives a clear error', { skip }, async () => {
+test('a host port already taken (by weft, or by a socket such as Docker\'s own docker-proxy) gives a clear error; ports print as docker ps does', { skip }, async () => {
   const r = await docker.tryDocker(['run', '-d', '--name', 'taken1', '--network', 'cbr', '-p', '18080:80', BUSYBOX, 'sleep', '60']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /host port 0\.0\.0\.0:18080\/tcp is already in use by endpoint/);
-  const listener = spawn('ip', ['netns', 'exec', host.netns, busybox!, 'nc', '-l', '-p', '18099'], { stdio: 'ignore' });
-  background.push(listener);
   try {
-    const s = await eventually(async () => {
-      const t = await docker.tryDocker(['run', '-d', '--name', 'taken2', '--network', 'cov', '-p', '18099:80', BUSYBOX, 'sleep', '60']);
-      if (t.code === 0) await docker.tryDocker(['rm', '-f', 'taken2']);
-      return t.code !== 0 ? t : undefined;
-    }, 'the listening socket is seen');
-    assert.match(s.stderr, /already in use by a socket on the host/);
+    // Docker's own bridge driver publishes through docker-proxy, a socket on the host.
+    await d(['network', 'create', '-d', 'bridge', '--subnet', '198.19.70.0/24', 'dockerbr']);
+    await d(['run', '-d', '--name', 'dproxy', '--network', 'dockerbr', '-p', '18099:80', BUSYBOX, 'sleep', '600']);
+    const dockerPorts = (await d(['ps', '--filter', 'name=dproxy', '--format', '{{.Ports}}'])).trim().split(', ');
+    assert.equal(dockerPorts[0], formatBinding({ proto: 'tcp', hostPort: 18099, port: 80 }), 'weft endpoint ls prints ports as docker ps');
+    const t = await docker.tryDocker(['run', '-d', '--name', 'taken2', '--network', 'cov', '-p', '18099:80', BUSYBOX, 'sleep', '60']);
+    assert.notEqual(t.code, 0);
+    assert.match(t.stderr, /host port 0\.0\.0\.0:18099\/tcp is already in use by a socket on the host/);
+    // macvlan without the host's own address there cannot publish: said so, not silently ignored.
+    await d(['network', 'create', '-d', driver, '--subnet', '198.19.71.0/24', '-o', 'weft.mode=macvlan', '-o', 'parent=cvp0', 'cmv0']);
+    const m = await docker.tryDocker(['run', '-d', '--name', 'taken3', '--network', 'cmv0', '-p', '18097:80', BUSYBOX, 'sleep', '60']);
+    assert.notEqual(m.code, 0);
+    assert.match(m.stderr, /needs the host's own address there: create it with --aux-address weft-host=IP/);
   } finally {
-    listener.kill('SIGKILL');
-    await docker.tryDocker(['rm', '-f', 'taken1', 'taken2']);
+    await docker.tryDocker(['rm', '-f', 'taken1', 'taken2', 'taken3', 'dproxy']);
+    await docker.tryDocker(['network', 'rm', 'dockerbr', 'cmv0']);
   }
 });
 
@@ -263,11 +271,11 @@ test('two-subnet networks in every mode: --ip in the second subnet gets that sub
     ['c2mv', ['-o', 'weft.mode=macvlan', '-o', 'parent=cvp0'], '198.19.49', '198.19.50'],
   ] as const;
   try {
-    for (const [name, opts, a, b] of cases) {
+    await Promise.all(cases.map(async ([name, opts, a, b]) => {
       await d(['network', 'create', '-d', driver, ...opts, '--subnet', `${a}.0/24`, '--subnet', `${b}.0/24`, name]);
       const routes = await d(['run', '--rm', '--network', name, '--ip', `${b}.10`, BUSYBOX, 'ip', 'route']);
       assert.match(routes, new RegExp(`default via ${b.replace(/\./g, '\\.')}\\.1 `), `${name}: ${routes}`);
-    }
+    }));
   } finally {
     for (const [name] of cases) await docker.tryDocker(['network', 'rm', name]);
   }
