@@ -11,7 +11,8 @@ import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } fr
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
-import { ensureLink, ensureRoute } from '../../dataplane/ensure.js';
+import { ensureLink } from '../../dataplane/ensure.js';
+import { replaceRoute } from '../../netlink/rtnetlink/route.js';
 import { writeSysctls } from '../../io/sysctl.js';
 import type { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import { ensureAddresses, removeLink, withRtnl } from './links.js';
@@ -92,9 +93,9 @@ export class OverlayDriver implements NetworkDriver {
       [`net.ipv4.neigh.${EGRESS_INNER}.proxy_delay`]: 0,
     });
     await writeSysctls(undefined, { [`net.ipv4.conf.${leg}.proxy_arp`]: 1, [`net.ipv4.neigh.${leg}.proxy_delay`]: 0 });
-    await ensureRoute(inner, { dst: 'default', dev: EGRESS_INNER, scope: 'link', family: 4 });
+    await replaceRoute(inner, { dst: 'default', dev: EGRESS_INNER, scope: 'link', family: 4 });
     // Above the connected route of an ingress leg (metric 0), which then wins for the host's own traffic.
-    for (const s of n.ipv4) await ensureRoute(host, { dst: s.pool, dev: leg, scope: 'link', metric: EGRESS_METRIC });
+    for (const s of n.ipv4) await replaceRoute(host, { dst: s.pool, dev: leg, scope: 'link', metric: EGRESS_METRIC });
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
