@@ -223,6 +223,7 @@ test('kill -9 of weft: published ports keep working; after restart those of cont
   try {
     await d(['rm', '-f', 'web-mv']);
   } finally {
+    stand.closeAllConnections(); // Docker keeps idle connections open; close() would wait for them
     await new Promise<void>((r) => stand.close(() => r()));
   }
   await weft.start();
