@@ -5,9 +5,12 @@
  * the table touched), so reconciling after a crash is just applying again.
  *
  *   prerouting (nat, dstnat)   fib daddr type local -> jump ports
- *   output     (nat, dstnat)   same for the host's own clients (not 127/8, as Docker)
+ *   output     (nat, dstnat)   same for the host's own clients, 127.0.0.1 included (what Docker's
+ *                              userland proxy gives); such flows leave with route_localnet on the
+ *                              link and are masqueraded
  *   ports                      [ip daddr HOSTIP] meta l4proto P th dport N dnat to C:PORT
- *   postrouting (nat, srcnat)  hairpin: DNAT'd flows back into their own network are masqueraded;
+ *   postrouting (nat, srcnat)  loopback-sourced flows are masqueraded;
+ *                              hairpin: DNAT'd flows back into their own network are masqueraded;
  *                              egress: a network's subnet leaving through anything but its own link
  *   forward (filter)           an internal network reaches nothing but itself; DNAT'd flows
  *                              pass; otherwise no weft network reaches another
@@ -73,7 +76,7 @@ export function connectBatch(state: ConnectState): { nftables: Record<string, un
     chain('forward', { type: 'filter', hook: 'forward', prio: 0 }),
     chain('ports'),
     rule('prerouting', [localDst, { jump: { target: 'ports' } }]),
-    rule('output', [match(daddr, prefix('127.0.0.0/8'), '!='), localDst, { jump: { target: 'ports' } }]),
+    rule('output', [localDst, { jump: { target: 'ports' } }]),
   );
   for (const p of state.ports) {
     out.push(rule('ports', [
@@ -84,6 +87,7 @@ export function connectBatch(state: ConnectState): { nftables: Record<string, un
     ]));
   }
   const links = state.networks.map((n) => n.link);
+  if (links.length > 0) out.push(rule('postrouting', [match(saddr, prefix('127.0.0.0/8')), match(meta('oifname'), anyOf(links)), { masquerade: null }]));
   for (const n of state.networks.filter((x) => x.internal)) {
     out.push(rule('forward', [match(meta('iifname'), n.link), match(meta('oifname'), n.link, '!='), { drop: null }]));
     out.push(rule('forward', [match(meta('oifname'), n.link), match(meta('iifname'), n.link, '!='), { drop: null }]));

@@ -171,7 +171,7 @@ test('docker run -p on overlay, bridge and macvlan: from the host, another lab h
   assert.deepEqual(await endpointPorts(), ['18080->80/tcp', '18082->80/tcp']);
 });
 
-test('UDP, host port ranges and HostIP', { skip }, async () => {
+test('UDP, host port ranges, HostIP and loopback', { skip }, async () => {
   try {
     // busybox has no UDP server: tcpdump in the container's namespace sees the datagram dig sends.
     await d(['run', '-d', '--name', 'udp-br', '--network', 'cbr', '-p', '19000:9000/udp', BUSYBOX, 'sleep', '600']);
@@ -185,8 +185,13 @@ test('UDP, host port ranges and HostIP', { skip }, async () => {
     await web('hostip', 'cbr', ['198.18.0.101:18083:80']);
     assert.equal(await eventually(() => get(out.netns, '198.18.0.101', 18083), 'HostIP'), 'hello-hostip');
     assert.equal(await get(out.netns, host.address, 18083), undefined, 'only on its HostIP');
+    // Loopback, as Docker's userland proxy serves it: HostIP 127.0.0.1, and the host's localhost for any mapping.
+    await web('loopback', 'cov', ['127.0.0.1:18084:80']);
+    assert.equal(await eventually(() => get(host.netns, '127.0.0.1', 18084), 'HostIP 127.0.0.1 from the host'), 'hello-loopback');
+    assert.equal(await get(out.netns, host.address, 18084), undefined, 'not from elsewhere');
+    assert.equal(await get(host.netns, '127.0.0.1', 18091), 'hello-range-b', 'localhost:PORT on the host');
   } finally {
-    await docker.tryDocker(['rm', '-f', 'udp-br', 'range-a', 'range-b', 'hostip']);
+    await docker.tryDocker(['rm', '-f', 'udp-br', 'range-a', 'range-b', 'hostip', 'loopback']);
   }
 });
 

@@ -42,5 +42,12 @@ export async function applyConnectivity(networks: NetworkRecord[], endpoints: En
   const state = connectState(networks, endpoints);
   // Egress and published ports are routed through the host, as with Docker's bridge.
   if (state.ports.length > 0 || state.networks.some((n) => n.masquerade)) await writeSysctls(undefined, { 'net.ipv4.ip_forward': 1 });
+  // The host's own 127.0.0.1:PORT leaves toward the container with a loopback source until masqueraded (as Docker's bridge without userland proxy).
+  if (state.ports.length > 0) {
+    for (const n of state.networks) {
+      // A link not there (yet) gets it when its network is next ensured and this runs again.
+      await writeSysctls(undefined, { [`net.ipv4.conf.${n.link}.route_localnet`]: 1 }).catch(() => undefined);
+    }
+  }
   await applyConnect(undefined, state);
 }
