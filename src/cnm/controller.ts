@@ -175,7 +175,8 @@ export class Controller {
    * A container removed while weft was down leaves its record (Docker's
    * RevokeExternalConnectivity never arrived); its sandbox is gone, so its
    * ports are freed. Only at start: while a container starts, Docker calls
-   * ProgramExternalConnectivity before its sandbox file exists.
+   * ProgramExternalConnectivity before its sandbox is mounted
+   * (docs/plugin-protocol.md).
    */
   async #dropPortsOfGoneSandboxes(): Promise<void> {
     await this.#hostSide.run('ports', async () => {

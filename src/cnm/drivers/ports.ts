@@ -1,9 +1,10 @@
 /**
  * Published ports (`docker run -p`): what Docker sends in
- * ProgramExternalConnectivity (`com.docker.network.portmap`, plugin-api.md
- * §2.8), checked, and the host port chosen: HostPort 0 takes a free port
- * from Docker's ephemeral range, HostPort..HostPortEnd the first free one in
- * that range (Docker hands a remote driver the request, not an allocation).
+ * ProgramExternalConnectivity (`com.docker.network.portmap`,
+ * docs/plugin-protocol.md), checked, and the host port chosen: HostPort 0
+ * takes a free port from Docker's ephemeral range, HostPort..HostPortEnd the
+ * first free one in that range (Docker hands a remote driver the request,
+ * not an allocation).
  * A port is taken when another weft binding or a socket bound on the host
  * holds it for an overlapping host address.
  */
