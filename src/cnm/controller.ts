@@ -102,13 +102,13 @@ export class Controller {
       await this.store.put(`networks/${n.id}`, JSON.stringify(n));
       try {
         await this.#ensureNetwork(n);
+        await this.syncHostSide();
       } catch (err) {
         await driver.removeNetwork(n, await this.#others(n.id)).catch(() => undefined);
         await this.store.delete(`networks/${n.id}`);
         if (n.vni !== undefined) await this.store.delete(`vni/${n.vni}`);
         throw err;
       }
-      await this.syncHostSide();
     });
   }
 
