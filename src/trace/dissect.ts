@@ -110,7 +110,9 @@ function ethernet(facts: Facts, level: number, o: number, end: number): void {
   let p = o + 14;
   for (let tags = 0; isVlanTpid(type); tags++) {
     if (tags === MAX_TAGS || end - p < 4) return void (l.problem = 'vlan');
-    if (l.vlan < 0) l.vlan = u16(b, p) & 0xfff;
+    if (tags === 0) l.vlan = u16(b, p) & 0xfff;
+    else if (tags === 1) l.vlan2 = u16(b, p) & 0xfff;
+    l.vlanCount = tags + 1;
     type = u16(b, p + 2);
     p += 4;
   }

@@ -11,7 +11,10 @@ export interface Level {
   ethOffset: number;
   /** EtherType after VLAN tags (or from the SLL header / raw IP version). */
   etherType: number;
+  /** The outermost VLAN ID, the next one (QinQ) and how many tags there were. */
   vlan: number;
+  vlan2: number;
+  vlanCount: number;
   ipVersion: 0 | 4 | 6;
   ipOffset: number;
   /** IPv4 identification (or -1). */
@@ -91,6 +94,8 @@ export function clearLevel(l: Level): void {
   l.ethOffset = -1;
   l.etherType = -1;
   l.vlan = -1;
+  l.vlan2 = -1;
+  l.vlanCount = 0;
   l.ipVersion = 0;
   l.ipOffset = -1;
   l.ipId = -1;

@@ -6,6 +6,8 @@
 import { streamFile } from '../io/file-stream.js';
 import type { CaptureHandlers, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
 import { CaptureReader } from '../wire/capture-reader.js';
+import { LINKTYPE_ETHERNET } from '../wire/capture-common.js';
+import { type BpfFunction, bpfToFunction, compileBpf } from './bpf.js';
 import { dissect } from './dissect.js';
 import { newFacts, type Facts } from './facts.js';
 import { type FilterNode, matchFilter } from './filter.js';
@@ -25,6 +27,15 @@ export interface ReadOptions {
 export interface ReadResult {
   packets: number;
   matched: number;
+}
+
+/**
+ * The filter's BPF approximation as a function over Ethernet frames: a
+ * packet it rejects cannot match, so it is dropped before dissection.
+ */
+export function prefilter(filter: FilterNode | null): BpfFunction | null {
+  const program = compileBpf(filter);
+  return program ? bpfToFunction(program) : null;
 }
 
 /** Formats one dissected packet for output. */
@@ -68,11 +79,13 @@ class FilePrinter implements CaptureHandlers {
   matched = 0;
   done = false;
   readonly #filter: FilterNode | null;
+  readonly #pre: BpfFunction | null;
   readonly #count: number;
   readonly #line: boolean;
 
   constructor(private readonly format: PrintFormat, private readonly out: LineWriter, opts: ReadOptions) {
     this.#filter = opts.filter;
+    this.#pre = prefilter(opts.filter);
     this.#count = opts.count ?? Infinity;
     this.#line = format === 'line';
     if (opts.warning) this.warning = opts.warning;
@@ -80,6 +93,7 @@ class FilePrinter implements CaptureHandlers {
 
   packet(r: CaptureRecord): void {
     if (this.done) return;
+    if (this.#pre !== null && r.linktype === LINKTYPE_ETHERNET && this.#pre(r.data, r.offset, r.caplen, r.origlen) === 0) return;
     const facts = this.facts;
     dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
     if (this.#filter !== null && !matchFilter(this.#filter, facts)) return;
@@ -108,8 +122,10 @@ class FilePrinter implements CaptureHandlers {
 export async function statsFile(path: string, opts: ReadOptions): Promise<TraceStats> {
   const facts = newFacts();
   const stats = new TraceStats();
+  const pre = prefilter(opts.filter);
   const reader = new CaptureReader({
     packet: (r) => {
+      if (pre !== null && r.linktype === LINKTYPE_ETHERNET && pre(r.data, r.offset, r.caplen, r.origlen) === 0) return;
       dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
       if (matchFilter(opts.filter, facts)) stats.add(facts);
     },

@@ -54,7 +54,7 @@ describe('trace filter expressions', () => {
   it('points at the column of a bad expression', () => {
     const bad: [string, number, RegExp][] = [
       ['host 1.2.3.4 and (port', 23, /port number/],
-      ['tcp port 80', 5, /expected 'and' or 'or'/],
+      ['tcp foo', 5, /expected 'and' or 'or'/],
       ['host nothere', 6, /not an IPv4/],
       ['(icmp', 6, /missing '\)'/],
       ['icmp )', 6, /unexpected '\)'/],

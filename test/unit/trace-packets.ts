@@ -166,3 +166,18 @@ export const LINK_GOLDEN: Packet[] = [
   { name: 'radiotap-80211', linktype: 127, data: [0, 0, 8, 0, 0, 0, 0, 0, ...WIFI_HDR, 0xaa, 0xaa, 3, 0, 0, 0, 8, 0, ...udpIp] },
   { name: 'ieee80211', linktype: 105, data: [...WIFI_HDR, 0xaa, 0xaa, 3, 0, 0, 0, 8, 0, ...udpIp] },
 ];
+
+const ext = (next: number, payload: Bytes): Bytes => [next, 0, 1, 4, 0, 0, 0, 0, ...payload];
+
+/** Extra shapes for the filter tests: VLAN/QinQ, IPv6 extension headers, other ARP hardware, SNAP-encapsulated IP. */
+export const FILTER_EXTRA: Packet[] = [
+  { name: 'vlan-tcp-syn', data: vlan(100, 0x0800, ip4(6, tcp(40000, 5001, { flags: SYN }))) },
+  { name: 'vlan-200-udp-dns', data: vlan(200, 0x0800, ip4(17, udp(40000, 53, query))) },
+  { name: 'qinq-udp', data: eth(0x88a8, [0, 10, 0x81, 0, 0, 100, 0x08, 0x00, ...ip4(17, udp(40000, 4789, [8, 0, 0, 0, 0, 0, 7, 0]))]) },
+  { name: 'ip6-hbh-udp', data: eth(0x86dd, ip6(0, ext(17, udp(40000, 53, query)))) },
+  { name: 'arp-ieee802', data: eth(0x0806, [0, 6, 8, 0, 6, 4, 0, 1, ...MAC_A, ...v4('198.18.0.1'), 0, 0, 0, 0, 0, 0, ...v4('198.18.0.7')]) },
+  { name: 'snap-ip', data: [...MAC_B, ...MAC_A, ...u16b(36), 0xaa, 0xaa, 3, 0, 0, 0, 8, 0, ...ip4(1, [8, 0, 0, 0, 0, 7, 0, 1])] },
+  { name: 'broadcast-udp', data: eth(0x0800, ip4(17, udp(68, 67, new Array<number>(300).fill(0)), { dst: '255.255.255.255' }), [255, 255, 255, 255, 255, 255]) },
+  { name: 'ttl-2', data: eth(0x0800, ip4(17, udp(40000, 33434, [0]), { ttl: 2 })) },
+  { name: 'tcp-6000', data: eth(0x0800, ip4(6, tcp(6000, 40000, { flags: ACK, ack: 9 }), { src: '198.19.0.5', dst: '198.18.0.1' })) },
+];
