@@ -205,6 +205,7 @@ function ipv6(facts: Facts, l: Level, level: number, o: number, end: number): vo
   l.ipLength = 40 + payload;
   const ipEnd = o + l.ipLength;
   let proto = b[o + 6]!;
+  l.ipNextHeader = proto;
   let p = o + 40;
   // Walk extension headers that were captured; a non-first fragment has no upper layer.
   for (let n = 0; isExtensionHeader(proto); n++) {

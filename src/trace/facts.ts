@@ -26,6 +26,8 @@ export interface Level {
   ipLengthNote: number;
   /** Bytes the IP length claims beyond the frame on the wire (IP_LENGTH_BEYOND). */
   ipMissing: number;
+  /** IPv6: the fixed header's next header (an extension header or the transport), else -1. */
+  ipNextHeader: number;
   /** Later fragment: no transport header here. */
   fragment: boolean;
   /** Transport protocol number (after IPv6 extension headers), -1 if none. */
@@ -103,6 +105,7 @@ export function clearLevel(l: Level): void {
   l.ipLength = -1;
   l.ipLengthNote = IP_LENGTH_OK;
   l.ipMissing = 0;
+  l.ipNextHeader = -1;
   l.fragment = false;
   l.protocol = -1;
   l.l4Offset = -1;

@@ -46,7 +46,9 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
   } else if (l.ipLengthNote === IP_LENGTH_ZERO) {
     p = putAscii(dv, p, isV4 ? '[total length 0 (TSO)] ' : '[payload length 0 (TSO)] ');
   }
-  const ports = l.sourcePort >= 0;
+  // tcpdump names IPv6 extension headers after the addresses, then the ports.
+  const ext = !isV4 && (l.ipNextHeader === 0 || l.ipNextHeader === 60);
+  const ports = l.sourcePort >= 0 && !ext;
   if (isV4) p = putIpv4(dv, p, b, l.ipOffset + 12);
   else p = putAscii(dv, p, formatIPv6(b, l.ipOffset + 8));
   if (ports) {
@@ -61,6 +63,10 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
     p = putDec(dv, p, l.destinationPort);
   }
   t.pos = putLit(dv, p, L_COLON);
+  if (ext) {
+    t.ascii(l.ipNextHeader === 0 ? 'HBH ' : 'DSTOPT ');
+    if (l.sourcePort >= 0) t.ascii(`${l.sourcePort} > ${l.destinationPort}: `);
+  }
   if (l.fragment) {
     t.ascii(`ip-proto-${l.protocol}`);
     return;

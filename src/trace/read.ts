@@ -4,7 +4,8 @@
  * print (line, JSON or tree) or count. Constant memory whatever the size.
  */
 import { streamFile } from '../io/file-stream.js';
-import type { CaptureHandlers, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
+import type { CaptureHandlers, CaptureInterface, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
+import type { PcapngWriter } from '../wire/pcapng.js';
 import { CaptureReader } from '../wire/capture-reader.js';
 import { LINKTYPE_ETHERNET } from '../wire/capture-common.js';
 import { type BpfFunction, bpfToFunction, compileBpf } from './bpf.js';
@@ -22,6 +23,8 @@ export interface ReadOptions {
   /** Stop after this many matching packets. */
   count?: number;
   warning?: (w: CaptureWarning) => void;
+  /** Write the matching packets here (`trace read -w`) instead of printing them. */
+  writer?: PcapngWriter;
 }
 
 export interface ReadResult {
@@ -82,13 +85,24 @@ class FilePrinter implements CaptureHandlers {
   readonly #pre: BpfFunction | null;
   readonly #count: number;
   readonly #line: boolean;
+  readonly #writer: PcapngWriter | undefined;
+  /** Output interface id per input interface, when writing. */
+  readonly #ifaces: number[] = [];
 
   constructor(private readonly format: PrintFormat, private readonly out: LineWriter, opts: ReadOptions) {
+    this.#writer = opts.writer;
     this.#filter = opts.filter;
     this.#pre = prefilter(opts.filter);
     this.#count = opts.count ?? Infinity;
     this.#line = format === 'line';
     if (opts.warning) this.warning = opts.warning;
+  }
+
+  interface(i: CaptureInterface, index: number): void {
+    if (!this.#writer) return;
+    const o: Parameters<PcapngWriter['addInterface']>[0] = { linktype: i.linktype, snaplen: i.snaplen, tsExponent: 9 };
+    if (i.name) o.name = i.name;
+    this.#ifaces[index] = this.#writer.addInterface(o);
   }
 
   packet(r: CaptureRecord): void {
@@ -98,6 +112,11 @@ class FilePrinter implements CaptureHandlers {
     dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
     if (this.#filter !== null && !matchFilter(this.#filter, facts)) return;
     this.matched++;
+    if (this.#writer) {
+      this.#writer.packet(this.#ifaces[r.ifindex] ?? 0, r.sec, r.nsec, r.data.subarray(r.offset, r.offset + r.caplen), r.origlen);
+      if (this.matched >= this.#count) this.done = true;
+      return;
+    }
     const out = this.out;
     const t = out.text;
     if (this.#line) {
