@@ -7,6 +7,8 @@ import { newFacts } from '../../src/trace/facts.js';
 import { FilterSyntaxError, matchFilter, parseFilter } from '../../src/trace/filter.js';
 import { FollowMatcher } from '../../src/trace/follow.js';
 import { summarize } from '../../src/trace/print.js';
+import { LLC_OTHER, LLC_STP, llcPayload } from '../../src/wire/llc.js';
+import { ieee80211Payload, radiotapHasFcs, radiotapLength } from '../../src/wire/ieee80211.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const ipv4 = (proto: number, len: number, src = 'c6120001', dst = 'c6120002', id = '1234') =>
@@ -169,5 +171,32 @@ describe('trace follow matcher', () => {
     assert.equal(m.done, true);
     assert.deepEqual(m.report().map((r) => r.delivered), [true]);
     assert.equal(new FollowMatcher(['a', 'b']).done, false);
+  });
+});
+
+describe('link-layer decoders (LLC, 802.11, radiotap)', () => {
+  it('stay inside the bytes they are given, whatever the bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(40), (bytes, start) => {
+      const o = Math.min(start, bytes.length);
+      const end = bytes.length;
+      const l = llcPayload(bytes, o, end);
+      assert.ok(l === LLC_OTHER || l === LLC_STP || (l >= o + 8 && l <= end));
+      const w = ieee80211Payload(bytes, o, end);
+      assert.ok(w === -1 || (w > o && w <= end));
+      const r = radiotapLength(bytes, o, end);
+      assert.ok(r === -1 || (r >= 8 && o + r <= end));
+      radiotapHasFcs(bytes, o, end);
+    }), { numRuns: 5000 });
+  });
+
+  it('find the EtherType behind SNAP and 802.11 data headers', () => {
+    const snap = Uint8Array.from([0xaa, 0xaa, 3, 0, 0, 0, 0x08, 0x00, 0x45]);
+    assert.equal(llcPayload(snap, 0, snap.length), 8);
+    assert.equal(llcPayload(Uint8Array.from([0x42, 0x42, 3]), 0, 3), LLC_STP);
+    const qos4addr = Uint8Array.from([0x88, 0x03, ...new Array<number>(30).fill(0), ...snap]);
+    assert.equal(ieee80211Payload(qos4addr, 0, qos4addr.length), 32 + 8);
+    const rt = Uint8Array.from([0, 0, 9, 0, 0x02, 0, 0, 0, 0x10]);
+    assert.equal(radiotapLength(rt, 0, rt.length), 9);
+    assert.equal(radiotapHasFcs(rt, 0, rt.length), true);
   });
 });

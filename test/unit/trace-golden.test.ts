@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { PcapWriter } from '../../src/wire/pcap.js';
 import { dissect } from '../../src/trace/dissect.js';
 import { newFacts } from '../../src/trace/facts.js';
-import { summarize } from '../../src/trace/print.js';
+import { decodeLayers, formatTree, summarize } from '../../src/trace/print.js';
 import { GOLDEN, GOLDEN_LINKTYPE, LINK_GOLDEN, type Packet } from './trace-packets.js';
 
 const MACS = /(^|: )(?:[0-9a-f]{2}:){5}[0-9a-f]{2} > (?:[0-9a-f]{2}:){5}[0-9a-f]{2}(?: vlan \d+)?,? ?/g;
@@ -83,5 +83,35 @@ describe('trace text matches tcpdump -n', () => {
 
   it('prints time, length and link type for a link type it does not decode', () => {
     assert.equal(weftLine({ name: 'user0', linktype: 147, data: [1, 2, 3] }), 'link type 147 (not decoded), length 3');
+  });
+});
+
+describe('trace --json and -v carry DNS', () => {
+  const layers = (name: string) => {
+    const p = GOLDEN.find((g) => g.name === name)!;
+    const b = Uint8Array.from(p.data);
+    return decodeLayers(b, 0, b.length, GOLDEN_LINKTYPE);
+  };
+
+  it('decodes the answer with its flags, every record and the OPT in the additional count', () => {
+    const dns = layers('dns-answer-aa').layers.find((l) => l.layer === 'dns') as Record<string, unknown>;
+    assert.ok(dns, 'no dns layer');
+    assert.equal(dns.aa, true);
+    assert.equal(dns.answerCount, 2);
+    assert.equal(dns.additionalCount, 1, 'the OPT record counts, as in tcpdump and tshark');
+    assert.deepEqual((dns.answers as { data: string }[]).map((a) => a.data), ['198.18.1.1', '198.18.1.2']);
+    assert.deepEqual(dns.edns, { udpSize: 1232, version: 0, do: false });
+  });
+
+  it('names the extended rcode and decodes DNS over TCP', () => {
+    const bad = layers('dns-badvers').layers.find((l) => l.layer === 'dns') as Record<string, unknown>;
+    assert.equal(bad.rcodeName, 'BadVers');
+    const tcp = layers('dns-tcp').layers.find((l) => l.layer === 'dns') as Record<string, unknown>;
+    assert.equal((tcp.questions as { name: string }[])[0]!.name, 'example.com');
+  });
+
+  it('shows the DNS layer in the -v tree', () => {
+    const d = layers('dns-query-edns');
+    assert.match(formatTree(d.layers, d.error), /dns @42\+40: .*rd=true.*additionalCount=1/);
   });
 });
