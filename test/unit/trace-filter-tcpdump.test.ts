@@ -10,12 +10,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter } from '../../src/wire/pcap.js';
 import { parseFilter } from '../../src/trace/filter.js';
-import { statsFile } from '../../src/trace/read.js';
+import { printFile, statsFile } from '../../src/trace/read.js';
+import { LineWriter } from '../../src/trace/output.js';
+import { FileSink } from '../../src/io/file-stream.js';
+import { PcapngWriter } from '../../src/wire/pcapng.js';
+import { readCapture } from '../../src/wire/capture-reader.js';
+import { PassThrough } from 'node:stream';
 import { FILTER_EXTRA, GOLDEN, type Packet } from './trace-packets.js';
 
 /** Every expression form weft accepts; tcpdump gets each through vlanAware(). */
@@ -100,6 +105,22 @@ describe('trace filters select what tcpdump selects', () => {
       assert.equal(await weftCount(file, expr), tcpdumpCount(file, expr));
     });
   }
+  it('trace read -w writes the packets the filter selects, as tcpdump -w does', async (t) => {
+    if (skip) return t.skip(skip);
+    const expr = 'udp port 53 or arp';
+    const out = join(dir, 'selected.pcapng');
+    const sink = new FileSink(out);
+    const writer = new PcapngWriter(sink.write, { application: 'test' });
+    const r = await printFile(file, 'line', new LineWriter(new PassThrough()), { filter: parseFilter(expr), writer });
+    writer.flush();
+    sink.close();
+    const records: { caplen: number; origlen: number }[] = [];
+    readCapture(readFileSync(out), { packet: (p) => records.push({ caplen: p.caplen, origlen: p.origlen }) });
+    assert.equal(records.length, r.matched);
+    assert.equal(records.length, tcpdumpCount(file, vlanAware(expr)));
+    assert.ok(records.some((p) => p.caplen < p.origlen), 'cut packets keep their original length');
+  });
+
   for (const [expr, tcpdumpExpr, why] of DIFFERENCES) {
     it(`${expr} (differs on purpose: ${why}; tcpdump: ${tcpdumpExpr})`, async (t) => {
       if (skip) return t.skip(skip);
