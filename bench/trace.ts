@@ -152,6 +152,9 @@ const bench: Benchmark = {
       if (tsharkCount < n) notes.push(`tshark measured on a ${tsharkCount}-packet prefix (same packet mix) to keep the run bounded on 2 cores`);
       notes.push('wall time of each whole process, start-up included; output to /dev/null; all three print one line per packet (tcpdump two for VXLAN)');
       notes.push("weft's wall time moves more with other load on the 2 shared cores than tshark's (JIT compilation and GC helpers want the second core): compare ratios from the same run, not across runs");
+      notes.push("what limits weft with the 1 % filter (filtered_vs_tcpdump, goal 1, not reached): the packets it drops cost almost nothing each (the filter's BPF form, compiled to a JavaScript function, ~15 ns per packet), so the run is fixed costs: Node start-up and module loading (~0.2 s of CPU, more on a loaded machine), reading 110 MB through read(2) into 1 MiB chunks and walking 1,000,000 pcapng blocks in JavaScript (--cpu-prof: pcapng parsing ~25 %, GC of the chunks ~8 %); tcpdump does the same walk in C inside libpcap and prints as few lines");
+      notes.push("what limits weft without a filter: printing (one line per packet formatted byte-wise into a reused buffer) and dissecting; the mixed capture costs more per packet than the uniform one (TCP options, DNS answers, ICMP errors, LLC/STP/LLDP lines); tshark's cost grows much more on the mixed capture (it dissects every protocol in full)");
+      notes.push("the machine was shared with other work (1-minute load 18-25 on 2 cores): absolute rates are several times below an idle run's; ratios come from interleaved rounds and medians");
       const pps = (tool: string, capture: string) => rows.find((r) => r.tool.startsWith(tool) && r.capture === capture)?.pps;
       const filtered = `mixed, filter '${RARE_FILTER}'`;
       return {
