@@ -25,16 +25,27 @@ const MACS = /(^|: )(?:[0-9a-f]{2}:){5}[0-9a-f]{2} > (?:[0-9a-f]{2}:){5}[0-9a-f]
 function tcpdumpLines(packets: Packet[]): string[] | string {
   const dir = mkdtempSync(join(tmpdir(), 'weft-trace-golden-'));
   try {
-    return packets.map((p, i) => {
-      const file = join(dir, `${i}.pcap`);
+    const out: string[] = new Array<string>(packets.length).fill('');
+    // One file per link type; packet i is stamped 1000 + i seconds, which -tt prints first on its line.
+    for (const lt of new Set(packets.map((p) => p.linktype ?? GOLDEN_LINKTYPE))) {
+      const file = join(dir, `${lt}.pcap`);
       const chunks: Buffer[] = [];
-      const w = new PcapWriter((b) => chunks.push(Buffer.from(b)), { linktype: p.linktype ?? GOLDEN_LINKTYPE });
-      w.packet(1000, 0, Uint8Array.from(p.data.slice(0, p.caplen ?? p.data.length)), p.data.length);
+      const w = new PcapWriter((b) => chunks.push(Buffer.from(b)), { linktype: lt });
+      packets.forEach((p, i) => {
+        if ((p.linktype ?? GOLDEN_LINKTYPE) === lt) w.packet(1000 + i, 0, Uint8Array.from(p.data.slice(0, p.caplen ?? p.data.length)), p.data.length);
+      });
       w.flush();
       writeFileSync(file, Buffer.concat(chunks));
-      const out = execFileSync('tcpdump', ['-n', '-S', '-t', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      return out.split('\n').filter((l) => l && !l.startsWith('\t')).join(': ');
-    });
+      let at = -1;
+      for (const line of execFileSync('tcpdump', ['-n', '-S', '-tt', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')) {
+        const m = /^(\d+)\.\d{6} (.*)$/.exec(line);
+        if (m) {
+          at = Number(m[1]) - 1000;
+          out[at] = m[2]!;
+        } else if (line && !line.startsWith('\t') && at >= 0) out[at] += `: ${line}`;
+      }
+    }
+    return out;
   } catch (err) {
     return `tcpdump unavailable: ${(err as Error).message.split('\n')[0]}`;
   } finally {
