@@ -135,6 +135,7 @@ export function compileBpf(filter: FilterNode | null): BpfInsn[] | undefined {
     e.op(LD_H_ABS, 12);
     e.jump(JEQ_K, 0x8100, accept, undefined);
     e.jump(JEQ_K, 0x88a8, accept, undefined);
+    e.jump(JEQ_K, 0x9100, accept, undefined);
     e.jump(JGE_K, 0x0600, rest, accept);
     e.place(rest);
     gen(e, a, accept, reject);

@@ -210,16 +210,17 @@ export function parseFilter(src: string): FilterNode | null {
     const starts = w === '(' || w === '-' || w === 'len' || /^\d/.test(w) || CONSTANTS[w] !== undefined || (LOAD_BASES[w] !== undefined && word(1) === '[');
     if (!starts) return undefined;
     const save = pos;
+    const load = LOAD_BASES[w] !== undefined && word(1) === '[';
     try {
       const a = parseArith(0);
       const op = word();
-      if (!REL_OPS.has(op)) throw new FilterSyntaxError('not a relation', col());
+      if (!REL_OPS.has(op)) throw new FilterSyntaxError('expected a comparison (<, <=, >, >=, =, !=)', col());
       pos++;
       const b = parseArith(0);
       return { kind: 'rel', op: op === '=' ? '==' : (op as RelOp), a, b };
     } catch (err) {
       // A load (tcp[13]) can only be a relation: report its error rather than retry as a term.
-      if (LOAD_BASES[w] !== undefined && word(1) === '[' && tokens[save + 1]?.text === '[') throw err;
+      if (load) throw err;
       pos = save;
       return undefined;
     }

@@ -126,7 +126,8 @@ function tcp(t: TextBuffer, b: Uint8Array, l: Level): void {
   p = putDec(dv, p, l.tcpWindow);
   t.pos = p;
   if (flags & 0x20) t.ascii(`, urg ${u16(b, o + 18)}`);
-  if (hl > 20) tcpOptions(t, b, o + 20, o + hl);
+  // A malformed option ends the line, as in tcpdump.
+  if (hl > 20 && !tcpOptions(t, b, o + 20, o + hl)) return;
   t.room(32);
   p = putLit(t.dv, t.pos, L_LENGTH);
   t.pos = putDec(t.dv, p, len);
@@ -148,8 +149,8 @@ function tcp(t: TextBuffer, b: Uint8Array, l: Level): void {
   }
 }
 
-/** ", options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]" (tcpdump's names). */
-function tcpOptions(t: TextBuffer, b: Uint8Array, o: number, end: number): void {
+/** ", options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]" (tcpdump's names); false after a malformed one ("[bad opt]"). */
+function tcpOptions(t: TextBuffer, b: Uint8Array, o: number, end: number): boolean {
   t.ascii(', options [');
   for (let first = true; o < end; first = false) {
     const kind = b[o]!;
@@ -164,17 +165,19 @@ function tcpOptions(t: TextBuffer, b: Uint8Array, o: number, end: number): void 
       continue;
     }
     const len = o + 1 < end ? b[o + 1]! : 0;
-    if (len < 2 || o + len > end) {
-      t.ascii(`opt-${kind} [bad length ${len}]`);
-      break;
+    // Fixed-size options need their data; a length that disagrees is shown, as tcpdump does.
+    const want = kind === 2 ? 4 : kind === 3 ? 3 : kind === 8 ? 10 : kind === 4 ? 2 : len;
+    if (len < 2 || o + len > end || o + want > end) {
+      t.ascii('[bad opt]]');
+      return false;
     }
     const d = o + 2;
     switch (kind) {
       case 2:
-        t.ascii(len === 4 ? `mss ${u16(b, d)}` : `mss [bad opt ${len}]`);
+        t.ascii(`mss ${u16(b, d)}`);
         break;
       case 3:
-        t.ascii(len === 3 ? `wscale ${b[d]!}` : `wscale [bad opt ${len}]`);
+        t.ascii(`wscale ${b[d]!}`);
         break;
       case 4:
         t.ascii('sackOK');
@@ -186,7 +189,7 @@ function tcpOptions(t: TextBuffer, b: Uint8Array, o: number, end: number): void 
         break;
       }
       case 8:
-        t.ascii(len === 10 ? `TS val ${u32(b, d)} ecr ${u32(b, d + 4)}` : `TS [bad opt ${len}]`);
+        t.ascii(`TS val ${u32(b, d)} ecr ${u32(b, d + 4)}`);
         break;
       case 19:
         t.ascii('md5 shared secret not supplied with -M, can\'t check');
@@ -205,9 +208,12 @@ function tcpOptions(t: TextBuffer, b: Uint8Array, o: number, end: number): void 
         for (let i = d; i < o + len; i++) t.ascii(b[i]!.toString(16).padStart(2, '0'));
       }
     }
-    o += len;
+    if (want !== len) t.ascii(`[len ${len}]`);
+    // tcpdump goes on after the data it read, not after the claimed length.
+    o += want;
   }
   t.byte(93);
+  return true;
 }
 
 function u32(b: Uint8Array, o: number): number {

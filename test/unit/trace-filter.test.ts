@@ -57,6 +57,11 @@ describe('trace filter expressions', () => {
     const bad: [string, number, RegExp][] = [
       ['host 1.2.3.4 and (port', 23, /port number/],
       ['tcp foo', 5, /expected 'and' or 'or'/],
+      ['tcp[13', 7, /expected '\]'/],
+      ['tcp[13] & 2', 12, /expected a comparison/],
+      ['ip[8:3] < 5', 6, /load size/],
+      ['net 10.0.0.0 mask 255.0.255.0', 19, /contiguous netmask/],
+      ['vlan 5000', 6, /VLAN ID/],
       ['host nothere', 6, /not an IPv4/],
       ['(icmp', 6, /missing '\)'/],
       ['icmp )', 6, /unexpected '\)'/],

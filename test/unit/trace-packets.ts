@@ -107,6 +107,8 @@ export const GOLDEN: Packet[] = [
   { name: 'tcp-syn-ack', data: eth(0x0800, ip4(6, tcp(5001, 40000, { flags: SYN | ACK, ack: 1001, options: [2, 4, 0x05, 0xb4, 1, 1, 4, 2] }))) },
   { name: 'tcp-push', data: eth(0x0800, ip4(6, tcp(40000, 5001, { flags: PSH | ACK, ack: 5, payload: [0x47, 0x45, 0x54, 0x20, 0x2f] }))) },
   { name: 'tcp-fin-ack', data: eth(0x0800, ip4(6, tcp(40000, 5001, { flags: FIN | ACK, ack: 5, options: [1, 1, 8, 10, ...u32b(7), ...u32b(9)] }))) },
+  { name: 'tcp-bad-option', data: eth(0x0800, ip4(6, tcp(5001, 40000, { flags: SYN | ACK, ack: 1001, options: [2, 4, 0x05, 0xb4, 1, 1, 4, 1] }))) },
+  { name: 'tcp-option-odd-length', data: eth(0x0800, ip4(6, tcp(5001, 40000, { flags: SYN, options: [2, 5, 0x05, 0xb4, 0, 1, 1, 1] }))) },
   { name: 'tcp-rst', data: eth(0x0800, ip4(6, tcp(40000, 5001, { flags: RST }))) },
   { name: 'tcp-ack', data: eth(0x0800, ip4(6, tcp(40000, 5001, { flags: ACK, ack: 99 }))) },
   { name: 'tcp6-syn', data: eth(0x86dd, ip6(6, tcp(40000, 443, { flags: SYN, options: [2, 4, 0x05, 0xa0] }))) },
