@@ -245,7 +245,7 @@ type AnyLayer = Layer | Record<string, unknown>;
 /** Full decode for --json and -v: wire/frame.ts layers, the link header of other link types, and DNS. */
 export function decodeLayers(data: Uint8Array, start: number, end: number, linktype: number): { layers: AnyLayer[]; error?: unknown } {
   const bytes = data.subarray(start, end);
-  const d = linktype === LINKTYPE_ETHERNET ? decodeFrame(bytes) : decodeOtherLink(data, start, end, linktype);
+  const d = linktype === LINKTYPE_ETHERNET ? decodeFrame(bytes, { cut: true }) : decodeOtherLink(data, start, end, linktype);
   return { ...d, layers: d.layers.map((l) => (l.layer === 'payload' && (l.hint === 'dns' || l.hint === 'dns-tcp') ? dnsLayer(bytes, l) : l)) };
 }
 
@@ -267,7 +267,7 @@ function decodeOtherLink(data: Uint8Array, start: number, end: number, linktype:
     if (l0.problem || l0.link) out.error = { layer: name, offset: 0, reason: l0.problem || 'unsupported link type' };
     return out;
   }
-  const d = decodeFrame(bytes.subarray(skip), { link: 'ip' });
+  const d = decodeFrame(bytes.subarray(skip), { link: 'ip', cut: true });
   const out: { layers: AnyLayer[]; error?: unknown } = { layers: [link, ...d.layers.map((l) => ({ ...l, offset: l.offset + skip }))] };
   if (d.error) out.error = { ...d.error, offset: d.error.offset + skip };
   return out;

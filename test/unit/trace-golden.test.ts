@@ -121,6 +121,18 @@ describe('trace --json and -v carry DNS', () => {
     assert.equal((tcp.questions as { name: string }[])[0]!.name, 'example.com');
   });
 
+  it('decodes the headers of cut and TSO packets, marked cut', () => {
+    for (const name of ['cut-tcp-payload', 'tso-total-length-0', 'cut-ip6-udp']) {
+      const p = GOLDEN.find((g) => g.name === name)!;
+      const b = Uint8Array.from(p.data.slice(0, p.caplen ?? p.data.length));
+      const d = decodeLayers(b, 0, b.length, GOLDEN_LINKTYPE);
+      assert.equal(d.error, undefined, name);
+      const l4 = d.layers.find((l) => l.layer === 'tcp' || l.layer === 'udp') as Record<string, unknown>;
+      assert.equal(l4.cut, true, name);
+      assert.ok(typeof l4.sourcePort === 'number', name);
+    }
+  });
+
   it('shows the DNS layer in the -v tree', () => {
     const d = layers('dns-query-edns');
     assert.match(formatTree(d.layers, d.error), /dns @42\+40: .*rd=true.*additionalCount=1/);
