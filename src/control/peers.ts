@@ -26,7 +26,7 @@ import { withRtnl } from '../cnm/drivers/links.js';
 import { fdbBatch, listFdb, ZERO_MAC } from '../netlink/rtnetlink/fdb.js';
 import { deleteNeighbours, listNeighbours } from '../netlink/rtnetlink/neigh.js';
 import { NTF_SELF, NUD_PERMANENT } from '../netlink/rtnetlink/constants.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../log.js';
 import type { GlobalController } from './global-controller.js';
 import type { EtcdStore, LeasedKeys } from './etcd-store.js';
 import type { WatchEvent } from './store.js';

@@ -22,6 +22,9 @@ import type { Logger } from './log.js';
 import { NetworkDns, resolvConfUpstreams } from './network-dns.js';
 import { MeshControl } from './mesh-control.js';
 import type { HostPort } from '../dns/hostport.js';
+import { ControlServer, type ListenAddress, controlSocketPath } from './control.js';
+import { DaemonStatus } from './status.js';
+import { instrumentStore } from './store-metrics.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -44,19 +47,18 @@ export interface DaemonOptions {
   dockerSocket?: string;
   /** Ingress routing mesh backend (default auto: IPVS when the kernel has it, else nftables). */
   mesh?: 'auto' | 'ipvs' | 'nft' | 'off';
+  /** Also serve /metrics, /healthz and /status here (the control socket in the state dir is always served). */
+  metrics?: ListenAddress;
 }
 
-export const DEFAULTS = {
-  socket: '/run/docker/plugins/weft.sock',
-  stateDir: '/var/lib/weft',
-  store: 'embedded',
-};
+export { DEFAULTS } from './defaults.js';
 
 export class Daemon {
   private constructor(
     readonly controller: Controller,
     readonly store: KvStore,
     private readonly server: PluginServer,
+    readonly control: ControlServer,
     readonly peers?: PeerDistributor,
     readonly dns?: NetworkDns,
     readonly mesh?: MeshControl,
@@ -70,7 +72,16 @@ export class Daemon {
   }
 
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
-    const store = await Daemon.openStore(opts);
+    const store = instrumentStore(await Daemon.openStore(opts));
+    // Served from the start: /healthz says "reconciling" until the kernel matches the store.
+    const status = new DaemonStatus(opts, store);
+    let control: ControlServer;
+    try {
+      control = await ControlServer.listen([{ path: controlSocketPath(opts.stateDir) }, ...(opts.metrics ? [opts.metrics] : [])], status);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const overlay = new OverlayDriver({
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
@@ -81,12 +92,14 @@ export class Daemon {
     const controller = store instanceof EtcdStore
       ? new GlobalController(store, drivers, hostName, overlay)
       : new Controller(store, drivers, undefined, hostName);
-    controller.onBackgroundError = (err) => log({ msg: 'background kernel cleanup failed', error: err.message });
+    controller.onBackgroundError = (err) => log({ level: 'warn', msg: 'background kernel cleanup failed', error: err.message });
+    status.controller = controller;
     const t0 = Date.now();
     controller.applyHostSide = applyConnectivity;
     controller.boundPorts = boundPorts;
     const summary = await controller.reconcile();
-    log({ msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
+    status.reconciled(summary);
+    log({ level: summary.errors.length ? 'warn' : 'info', msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
     const peers = controller instanceof GlobalController
       ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log)
       : undefined;
@@ -102,8 +115,9 @@ export class Daemon {
     }) : undefined;
     const server = await PluginServer.listen(opts.socket, controller, log);
     const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
-    log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(controller, store, server, peers, dns, mesh, cancelHostSideWatch);
+    status.attach({ peers, dns, mesh });
+    log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir, control: controlSocketPath(opts.stateDir), ...(control.tcpPort() !== undefined ? { metricsPort: control.tcpPort() } : {}) });
+    return new Daemon(controller, store, server, control, peers, dns, mesh, cancelHostSideWatch);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -136,6 +150,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.cancelHostSideWatch?.();
     await this.server.close();
+    await this.control.close();
     await this.mesh?.close();
     await this.dns?.close();
     await this.peers?.stop();

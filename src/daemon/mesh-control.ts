@@ -87,6 +87,11 @@ export class MeshControl {
     return this.#mesh?.backend;
   }
 
+  /** The services published now with their backends (for `weft status` and metrics). */
+  services(): { name: string; backends: number }[] {
+    return this.#mesh?.services().map((s) => ({ name: s.name, backends: s.backends.length })) ?? [];
+  }
+
   #maybeSync(): void {
     if (this.records.version === this.#version && this.#liveVersion === this.liveVersion()) return;
     this.sync();

@@ -86,6 +86,14 @@ export class NetworkDns {
     return d;
   }
 
+  /** The listeners open now: one per network, where it answers (for `weft status`). */
+  listeners(): { network: string; netns: string | null; address: string; port: number }[] {
+    return [...this.#listeners].map(([network, l]) => {
+      const [netns] = l.key.split('|');
+      return { network, netns: netns === 'undefined' ? null : netns!, address: l.listener.address, port: l.listener.port };
+    });
+  }
+
   /** The weft network (DNS scope) a Docker network ID stands for, if it is weft's. */
   scopeOf(dockerNetworkId: string): string | undefined {
     const id = this.#aliases.get(dockerNetworkId) ?? dockerNetworkId;

@@ -29,6 +29,7 @@ import type { HostPort } from './hostport.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { DnsResolver } from './resolver.js';
 import { ClientScopes, type NetworkScope, type Scope } from './scope.js';
+import { CACHE_HITS, CACHE_MISSES, RESPONSES_BY_RCODE, retireListener, trackListener } from './metrics.js';
 
 export interface ListenOptions {
   /** Address to bind inside the namespace (Docker: 127.0.0.11; or a network gateway). */
@@ -139,6 +140,7 @@ export class DnsListener {
         ...(opts.netns === undefined || opts.forwardFromHost ? {} : { netns: opts.netns }),
       });
     }
+    trackListener(this);
   }
 
   /** Opens the sockets. */
@@ -179,6 +181,8 @@ export class DnsListener {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.updateStats();
+    retireListener(this);
     this.#udp?.close();
     this.#forwarder?.close();
     const tcp = this.#tcp;
@@ -248,6 +252,7 @@ export class DnsListener {
       }
       const w = this.#handle(buf, view.offset(i), len, scope!, false, batch.buffer, n * slot, slot, view, i);
       if (w > 0) {
+        RESPONSES_BY_RCODE[batch.buffer[n * slot + 3]! & 0xf]!.value++;
         batch.setLength(n, w);
         const from = i * SOCKADDR_SLOT;
         const to = n * addrLen;
@@ -366,7 +371,11 @@ export class DnsListener {
     const at = qoff + HEADER_SIZE;
     const nameLen = q.nameEnd - HEADER_SIZE;
     let entry = scope.cache.get(query, at, nameLen, q.nameHash, q.qtype, q.qclass);
-    if (entry !== undefined) return entry;
+    if (entry !== undefined) {
+      CACHE_HITS.value++;
+      return entry;
+    }
+    CACHE_MISSES.value++;
     const key = q.key;
     const res = this.resolver.resolve(scope.networks, key, q.qtype);
     if (res.kind === 'forward') {
@@ -411,6 +420,7 @@ export class DnsListener {
       batch.buffer.set(reply, at);
       len = reply.length;
     }
+    RESPONSES_BY_RCODE[batch.buffer[at + 3]! & 0xf]!.value++;
     batch.setLength(i, len);
     batch.setDestinationSockaddr(i, dest);
     this.#fwdCount = i + 1;
@@ -458,6 +468,7 @@ export class DnsListener {
     let inflight = 0;
     const send = (bytes: Uint8Array) => {
       if (conn.destroyed) return;
+      RESPONSES_BY_RCODE[bytes[3]! & 0xf]!.value++;
       const frame = Buffer.alloc(2 + bytes.length);
       frame.writeUInt16BE(bytes.length, 0);
       frame.set(bytes, 2);

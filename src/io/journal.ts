@@ -6,6 +6,9 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { metrics } from '../metrics.js';
+
+const FSYNC_SECONDS = metrics.histogram('weft_journal_fsync_duration_seconds', 'Time an fsync of the state journal took.').with();
 
 export class Journal {
   #fd: number;
@@ -42,7 +45,9 @@ export class Journal {
   append(...records: unknown[]): void {
     const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
     writeSync(this.#fd, text);
+    const t0 = performance.now();
     fsyncSync(this.#fd);
+    FSYNC_SECONDS.since(t0);
     this.#lines += records.length;
   }
 

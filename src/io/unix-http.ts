@@ -5,7 +5,7 @@
  * already (Docker's /run/docker/plugins is root-owned).
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { WeftError } from '../errors.js';
@@ -62,6 +62,34 @@ export async function listenUnixHttp(path: string, handler: Handler, opts: { max
   });
   chmodSync(path, 0o600);
   return server;
+}
+
+/** The same server on TCP (the metrics endpoint): host and port; port 0 picks one. */
+export async function listenTcpHttp(host: string, port: number, handler: Handler, opts: { maxBodyBytes: number; tooLarge: HttpResponse }): Promise<Server> {
+  const server = createServer((req, res) => serve(req, res, handler, opts));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+/** GET path from a unix socket or TCP address; rejects after timeoutMs. */
+export function httpGet(target: { socketPath: string } | { host: string; port: number }, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ ...target, path, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new WeftError('ETIMEDOUT', `no answer from ${'socketPath' in target ? target.socketPath : `${target.host}:${target.port}`} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function serve(req: IncomingMessage, res: ServerResponse, handler: Handler, opts: { maxBodyBytes: number; tooLarge: HttpResponse }): void {
