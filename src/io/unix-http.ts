@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { WeftError } from '../errors.js';
 
 export interface HttpRequest {
@@ -43,7 +43,34 @@ function isLive(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * A listening socket systemd passed for this path (socket activation: the
+ * socket unit's FileDescriptorName is the path's basename), or undefined.
+ */
+function inheritedFd(path: string): number | undefined {
+  if (process.env.LISTEN_PID !== String(process.pid)) return undefined;
+  const names = (process.env.LISTEN_FDNAMES ?? '').split(':');
+  const i = names.indexOf(basename(path));
+  return i >= 0 && i < Number(process.env.LISTEN_FDS ?? 0) ? 3 + i : undefined;
+}
+
+const inherited = new WeakSet<Server>();
+
 export async function listenUnixHttp(path: string, handler: Handler, opts: { maxBodyBytes: number; tooLarge: HttpResponse }): Promise<Server> {
+  const fd = inheritedFd(path);
+  if (fd !== undefined) {
+    const server = createServer((req, res) => serve(req, res, handler, opts));
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    inherited.add(server);
+    return server;
+  }
   const dir = dirname(path);
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (existsSync(path)) {
@@ -127,6 +154,8 @@ export async function closeUnixHttp(server: Server, path: string): Promise<void>
     server.close(() => resolve());
     server.closeAllConnections?.();
   });
+  // systemd owns an activated socket's file (it keeps listening while weft is down).
+  if (inherited.has(server)) return;
   try {
     unlinkSync(path);
   } catch {

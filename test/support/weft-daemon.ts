@@ -28,6 +28,8 @@ export interface WeftDaemonOptions {
   dockerSocket?: string;
   /** DNS upstream; default 198.18.0.53, a lab address where nothing answers. */
   dnsUpstream?: string;
+  /** More `weft daemon` options (e.g. ['--mesh', 'ipvs']). */
+  extraArgs?: string[];
 }
 
 function socketUp(path: string): Promise<boolean> {
@@ -57,7 +59,7 @@ export class WeftDaemon {
       ...(this.opts.host ? ['--host', this.opts.host] : []),
       ...(this.opts.leaseTtl !== undefined ? ['--lease-ttl', String(this.opts.leaseTtl)] : []),
       '--dns-upstream', this.opts.dnsUpstream ?? '198.18.0.53',
-      '--docker-socket', this.opts.dockerSocket ?? join(this.stateDir, 'no-docker.sock')];
+      '--docker-socket', this.opts.dockerSocket ?? join(this.stateDir, 'no-docker.sock'), ...(this.opts.extraArgs ?? [])];
     const log = openSync(this.logPath, 'a');
     this.#child = spawn('nsenter', args, { stdio: ['ignore', log, log] });
     closeSync(log);
