@@ -34,9 +34,10 @@ export function redact(value: unknown, key = ''): unknown {
   return value;
 }
 
+/** Plain words stay bare; other strings are quoted; everything else is its JSON. */
 function textValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return typeof v === 'string' && /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s === undefined ? String(v) : v);
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  return JSON.stringify(v) ?? String(v);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {

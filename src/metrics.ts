@@ -53,7 +53,7 @@ export class Histogram {
 
 interface Series {
   labels: string;
-  metric: Counter | Histogram | (() => number);
+  metric: Counter | Histogram;
 }
 
 /** A sample written by a collector at scrape time. */
@@ -107,7 +107,7 @@ export class Registry {
         for (const s of f.series.values()) {
           const m = s.metric;
           if (m instanceof Histogram) samples.push(...histogramLines(f.name, s.labels, m));
-          else samples.push(`${f.name}${s.labels} ${num(m instanceof Counter ? m.value : m())}`);
+          else samples.push(`${f.name}${s.labels} ${num(m.value)}`);
         }
       } else {
         for (const [labels, v] of f.collect()) samples.push(`${f.name}${labelText(labels)} ${num(v)}`);
