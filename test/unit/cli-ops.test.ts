@@ -170,3 +170,20 @@ test('metrics: counters, labelled series, histograms and collectors render in th
     '',
   ].join('\n'));
 });
+
+test('start-up: help, --version and VERB --help load no verb; verbs that need no etcd never load etcd3', { skip: (await run(['sh', '-c', 'command -v strace'])).code !== 0 ? 'strace is not installed' : undefined }, async () => {
+  // Which files a run opens (deterministic, unlike its wall time on a shared machine).
+  const opened = async (...args: string[]) => {
+    const r = await run(['strace', '-f', '-e', 'trace=openat', process.execPath, cli, ...args]);
+    return r.stderr.split('\n').filter((l) => /\.js"/.test(l) && !l.includes('ENOENT')).map((l) => /"([^"]+)"/.exec(l)![1]!);
+  };
+  for (const args of [['--version'], ['help'], ['daemon', '--help'], ['status', '--help']]) {
+    const files = await opened(...args);
+    assert.ok(!files.some((f) => f.includes('/commands/')), `${args.join(' ')} loaded a verb: ${files.join(' ')}`);
+    assert.ok(files.length <= 8, `${args.join(' ')} opened ${files.length} modules`);
+  }
+  for (const args of [['link', 'ls', 'lo'], ['network', 'ls', '--state-dir', '/nonexistent'], ['endpoint', 'ls', '--state-dir', '/nonexistent']]) {
+    const files = await opened(...args);
+    assert.ok(!files.some((f) => f.includes('node_modules/etcd3') || f.includes('@grpc')), `${args.join(' ')} loaded etcd3`);
+  }
+});
