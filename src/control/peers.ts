@@ -109,7 +109,7 @@ export class PeerDistributor {
 
   /** Registers this host, starts the watches and the first full resync (waits for it). */
   async start(): Promise<void> {
-    this.#lease = this.store.leasedKeys(this.leaseTtl, (e) => this.opts.log({ msg: `host lease ${e.type}`, ...e }));
+    this.#lease = this.store.leasedKeys(this.leaseTtl, (e) => this.opts.log({ level: e.type === 'granted' ? 'info' : 'warn', msg: `host lease ${e.type}`, ...e }));
     await this.#lease.put(this.hostKey, JSON.stringify(this.hostRecord()));
     for (const prefix of ['networks/', 'endpoints/', 'hosts/']) {
       this.#cancel.push(this.store.watch(prefix, (e) => this.#onEvent(e), () => this.requestResync()));
@@ -142,7 +142,7 @@ export class PeerDistributor {
     setTimeout(() => {
       this.#resyncQueued = false;
       this.resync().catch((err: unknown) => {
-        this.opts.log({ msg: 'peer resync failed; retrying', error: (err as Error).message });
+        this.opts.log({ level: 'warn', msg: 'peer resync failed; retrying', error: (err as Error).message });
         setTimeout(() => this.requestResync(), RETRY_MS).unref();
       });
     }, 20);
@@ -274,7 +274,7 @@ export class PeerDistributor {
     this.#dirty.delete(id);
     if (prev.mode !== 'overlay') return;
     this.controller.syncSharedNetwork(id, undefined, prev).catch((err: unknown) =>
-      this.opts.log({ msg: 'removing overlay network failed', network: id, error: (err as Error).message }));
+      this.opts.log({ level: 'warn', msg: 'removing overlay network failed', network: id, error: (err as Error).message }));
   }
 
   #scheduleFlush(): void {
@@ -313,7 +313,7 @@ export class PeerDistributor {
         failed = true;
         this.#dirty.add(id);
         this.#built.delete(id);
-        this.opts.log({ msg: 'programming peers failed; will retry', network: id, error: (err as Error).message });
+        this.opts.log({ level: 'warn', msg: 'programming peers failed; will retry', network: id, error: (err as Error).message });
       }
     }
     if (failed && !this.#stopped) setTimeout(() => this.#scheduleFlush(), RETRY_MS).unref();

@@ -64,8 +64,8 @@ export class NetworkDns {
   ) {}
 
   static async start(store: KvStore, opts: NetworkDnsOptions, log: Logger): Promise<NetworkDns> {
-    const records = await SharedDnsRecords.open(store, opts.host, (err) => log({ msg: 'dns record publish failed', error: err.message }));
-    const service = new DnsService({ records, upstreams: opts.upstreams, log: (m) => log({ msg: 'dns', detail: m }) });
+    const records = await SharedDnsRecords.open(store, opts.host, (err) => log({ level: 'warn', msg: 'dns record publish failed', error: err.message }));
+    const service = new DnsService({ records, upstreams: opts.upstreams, log: (m) => log({ level: 'warn', msg: 'dns', detail: m }) });
     const d = new NetworkDns(store, service, records, opts, log);
     const cancelNetworks = store.watch('networks/', () => d.sync());
     const cancelAliases = store.watch('netids/', () => d.sync());
@@ -127,7 +127,7 @@ export class NetworkDns {
 
   /** Brings listeners in line with the networks in the store (serialised). */
   sync(): Promise<void> {
-    this.#syncing = this.#syncing.then(() => this.#sync()).catch((err) => this.log({ msg: 'dns sync failed', error: (err as Error).message }));
+    this.#syncing = this.#syncing.then(() => this.#sync()).catch((err) => this.log({ level: 'error', msg: 'dns sync failed', error: (err as Error).message }));
     return this.#syncing;
   }
 
@@ -165,7 +165,7 @@ export class NetworkDns {
       } catch (err) {
         // The store is written before the kernel side is built: the gateway
         // may not exist yet. Retry shortly.
-        this.log({ msg: 'dns listener not started yet', network: id, address: w.address, error: (err as Error).message });
+        this.log({ level: 'debug', msg: 'dns listener not started yet', network: id, address: w.address, error: (err as Error).message });
         this.#retryLater();
       }
     }

@@ -29,7 +29,7 @@ export class PluginServer {
       const method = response.status === 404 ? 'unknown' : req.path.slice(1);
       REQUESTS.with({ method, outcome: outcome(response.status) }).inc();
       DURATION.with({ method }).observe(ms / 1000);
-      log({ msg: 'plugin request', method: req.path, status: response.status, ms: Math.round(ms * 100) / 100, ...(code ? { code } : {}) });
+      log({ level: response.status === 200 ? 'info' : 'warn', msg: 'plugin request', method: req.path, status: response.status, ms: Math.round(ms * 100) / 100, ...(code ? { code } : {}) });
       return response;
     }, { maxBodyBytes: MAX_BODY_BYTES, tooLarge });
     return new PluginServer(path, server);
