@@ -150,7 +150,7 @@ export const VERBS: readonly VerbSpec[] = [
     flags: [
       ...IPROUTE,
       { name: '--interface', short: '-i', value: 'IFACE', help: 'capture: interface' },
-      { name: '--write', short: '-w', value: 'FILE', help: 'capture: write pcapng' },
+      { name: '--write', short: '-w', value: 'FILE', help: 'write the packets the filter selects to a pcapng file instead of printing them' },
       { name: '--count', short: '-c', value: 'N', help: 'stop after N packets' },
       { name: '--duration', value: 'S', help: 'capture/follow: stop after S seconds' },
       { name: '--hop', value: 'NAME=NETNS:IFACE', multi: true, help: 'follow: a capture point' },
