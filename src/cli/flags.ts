@@ -68,7 +68,7 @@ export function parseFlags(flags: readonly Flag[], args: readonly string[], opts
     const f = byName.get(word);
     if (!f) {
       if (a.length > 1 && a.startsWith('-') && !/^-\d/.test(a) && !opts.allowUnknownDash?.(a)) {
-        throw new InvalidArgumentError(`unknown option ${a}`);
+        throw new InvalidArgumentError(`unknown argument ${JSON.stringify(a)}`);
       }
       out.positionals.push(a);
       continue;

@@ -82,7 +82,7 @@ test('the shared parser: --x v, --x=v, short aliases, repeatable flags, choices,
   assert.deepEqual(p.values.get('peer'), ['1', '2']);
   assert.throws(() => parseFlags(flags, ['--mode', 'c']), /must be a, b/);
   assert.throws(() => parseFlags(flags, ['--store']), /needs a value/);
-  assert.throws(() => parseFlags(flags, ['--bogus']), /unknown option --bogus/);
+  assert.throws(() => parseFlags(flags, ['--bogus']), /unknown argument "--bogus"/);
   assert.deepEqual(parseFlags(flags, ['-1']).positionals, ['-1'], 'a negative number is a word');
   assert.deepEqual(parseFlags(flags, ['-6'], { allowUnknownDash: () => true }).positionals, ['-6']);
 });

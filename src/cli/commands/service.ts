@@ -70,13 +70,13 @@ export async function run(args: string[]): Promise<number> {
   const stateFile = join(p.single.get('--state-dir') ?? DEFAULT_STATE_DIR, `mesh-${netns ? netns.replaceAll('/', '_') : 'host'}.json`);
   // A backend chosen once stays chosen unless overridden again.
   const saved = loadMeshState(stateFile);
+  const backend = (backendFlag as 'ipvs' | 'nft' | undefined) ?? saved?.backend ?? 'auto';
+  const peers = p.multi.get('--peer')?.map(parsePeer);
+  const hostIndex = p.single.has('--host-index') ? intArg('--host-index', p.single.get('--host-index'), 0, 63) : undefined;
   if (verb === 'ls') {
     printServices(saved?.backend ?? backendFlag ?? 'none', saved?.hostIndex ?? 0, saved?.services ?? [], json);
     return 0;
   }
-  const backend = (backendFlag as 'ipvs' | 'nft' | undefined) ?? saved?.backend ?? 'auto';
-  const peers = p.multi.get('--peer')?.map(parsePeer);
-  const hostIndex = p.single.has('--host-index') ? intArg('--host-index', p.single.get('--host-index'), 0, 63) : undefined;
   // Every argument is checked before the mesh is opened: bad input touches neither the kernel nor the state file.
   let spec: ServiceSpec | undefined;
   if (verb === 'create') {
