@@ -2,7 +2,7 @@
 # scripts/build-deps.sh — the tools `npm run build` needs to compile the native
 # addon (node-gyp: python3, make, g++). Quick when they are there; otherwise
 # it says what it installs, then installs it with apt-get (never removing or
-# replacing a package). `npm run build` and scripts/test-deps.sh run it.
+# replacing a package). scripts/build.sh (`npm run build`) and scripts/test-deps.sh run it.
 set -euo pipefail
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
