@@ -98,6 +98,8 @@ if ! kernel_cached; then
   kver=${kpkg#linux-image-}
   "${SUDO[@]}" mkdir -p "$KCACHE/$kver.tmp"
   "${SUDO[@]}" dpkg-deb -x "$tmp"/"$kpkg"_*.deb "$KCACHE/$kver.tmp"
+  # The package's postinst would run depmod; the lab loads modules on demand, so run it here.
+  "${SUDO[@]}" depmod -b "$KCACHE/$kver.tmp" "$kver"
   "${SUDO[@]}" rm -rf "$KCACHE/$kver" "$tmp"
   "${SUDO[@]}" mv "$KCACHE/$kver.tmp" "$KCACHE/$kver"
 fi

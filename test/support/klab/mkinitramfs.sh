@@ -17,6 +17,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODDIR=${KLAB_MODDIR:-/lib/modules/$KVER}
 [[ -d $MODDIR ]] || { echo "klab: no $MODDIR (run scripts/test-deps.sh)" >&2; exit 1; }
 MODBASE=${MODDIR%/lib/modules/"$KVER"}
+# An unpacked (not installed) kernel package has no modules.dep yet.
+[[ -s $MODDIR/modules.dep ]] || depmod -b "${MODBASE:-/}" "$KVER"
 for t in busybox bash kmod depmod modinfo cpio ip ipvsadm ldd; do
   command -v "$t" >/dev/null || { echo "klab: missing host program: $t" >&2; exit 1; }
 done
