@@ -56,36 +56,6 @@ for d in "$KLAB_DIR"/run-*; do
   rm -rf "$d"
 done
 
-# --- initramfs, cached per kernel + builder scripts + node binary
-NODE=${NODE:-$(command -v node || echo none)}
-node_id=none
-[[ $NODE != none ]] && node_id="$(readlink -f "$NODE") $(stat -Lc '%s %Y' "$NODE")"
-KEY=$(cat "$HERE/mkinitramfs.sh" "$HERE/init.sh" <(echo "$node_id ${EXTRA_BINS:-} ${EXTRA_MODULES:-} $(command -v nft || true)") |
-      sha256sum | cut -c1-16)
-INITRD=$KLAB_DIR/initramfs-$KVER-$KEY.cpio
-VMLINUX=$KLAB_DIR/vmlinux-$KVER
-(
-  flock 9
-  if [[ ! -s $INITRD ]]; then
-    rm -f "$KLAB_DIR"/initramfs-*.cpio
-    NODE=$NODE "$HERE/mkinitramfs.sh" "$INITRD" "$KVER"
-  fi
-  # PVH boot of the uncompressed ELF skips the in-guest decompressor (≈3 s under TCG).
-  if [[ ! -e $VMLINUX ]]; then
-    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$BZIMAGE" | head -1 | cut -d: -f1 || true)
-    [[ -n $off ]] && { tail -c +$((off + 1)) "$BZIMAGE" | xz -dcq > "$VMLINUX.tmp" 2>/dev/null || true; }
-    if [[ -s $VMLINUX.tmp && $(head -c4 "$VMLINUX.tmp" | od -An -c | tr -d ' ') == 177ELF ]]; then
-      mv "$VMLINUX.tmp" "$VMLINUX"
-    else
-      rm -f "$VMLINUX.tmp"; : > "$VMLINUX"   # empty marker: use the bzImage
-      say "could not extract an ELF vmlinux from $BZIMAGE; booting the bzImage (slower)"
-    fi
-  fi
-) 9> "$KLAB_DIR/.lock"
-KERNEL=$BZIMAGE
-[[ -s $VMLINUX ]] && KERNEL=$VMLINUX
-[[ -r $KERNEL ]] || { say "cannot read $KERNEL"; exit 125; }
-
 # --- this run
 RUN=$(mktemp -d "$KLAB_DIR/run-$$-XXXXXX")
 cleanup() {
@@ -102,6 +72,40 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM HUP
+
+# --- initramfs, cached per kernel + builder scripts + node binary
+NODE=${NODE:-$(command -v node || echo none)}
+node_id=none
+[[ $NODE != none ]] && node_id="$(readlink -f "$NODE") $(stat -Lc '%s %Y' "$NODE")"
+KEY=$(cat "$HERE/mkinitramfs.sh" "$HERE/init.sh" <(echo "$node_id ${EXTRA_BINS:-} ${EXTRA_MODULES:-} $(command -v nft || true)") |
+      sha256sum | cut -c1-16)
+INITRD=$KLAB_DIR/initramfs-$KVER-$KEY.cpio
+VMLINUX=$KLAB_DIR/vmlinux-$KVER
+(
+  flock 9
+  if [[ ! -s $INITRD ]]; then
+    # Other checkouts may use other initramfs versions right now: only day-old ones go.
+    find "$KLAB_DIR" -maxdepth 1 -name 'initramfs-*.cpio' -mmin +1440 -delete
+    NODE=$NODE "$HERE/mkinitramfs.sh" "$INITRD" "$KVER"
+  fi
+  # This run's own link to it: a cache clean-up by another run cannot pull it away mid-boot.
+  ln -f "$INITRD" "$RUN/initrd.cpio"
+  # PVH boot of the uncompressed ELF skips the in-guest decompressor (≈3 s under TCG).
+  if [[ ! -e $VMLINUX ]]; then
+    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$BZIMAGE" | head -1 | cut -d: -f1 || true)
+    [[ -n $off ]] && { tail -c +$((off + 1)) "$BZIMAGE" | xz -dcq > "$VMLINUX.tmp" 2>/dev/null || true; }
+    if [[ -s $VMLINUX.tmp && $(head -c4 "$VMLINUX.tmp" | od -An -c | tr -d ' ') == 177ELF ]]; then
+      mv "$VMLINUX.tmp" "$VMLINUX"
+    else
+      rm -f "$VMLINUX.tmp"; : > "$VMLINUX"   # empty marker: use the bzImage
+      say "could not extract an ELF vmlinux from $BZIMAGE; booting the bzImage (slower)"
+    fi
+  fi
+) 9> "$KLAB_DIR/.lock"
+KERNEL=$BZIMAGE
+[[ -s $VMLINUX ]] && KERNEL=$VMLINUX
+[[ -r $KERNEL ]] || { say "cannot read $KERNEL"; exit 125; }
+
 mkdir "$RUN/ctl"
 printf '%s\n' "$*" > "$RUN/ctl/cmd.sh"
 
@@ -130,7 +134,7 @@ T0=$(date +%s.%N)
     -nodefaults -no-user-config -display none -no-reboot -nic none \
     -chardev stdio,id=con,signal=off -serial chardev:con \
     -pidfile "$RUN/qemu.pid" -name weft-klab \
-    -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" "${SHARES[@]}" < /dev/null 2>&1
+    -kernel "$KERNEL" -initrd "$RUN/initrd.cpio" -append "$APPEND" "${SHARES[@]}" < /dev/null 2>&1
   { echo $? > "$RUN/qemu.rc"; } 2>/dev/null   # the run dir may be gone if we were killed
 } | tr -d '\r' | grep --line-buffered -avE "$FILTER" &
 wait $! || true
