@@ -27,10 +27,12 @@
  *   recvFrom(fd, buf, offset, length, addrOut?) -> bytes (real length, may
  *       exceed length with MSG_TRUNC), or -1 on EAGAIN. addrOut receives the
  *       source sockaddr (up to its size).
- *   recvBatch(fd, buf, slotSize, count, lengths, addrs?, segs?) -> n
+ *   recvBatch(fd, buf, slotSize, count, lengths, addrs?, segs?, stamps?) -> n
  *       recvmmsg(2) into count slots of buf; lengths (Int32Array) gets each
  *       datagram's length, addrs (Buffer, 28 bytes per slot) the source
- *       sockaddr, segs (Int32Array) the UDP_GRO segment size or 0.
+ *       sockaddr, segs (Int32Array) the UDP_GRO segment size or 0, stamps
+ *       (Float64Array) the SO_TIMESTAMP arrival time in ms since the epoch
+ *       or 0. Safe to call from several threads at once.
  *       Returns 0 on EAGAIN.
  *   recvBatchStamped(fd, buf, slotSize, count, lengths, addrs, stamps) -> n
  *       recvBatch for a socket with SO_TIMESTAMPNS set: stamps (Uint32Array,
@@ -66,6 +68,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -80,6 +83,8 @@
 
 #define MAX_BATCH 1024
 #define ADDR_SLOT 28 /* sizeof(struct sockaddr_in6) */
+/* Control data per received datagram: UDP_GRO's int and SCM_TIMESTAMP's timeval. */
+#define CTRL_SLOT (CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timeval)))
 
 #define CHECK(call)                                                            \
   do {                                                                         \
@@ -154,6 +159,7 @@ static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
       return 0;
     size_t elem = (type == napi_int32_array || type == napi_uint32_array)
                       ? 4
+                      : type == napi_float64_array ? 8
                       : (type == napi_uint8_array ? 1 : 0);
     if (!elem) return 0;
     *data = base;
@@ -498,12 +504,17 @@ static int batch_args(napi_env env, napi_value *argv, struct batch *b) {
   return 1;
 }
 
+/* Per-thread: worker threads (the multi-queue VTEP) share this code. */
+static __thread struct mmsghdr msgs_tls[MAX_BATCH];
+static __thread struct iovec iov_tls[MAX_BATCH];
+static __thread char ctrl_tls[MAX_BATCH][CTRL_SLOT];
+
 static napi_value RecvBatch(napi_env env, napi_callback_info info) {
-  GET_ARGS(7);
+  GET_ARGS(8);
   int fd;
   struct batch b;
-  uint8_t *addrs = NULL, *segp = NULL;
-  size_t alen = 0, slen = 0;
+  uint8_t *addrs = NULL, *segp = NULL, *stp = NULL;
+  size_t alen = 0, slen = 0, tlen = 0;
   if (!arg_int(env, argv[0], &fd) || !batch_args(env, argv, &b))
     BAD_ARG("recvBatch(fd, buf, slotSize, count<=1024, lengths, addrs?, segs?)");
   if (!arg_is_nullish(env, argv[5]) &&
@@ -512,9 +523,12 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
   if (!arg_is_nullish(env, argv[6]) &&
       (!arg_bytes(env, argv[6], &segp, &slen) || slen < (size_t)b.count * 4))
     BAD_ARG("segs needs 4 bytes per slot");
-  static struct mmsghdr msgs[MAX_BATCH];
-  static struct iovec iov[MAX_BATCH];
-  static char ctrl[MAX_BATCH][CMSG_SPACE(sizeof(int))];
+  if (!arg_is_nullish(env, argv[7]) &&
+      (!arg_bytes(env, argv[7], &stp, &tlen) || tlen < (size_t)b.count * 8))
+    BAD_ARG("stamps needs a Float64Array slot per datagram");
+  struct mmsghdr *msgs = msgs_tls;
+  struct iovec *iov = iov_tls;
+  char(*ctrl)[CTRL_SLOT] = ctrl_tls;
   for (int i = 0; i < b.count; i++) {
     iov[i].iov_base = b.buf + (size_t)i * b.slot;
     iov[i].iov_len = (size_t)b.slot;
@@ -525,9 +539,9 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
       msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_SLOT;
       msgs[i].msg_hdr.msg_namelen = ADDR_SLOT;
     }
-    if (segp) {
+    if (segp || stp) {
       msgs[i].msg_hdr.msg_control = ctrl[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
+      msgs[i].msg_hdr.msg_controllen = CTRL_SLOT;
     }
   }
   int n;
@@ -539,18 +553,23 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
     return throw_errno(env, "recvmmsg", errno);
   }
   int32_t *segs = (int32_t *)segp;
+  double *stamps = (double *)stp;
   for (int i = 0; i < n; i++) {
     b.lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -(int32_t)msgs[i].msg_len
                                                              : (int32_t)msgs[i].msg_len;
-    if (segs) {
-      segs[i] = 0;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
-           c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-          int v;
-          memcpy(&v, CMSG_DATA(c), sizeof v);
-          segs[i] = v;
-        }
+    if (segs) segs[i] = 0;
+    if (stamps) stamps[i] = 0;
+    if (!segs && !stamps) continue;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
+         c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (segs && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int v;
+        memcpy(&v, CMSG_DATA(c), sizeof v);
+        segs[i] = v;
+      } else if (stamps && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP) {
+        struct timeval tv;
+        memcpy(&tv, CMSG_DATA(c), sizeof tv);
+        stamps[i] = (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
       }
     }
   }
@@ -623,8 +642,8 @@ static napi_value SendBatch(napi_env env, napi_callback_info info) {
       BAD_ARG("addrs/addrLen invalid");
   }
   int shared_addr = addrs && alen < (size_t)b.count * (size_t)addr_len;
-  static struct mmsghdr msgs[MAX_BATCH];
-  static struct iovec iov[MAX_BATCH];
+  struct mmsghdr *msgs = msgs_tls;
+  struct iovec *iov = iov_tls;
   for (int i = 0; i < b.count; i++) {
     int32_t l = b.lengths[i];
     if (l < 0 || l > b.slot) BAD_ARG("length outside its slot");

@@ -178,6 +178,7 @@ export const VERBS: readonly VerbSpec[] = [
       { name: '--fdb', value: 'MAC=ADDR', multi: true, help: 'a static entry: frames for MAC go to ADDR only (ADDR is admitted)' },
       { name: '--proxy', value: 'IP=MAC', multi: true, help: 'answer ARP/NDP for IP on the TAP with MAC' },
       { name: '--accept-unknown-peers', help: 'admit datagrams from any address' },
+      { name: '--workers', value: 'N', help: 'data-path threads (default one per CPU, at most 4): a multi-queue TAP and one SO_REUSEPORT socket per worker; a flow stays on one worker' },
       { name: '--metrics', value: 'ADDR', help: 'serve /metrics on [HOST:]PORT or a unix socket PATH' },
     ],
   },

@@ -27,7 +27,7 @@ export interface NativeAddon {
   sendTo(fd: number, buf: Uint8Array, offset: number, length: number, sockaddr?: Uint8Array | null): number;
   recvFrom(fd: number, buf: Uint8Array, offset: number, length: number, addrOut?: Uint8Array | null): number;
   recvBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
-    addrs?: Uint8Array | null, segs?: Int32Array | null): number;
+    addrs?: Uint8Array | null, segs?: Int32Array | null, stamps?: Float64Array | null): number;
   recvBatchStamped(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
     addrs: Uint8Array, stamps: Uint32Array): number;
   sendBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,

@@ -6,9 +6,12 @@
  * `bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst ADDR`: datagrams from
  * ADDR are admitted and broadcast, multicast and unknown-unicast frames are
  * copied to it. `--bum drop` keeps the admission and stops the copies.
+ *
+ * --workers N: data-path threads (default one per CPU, at most 4); with 2+
+ * the TAP is multi-queue and every worker has its own SO_REUSEPORT socket.
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { UserspaceVtep, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
+import { MAX_WORKERS, UserspaceVtep, defaultWorkers, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
 import { registerVtepMetrics } from '../../dataplane/vtep-metrics.js';
 import { commonFlags, intArg } from '../args.js';
 import { helpText, parseFlags, str } from '../flags.js';
@@ -46,6 +49,7 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
       return { mac, remote };
     }),
     acceptUnknownPeers: bools.has('--accept-unknown-peers'),
+    workers: single.has('--workers') ? intArg('--workers', single.get('--workers'), 1, MAX_WORKERS) : defaultWorkers(),
   };
   if (netns !== undefined) opts.netns = netns;
   if (single.has('--address')) opts.address = single.get('--address')!;
@@ -81,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
       status: async () => vtep.stats(),
     });
   }
-  if (!json) process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}; Ctrl-C to stop\n`);
+  if (!json) process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}, ${vtep.workers} worker(s); Ctrl-C to stop\n`);
   const signal = await new Promise<string>((resolve) => {
     const stop = (s: string) => resolve(s);
     process.once('SIGINT', () => stop('SIGINT'));
@@ -89,7 +93,7 @@ export async function run(args: string[]): Promise<number> {
   });
   await control?.close();
   const stats = vtep.stats();
-  vtep.close();
+  await vtep.close();
   if (json) process.stdout.write(`${JSON.stringify({ signal, ...stats })}\n`);
   else {
     const nonzero = Object.entries(stats.counters).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`);
