@@ -734,8 +734,16 @@ struct poller {
   napi_env env;
   napi_ref callback;
   napi_ref self; /* keeps the JS handle object alive while polling */
+  /* Made once: a busy fd wakes thousands of times a second, and a context
+   * (plus its name string) per wakeup is garbage for the JS heap. */
+  napi_async_context ctx;
   int closed;
 };
+
+static void poller_release_ctx(struct poller *p) {
+  if (p->ctx) napi_async_destroy(p->env, p->ctx);
+  p->ctx = NULL;
+}
 
 static void poll_free(uv_handle_t *h) { free(h->data); }
 
@@ -751,12 +759,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_create_int32(env, status, &args[0]);
   napi_create_int32(env, (events & UV_READABLE ? 1 : 0) | (events & UV_WRITABLE ? 2 : 0),
                     &args[1]);
-  napi_async_context ctx = NULL;
-  napi_value resource_name;
-  napi_create_string_utf8(env, "weft.poll", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, NULL, resource_name, &ctx);
-  napi_status s = napi_make_callback(env, ctx, global, cb, 2, args, &result);
-  napi_async_destroy(env, ctx);
+  napi_status s = napi_make_callback(env, p->ctx, global, cb, 2, args, &result);
   if (s == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
@@ -798,6 +801,9 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
     return throw_errno(env, "uv_poll_init", -r);
   }
   p->handle.data = p;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "weft.poll", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &p->ctx);
   napi_create_reference(env, argv[2], 1, &p->callback);
   napi_value obj;
   napi_create_object(env, &obj);
@@ -832,6 +838,7 @@ static napi_value PollClose(napi_env env, napi_callback_info info) {
   if (p->closed) return NULL;
   p->closed = 1;
   uv_poll_stop(&p->handle);
+  poller_release_ctx(p);
   napi_delete_reference(env, p->callback);
   napi_delete_reference(env, p->self);
   void *ignored;

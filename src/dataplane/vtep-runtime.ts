@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { WeftError } from '../errors.js';
 import { MAX_FRAME_SLOT, TapDevice } from '../io/tap.js';
+import { native } from '../io/native.js';
 import { UdpSocket } from '../io/udp.js';
 import { Rtnl } from '../netlink/rtnetlink/handle.js';
 import { setLink } from '../netlink/rtnetlink/link-ops.js';
@@ -261,6 +262,14 @@ export class UserspaceVtep {
   }
 }
 
+function closeQuietly(fd: number): void {
+  try {
+    native().close(fd);
+  } catch {
+    // already closed
+  }
+}
+
 function post(set: WorkerSet, m: WorkerMessage): void {
   for (const t of set.threads) t.postMessage(m);
 }
@@ -287,15 +296,26 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
     };
     const w = new Worker(new URL('./vtep-worker.js', import.meta.url), { workerData: init });
     threads.push(w);
-    exited.push(new Promise((resolve) => w.once('exit', () => resolve())));
+    let closedItself = false;
+    w.on('message', (m: { op: string }) => {
+      if (m.op === 'closed') closedItself = true;
+    });
+    // A worker that died (an exception) leaves its fds open: close them, so the TAP still goes with the rest.
+    const fds = [init.tapFd, init.udpFd];
+    exited.push(new Promise((resolve) => w.once('exit', () => {
+      if (!closedItself && started) for (const fd of fds) closeQuietly(fd);
+      resolve();
+    })));
     ready.push(new Promise((resolve, reject) => {
       w.once('error', reject);
       w.once('exit', (code) => reject(new WeftError('EWORKER', `VTEP worker ${i} exited (${code}) while starting`)));
       w.once('message', () => resolve());
     }));
   }
+  let started = false;
   try {
     await Promise.all(ready);
+    started = true;
   } catch (err) {
     await Promise.all(threads.map((t) => t.terminate()));
     throw err;

@@ -66,6 +66,12 @@ export interface ListenerLimits {
   tcpMaxConnsPerClient: number;
   tcpMaxConns: number;
   maxCacheEntries: number;
+  /**
+   * A query that waited longer than this in the socket's receive queue
+   * (kernel arrival timestamp) is dropped unanswered (default 100 ms;
+   * 0 turns the check off).
+   */
+  maxQueueAgeMs?: number;
   log: (msg: string) => void;
 }
 
@@ -84,13 +90,15 @@ export interface DnsStats {
   droppedSend: number;
   /** Queries the kernel dropped before we read them (receive buffer full; SO_MEMINFO). */
   droppedKernel: number;
+  /** Queries dropped because they waited in the receive queue longer than maxQueueAgeMs (overload). */
+  droppedLate: number;
   tcpConnections: number;
 }
 
 export function emptyStats(): DnsStats {
   return {
     queries: 0, answered: 0, forwarded: 0, formerr: 0, servfail: 0, refused: 0, truncated: 0,
-    droppedSource: 0, droppedRate: 0, droppedOther: 0, droppedSend: 0, droppedKernel: 0, tcpConnections: 0,
+    droppedSource: 0, droppedRate: 0, droppedOther: 0, droppedSend: 0, droppedKernel: 0, droppedLate: 0, tcpConnections: 0,
   };
 }
 
@@ -98,8 +106,15 @@ export function emptyStats(): DnsStats {
 const NO_REPLY = 0;
 /** Returned by #handle: a forward started; its callback replies later. */
 const FORWARDED = -1;
-/** Datagrams per recvmmsg/sendmmsg: a whole burst of a busy client is answered in one pair of syscalls. */
+/** Datagrams per recvmmsg: a whole burst of a busy client is read in one syscall. */
 const UDP_BATCH = 128;
+/**
+ * Replies go out every this many: the first query of a full batch then
+ * waits for 16 answers to be written, not 128 (~0.5 ms at saturation).
+ */
+const REPLY_FLUSH = 16;
+/** Default maxQueueAgeMs: past this, the client has retried or given up, and an answer only adds load. */
+const DEFAULT_MAX_QUEUE_AGE_MS = 100;
 /** Receive slot: larger queries are dropped (TCP carries big ones). */
 const UDP_SLOT = 2048;
 /** SO_RCVBUF(FORCE): room for ~8k queued queries while the loop is busy elsewhere. */
@@ -124,6 +139,7 @@ export class DnsListener {
   /** Forwarded answers waiting for this tick's sendmmsg. */
   #fwdOut: UdpSendBatch;
   #fwdCount = 0;
+  readonly #maxQueueAgeMs: number;
   address = '';
   port = 0;
 
@@ -131,6 +147,7 @@ export class DnsListener {
     this.#scopes = new ClientScopes(opts.networks, opts.allow);
     this.#send = new UdpSendBatch(Math.max(512, limits.maxUdpResponse), UDP_BATCH);
     this.#fwdOut = new UdpSendBatch(Math.max(512, limits.maxUdpResponse), 64);
+    this.#maxQueueAgeMs = limits.maxQueueAgeMs ?? DEFAULT_MAX_QUEUE_AGE_MS;
     const port = opts.port ?? 53;
     // Never forward to ourselves (aardvark#415; Docker filterExtServers).
     const ups = (opts.upstreams ?? upstreams).filter((u) => !(u.address === opts.address && (u.port === port || port === 0)));
@@ -151,6 +168,7 @@ export class DnsListener {
       ...(o.netns === undefined ? {} : { netns: o.netns }),
     });
     this.#udp = udp;
+    if (this.#maxQueueAgeMs > 0) udp.setTimestamps(true);
     // Fix the batch's address stride once; replies copy source sockaddrs straight in.
     this.#addrLen = udp.family === AF_INET ? 16 : SOCKADDR_SLOT;
     this.#send.setDestinationSockaddr(0, new Uint8Array(this.#addrLen));
@@ -221,6 +239,9 @@ export class DnsListener {
     const inAddrs = view.addrs;
     const outAddrs = batch.addrs;
     const buf = view.buffer;
+    const maxAge = this.#maxQueueAgeMs;
+    const stamps = view.stamps;
+    const wall = maxAge > 0 ? Date.now() : 0;
     let n = 0;
     for (let i = 0; i < view.count; i++) {
       const len = view.length(i);
@@ -228,6 +249,13 @@ export class DnsListener {
       if (len < HEADER_SIZE || view.truncated(i)) {
         this.stats.droppedOther++;
         continue;
+      }
+      if (maxAge > 0) {
+        const t = stamps[i]!;
+        if (t !== 0 && wall - t > maxAge) {
+          this.stats.droppedLate++;
+          continue;
+        }
       }
       let scope: Scope | undefined;
       if (open) scope = scopes.forIPv4(0);
@@ -257,7 +285,10 @@ export class DnsListener {
         const from = i * SOCKADDR_SLOT;
         const to = n * addrLen;
         for (let k = 0; k < addrLen; k++) outAddrs[to + k] = inAddrs[from + k]!;
-        n++;
+        if (++n === REPLY_FLUSH) {
+          this.#flush(n);
+          n = 0;
+        }
       }
     }
     if (n > 0) this.#flush(n);

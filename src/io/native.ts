@@ -103,8 +103,8 @@ function wrapErrors(raw: NativeAddon): NativeAddon {
     recvFrom: (fd: number, b: Uint8Array, o: number, l: number, a?: Uint8Array | null) => {
       try { return r.recvFrom(fd, b, o, l, a); } catch (err) { throw toSysError(err); }
     },
-    recvBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, g?: Int32Array | null) => {
-      try { return r.recvBatch(fd, b, s, c, l, a, g); } catch (err) { throw toSysError(err); }
+    recvBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, g?: Int32Array | null, t?: Float64Array | null) => {
+      try { return r.recvBatch(fd, b, s, c, l, a, g, t); } catch (err) { throw toSysError(err); }
     },
     recvBatchStamped: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a: Uint8Array, t: Uint32Array) => {
       try { return r.recvBatchStamped(fd, b, s, c, l, a, t); } catch (err) { throw toSysError(err); }
