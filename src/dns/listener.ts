@@ -68,7 +68,7 @@ export interface ListenerLimits {
   maxCacheEntries: number;
   /**
    * A query that waited longer than this in the socket's receive queue
-   * (kernel arrival timestamp) is dropped unanswered (default 100 ms;
+   * (kernel arrival timestamp) is dropped unanswered (default 250 ms;
    * 0 turns the check off).
    */
   maxQueueAgeMs?: number;
@@ -113,8 +113,13 @@ const UDP_BATCH = 128;
  * waits for 16 answers to be written, not 128 (~0.5 ms at saturation).
  */
 const REPLY_FLUSH = 16;
-/** Default maxQueueAgeMs: past this, the client has retried or given up, and an answer only adds load. */
-const DEFAULT_MAX_QUEUE_AGE_MS = 100;
+/**
+ * Default maxQueueAgeMs. A queue that old means overload (thousands of
+ * queries behind): shedding them keeps answers to fresh queries fast, as
+ * the small buffers of dnsmasq/unbound do. Shorter would also drop queries
+ * that only waited out a scheduling stall of a busy VM (100 ms did).
+ */
+const DEFAULT_MAX_QUEUE_AGE_MS = 250;
 /** Receive slot: larger queries are dropped (TCP carries big ones). */
 const UDP_SLOT = 2048;
 /** SO_RCVBUF(FORCE): room for ~8k queued queries while the loop is busy elsewhere. */

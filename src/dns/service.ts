@@ -35,7 +35,7 @@ export interface DnsServiceOptions {
   tcpMaxConns?: number;
   /** Cached (name, type) answers per listener before the cache starts over (default 10000). */
   maxCacheEntries?: number;
-  /** Queries older than this in a receive queue are dropped unanswered (default 100 ms; 0: never). */
+  /** Queries older than this in a receive queue are dropped unanswered (default 250 ms; 0: never). */
   maxQueueAgeMs?: number;
   log?: (msg: string) => void;
 }
