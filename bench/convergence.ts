@@ -295,7 +295,9 @@ const bench: Benchmark = {
           const hog = load === 'hog' ? cpuHog() : undefined;
           try {
             const la = loadavg();
-            perRun.push({ load, r: await latencyRun(m, h2, n2, monitor, icmp, nEndpoints, next), loadavg: la });
+            const r = await latencyRun(m, h2, n2, monitor, icmp, nEndpoints, next);
+            perRun.push({ load, r, loadavg: la });
+            process.stderr.write(`convergence: run ${perRun.length} (${load}, loadavg ${la}): first ping p50 ${percentile(r.reach, 50).toFixed(1)} p99 ${percentile(r.reach, 99).toFixed(1)} ms, kernel p99 ${percentile(r.kernel, 99).toFixed(1)} ms\n`);
           } finally {
             hog?.kill('SIGKILL');
           }
@@ -331,44 +333,52 @@ const bench: Benchmark = {
         'latency: the ping is sent from this process over a raw ICMP socket in the pinger\'s namespace (one echo every 2 ms until a reply), not by spawning busybox ping per try (a spawn costs 5-30 ms on a busy host and was most of the old p50)',
       );
 
-      // scale
-      const pid = await daemonPid(h1.host.netns);
-      const big = await createNetwork(h1.socket, '198.19.64.0/18');
-      const nsBig = `wf-ov-${h1.instance}-${big.id.slice(0, 12)}`;
-      for (const [hosts, perHost] of sizes) {
-        const total = hosts * perHost;
-        const rss0 = rssKiB(pid);
-        const t = runWriter(m.ul, [String(hosts), String(perHost), big.id, 'write']);
-        let converged = NaN;
-        const wall0 = Date.now();
-        while (Date.now() - wall0 < 120_000) {
-          const k = await readKernelPeers(nsBig);
-          if (k.fdb.size >= total && k.neigh.size >= total) {
-            converged = Date.now();
-            break;
-          }
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        const w = await t;
-        const rss1 = rssKiB(pid);
-        const weftMs = converged - w.endpointsStart!;
-        const batchMs = await ipBatch(m, total);
-        rows.push({
-          section: 'scale', hosts, endpoints_per_host: perHost, peers: total,
-          write_ms: w.endpointsDone! - w.endpointsStart!, weft_converge_ms: weftMs, after_last_write_ms: converged - w.endpointsDone!,
-          ip_batch_ms: Math.round(batchMs), rss_growth_kib: rss1 - rss0, rss_kib: rss1,
-        });
-        ratios[`scale_${total}_vs_ip_batch`] = ratio(batchMs, weftMs);
-        await runWriter(m.ul, [String(hosts), String(perHost), big.id, 'clear']);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-      notes.push('scale: weft_converge_ms runs from the first endpoint write to etcd to the last entry in the kernel, so it includes etcd write throughput (write_ms); after_last_write_ms is what weft adds after the writer finished');
+      // scale (the etcd writer can time out on an overloaded host: the latency rows are kept, the failure noted)
+      if (!args.includes('--no-scale')) await scale(m, h1, sizes, rows, ratios, notes).catch((err: unknown) => {
+        notes.push(`scale: stopped: ${(err as Error).message.slice(0, 300)}`);
+      });
     } finally {
       await m.destroy();
     }
     return { rows, ratios, notes };
   },
 };
+
+async function scale(m: MultiHostLab, h1: MultiHostLab['hosts'][number], sizes: [number, number][], rows: Row[], ratios: Record<string, number | null>, notes: string[]): Promise<void> {
+  const pid = await daemonPid(h1.host.netns);
+  const big = await createNetwork(h1.socket, '198.19.64.0/18');
+  const nsBig = `wf-ov-${h1.instance}-${big.id.slice(0, 12)}`;
+  for (const [hosts, perHost] of sizes) {
+    const total = hosts * perHost;
+    const rss0 = rssKiB(pid);
+    const t = runWriter(m.ul, [String(hosts), String(perHost), big.id, 'write']);
+    let failed = false;
+    t.catch(() => (failed = true));
+    let converged = NaN;
+    const wall0 = Date.now();
+    while (Date.now() - wall0 < 120_000 && !failed) {
+      const k = await readKernelPeers(nsBig);
+      if (k.fdb.size >= total && k.neigh.size >= total) {
+        converged = Date.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const w = await t;
+    const rss1 = rssKiB(pid);
+    const weftMs = converged - w.endpointsStart!;
+    const batchMs = await ipBatch(m, total);
+    rows.push({
+      section: 'scale', hosts, endpoints_per_host: perHost, peers: total,
+      write_ms: w.endpointsDone! - w.endpointsStart!, weft_converge_ms: weftMs, after_last_write_ms: converged - w.endpointsDone!,
+      ip_batch_ms: Math.round(batchMs), rss_growth_kib: rss1 - rss0, rss_kib: rss1,
+    });
+    ratios[`scale_${total}_vs_ip_batch`] = ratio(batchMs, weftMs);
+    await runWriter(m.ul, [String(hosts), String(perHost), big.id, 'clear']);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  notes.push('scale: weft_converge_ms runs from the first endpoint write to etcd to the last entry in the kernel, so it includes etcd write throughput (write_ms); after_last_write_ms is what weft adds after the writer finished');
+}
 
 export default bench;
 
