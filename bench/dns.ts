@@ -259,6 +259,8 @@ const bench: Benchmark = {
           `machine load (1/5/15 min loadavg) before ${load0}, after ${load1}: the 2 vCPUs were shared with other helpers' builds and tests during the runs`,
           'dnsperf shares the 2 vCPUs with the server: at saturation the client, not the server, is the limit (cpu_us_per_q is the server\'s own CPU per answered query, from /proc/PID/stat)',
           'weft runs with --rate-limit 0 (the default 2000 qps per client would cap a single dnsperf client)',
+          'weft\'s path per wakeup: one recvmmsg of up to 128 queries (with SO_TIMESTAMP arrival times), a reply sendmmsg every 16 answers (a full batch no longer waits for all 128 to be answered), nothing allocated per query on a cache hit (test/unit/dns-hotpath), one reused async context per poll wakeup (it used to make a context and a name string per wakeup); a query older than 250 ms in the queue is dropped (droppedLate) instead of answered late',
+          'what limits the latency rows now: scheduling on the shared VM. At a fixed rate all three servers show p99 in the 5-150 ms range from run to run while their p50 is 0.1-1 ms: a server (or dnsperf) that is not on a CPU for tens of ms delays every query queued meanwhile; those stalls, not per-query work (cpu_us_per_q), set p99/p99.9 here. Compare p50 and the spread in p99_runs, and rerun on a quiet machine for the goals',
           `weft local counters: ${drops(ws)}`,
           `weft forwarder counters: ${drops(fs)}`,
         ],
