@@ -108,8 +108,21 @@ interface IperfRun {
   loss?: number;
 }
 
-/** One iperf3 run: server in `server` netns on serverIp, client in `client`; resolves receiver-side figures. */
+/** One iperf3 run, tried up to 3 times: on a busy host the server may not be listening in time. */
 async function iperf(server: string, client: string, serverIp: string, mode: 'tcp' | 'tcp-reverse' | 'udp64', seconds: number, streams: number): Promise<IperfRun> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await iperfOnce(server, client, serverIp, mode, seconds, streams);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/** One iperf3 run: server in `server` netns on serverIp, client in `client`; resolves receiver-side figures. */
+async function iperfOnce(server: string, client: string, serverIp: string, mode: 'tcp' | 'tcp-reverse' | 'udp64', seconds: number, streams: number): Promise<IperfRun> {
   const port = String(5201 + Math.floor(Math.random() * 500));
   const srv = run(['ip', 'netns', 'exec', server, 'timeout', String(seconds + 15), 'iperf3', '-s', '-1', '-B', serverIp, '-p', port], { timeoutMs: (seconds + 20) * 1000 });
   await new Promise((r) => setTimeout(r, 400));
@@ -117,9 +130,14 @@ async function iperf(server: string, client: string, serverIp: string, mode: 'tc
   const r = await run(['ip', 'netns', 'exec', client, 'timeout', String(seconds + 10), 'iperf3', '-c', serverIp, '-p', port, '-t', String(seconds), '-P', String(streams), '-J', ...args], { timeoutMs: (seconds + 15) * 1000 });
   await srv;
   if (r.code !== 0) throw new Error(`iperf3 ${mode} failed: ${r.stdout.slice(0, 300)} ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { end: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
-  if (mode !== 'udp64') return { gbps: j.end.sum_received!.bits_per_second / 1e9 };
-  const s = j.end.sum!;
+  const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
+  const received = j.end?.sum_received;
+  const s = j.end?.sum;
+  if (mode !== 'udp64') {
+    if (!received) throw new Error(`iperf3 ${mode} gave no result: ${r.stdout.slice(0, 300)}`);
+    return { gbps: received.bits_per_second / 1e9 };
+  }
+  if (!s) throw new Error(`iperf3 ${mode} gave no result: ${r.stdout.slice(0, 300)}`);
   return { pps: (s.packets - s.lost_packets) / s.seconds, sentPps: s.packets / s.seconds, loss: s.lost_packets / Math.max(1, s.packets) };
 }
 
