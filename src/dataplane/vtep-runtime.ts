@@ -161,6 +161,7 @@ export class UserspaceVtep {
     const queues = workers > 1 ? TapDevice.openQueues({ ...tapOpts, queues: workers }) : [TapDevice.open(tapOpts)];
     const sockets: UdpSocket[] = [];
     let rtnl: Rtnl | undefined;
+    let vtep: UserspaceVtep | undefined;
     try {
       let tapOffloads = 0;
       // TUNSETOFFLOAD applies to the whole device; asked on each queue it grants the same.
@@ -176,7 +177,6 @@ export class UserspaceVtep {
       const name = queues[0]!.name;
       await setLink(rtnl, name, { mtu, ...(o.mac ? { address: o.mac } : {}) });
       if (o.address) await addAddress(rtnl, { dev: name, address: o.address });
-      await setLink(rtnl, name, { up: true });
       const link = await rtnl.link(name);
       const mac = link?.address ?? o.mac ?? '00:00:00:00:00:00';
       engine.addLocalMac(macBytes(mac));
@@ -185,14 +185,21 @@ export class UserspaceVtep {
         if (offload.udpGro) sockets[0]!.setGro(true);
         const local = new VtepDataPath(engine, responder, queues[0]!, sockets[0]!, batch, offload);
         local.start();
-        return new UserspaceVtep(engine, table, responder, name, mac, offload, local, undefined);
+        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, local, undefined);
+      } else {
+        const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload);
+        (engine.fdb as MirroredFdb).mirrorTo((op) => post(threads, { op: 'fdb', fdb: op }));
+        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, undefined, threads);
       }
-      const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload);
-      (engine.fdb as MirroredFdb).mirrorTo((op) => post(threads, { op: 'fdb', fdb: op }));
-      return new UserspaceVtep(engine, table, responder, name, mac, offload, undefined, threads);
+      // Up only once the data path runs (worker threads take a while to start): no frame waits for it.
+      await setLink(rtnl, name, { up: true });
+      return vtep;
     } catch (err) {
-      for (const s of sockets) s.close();
-      for (const q of queues) q.close();
+      if (vtep) await vtep.close();
+      else {
+        for (const s of sockets) s.close();
+        for (const q of queues) q.close();
+      }
       throw err;
     } finally {
       rtnl?.close();

@@ -119,8 +119,8 @@ describe('userspace VTEP ↔ kernel vxlan', { skip }, () => {
   });
 
   it('is decoded by tshark on the underlay as valid VXLAN', { skip: noTshark }, async () => {
-    const cap = run(['ip', 'netns', 'exec', p.b.netns, 'timeout', '15', 'tshark', '-n', '-i', 'eth0', '-a', 'duration:6', '-f', 'udp port 4789',
-      '-T', 'fields', '-E', 'separator=,', '-E', 'occurrence=f', '-e', 'ip.src', '-e', 'udp.dstport', '-e', 'vxlan.flags', '-e', 'vxlan.vni', '-e', 'icmp.type', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], { timeoutMs: 20_000 });
+    const cap = run(['ip', 'netns', 'exec', p.b.netns, 'timeout', '40', 'tshark', '-n', '-i', 'eth0', '-a', 'duration:6', '-f', 'udp port 4789',
+      '-T', 'fields', '-E', 'separator=,', '-E', 'occurrence=f', '-e', 'ip.src', '-e', 'udp.dstport', '-e', 'vxlan.flags', '-e', 'vxlan.vni', '-e', 'icmp.type', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], { timeoutMs: 45_000 });
     // tshark may take seconds to start on a busy machine: keep pinging until the capture ends.
     let done = false;
     const out = await Promise.all([cap.finally(() => (done = true)), (async () => {
