@@ -3,6 +3,7 @@
  * `endpoints/<id>`). Everything a driver needs to rebuild kernel state after
  * a restart is here: Docker never replays CreateNetwork (docs/plugin-protocol.md).
  */
+import { createHash } from 'node:crypto';
 import { WeftError } from '../errors.js';
 import { parseIPv4Into } from '../wire/ip.js';
 
@@ -33,6 +34,8 @@ export interface NetworkRecord {
   createdParent?: boolean;
   /** bridge: masquerade traffic leaving the host. */
   masquerade?: boolean;
+  /** bridge: the bridge's link name, allocated once (see linkName); absent in records from before names were allocated. */
+  bridgeName?: string;
   /** Host that created it (global networks). */
   host?: string;
 }
@@ -49,6 +52,8 @@ export interface EndpointRecord {
   /** The link that stays (bridge port / overlay br0 port), if any. */
   portName?: string;
   sandboxKey?: string;
+  /** When it was created (ms since the epoch): reconciliation with Docker leaves young endpoints alone. */
+  created?: number;
   /** Host this endpoint lives on (multi-host). */
   host?: string;
   /** Service name from Docker label weft.service, for DNS and the mesh. */
@@ -110,7 +115,12 @@ export function macvlanHostAddress(n: NetworkRecord): string | undefined {
   return undefined;
 }
 
-/** Kernel object names: weft's prefix lets operators and the reconciler tell them apart. */
+/**
+ * Kernel object names: weft's prefix lets operators and the reconciler tell
+ * them apart. Link names of current records come from linkName() and are
+ * stored in the record; these derivations name the links of records written
+ * before that (and the overlay namespaces, which have no length limit).
+ */
 export const names = {
   prefix: 'wf',
   bridge: (networkId: string) => `wf-br-${networkId.slice(0, 9)}`,
@@ -128,6 +138,49 @@ export const names = {
   /** The host's own macvlan on a macvlan network's parent (`--aux-address weft-host=IP`). */
   macvlanHost: (networkId: string) => `wfm${networkId.slice(0, 12)}`,
 };
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32(bytes: Uint8Array, chars: number): string {
+  let out = '';
+  for (let i = 0; out.length < chars; i++) {
+    const bit = i * 5;
+    const v = ((bytes[bit >> 3]! << 8) | (bytes[(bit >> 3) + 1] ?? 0)) >> (11 - (bit & 7));
+    out += B32[v & 31];
+  }
+  return out;
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest();
+
+/** Three characters naming a daemon instance inside its links ('' is the default instance). */
+export function instanceTag(instance: string): string {
+  return base32(hash(`weft-instance/${instance}`), 3);
+}
+
+export type LinkKind = 'bridge' | 'container' | 'port' | 'ingress';
+const KIND_LETTER: Record<LinkKind, string> = { bridge: 'b', container: 'c', port: 'v', ingress: 'i' };
+
+/**
+ * A link name for an object: `wf` + kind letter + the instance tag + 9
+ * characters of a hash of the object ID and `attempt` (15 characters, the
+ * kernel's IFNAMSIZ limit). The caller allocates: it tries attempt 0, 1, …
+ * until the name is not taken by another record, and stores the result, so
+ * two IDs sharing a prefix never share a link and the name never changes.
+ */
+export function linkName(kind: LinkKind, instance: string, id: string, attempt = 0): string {
+  return `wf${KIND_LETTER[kind]}${instanceTag(instance)}${base32(hash(`${id}/${attempt}`), 9)}`;
+}
+
+/** Whether a link name is one linkName() gives this instance (so this daemon may sweep it). */
+export function ownsLinkName(name: string, instance: string): boolean {
+  return name.length === 15 && /^wf[bcvi]$/.test(name.slice(0, 3)) && name.slice(3, 6) === instanceTag(instance) && /^[a-z2-7]{9}$/.test(name.slice(6));
+}
+
+/** The bridge link of a bridge-mode network. */
+export const bridgeOf = (n: NetworkRecord): string => n.bridgeName ?? names.bridge(n.id);
+/** The endpoint link that stays on the host side (bridge port, overlay br0 port). */
+export const portOf = (ep: EndpointRecord): string => ep.portName ?? names.port(ep.id);
 
 /** Deterministic locally administered MAC from an IPv4 address, as Docker does (02:42:ip). */
 export function macFromAddress(cidr: string | undefined, fallbackSeed: string): string {

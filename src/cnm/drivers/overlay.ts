@@ -7,7 +7,7 @@
  * neighbour entries) are programmed by the control plane through addPeer.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names, portOf } from '../model.js';
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
@@ -105,7 +105,7 @@ export class OverlayDriver implements NetworkDriver {
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     const ns = this.#ns(n);
     await withRtnl(ns, async (inner) => {
-      const port = names.port(ep.id);
+      const port = portOf(ep);
       if (!(await inner.link(port))) {
         if (ep.sandboxKey) return; // joined: the pair went away with its sandbox
         await withRtnl(undefined, (host) => ensureLink(host, {
@@ -126,7 +126,7 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   async removeEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    await withRtnl(this.#ns(n), (inner) => removeLink(inner, names.port(ep.id))).catch(() => undefined);
+    await withRtnl(this.#ns(n), (inner) => removeLink(inner, portOf(ep))).catch(() => undefined);
     await withRtnl(undefined, (host) => removeLink(host, ep.srcName));
   }
 
@@ -157,8 +157,8 @@ export class OverlayDriver implements NetworkDriver {
     const mine = names.overlayNetns('', this.options.instance);
     const removed: string[] = [];
     for (const ns of listNetns()) {
-      // Only this instance's namespaces: wf-ov-<12 hex> or wf-ov-<instance>-<12 hex>.
-      if (ns.startsWith(mine) && ns.length === mine.length + 12 && !keep.has(ns)) {
+      // Only this instance's namespaces: wf-ov-<ID prefix> or wf-ov-<instance>-<ID prefix> (IDs have no '-').
+      if (ns.startsWith(mine) && /^[0-9a-zA-Z]{1,12}$/.test(ns.slice(mine.length)) && !keep.has(ns)) {
         await deleteNetns(ns, { ignoreMissing: true });
         removed.push(ns);
       }
