@@ -37,6 +37,7 @@ export const VERBS: readonly VerbSpec[] = [
       { name: '--no-dns', help: 'no DNS on the networks' },
       { name: '--dns-upstream', value: 'ADDR[:PORT]', multi: true, help: 'where unknown names go (default: /etc/resolv.conf)' },
       { name: '--docker-socket', value: 'PATH', help: "dockerd's API socket for container names (default /var/run/docker.sock)" },
+      { name: '--docker-reconcile', value: 'SECONDS', help: "how often to release what Docker no longer has (networks, endpoints, their kernel objects); 0 only at start (default 60)" },
       { name: '--mesh', value: 'BACKEND', choices: ['auto', 'ipvs', 'nft', 'off'], help: 'routing mesh backend' },
       { name: '--metrics', value: 'ADDR', help: 'serve /metrics and /healthz on [HOST:]PORT (host default 127.0.0.1) or a unix socket PATH' },
       { name: '--log-level', value: 'LEVEL', choices: LOG_LEVELS, help: 'least severe level logged (default info)' },

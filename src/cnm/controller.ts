@@ -271,7 +271,7 @@ export class Controller {
     }
     const n: NetworkRecord = {
       id: req.id, mode, mtu, internal: req.internal, ipv6: req.ipv6,
-      ipv4: req.ipv4, ipv6Subnets: req.ipv6Subnets, options: o, host: this.hostName,
+      ipv4: req.ipv4, ipv6Subnets: req.ipv6Subnets, options: o, host: this.hostName, created: Date.now(),
     };
     const masq = o['com.docker.network.bridge.enable_ip_masquerade'] ?? o['weft.masquerade'];
     if (masq !== undefined) n.masquerade = masq === 'true';

@@ -22,6 +22,8 @@ export interface PoolRecord {
   pool: string;
   range?: string;
   v6: boolean;
+  /** When it was created (ms since the epoch). */
+  created?: number;
 }
 
 /** What an address key holds: who asked (gateway, endpoint, an owner ID), the MAC Docker sent, when. */
@@ -124,6 +126,7 @@ export class Ipam {
       space,
       pool: formatCidr(cidr),
       v6: cidr.v6,
+      created: Date.now(),
     };
     if (range) pool.range = formatCidr(range);
     if (!(await this.store.create(poolKey(pool.id), JSON.stringify(pool)))) {

@@ -38,6 +38,8 @@ export interface NetworkRecord {
   bridgeName?: string;
   /** Host that created it (global networks). */
   host?: string;
+  /** When it was created (ms since the epoch): reconciliation with Docker leaves young networks alone. */
+  created?: number;
 }
 
 export interface EndpointRecord {

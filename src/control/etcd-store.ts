@@ -66,7 +66,17 @@ function unavailable(err: unknown, what: string): never {
 }
 
 /** What a LeasedKeys reports: lease (re)granted and keys written, or lost. */
-export type LeaseEvent = { type: 'granted'; id: string } | { type: 'lost'; error: string } | { type: 'retry'; error: string };
+export type LeaseEvent = { type: 'granted'; id: string; failedAttempts?: number } | { type: 'lost'; error: string } | { type: 'retry'; error: string };
+
+/**
+ * Exponential back-off with jitter for retries against an unreachable etcd:
+ * 250 ms doubling to 30 s, each delay drawn from its upper half, so a
+ * quorum loss costs a few attempts a minute instead of a busy loop.
+ */
+export function backoffMs(failures: number, random = Math.random): number {
+  const ceiling = Math.min(30_000, 250 * 2 ** Math.min(Math.max(failures - 1, 0), 7));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
 
 /**
  * Keys that live only as long as this process keeps its lease alive (host
@@ -80,6 +90,8 @@ export class LeasedKeys {
   #closed = false;
   #granting: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
+  /** Failed re-grants in a row: one 'retry' event for the first, a count in the next 'granted'. */
+  #failures = 0;
 
   constructor(private readonly store: EtcdStore, readonly ttlSeconds: number, private readonly onEvent: (e: LeaseEvent) => void = () => undefined) {}
 
@@ -118,21 +130,22 @@ export class LeasedKeys {
     this.#lease = lease;
     try {
       const id = await lease.grant();
-      this.onEvent({ type: 'granted', id: String(id) });
+      this.onEvent({ type: 'granted', id: String(id), ...(this.#failures ? { failedAttempts: this.#failures } : {}) });
+      this.#failures = 0;
     } catch (err) {
       if (this.#lease === lease) this.#lease = undefined;
       unavailable(err, 'lease grant');
     }
   }
 
-  /** Re-grants and rewrites every key, retrying every second while etcd is away. */
+  /** Re-grants and rewrites every key, backing off (backoffMs) while etcd is away; one event per state change. */
   #scheduleRegrant(delayMs: number): void {
     if (this.#closed || this.#retry) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       void this.#rewrite().catch((err: unknown) => {
-        this.onEvent({ type: 'retry', error: (err as Error).message });
-        this.#scheduleRegrant(1000);
+        if (++this.#failures === 1) this.onEvent({ type: 'retry', error: (err as Error).message });
+        this.#scheduleRegrant(backoffMs(this.#failures));
       });
     }, delayMs);
   }
@@ -237,7 +250,9 @@ export class EtcdStore implements KvStore {
    */
   watch(prefix: string, onEvent: (e: WatchEvent) => void, onResync?: () => void): () => void {
     let cancelled = false;
+    let failures = 0;
     let watcher: { cancel(): Promise<void> } | undefined;
+    const retry = () => setTimeout(start, Math.max(WATCH_RECONNECT_MS, backoffMs(++failures)));
     // The namespace's watcher hands out keys already relative to PREFIX.
     const strip = (k: Buffer) => {
       const s = k.toString();
@@ -250,6 +265,7 @@ export class EtcdStore implements KvStore {
           return;
         }
         watcher = w;
+        failures = 0;
         w.on('put', (kv) => onEvent({ type: 'put', key: strip(kv.key), value: kv.value.toString() }));
         w.on('delete', (kv) => onEvent({ type: 'delete', key: strip(kv.key) }));
         w.on('connected', () => onResync?.());
@@ -257,11 +273,11 @@ export class EtcdStore implements KvStore {
           // The server cancelled the watch (e.g. its revision was compacted): start a new one.
           if (cancelled) return;
           watcher = undefined;
-          setTimeout(start, WATCH_RECONNECT_MS);
+          retry();
         });
         onResync?.();
       }, () => {
-        if (!cancelled) setTimeout(start, WATCH_RECONNECT_MS);
+        if (!cancelled) retry();
       });
     };
     start();

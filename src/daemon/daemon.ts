@@ -25,6 +25,9 @@ import type { HostPort } from '../dns/hostport.js';
 import { ControlServer, type ListenAddress, controlSocketPath } from './control.js';
 import { DaemonStatus } from './status.js';
 import { instrumentStore } from './store-metrics.js';
+import { type Claims, claimAndCheck } from './startup.js';
+import { DockerReconciler } from './docker-reconcile.js';
+import { basename } from 'node:path';
 
 export interface DaemonOptions {
   socket: string;
@@ -49,6 +52,8 @@ export interface DaemonOptions {
   mesh?: 'auto' | 'ipvs' | 'nft' | 'off';
   /** Also serve /metrics, /healthz and /status here (the control socket in the state dir is always served). */
   metrics?: ListenAddress;
+  /** Seconds between reconciliations with Docker's view, also their grace period (default 60; 0: off). */
+  dockerReconcile?: number;
 }
 
 export { DEFAULTS } from './defaults.js';
@@ -63,6 +68,8 @@ export class Daemon {
     readonly dns?: NetworkDns,
     readonly mesh?: MeshControl,
     private readonly cancelHostSideWatch?: () => void,
+    private readonly claims?: Claims,
+    private readonly reconciler?: DockerReconciler,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
@@ -72,7 +79,24 @@ export class Daemon {
   }
 
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
+    const embedded = opts.store === 'embedded' || opts.store === '';
+    const claims = await claimAndCheck({ ...opts, embedded });
+    try {
+      return await Daemon.#start(opts, log, claims);
+    } catch (err) {
+      claims.release();
+      throw err;
+    }
+  }
+
+  static async #start(opts: DaemonOptions, log: Logger, claims: Claims): Promise<Daemon> {
     const store = instrumentStore(await Daemon.openStore(opts));
+    if (store instanceof EmbeddedStore) {
+      const o = store.opened;
+      if (o.status === 'repaired') log({ level: 'warn', msg: 'state journal: cut a torn tail left by a crash mid-write', path: o.path, bytes: o.tornBytes });
+      if (o.status === 'migrated') log({ msg: 'state journal: rewrote a v1 journal in the v2 format', path: o.path, backup: `${o.path}.v1` });
+      if (o.deferred) log({ level: 'error', msg: 'state journal cannot be written; serving reads, refusing changes until there is space', error: o.deferred.message });
+    }
     // Served from the start: /healthz says "reconciling" until the kernel matches the store.
     const status = new DaemonStatus(opts, store);
     let control: ControlServer;
@@ -87,11 +111,12 @@ export class Daemon {
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
-    const drivers = [overlay, new BridgeDriver(), new MacvlanDriver()];
+    const drivers = [overlay, new BridgeDriver(opts.instance ? { instance: opts.instance } : {}), new MacvlanDriver()];
     const hostName = opts.hostName ?? hostname();
     const controller = store instanceof EtcdStore
       ? new GlobalController(store, drivers, hostName, overlay)
       : new Controller(store, drivers, undefined, hostName);
+    controller.instance = opts.instance ?? '';
     controller.onBackgroundError = (err) => log({ level: 'warn', msg: 'background kernel cleanup failed', error: err.message });
     status.controller = controller;
     const t0 = Date.now();
@@ -117,7 +142,16 @@ export class Daemon {
     const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
     status.attach({ peers, dns, mesh });
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir, control: controlSocketPath(opts.stateDir), ...(control.tcpPort() !== undefined ? { metricsPort: control.tcpPort() } : {}) });
-    return new Daemon(controller, store, server, control, peers, dns, mesh, cancelHostSideWatch);
+    const interval = opts.dockerReconcile ?? 60;
+    let reconciler: DockerReconciler | undefined;
+    if (store instanceof EmbeddedStore && interval > 0) {
+      reconciler = new DockerReconciler(controller, {
+        socket: opts.dockerSocket ?? '/var/run/docker.sock', driver: basename(opts.socket, '.sock'), intervalMs: interval * 1000, log,
+      });
+      controller.onLostRetry = () => reconciler!.soon();
+      await reconciler.start();
+    }
+    return new Daemon(controller, store, server, control, peers, dns, mesh, cancelHostSideWatch, claims, reconciler);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -148,6 +182,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    await this.reconciler?.close();
     this.cancelHostSideWatch?.();
     await this.server.close();
     await this.control.close();
@@ -156,5 +191,6 @@ export class Daemon {
     await this.peers?.stop();
     await this.controller.settle();
     await this.store.close();
+    this.claims?.release();
   }
 }

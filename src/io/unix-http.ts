@@ -56,6 +56,12 @@ function inheritedFd(path: string): number | undefined {
 
 const inherited = new WeakSet<Server>();
 
+/** Throws SocketInUseError when a process serves the socket at path (checked before a daemon touches anything); a socket systemd passed us is ours. */
+export async function assertSocketFree(path: string): Promise<void> {
+  if (inheritedFd(path) !== undefined) return; // systemd holds it for us (socket activation)
+  if (existsSync(path) && lstatSync(path).isSocket() && (await isLive(path))) throw new SocketInUseError(path);
+}
+
 export async function listenUnixHttp(path: string, handler: Handler, opts: { maxBodyBytes: number; tooLarge: HttpResponse }): Promise<Server> {
   const fd = inheritedFd(path);
   if (fd !== undefined) {

@@ -71,6 +71,8 @@ export function parse(args: string[]): { opts: DaemonOptions; logLevel: LogLevel
   if (ups.length) o.dnsUpstreams = ups.map((u) => parseHostPort(u));
   const docker = str(p, 'docker-socket');
   if (docker !== undefined) o.dockerSocket = docker;
+  const reconcile = str(p, 'docker-reconcile');
+  if (reconcile !== undefined) o.dockerReconcile = intArg('--docker-reconcile', reconcile, 0, 86400);
   const mesh = str(p, 'mesh');
   if (mesh !== undefined) o.mesh = mesh as NonNullable<DaemonOptions['mesh']>;
   const m = str(p, 'metrics');
