@@ -60,9 +60,9 @@ function claimOf(v: string): AddressClaim {
   }
 }
 
-const poolKey = (id: string) => `ipam/pools/${encodeURIComponent(id)}`;
+export const poolKey = (id: string) => `ipam/pools/${encodeURIComponent(id)}`;
 const addrPrefix = (id: string) => `ipam/addrs/${encodeURIComponent(id)}/`;
-const addrKey = (id: string, ip: string) => `${addrPrefix(id)}${ip}`;
+export const addrKey = (id: string, ip: string) => `${addrPrefix(id)}${ip}`;
 
 export class Ipam {
   /**

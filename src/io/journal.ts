@@ -29,7 +29,8 @@ const NL = 0x0a;
 
 /** The journal is damaged in a way a crash cannot explain; nothing was changed. */
 export class JournalCorruptError extends WeftError {
-  constructor(readonly path: string, readonly offset: number, reason: string) {
+  /** `records`: the intact records before the damage (what `weft state recover` starts from). */
+  constructor(readonly path: string, readonly offset: number, reason: string, readonly records: unknown[] = []) {
     super('EJOURNALCORRUPT', `state journal ${path} is damaged at byte ${offset} (${reason}); weft refuses to start rather than lose state. Inspect with 'weft state check --state-dir ${dirname(path)}', rebuild with 'weft state recover --state-dir ${dirname(path)}' (keeps a backup of the damaged file)`);
   }
 }
@@ -76,7 +77,7 @@ export function scanJournal(path: string, buf: Buffer): JournalScan {
     const bad = (reason: string): JournalScan => {
       // A crash mid-append leaves a prefix of one write: no newline in it.
       if (buf.indexOf(NL, off) < 0) return { status: 'repaired', records, goodSize: off, tornBytes: buf.length - off };
-      throw new JournalCorruptError(path, off, reason);
+      throw new JournalCorruptError(path, off, reason, records);
     };
     if (buf.length - off < RECORD_HEADER) return bad('record header cut short');
     const head = buf.toString('latin1', off, off + RECORD_HEADER);
@@ -87,11 +88,11 @@ export function scanJournal(path: string, buf: Buffer): JournalScan {
     if (end >= buf.length) return bad('record runs past the end of the file');
     if (buf[end] !== NL) return bad('record not terminated');
     const payload = buf.subarray(off + RECORD_HEADER, end);
-    if (crc32(payload) !== parseInt(m[2]!, 16)) throw new JournalCorruptError(path, off, 'checksum mismatch');
+    if (crc32(payload) !== parseInt(m[2]!, 16)) throw new JournalCorruptError(path, off, 'checksum mismatch', records);
     try {
       records.push(JSON.parse(payload.toString('utf8')));
     } catch {
-      throw new JournalCorruptError(path, off, 'record is not JSON');
+      throw new JournalCorruptError(path, off, 'record is not JSON', records);
     }
     off = end + 1;
   }
@@ -109,7 +110,7 @@ function scanV1(path: string, buf: Buffer): JournalScan {
       if (line) records.push(JSON.parse(line));
     } catch {
       if (nl < 0) return { status: 'migrated', records, goodSize: off, tornBytes: buf.length - off };
-      throw new JournalCorruptError(path, off, off === 0 ? 'not a weft journal' : 'unreadable line in a v1 journal');
+      throw new JournalCorruptError(path, off, off === 0 ? 'not a weft journal' : 'unreadable line in a v1 journal', records);
     }
     if (nl < 0) break;
     off = nl + 1;
@@ -121,6 +122,11 @@ function scanV1(path: string, buf: Buffer): JournalScan {
 export function readJournal(path: string): JournalScan {
   if (!existsSync(path)) return { status: 'missing', records: [], goodSize: 0, tornBytes: 0 };
   return scanJournal(path, readFileSync(path));
+}
+
+/** Replaces the journal at path with `records` in one durable step (recovery, tests). */
+export function writeJournal(path: string, records: unknown[]): void {
+  writeFileAtomic(path, Buffer.concat([Buffer.from(JOURNAL_HEADER), ...records.map(encodeRecord)]), 0o600);
 }
 
 export class Journal {
@@ -188,7 +194,7 @@ export class Journal {
 
   /** Replaces the file with `records` (temp, fsync, rename, fsync dir): the old generation stays until the new one is durable. */
   #rewrite(records: unknown[]): void {
-    writeFileAtomic(this.path, Buffer.concat([Buffer.from(JOURNAL_HEADER), ...records.map(encodeRecord)]), 0o600);
+    writeJournal(this.path, records);
     this.#openFd();
   }
 

@@ -168,3 +168,24 @@ export async function closeUnixHttp(server: Server, path: string): Promise<void>
     // already gone
   }
 }
+
+/** One POST with a JSON body to an HTTP server on a unix socket (the CLI calling the plugin socket). */
+export function postUnixJson(path: string, url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: path, path: url, method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let parsed: Record<string, unknown> = {};
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        } catch {
+          // not JSON: status alone tells
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', (err) => reject(new WeftError('ENOCONN', `cannot reach ${path}: ${err.message} (is the weft daemon running?)`)));
+    req.end(JSON.stringify(body));
+  });
+}
