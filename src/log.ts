@@ -42,6 +42,8 @@ function textValue(v: unknown): string {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream = opts.stream ?? process.stderr;
+  // A full disk under the log file must not take the daemon down: the line is lost, not the process.
+  stream.on('error', () => undefined);
   const limit = RANK[opts.level ?? 'info'];
   const format = opts.format ?? ((stream as { isTTY?: boolean }).isTTY ? 'text' : 'json');
   const now = opts.now ?? (() => new Date());

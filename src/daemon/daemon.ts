@@ -12,7 +12,8 @@ import { OverlayDriver } from '../cnm/drivers/overlay.js';
 import { applyConnectivity } from '../cnm/drivers/connectivity.js';
 import { boundPorts } from '../io/listening.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
-import { EtcdStore } from '../control/etcd-store.js';
+// etcd3 and gRPC take seconds to load: only daemons with an etcd store load them (fast restarts after a crash).
+import type { EtcdStore } from '../control/etcd-store.js';
 import { GlobalController } from '../control/global-controller.js';
 import { PeerDistributor } from '../control/peers.js';
 import type { KvStore } from '../control/store.js';
@@ -74,7 +75,7 @@ export class Daemon {
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
     if (opts.store === 'embedded' || opts.store === '') return EmbeddedStore.open(opts.stateDir);
-    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return EtcdStore.connect(opts.store);
+    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return (await import('../control/etcd-store.js')).EtcdStore.connect(opts.store);
     throw new InvalidArgumentError(`--store must be 'embedded' or etcd://host:port[,host:port], got ${JSON.stringify(opts.store)}`);
   }
 
@@ -113,8 +114,8 @@ export class Daemon {
     });
     const drivers = [overlay, new BridgeDriver(opts.instance ? { instance: opts.instance } : {}), new MacvlanDriver()];
     const hostName = opts.hostName ?? hostname();
-    const controller = store instanceof EtcdStore
-      ? new GlobalController(store, drivers, hostName, overlay)
+    const controller = store.kind === 'etcd'
+      ? new GlobalController(store as EtcdStore, drivers, hostName, overlay)
       : new Controller(store, drivers, undefined, hostName);
     controller.instance = opts.instance ?? '';
     controller.onBackgroundError = (err) => log({ level: 'warn', msg: 'background kernel cleanup failed', error: err.message });

@@ -19,6 +19,7 @@ import { JournalCorruptError, type JournalScan, readJournal, writeJournal } from
 import { netnsExists } from '../io/netns.js';
 import { decodeVxlan } from '../netlink/rtnetlink/link-kinds/vxlan.js';
 import { instanceKernelObjects } from './startup.js';
+import { WeftError } from '../errors.js';
 
 export interface CheckReport {
   path: string;
@@ -61,6 +62,8 @@ export interface RecoverOptions {
   /** weft's driver name in Docker (the plugin socket's base name). */
   driver: string;
   host?: string;
+  /** Go on when Docker's view cannot be read, keeping only the intact records (the next start removes this instance's kernel objects they do not explain). */
+  withoutDocker?: boolean;
 }
 
 export interface RecoverReport {
@@ -114,6 +117,7 @@ export async function recoverState(o: RecoverOptions): Promise<RecoverReport> {
         if (n.Driver === o.driver || n.IPAM?.Driver === o.driver) docker.push(await dockerGetJson<DockerNetwork>(o.dockerSocket, `/networks/${encodeURIComponent(n.Id)}`));
       }
     } catch (err) {
+      if (!o.withoutDocker) throw new WeftError('EDOCKERAPI', `cannot read Docker's view to rebuild from (${(err as Error).message}); start dockerd, give --docker-socket, or pass --without-docker to keep only the ${data.size} intact record(s)`);
       report.dockerError = (err as Error).message;
       docker = [];
     }

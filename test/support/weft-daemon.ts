@@ -28,7 +28,9 @@ export interface WeftDaemonOptions {
   dockerSocket?: string;
   /** DNS upstream; default 198.18.0.53, a lab address where nothing answers. */
   dnsUpstream?: string;
-  /** More `weft daemon` options (e.g. ['--mesh', 'ipvs']). */
+  /** Where the daemon's output goes (default: daemon.log in the state dir). */
+  logPath?: string;
+  /** More `weft daemon` arguments. */
   extraArgs?: string[];
 }
 
@@ -48,7 +50,7 @@ export class WeftDaemon {
 
   constructor(readonly opts: WeftDaemonOptions) {
     this.stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'weft-state-'));
-    this.logPath = join(this.stateDir, 'daemon.log');
+    this.logPath = opts.logPath ?? join(this.stateDir, 'daemon.log');
   }
 
   async start(): Promise<void> {

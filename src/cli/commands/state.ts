@@ -3,7 +3,7 @@
  * state journal intact, torn at its tail (repaired at start), or damaged
  * (start refused); which kernel objects of this instance exist.
  * `weft state recover [--state-dir DIR] [--instance NAME] [--socket PATH]
- *  [--docker-socket PATH] [--host NAME]`: rebuilds the journal from its
+ *  [--docker-socket PATH] [--host NAME] [--without-docker]`: rebuilds the journal from its
  * intact records, Docker's view and the kernel, keeping the damaged file as
  * `state.journal.damaged-<time>` (docs/state.md). Run with the daemon stopped.
  */
@@ -21,12 +21,17 @@ interface Opts {
   socket: string;
   dockerSocket: string;
   host?: string;
+  withoutDocker: boolean;
 }
 
 function parse(args: string[]): Opts {
-  const o: Opts = { stateDir: DEFAULTS.stateDir, instance: '', socket: DEFAULTS.socket, dockerSocket: '/var/run/docker.sock' };
+  const o: Opts = { stateDir: DEFAULTS.stateDir, instance: '', socket: DEFAULTS.socket, dockerSocket: '/var/run/docker.sock', withoutDocker: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    if (a === '--without-docker') {
+      o.withoutDocker = true;
+      continue;
+    }
     const v = args[++i];
     if (v === undefined || v.startsWith('--')) throw new InvalidArgumentError(`${a} needs a value`);
     switch (a) {
@@ -35,7 +40,7 @@ function parse(args: string[]): Opts {
       case '--socket': o.socket = v; break;
       case '--docker-socket': o.dockerSocket = v; break;
       case '--host': o.host = v; break;
-      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft state check|recover --state-dir DIR --instance NAME --socket PATH --docker-socket PATH --host NAME)`);
+      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft state check|recover --state-dir DIR --instance NAME --socket PATH --docker-socket PATH --host NAME --without-docker)`);
     }
   }
   return o;
@@ -57,7 +62,7 @@ export async function run(args: string[]): Promise<number> {
     return r.startable ? 0 : 1;
   }
   if (verb === 'recover') {
-    const r = await recoverState({ stateDir: o.stateDir, instance: o.instance, dockerSocket: o.dockerSocket, driver: basename(o.socket, '.sock'), ...(o.host ? { host: o.host } : {}) });
+    const r = await recoverState({ stateDir: o.stateDir, instance: o.instance, dockerSocket: o.dockerSocket, driver: basename(o.socket, '.sock'), withoutDocker: o.withoutDocker, ...(o.host ? { host: o.host } : {}) });
     if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
       if (r.dockerError) process.stdout.write(`warning: Docker's view unavailable (${r.dockerError}); kept only the intact records\n`);
