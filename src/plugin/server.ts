@@ -29,7 +29,12 @@ export class PluginServer {
       const method = response.status === 404 ? 'unknown' : req.path.slice(1);
       REQUESTS.with({ method, outcome: outcome(response.status) }).inc();
       DURATION.with({ method }).observe(ms / 1000);
-      log({ level: response.status === 200 ? 'info' : 'warn', msg: 'plugin request', method: req.path, status: response.status, ms: Math.round(ms * 100) / 100, ...(code ? { code } : {}) });
+      // The body size shows Docker's empty-body retries (docs/state.md); a refused body is logged for diagnosis.
+      log({
+        level: response.status === 200 ? 'info' : 'warn', msg: 'plugin request', method: req.path, status: response.status,
+        ms: Math.round(ms * 100) / 100, bytes: req.body.length,
+        ...(code ? { code } : {}), ...(response.status >= 400 && response.status < 500 ? { body: req.body.toString('utf8', 0, 200) } : {}),
+      });
       return response;
     }, { maxBodyBytes: MAX_BODY_BYTES, tooLarge });
     return new PluginServer(path, server);
