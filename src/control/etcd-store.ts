@@ -9,12 +9,13 @@
  *
  * Every unary call has a deadline (a frozen or unreachable etcd fails the
  * call with StoreUnavailableError instead of hanging it); watch streams have
- * none, and reconnect with a short constant backoff, calling the caller's
+ * none, and reconnect with exponential back-off and jitter (backoff.ts), calling the caller's
  * resync hook each time they (re)connect.
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Lease, type Namespace } from 'etcd3';
 import { InvalidArgumentError } from '../errors.js';
+import { backoffMs } from './backoff.js';
 import { type KvStore, StoreUnavailableError, type WatchEvent } from './store.js';
 
 const PREFIX = 'weft/';
@@ -68,15 +69,6 @@ function unavailable(err: unknown, what: string): never {
 /** What a LeasedKeys reports: lease (re)granted and keys written, or lost. */
 export type LeaseEvent = { type: 'granted'; id: string; failedAttempts?: number } | { type: 'lost'; error: string } | { type: 'retry'; error: string };
 
-/**
- * Exponential back-off with jitter for retries against an unreachable etcd:
- * 250 ms doubling to 30 s, each delay drawn from its upper half, so a
- * quorum loss costs a few attempts a minute instead of a busy loop.
- */
-export function backoffMs(failures: number, random = Math.random): number {
-  const ceiling = Math.min(30_000, 250 * 2 ** Math.min(Math.max(failures - 1, 0), 7));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
 
 /**
  * Keys that live only as long as this process keeps its lease alive (host

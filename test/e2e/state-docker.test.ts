@@ -82,7 +82,9 @@ test('kill -9 burst: 8 × docker rm -f, weft killed 0–1.5 s later and restarte
     emptyRetries = weft.log().split('\n').filter((l) => /"method":"\/(NetworkDriver|IpamDriver)\.\w+".*"bytes":0/.test(l)).length;
     t.diagnostic(`empty-body retries dockerd sent after the crashes (captured from the plugin log): ${emptyRetries}`);
   } finally {
-    await d(['network', 'rm', net]);
+    const left = (await docker.tryDocker(['ps', '-aq', '--filter', `network=${net}`])).stdout.split('\n').filter(Boolean);
+    if (left.length) await docker.tryDocker(['rm', '-f', ...left]);
+    await docker.tryDocker(['network', 'rm', net]);
   }
   await eventually('network, VNI, pool and links after docker network rm', async () => [
     ...[...state().keys()].filter((k) => !k.startsWith('hosts/')), ...(await links()),
@@ -119,7 +121,7 @@ test('a deleted journal refuses start; weft state recover brings back what the k
     await d(['rm', '-f', 'rec-a', 'rec-b', 'rec-c']);
   } finally {
     await docker.tryDocker(['rm', '-f', 'rec-a', 'rec-b', 'rec-c']);
-    await d(['network', 'rm', net]);
+    await docker.tryDocker(['network', 'rm', net]);
   }
   await eventually('nothing left after docker network rm', async () => [...state().keys(), ...(await links())]);
 });

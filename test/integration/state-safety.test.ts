@@ -152,6 +152,51 @@ test('a flipped byte, an empty or a missing journal with this instance\'s object
   }
 });
 
+test('weft endpoint rm / network rm: a dry run prints the calls, the real run removes records, addresses and links', { skip }, async () => {
+  const { weft, nid, subnet } = await daemonWithNetwork('repair', 2);
+  const socket = weft.opts.socket;
+  const weftCli = (args: string[]) => run(['nsenter', `--net=/var/run/netns/${host.netns}`, process.execPath, cli, ...args, '--socket', socket, '--state-dir', weft.stateDir]);
+  try {
+    const pool = (await call(socket, '/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: `${subnet.replace(/\.\d+$/, '.250')}.0/24`, V6: false })).json.PoolID as string;
+    assert.ok(pool);
+    const eid = `${nid.slice(0, 62)}10`;
+    const linksBefore = await links();
+    const dry = await weftCli(['endpoint', 'rm', eid.slice(0, 64), '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^would call \/NetworkDriver\.DeleteEndpoint \{"NetworkID":"[0-9a-f]{64}","EndpointID":"[0-9a-f]{64}"\}$/m);
+    assert.deepEqual(await links(), linksBefore, 'a dry run changes nothing');
+    const bad = await weftCli(['endpoint', 'rm', 'zzzz']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^weft: no weft endpoint zzzz/);
+    const rm = await weftCli(['endpoint', 'rm', eid]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.ok(!EmbeddedStore.snapshot(weft.stateDir).has(`endpoints/${eid}`));
+    const nrm = await weftCli(['network', 'rm', nid.slice(0, 12)]);
+    assert.equal(nrm.code, 0, nrm.stderr);
+    assert.match(nrm.stdout, /DeleteNetwork/);
+    const keys = [...EmbeddedStore.snapshot(weft.stateDir).keys()];
+    assert.deepEqual(keys.filter((k) => k.startsWith('networks/') || k.startsWith('endpoints/')), []);
+    await weft.kill();
+    await weft.start();
+    assert.deepEqual(await links(), [], 'no link of the network left');
+  } finally {
+    await weft.destroy();
+  }
+});
+
+test('--mesh ipvs on a kernel without IPVS refuses to start with a clear message', { skip }, async (t) => {
+  const { probeMeshBackend } = await import('../../src/dataplane/mesh.js');
+  if ((await probeMeshBackend()) === 'ipvs') {
+    t.skip('this kernel has IPVS (the kernel-lab tier covers --mesh ipvs)');
+    return;
+  }
+  const stateDir = mkdtempSync(join(dir, 'ipvs-'));
+  const r = await run([...daemonArgs(stateDir, join(dir, 'ipvs.sock'), `${lab.prefix}ipvs`), '--mesh', 'ipvs']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^weft: --mesh ipvs: this kernel has no IPVS/);
+  assert.ok(!existsSync(join(stateDir, 'state.journal')), 'refused before touching the state');
+});
+
 /** A small tmpfs as a state directory. */
 async function tmpfs(name: string): Promise<string> {
   const m = join(dir, name);

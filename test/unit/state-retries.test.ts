@@ -212,3 +212,13 @@ test('reconciliation with Docker releases networks, endpoints, addresses and poo
   await ipam.releasePool(pk.id);
   assert.deepEqual(await keys(''), []);
 });
+
+test('store back-off: exponential with jitter in the upper half, capped at 30 s', async () => {
+  const { backoffMs } = await import('../../src/control/backoff.js');
+  const ceilings = [1, 2, 3, 4, 5, 8, 9, 50].map((f) => backoffMs(f, () => 1));
+  assert.deepEqual(ceilings, [250, 500, 1000, 2000, 4000, 30_000, 30_000, 30_000]);
+  for (let f = 1; f < 12; f++) {
+    const hi = backoffMs(f, () => 1);
+    assert.equal(backoffMs(f, () => 0), hi / 2, 'the lower bound is half the ceiling');
+  }
+});
