@@ -419,6 +419,7 @@ export class Controller {
       if (ep.networkId !== networkId) throw new EndpointNotFoundError(`${endpointId} on network ${networkId}`);
       if (sandboxKey && ep.sandboxKey !== sandboxKey) {
         ep.sandboxKey = sandboxKey;
+        ep.joined = Date.now();
         await this.store.put(`endpoints/${endpointId}`, JSON.stringify(ep));
       }
       await this.#driver(n.mode).ensureEndpoint(n, ep);

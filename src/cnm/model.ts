@@ -54,8 +54,9 @@ export interface EndpointRecord {
   /** The link that stays (bridge port / overlay br0 port), if any. */
   portName?: string;
   sandboxKey?: string;
-  /** When it was created (ms since the epoch): reconciliation with Docker leaves young endpoints alone. */
+  /** When it was created and when it joined a sandbox (ms since the epoch): reconciliation with Docker leaves young endpoints alone. */
   created?: number;
+  joined?: number;
   /** Host this endpoint lives on (multi-host). */
   host?: string;
   /** Service name from Docker label weft.service, for DNS and the mesh. */

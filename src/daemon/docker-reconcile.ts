@@ -57,11 +57,15 @@ export interface DockerReconcileResult {
   pools: string[];
 }
 
+const UNJOINED_GRACE_FACTOR = 5;
+const UNJOINED_GRACE_MIN_MS = 30_000;
+
 /** Releases what Docker no longer has; `graceMs` protects records still being created. */
 export async function reconcileWithDocker(c: Controller, view: DockerView, graceMs: number, now = Date.now()): Promise<DockerReconcileResult> {
   const out: DockerReconcileResult = { networks: [], endpoints: [], addresses: [], pools: [] };
   if (c.store.kind !== 'embedded') return out;
-  const old = (t: number | undefined) => t === undefined || now - t >= graceMs;
+  const old = (t: number | undefined, grace = graceMs) => t === undefined || now - t >= grace;
+  const unjoinedGrace = graceMs === 0 ? 0 : Math.max(graceMs * UNJOINED_GRACE_FACTOR, UNJOINED_GRACE_MIN_MS);
   for (const n of await c.networks()) {
     const eps = view.networks.get(n.id);
     if (!eps) {
@@ -71,7 +75,8 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
       continue;
     }
     for (const ep of await c.endpoints(n.id)) {
-      if (ep.ingress || eps.has(ep.id) || !old(ep.created)) continue;
+      if (ep.ingress || eps.has(ep.id)) continue;
+      if (ep.sandboxKey ? !old(Math.max(ep.created ?? 0, ep.joined ?? 0)) : !old(ep.created, unjoinedGrace)) continue;
       await c.deleteEndpoint(n.id, ep.id);
       out.endpoints.push(ep.id);
     }
@@ -84,8 +89,9 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
       out.pools.push(pool.id);
       continue;
     }
+    const ofEndpoints = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
     for (const [ip, claim] of await c.ipam.claims(pool.id)) {
-      if (held.has(ip) || claim.owner.startsWith('ingress-') || !old(claim.t)) continue;
+      if (held.has(ip) || ofEndpoints.has(ip) || claim.owner === 'gateway' || claim.owner.startsWith('ingress-') || !old(claim.t)) continue;
       await c.ipam.releaseAddress(pool.id, ip);
       out.addresses.push(`${pool.id}:${ip}`);
     }

@@ -18,6 +18,8 @@ import { lockDirectory } from '../io/instance-lock.js';
 import { JournalCorruptError, type JournalScan, readJournal, writeJournal } from '../io/journal.js';
 import { netnsExists } from '../io/netns.js';
 import { decodeVxlan } from '../netlink/rtnetlink/link-kinds/vxlan.js';
+import { listAddresses } from '../netlink/rtnetlink/addr.js';
+import { containsAddress, ipToBigint, parseCidr } from '../cnm/cidr.js';
 import { instanceKernelObjects } from './startup.js';
 import { WeftError } from '../errors.js';
 
@@ -89,6 +91,15 @@ async function existingName(netns: string | undefined, kind: LinkKind, legacy: s
   });
 }
 
+/** The addresses on a network's gateway device (the bridge, or br0 in the overlay namespace): weft put its gateways there. */
+async function gatewayAddresses(netns: string | undefined, dev: string): Promise<string[]> {
+  if (netns && !netnsExists(netns)) return [];
+  return withRtnl(netns, async (rtnl) => {
+    if (!(await rtnl.link(dev))) return [];
+    return (await listAddresses(rtnl, { dev })).filter((a) => a.scope === 0).map((a) => `${a.local}/${a.prefixLength}`);
+  });
+}
+
 async function overlayVni(ns: string): Promise<number | undefined> {
   if (!netnsExists(ns)) return undefined;
   return withRtnl(ns, async (rtnl) => {
@@ -124,7 +135,7 @@ export async function recoverState(o: RecoverOptions): Promise<RecoverReport> {
     const host = o.host ?? hostname();
     for (const dn of docker) {
       if (dn.Driver === o.driver) await rebuildNetwork(dn, data, o.instance, host, report);
-      if (dn.IPAM?.Driver === o.driver) rebuildIpam(dn, data, report);
+      if (dn.IPAM?.Driver === o.driver) rebuildIpam(dn, data, report, dn.Driver === o.driver ? JSON.parse(data.get(`networks/${dn.Id}`) ?? 'null') as NetworkRecord | null : null);
     }
     if (existsSync(path)) {
       report.backup = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -158,6 +169,17 @@ async function rebuildNetwork(dn: DockerNetwork, data: Map<string, string>, inst
     const masq = options['com.docker.network.bridge.enable_ip_masquerade'] ?? options['weft.masquerade'];
     if (masq !== undefined) n.masquerade = masq === 'true';
     if (mode === 'bridge') n.bridgeName = (await existingName(undefined, 'bridge', names.bridge(n.id), instance, n.id)).name;
+    // Docker shows only gateways a user gave; the kernel has the rest.
+    const onDevice = mode === 'bridge' ? await gatewayAddresses(undefined, n.bridgeName!) : mode === 'overlay' ? await gatewayAddresses(names.overlayNetns(n.id, instance), 'br0') : [];
+    for (const sub of [...n.ipv4, ...n.ipv6Subnets]) {
+      if (sub.gateway) continue;
+      const c = parseCidr(sub.pool);
+      const gw = onDevice.find((a) => {
+        const { value, v6 } = ipToBigint(a.split('/')[0]!);
+        return v6 === c.v6 && containsAddress(c, value);
+      });
+      if (gw) sub.gateway = gw;
+    }
     if (mode === 'overlay') {
       const vni = (await overlayVni(names.overlayNetns(n.id, instance))) ?? (options['weft.vni'] ? Number(options['weft.vni']) : undefined);
       if (vni === undefined) return; // nothing tells which VNI the other hosts use
@@ -186,7 +208,7 @@ async function rebuildNetwork(dn: DockerNetwork, data: Map<string, string>, inst
   }
 }
 
-function rebuildIpam(dn: DockerNetwork, data: Map<string, string>, report: RecoverReport): void {
+function rebuildIpam(dn: DockerNetwork, data: Map<string, string>, report: RecoverReport, n: NetworkRecord | null): void {
   const containers = Object.values(dn.Containers ?? {});
   for (const cfg of dn.IPAM?.Config ?? []) {
     if (!cfg.Subnet) continue;
@@ -202,7 +224,8 @@ function rebuildIpam(dn: DockerNetwork, data: Map<string, string>, report: Recov
       data.set(addrKey(pool.id, ip), JSON.stringify(c));
       report.rebuilt.addresses++;
     };
-    if (cfg.Gateway) claim(cfg.Gateway, { owner: 'gateway', t: Date.now() });
+    const gateway = cfg.Gateway || bare([...(n?.ipv4 ?? []), ...(n?.ipv6Subnets ?? [])].find((s) => s.pool === cfg.Subnet)?.gateway);
+    if (gateway) claim(gateway, { owner: 'gateway', t: Date.now() });
     for (const a of Object.values(cfg.AuxiliaryAddresses ?? {})) claim(bare(a), { owner: 'aux', t: Date.now() });
     for (const c of containers) {
       const a = bare(v6 ? c.IPv6Address : c.IPv4Address);

@@ -363,7 +363,7 @@ test('100 rounds of kill -9 at random points (every 5th on a full disk): every a
     held.clear();
     const leftover = () => [...EmbeddedStore.snapshot(stateDir).keys()].filter((k) => k.startsWith('endpoints/') || (k.startsWith('ipam/addrs/') && !k.endsWith(`/${subnet}.1`)));
     for (const k of leftover()) assert.ok(k.startsWith('ipam/') || inDoubt.has(k.slice('endpoints/'.length)), `${k} was never in doubt`);
-    for (let i = 0; i < 300 && leftover().length; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && leftover().length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(leftover(), [], 'reconciliation with Docker released what Docker never acknowledged');
     assert.equal((await call(socket, '/NetworkDriver.DeleteNetwork', { NetworkID: nid })).status, 200);
     await call(socket, '/IpamDriver.ReleaseAddress', { PoolID: pool, Address: `${subnet}.1` });

@@ -193,6 +193,9 @@ test('reconciliation with Docker releases networks, endpoints, addresses and poo
   const leaked = await ipam.requestAddress(pk.id, undefined, { mac: '02:42:00:00:00:0b' });
   await controller.createEndpoint(keep, 'e1'.repeat(32), { address: a, addressV6: '', mac: '' });
   await controller.createEndpoint(keep, 'e2'.repeat(32), { address: leaked, addressV6: '', mac: '' });
+  await controller.join(keep, 'e2'.repeat(32), '/var/run/docker/netns/gone');
+  const unjoined = await ipam.requestAddress(pk.id, undefined, { mac: '02:42:00:00:00:0c' });
+  await controller.createEndpoint(keep, 'e4'.repeat(32), { address: unjoined, addressV6: '', mac: '' });
   await controller.createEndpoint(gone, 'e3'.repeat(32), { address: '198.19.57.2/24', addressV6: '', mac: '' });
   const view = {
     networks: new Map([[keep, new Set(['e1'.repeat(32)])]]),
@@ -200,11 +203,14 @@ test('reconciliation with Docker releases networks, endpoints, addresses and poo
   };
   const young = await reconcileWithDocker(controller, view, 60_000);
   assert.deepEqual(young, { networks: [], endpoints: [], addresses: [], pools: [] }, 'nothing younger than the grace period is touched');
-  const r = await reconcileWithDocker(controller, view, 0);
+  const r = await reconcileWithDocker(controller, view, 1000, Date.now() + 2000);
   assert.deepEqual(r.networks, [gone]);
-  assert.deepEqual(r.endpoints, ['e2'.repeat(32)]);
-  assert.deepEqual(r.addresses, [`${pk.id}:${leaked.split('/')[0]}`]);
+  assert.deepEqual(r.endpoints, ['e2'.repeat(32)], 'a joined endpoint Docker does not list goes after one period');
+  assert.deepEqual(r.addresses, [`${pk.id}:${leaked.split('/')[0]}`], 'the released endpoint\'s address; one an endpoint record holds stays, and the gateway');
   assert.deepEqual(r.pools, [pg.id]);
+  const later = await reconcileWithDocker(controller, view, 1000, Date.now() + 31_000);
+  assert.deepEqual(later.endpoints, ['e4'.repeat(32)], 'one that never joined only after the longer grace');
+  assert.deepEqual(later.addresses, [`${pk.id}:${unjoined.split('/')[0]}`]);
   assert.deepEqual((await controller.endpoints()).map((e) => e.id), ['e1'.repeat(32)]);
   assert.deepEqual(await keys('vni/'), [`vni/${(await controller.network(keep)).vni}`]);
   await controller.deleteEndpoint(keep, 'e1'.repeat(32));
