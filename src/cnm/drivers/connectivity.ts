@@ -7,11 +7,11 @@
  */
 import { type ConnectNetwork, type ConnectPort, type ConnectState, applyConnect } from '../../dataplane/nft-connect.js';
 import { writeSysctls } from '../../io/sysctl.js';
-import { type EndpointRecord, type NetworkRecord, macvlanHostAddress, names } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, bridgeOf, macvlanHostAddress, names } from '../model.js';
 
 /** The host-side link a network's traffic enters the host through, if it has one. */
 export function hostLinkOf(n: NetworkRecord): string | undefined {
-  if (n.mode === 'bridge') return names.bridge(n.id);
+  if (n.mode === 'bridge') return bridgeOf(n);
   if (n.mode === 'overlay' && !n.internal) return names.egress(n.id);
   if (n.mode === 'macvlan' && macvlanHostAddress(n)) return names.macvlanHost(n.id);
   return undefined;
