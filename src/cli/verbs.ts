@@ -9,6 +9,8 @@ import { type Flag, JSON_FLAG, NETNS, type VerbSpec } from './flags.js';
 const STATE_DIR: Flag = { name: '--state-dir', value: 'DIR', help: 'weft state directory (default /var/lib/weft)' };
 const STORE: Flag = { name: '--store', value: 'URL', help: "'embedded' or etcd://HOST:PORT[,HOST:PORT] (default $WEFT_STORE or embedded)" };
 const IPROUTE = [NETNS, JSON_FLAG];
+const DRY_RUN: Flag = { name: '--dry-run', help: 'rm: print the calls, change nothing' };
+const PLUGIN_SOCKET: Flag = { name: '--socket', value: 'PATH', help: 'the running daemon\'s plugin socket (default /run/docker/plugins/weft.sock)' };
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 
@@ -74,8 +76,9 @@ export const VERBS: readonly VerbSpec[] = [
     ],
   },
   {
-    name: 'endpoint', summary: 'list the endpoints weft manages: ls',
-    usage: ['endpoint ls'], subcommands: ['ls'], flags: [JSON_FLAG, STATE_DIR, STORE],
+    name: 'endpoint', summary: 'list the endpoints weft manages: ls; remove one Docker forgot: rm ID [--dry-run]',
+    usage: ['endpoint ls', 'endpoint rm ID [--dry-run] [--socket PATH]   (operator repair, through the running daemon)'], subcommands: ['ls', 'rm'],
+    flags: [JSON_FLAG, STATE_DIR, STORE, DRY_RUN, PLUGIN_SOCKET],
   },
   {
     name: 'fdb', summary: 'list and change FDB entries (bridge fdb syntax): ls | add | append | replace | del',
@@ -93,8 +96,9 @@ export const VERBS: readonly VerbSpec[] = [
     subcommands: ['ls', 'add', 'replace', 'del'], flags: IPROUTE,
   },
   {
-    name: 'network', summary: 'list and inspect the networks weft manages: ls, inspect ID',
-    usage: ['network ls', 'network inspect ID|PREFIX|NAME'], subcommands: ['ls', 'inspect'], flags: [JSON_FLAG, STATE_DIR, STORE],
+    name: 'network', summary: 'list and inspect the networks weft manages: ls, inspect ID; remove one Docker forgot: rm ID [--dry-run]',
+    usage: ['network ls', 'network inspect ID|PREFIX|NAME', 'network rm ID [--dry-run] [--socket PATH]   (operator repair, through the running daemon)'],
+    subcommands: ['ls', 'inspect', 'rm'], flags: [JSON_FLAG, STATE_DIR, STORE, DRY_RUN, PLUGIN_SOCKET],
   },
   {
     name: 'peers', summary: 'hosts and endpoints known to the shared (etcd) store: ls',
@@ -127,6 +131,19 @@ export const VERBS: readonly VerbSpec[] = [
       { name: '--host-index', value: 'N', help: "this host's index among peers (0-63)" },
       { name: '--peer', value: 'N=ADDR', multi: true, help: 'another host of the mesh' },
       { name: '--state-dir', value: 'DIR', help: 'where mesh-<netns|host>.json lives (default /var/lib/weft)' },
+    ],
+  },
+  {
+    name: 'state', summary: 'check the state journal, or rebuild it from its intact records, Docker\'s view and the kernel: check | recover',
+    usage: ['state check [--state-dir DIR] [--instance NAME]', 'state recover [--state-dir DIR] [--instance NAME] [--socket PATH] [--docker-socket PATH] [--host NAME] [--without-docker]'],
+    subcommands: ['check', 'recover'],
+    flags: [
+      JSON_FLAG, STATE_DIR,
+      { name: '--instance', value: 'NAME', help: 'the daemon instance whose kernel objects count' },
+      PLUGIN_SOCKET,
+      { name: '--docker-socket', value: 'PATH', help: "dockerd's API socket (default /var/run/docker.sock)" },
+      { name: '--host', value: 'NAME', help: 'this host\'s name in the records (default the hostname)' },
+      { name: '--without-docker', help: 'recover without Docker\'s view (only the journal\'s intact records and the kernel)' },
     ],
   },
   {
