@@ -95,7 +95,8 @@ export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean 
 
 function ipCommand(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 10_000 }, (err, _out, stderr) => {
+    // Generous: on a busy host the bind mount behind `ip netns add` can take seconds.
+    execFile('ip', args, { timeout: 30_000 }, (err, _out, stderr) => {
       if (err) reject(new WeftError('ENETNS', `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });
