@@ -3,7 +3,7 @@
  * `npm run plugin`: builds the managed (v2) Docker plugin in dist/plugin/
  * from this checkout, offline: config.json plus a rootfs holding this host's
  * Node binary, the compiled tree, the production node_modules, the native
- * addon, the tools weft runs (ip, nft, nsenter, sh) and every shared library
+ * addon, the tools weft runs (ip, nft, nsenter, sh; mount at start) and every shared library
  * they load (found with ldd). No registry and no base image.
  *
  *   docker plugin create weft:dev dist/plugin && docker plugin enable weft:dev
@@ -17,7 +17,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(repo, 'dist', 'plugin');
 const rootfs = join(out, 'rootfs');
 const app = join(rootfs, 'weft');
-const TOOLS = ['ip', 'nft', 'nsenter', 'sh'];
+const TOOLS = ['ip', 'nft', 'nsenter', 'sh', 'mount'];
 
 function fail(message) {
   process.stderr.write(`build-plugin: ${message}\n`);
@@ -60,7 +60,7 @@ mkdirSync(rootfs, { recursive: true });
 copyFileSync(join(repo, 'packaging/plugin/config.json'), join(out, 'config.json'));
 
 // The host's merged-/usr layout, so library paths ldd prints stay valid.
-for (const d of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib64', 'proc', 'sys', 'dev', 'tmp', 'etc', 'run/docker/plugins', 'run/netns', 'var/lib/weft']) {
+for (const d of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib64', 'proc', 'sys', 'dev', 'tmp', 'etc', 'run/docker/plugins', 'run/netns', 'var/lib/weft', 'var/lib/weft-propagated']) {
   mkdirSync(join(rootfs, d), { recursive: true });
 }
 chmodSync(join(rootfs, 'tmp'), 0o1777);
