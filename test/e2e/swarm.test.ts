@@ -13,131 +13,31 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  BUSYBOX, type DockerDaemon, dockerSkipReason, installManagedPlugin, startDocker, swarmInit, swarmJoin,
-} from '../support/docker.js';
-import { type EtcdServer, etcdSkipReason, startEtcd } from '../support/etcd.js';
-import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
-import { run, sh } from '../support/exec.js';
+import { BUSYBOX, dockerSkipReason, installManagedPlugin } from '../support/docker.js';
+import { etcdSkipReason } from '../support/etcd.js';
+import { rootSkipReason } from '../support/lab.js';
+import { run } from '../support/exec.js';
+import { PLUGIN, SwarmLab, type SwarmNode, pingFailures, pluginDir, resolveIn as resolve, sleep, until } from './swarm-lab.js';
 
-const ETCD = '198.18.0.254';
-const PLUGIN = 'weft:dev';
 const SUBNET = '198.19.60.0/24';
-const repo = fileURLToPath(new URL('../../..', import.meta.url));
-const pluginDir = join(repo, 'dist', 'plugin');
 const skip = rootSkipReason() ?? (await etcdSkipReason()) ?? (await dockerSkipReason());
 
-interface Node { name: string; host: LabHost; docker: DockerDaemon; id: string }
-
-let lab: Lab;
-let ul = '';
-let etcd: EtcdServer | undefined;
-const nodes: Node[] = [];
-const mgr = () => nodes[0]!.docker;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(300);
-  }
-}
-
-function pluginEnv(n: number): Record<string, string> {
-  return {
-    WEFT_STORE: `etcd://${ETCD}:2379`, WEFT_LOCAL_ADDRESS: `198.18.0.${n}`, WEFT_HOST_NAME: `h${n}`,
-    WEFT_INSTANCE: `${lab.prefix}-h${n}`, WEFT_DNS_UPSTREAMS: '198.18.0.53', WEFT_LEASE_TTL: '5',
-  };
-}
-
-/** Running containers of a service on one node: id → IPv4 on the weft network. */
-async function tasksOn(node: Node, prefix: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const ids = (await node.docker.docker(['ps', '-q', '--filter', `name=${prefix}`])).split('\n').filter(Boolean);
-  for (const id of ids) {
-    const ip = (await node.docker.docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', id])).trim().split(' ')[0];
-    if (ip) out.set(id, ip);
-  }
-  return out;
-}
-
-async function allTasks(prefix: string): Promise<{ node: Node; id: string; ip: string }[]> {
-  const out: { node: Node; id: string; ip: string }[] = [];
-  for (const node of nodes) for (const [id, ip] of await tasksOn(node, prefix)) out.push({ node, id, ip });
-  return out;
-}
-
-async function waitReplicas(service: string, n: number): Promise<{ node: Node; id: string; ip: string }[]> {
-  let tasks: { node: Node; id: string; ip: string }[] = [];
-  await until(`${n} running tasks of ${service}`, async () => {
-    tasks = await allTasks(`${service}.`);
-    return tasks.length === n;
-  });
-  return tasks;
-}
-
-/** Failed pings from every task to every other (one exec per task). */
-async function pingFailures(tasks: { node: Node; id: string; ip: string }[]): Promise<string[]> {
-  const fails: string[] = [];
-  await Promise.all(tasks.map(async (t) => {
-    const others = tasks.filter((o) => o !== t).map((o) => o.ip).join(' ');
-    const r = await t.node.docker.tryDocker(['exec', t.id, 'sh', '-c', `for ip in ${others}; do ping -c1 -W2 $ip >/dev/null 2>&1 || echo $ip; done`]);
-    for (const ip of r.stdout.split('\n').filter(Boolean)) fails.push(`${t.node.name}:${t.ip} -> ${ip}`);
-  }));
-  return fails;
-}
-
-/** Addresses a name resolves to through Docker's embedded DNS, from a task. */
-async function resolve(node: Node, ctr: string, name: string): Promise<string[]> {
-  const r = await node.docker.tryDocker(['exec', ctr, 'nslookup', name, '127.0.0.11']);
-  return [...r.stdout.split(/Name:\s*\S+/).slice(1).join('\n').matchAll(/Address:\s*([0-9.]+)/g)].map((m) => m[1]!).sort();
-}
-
-async function etcdKeys(): Promise<string[]> {
-  const out = await sh(['ip', 'netns', 'exec', ul, 'etcdctl', '--endpoints', `http://${ETCD}:2379`, 'get', '', '--prefix', '--keys-only']);
-  return out.split('\n').filter(Boolean);
-}
-
-async function etcdPairs(): Promise<Map<string, string>> {
-  const lines = (await sh(['ip', 'netns', 'exec', ul, 'etcdctl', '--endpoints', `http://${ETCD}:2379`, 'get', '', '--prefix'])).split('\n');
-  const out = new Map<string, string>();
-  for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i]!, lines[i + 1]!);
-  return out;
-}
-
-const weftNamespaces = () => readdirSync('/var/run/netns').filter((n) => n.startsWith('wf-') && n.includes(lab.prefix));
+let s: SwarmLab;
+const mgr = () => s.mgr;
+const nodes = (): SwarmNode[] => s.nodes;
+const tasksOn = (n: SwarmNode, prefix: string) => s.tasksOn(n, prefix);
+const allTasks = (prefix: string) => s.allTasks(prefix);
+const waitReplicas = (service: string, n: number) => s.waitReplicas(service, n);
 
 before(async () => {
   if (skip) return;
-  execFileSync(process.execPath, [join(repo, 'scripts', 'build-plugin.mjs')], { stdio: 'ignore' });
-  lab = await Lab.create();
-  const hosts = [await lab.host('h1'), await lab.host('h2'), await lab.host('h3')];
-  ul = await lab.underlay();
-  await sh(['ip', '-n', ul, 'addr', 'add', `${ETCD}/24`, 'dev', 'ul0']);
-  etcd = await startEtcd({ netns: ul, host: ETCD });
-  const dockers = await Promise.all(hosts.map((h) => startDocker({ netns: h.netns, dns: '198.18.0.53' })));
-  hosts.forEach((host, i) => nodes.push({ name: `h${i + 1}`, host, docker: dockers[i]!, id: '' }));
-  await Promise.all(nodes.map((n, i) => installManagedPlugin(n.docker, pluginDir, PLUGIN, pluginEnv(i + 1))));
-  const token = await swarmInit(mgr(), hosts[0]!.address);
-  for (const n of nodes.slice(1)) await swarmJoin(n.docker, token, n.host.address, hosts[0]!.address);
-  for (const n of nodes) n.id = (await n.docker.docker(['info', '-f', '{{.Swarm.NodeID}}'])).trim();
+  s = await SwarmLab.create();
 });
 
 after(async () => {
-  for (const n of nodes) await n.docker.stop().catch(() => undefined);
-  await etcd?.stop().catch(() => undefined);
-  await lab?.destroy();
+  await s?.destroy();
 });
 
 test('swarm network: weft:dev with --scope swarm, options reach the workers', { skip }, async () => {
@@ -158,7 +58,7 @@ test('a 6-replica dnsrr service spreads over the nodes; every pair pings; names 
   const mtu = await tasks[0]!.node.docker.docker(['exec', tasks[0]!.id, 'cat', '/sys/class/net/eth0/mtu']);
   assert.equal(mtu.trim(), '1400', 'the -o option reached the worker that runs the task');
   await until('every pair of tasks pings', async () => (await pingFailures(tasks)).length === 0, 30_000);
-  for (const node of nodes) {
+  for (const node of nodes()) {
     const t = tasks.find((x) => x.node === node)!;
     await until(`tasks.web and web resolve on ${node.name}`, async () =>
       JSON.stringify(await resolve(node, t.id, 'tasks.web')) === JSON.stringify([...ips].sort()) &&
@@ -177,9 +77,9 @@ test('scale to 2 and back to 6', { skip }, async () => {
 });
 
 test('draining a node moves its tasks; the rest still ping', { skip }, async () => {
-  const h3 = nodes[2]!;
+  const h3 = nodes()[2]!;
   await mgr().docker(['node', 'update', '--availability', 'drain', h3.id]);
-  await until('h3 runs no task', async () => (await tasksOn(h3, 'web.')).size === 0);
+  await until('h3 runs no task', async () => (await tasksOn(h3, 'web.')).length === 0);
   const tasks = await waitReplicas('web', 6);
   assert.ok(tasks.every((t) => t.node !== h3));
   await until('tasks ping after drain', async () => (await pingFailures(tasks)).length === 0, 30_000);
@@ -227,17 +127,17 @@ test('docker stack deploy: weft overlay with driver_opts, two services, publishe
   const b = back[0]!;
   await until('front resolves from back', async () => (await resolve(b.node, b.id, 'front')).length === 3, 30_000);
   // The published port answers on every node's underlay address, from the underlay.
-  for (const node of nodes) {
+  for (const node of nodes()) {
     await until(`mesh port 8080 on ${node.name}`, async () => {
-      const r = await run(['ip', 'netns', 'exec', ul, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 ${node.host.address} 8080`]);
+      const r = await run(['ip', 'netns', 'exec', s.ul, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 ${node.host.address} 8080`]);
       return r.stdout.includes('200 OK');
     }, 60_000);
   }
   await mgr().docker(['stack', 'rm', 'app']);
   await until('stack tasks gone', async () => (await allTasks('app_')).length === 0);
   await until('stack network gone from every node', async () => {
-    for (const n of nodes) if ((await n.docker.docker(['network', 'ls', '-q', '--filter', 'name=app_appnet'])).trim()) return false;
-    return !(await etcdKeys()).some((k) => k.includes('198.19.61.'));
+    for (const n of nodes()) if ((await n.docker.docker(['network', 'ls', '-q', '--filter', 'name=app_appnet'])).trim()) return false;
+    return !(await s.etcdKeys()).some((k) => k.includes('198.19.61.'));
   });
 });
 
@@ -249,7 +149,7 @@ test('a bad driver option is refused by AllocateNetwork and no task runs on it',
   if (r.code !== 0) assert.match(r.stderr, /weft\.mode/);
   else {
     await until('AllocateNetwork refusal logged', async () => {
-      const log = execFileSync('cat', [join(mgr().dir, 'dockerd.log')], { encoding: 'utf8' });
+      const log = readFileSync(join(mgr().dir, 'dockerd.log'), 'utf8');
       return /weft\.mode/.test(log);
     }, 30_000);
     const s = await mgr().tryDocker(['service', 'create', '--detach', '--no-resolve-image', '--name', 'bad', '--network', 'badnet',
@@ -262,50 +162,54 @@ test('a bad driver option is refused by AllocateNetwork and no task runs on it',
 });
 
 test('plugin lifecycle with running containers: disable/enable, dockerd restart, reinstall', { skip }, async () => {
-  const [n1, n2] = [nodes[0]!, nodes[1]!];
-  await n1.docker.docker(['run', '-d', '--name', 'c1', '--network', 'weftnet', BUSYBOX, 'sleep', '100000']);
-  await n2.docker.docker(['run', '-d', '--restart', 'always', '--name', 'c2', '--network', 'weftnet', BUSYBOX, 'sleep', '100000']);
-  const ip2 = async () => (await n2.docker.docker(['inspect', '-f', '{{.NetworkSettings.Networks.weftnet.IPAddress}}', 'c2'])).trim();
-  const flows = async () => (await n1.docker.tryDocker(['exec', 'c1', 'ping', '-c1', '-W2', await ip2()])).code === 0;
-  await until('c1 reaches c2', flows, 30_000);
+  const [n1, n2] = [nodes()[0]!, nodes()[1]!];
+  try {
+    await n1.docker.docker(['run', '-d', '--name', 'c1', '--network', 'weftnet', BUSYBOX, 'sleep', '100000']);
+    await n2.docker.docker(['run', '-d', '--restart', 'always', '--name', 'c2', '--network', 'weftnet', BUSYBOX, 'sleep', '100000']);
+    const ip2 = async () => (await n2.docker.docker(['inspect', '-f', '{{.NetworkSettings.Networks.weftnet.IPAddress}}', 'c2'])).trim();
+    const flows = async () => (await n1.docker.tryDocker(['exec', 'c1', 'ping', '-c1', '-W2', await ip2()])).code === 0;
+    await until('c1 reaches c2', flows, 30_000);
 
-  await n1.docker.docker(['plugin', 'disable', '-f', PLUGIN]);
-  assert.ok(await flows(), 'traffic flows while the plugin is disabled');
-  await n1.docker.docker(['plugin', 'enable', PLUGIN]);
-  assert.ok(await flows(), 'traffic flows after enable');
+    await n1.docker.docker(['plugin', 'disable', '-f', PLUGIN]);
+    assert.ok(await flows(), 'traffic flows while the plugin is disabled');
+    await n1.docker.docker(['plugin', 'enable', PLUGIN]);
+    assert.ok(await flows(), 'traffic flows after enable');
 
-  await n2.docker.restartDockerd();
-  await until('c2 restarted with dockerd (plugin restored without Activate)', async () =>
-    (await n2.docker.docker(['inspect', '-f', '{{.State.Running}}', 'c2'])).trim() === 'true');
-  await until('c1 reaches c2 after the dockerd restart', flows, 30_000);
+    await n2.docker.restartDockerd();
+    await until('c2 restarted with dockerd (plugin restored without Activate)', async () =>
+      (await n2.docker.docker(['inspect', '-f', '{{.State.Running}}', 'c2'])).trim() === 'true');
+    // The restarted node re-registers in etcd; its previous lease may have to expire first (WEFT_LEASE_TTL).
+    await until('c1 reaches c2 after the dockerd restart', flows);
 
-  await n1.docker.docker(['plugin', 'disable', '-f', PLUGIN]);
-  await n1.docker.docker(['plugin', 'rm', '-f', PLUGIN]);
-  assert.ok(await flows(), 'traffic flows while the plugin is gone');
-  await installManagedPlugin(n1.docker, pluginDir, PLUGIN, pluginEnv(1));
-  assert.ok(await flows(), 'traffic flows after the reinstall');
-  await n1.docker.docker(['run', '-d', '--name', 'c3', '--network', 'weftnet', BUSYBOX, 'sleep', '100000']);
-  const ip3 = (await n1.docker.docker(['inspect', '-f', '{{.NetworkSettings.Networks.weftnet.IPAddress}}', 'c3'])).trim();
-  assert.notEqual(ip3, await ip2(), 'state survived: no address handed out twice');
-  await until('the reinstalled plugin serves new containers', async () =>
-    (await n2.docker.tryDocker(['exec', 'c2', 'ping', '-c1', '-W2', ip3])).code === 0, 30_000);
-  await n1.docker.docker(['rm', '-f', 'c1', 'c3']);
-  await n2.docker.docker(['rm', '-f', 'c2']);
+    await n1.docker.docker(['plugin', 'disable', '-f', PLUGIN]);
+    await n1.docker.docker(['plugin', 'rm', '-f', PLUGIN]);
+    assert.ok(await flows(), 'traffic flows while the plugin is gone');
+    await installManagedPlugin(n1.docker, pluginDir, PLUGIN, s.pluginEnv(1));
+    assert.ok(await flows(), 'traffic flows after the reinstall');
+    await n1.docker.docker(['run', '-d', '--name', 'c3', '--network', 'weftnet', BUSYBOX, 'sleep', '100000']);
+    const ip3 = (await n1.docker.docker(['inspect', '-f', '{{.NetworkSettings.Networks.weftnet.IPAddress}}', 'c3'])).trim();
+    assert.notEqual(ip3, await ip2(), 'state survived: no address handed out twice');
+    await until('the reinstalled plugin serves new containers', async () =>
+      (await n2.docker.tryDocker(['exec', 'c2', 'ping', '-c1', '-W2', ip3])).code === 0, 30_000);
+  } finally {
+    await n1.docker.tryDocker(['rm', '-f', 'c1', 'c3']);
+    await n2.docker.tryDocker(['rm', '-f', 'c2']);
+  }
 });
 
 test('a node leaving the swarm takes its tasks with it; service and network removal leave nothing behind', { skip }, async () => {
-  const h3 = nodes[2]!;
+  const h3 = nodes()[2]!;
   await waitReplicas('web', 6);
   await h3.docker.docker(['swarm', 'leave', '--force'], { timeoutMs: 60_000 });
-  await until('h3 runs no task', async () => (await tasksOn(h3, 'web.')).size === 0);
+  await until('h3 runs no task', async () => (await tasksOn(h3, 'web.')).length === 0);
   await until('h3 holds no endpoint in etcd', async () =>
-    [...(await etcdPairs())].every(([k, v]) => !k.includes('endpoints/') || !v.includes('"host":"h3"')));
+    [...(await s.etcdPairs())].every(([k, v]) => !k.includes('endpoints/') || !v.includes('"host":"h3"')));
   await mgr().docker(['node', 'rm', '--force', h3.id]);
   await mgr().docker(['service', 'rm', 'web']);
   await until('web tasks gone', async () => (await allTasks('web.')).length === 0);
   // The manager drops tasks of removed services asynchronously; until then the network is "in use".
   await until('weftnet removed', async () => (await mgr().tryDocker(['network', 'rm', 'weftnet'])).code === 0);
   await until('nothing of weft left in etcd', async () =>
-    (await etcdKeys()).filter((k) => /(networks|endpoints|ipam|swarm|netids|vni)\//.test(k)).length === 0);
-  await until('no weft namespace left on any node', async () => weftNamespaces().length === 0);
+    (await s.etcdKeys()).filter((k) => /(networks|endpoints|ipam|swarm|netids|vni)\//.test(k)).length === 0);
+  await until('no weft namespace left on any node', async () => s.weftNamespaces().length === 0);
 });
