@@ -129,7 +129,8 @@ const table: Record<string, Handler> = {
     return {};
   },
   async DiscoverDelete(b, c) {
-    nodeEvent(b, c, false);
+    const address = nodeEvent(b, c, false);
+    if (address) await dropHolders(c, address);
     return {};
   },
   async RequestPool(b, c) {
@@ -180,10 +181,28 @@ const table: Record<string, Handler> = {
 const handlers = new Map<string, Handler>(Object.entries(table)
   .map(([k, h]) => [`/${IPAM_METHODS.includes(k) ? 'IpamDriver' : 'NetworkDriver'}.${k}`, h]));
 
-function nodeEvent(b: Obj, c: Controller, joined: boolean): void {
+/** Logs a node event; returns the node's address for node discovery events. */
+function nodeEvent(b: Obj, c: Controller, joined: boolean): string | undefined {
   const type = field(b, 'DiscoveryType');
-  if (type !== 1 && type !== '1') return; // only node discovery reaches remote drivers
+  if (type !== 1 && type !== '1') return undefined; // only node discovery reaches remote drivers
   const data = map(b, 'DiscoveryData');
   const address = str(data, 'Address');
-  enabled.get(c)?.onNodeEvent?.({ joined, address, self: bool(data, 'Self') });
+  const self = bool(data, 'Self');
+  enabled.get(c)?.onNodeEvent?.({ joined, address, self });
+  return self ? undefined : address;
+}
+
+/**
+ * A node left the swarm: it no longer holds any swarm network, so the last
+ * remaining node's DeleteNetwork removes the weft network. (Should the node
+ * still have endpoints there, DeleteNetwork refuses, so nothing breaks.)
+ */
+async function dropHolders(c: Controller, address: string): Promise<void> {
+  const gone = [...(await c.store.list('hosts/')).values()]
+    .map((v) => { try { return JSON.parse(v) as { name?: string; address?: string }; } catch { return {}; } })
+    .filter((h) => h.address === address && h.name && h.name !== c.hostName).map((h) => encodeURIComponent(h.name!));
+  if (gone.length === 0) return;
+  for (const k of (await c.store.list('swarm/holders/')).keys()) {
+    if (gone.includes(k.slice(k.lastIndexOf('/') + 1))) await c.store.delete(k);
+  }
 }

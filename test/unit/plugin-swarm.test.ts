@@ -110,6 +110,21 @@ test('a swarm network ID held by two nodes goes only with the last DeleteNetwork
   assert.equal((await store.list('swarm/')).size, 0);
 });
 
+test('DiscoverDelete of a departed node drops its holds, so the last remaining node removes the network', async () => {
+  const h2 = new Controller(store, [new Quiet('overlay')], undefined, 'h2');
+  enableSwarm(h2);
+  await store.put('hosts/h2', JSON.stringify({ name: 'h2', address: '198.18.0.2' }));
+  const body = { NetworkID: NID, Options: { 'com.docker.network.generic': {} }, IPv4Data: [{ AddressSpace: 'weft-global', Pool: '198.19.60.0/24', Gateway: '198.19.60.1/24' }], IPv6Data: [] };
+  await call(swarm, 'NetworkDriver.CreateNetwork', body);
+  await call(h2, 'NetworkDriver.CreateNetwork', body);
+  const gone = await call(swarm, 'NetworkDriver.DiscoverDelete', { DiscoveryType: 1, DiscoveryData: { Address: '198.18.0.2', BindAddress: '', Self: false } });
+  assert.equal(gone.status, 200);
+  await call(swarm, 'NetworkDriver.DeleteNetwork', { NetworkID: NID });
+  assert.equal(await store.get(`networks/${NID}`), undefined);
+  assert.equal((await store.list('swarm/')).size, 0);
+  await store.delete('hosts/h2');
+});
+
 test('plugin env: defaults, settings and clear errors', () => {
   const o = optionsFromEnv({ WEFT_STORE: 'etcd://198.18.0.254:2379', WEFT_LOCAL_ADDRESS: '198.18.0.1', WEFT_DNS_UPSTREAMS: '198.18.0.53, 198.18.0.54:5353' });
   assert.equal(o.dataScope, 'global');
