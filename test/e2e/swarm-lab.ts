@@ -51,7 +51,7 @@ export class SwarmLab {
 
   /** Builds dist/plugin, then the lab, etcd, three dockerds with the plugin, and the swarm. */
   static async create(opts: { swarmInitArgs?: string[] } = {}): Promise<SwarmLab> {
-    execFileSync(process.execPath, [join(repo, 'scripts', 'build-plugin.mjs')], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(repo, 'scripts', 'build-plugin.mjs')], { stdio: 'pipe' });
     const s = new SwarmLab(await Lab.create());
     try {
       const hosts = [await s.lab.host('h1'), await s.lab.host('h2'), await s.lab.host('h3')];

@@ -161,6 +161,17 @@ test('a bad driver option is refused by AllocateNetwork and no task runs on it',
   }
 });
 
+/** For a failure message: every weft overlay namespace's remote FDB entries and the endpoints in etcd. */
+async function overlayState(): Promise<string> {
+  const out: string[] = [];
+  for (const ns of s.weftNamespaces()) {
+    const fdb = (await run(['bridge', '-n', ns, 'fdb', 'show', 'dev', 'vxlan0'])).stdout.split('\n').filter((l) => l.includes('dst'));
+    out.push(`${ns}: ${fdb.join(' | ')}`);
+  }
+  for (const [k, v] of await s.etcdPairs()) if (/endpoints\/|hosts\//.test(k)) out.push(`${k} ${v.slice(0, 160)}`);
+  return out.join('\n');
+}
+
 test('plugin lifecycle with running containers: disable/enable, dockerd restart, reinstall', { skip }, async () => {
   const [n1, n2] = [nodes()[0]!, nodes()[1]!];
   try {
@@ -179,7 +190,9 @@ test('plugin lifecycle with running containers: disable/enable, dockerd restart,
     await until('c2 restarted with dockerd (plugin restored without Activate)', async () =>
       (await n2.docker.docker(['inspect', '-f', '{{.State.Running}}', 'c2'])).trim() === 'true');
     // The restarted node re-registers in etcd; its previous lease may have to expire first (WEFT_LEASE_TTL).
-    await until('c1 reaches c2 after the dockerd restart', flows);
+    await until('c1 reaches c2 after the dockerd restart', flows).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await overlayState()}`);
+    });
 
     await n1.docker.docker(['plugin', 'disable', '-f', PLUGIN]);
     await n1.docker.docker(['plugin', 'rm', '-f', PLUGIN]);
