@@ -122,6 +122,8 @@ const table: Record<string, Handler> = {
       if ((await c.store.list(`swarm/holders/${nid}/`)).size > 0) return {};
     }
     await c.deleteNetwork(nid);
+    // Two nodes' first CreateNetwork can race (one allocates a VNI the other's record replaces): drop any VNI left naming it.
+    if (isSwarmId(nid)) for (const [k, v] of await c.store.list('vni/')) if (v === nid) await c.store.delete(k);
     return {};
   },
   async DiscoverNew(b, c) {

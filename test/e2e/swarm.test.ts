@@ -188,7 +188,10 @@ test('plugin lifecycle with running containers: disable/enable, dockerd restart,
 
     await n2.docker.restartDockerd();
     await until('c2 restarted with dockerd (plugin restored without Activate)', async () =>
-      (await n2.docker.docker(['inspect', '-f', '{{.State.Running}}', 'c2'])).trim() === 'true');
+      (await n2.docker.docker(['inspect', '-f', '{{.State.Running}}', 'c2'])).trim() === 'true').catch((err: Error) => {
+      const log = readFileSync(join(n2.docker.dir, 'dockerd.log'), 'utf8').split('\n').filter((l) => /level=(error|warn)/.test(l) && !/kernel parameter|registry/.test(l));
+      throw new Error(`${err.message}\n${log.slice(-15).join('\n')}`);
+    });
     // The restarted node re-registers in etcd; its previous lease may have to expire first (WEFT_LEASE_TTL).
     await until('c1 reaches c2 after the dockerd restart', flows).catch(async (err: Error) => {
       throw new Error(`${err.message}\n${await overlayState()}`);
