@@ -21,7 +21,7 @@
  *    so no address is handed out twice across nodes.
  */
 import type { Controller } from '../cnm/controller.js';
-import { GATEWAY_REQUEST, GLOBAL_SPACE, IpamError } from '../cnm/ipam.js';
+import { GATEWAY_REQUEST, GLOBAL_SPACE } from '../cnm/ipam.js';
 import { KeyedSerial } from '../cnm/keyed-serial.js';
 import { bigintToIp, formatCidr, ipToBigint, parseCidr } from '../cnm/cidr.js';
 import { type Obj, PluginRequestError, bool, field, id, ipData, map, str, stringMap } from './schema.js';
@@ -137,18 +137,18 @@ const table: Record<string, Handler> = {
   },
   async RequestPool(b, c) {
     const req = { space: str(b, 'AddressSpace'), pool: str(b, 'Pool'), subPool: str(b, 'SubPool'), v6: bool(b, 'V6') };
-    try {
-      const pool = await c.ipam.requestPool(req);
-      return { PoolID: pool.id, Pool: pool.pool, Data: {} };
-    } catch (err) {
-      if (req.space !== GLOBAL_SPACE || !req.pool || !(err instanceof IpamError) || err.code !== 'EPOOLOVERLAP') throw err;
+    if (req.space === GLOBAL_SPACE && req.pool) {
+      // The manager allocated it and this node asks again: a claim, so the pool outlives every node's ReleasePool but the last.
       const cidr = formatCidr(parseCidr(req.pool));
       const range = req.subPool ? formatCidr(parseCidr(req.subPool)) : undefined;
       const same = (await c.ipam.pools()).find((p) => p.space === GLOBAL_SPACE && p.pool === cidr && p.range === range);
-      if (!same) throw err;
-      await addClaim(c, claimKey(c.hostName, same.id));
-      return { PoolID: same.id, Pool: same.pool, Data: {} };
+      if (same) {
+        await addClaim(c, claimKey(c.hostName, same.id));
+        return { PoolID: same.id, Pool: same.pool, Data: {} };
+      }
     }
+    const pool = await c.ipam.requestPool(req);
+    return { PoolID: pool.id, Pool: pool.pool, Data: {} };
   },
   async ReleasePool(b, c) {
     const poolId = str(b, 'PoolID', { required: true });
