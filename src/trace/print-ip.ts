@@ -71,6 +71,11 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
     t.ascii(`ip-proto-${l.protocol}`);
     return;
   }
+  if (l.protocol === 2 && !l.problem && l.l4Length >= 8 && b[l.l4Offset] === 0x22) {
+    // IGMPv3 membership report (the kernel sends them when a link comes up): tcpdump's one line.
+    t.ascii(`igmp v3 report, ${u16(b, l.l4Offset + 6)} group record(s)`);
+    return;
+  }
   switch (l.protocol) {
     case 6:
       if (l.problem) return transportProblem(t, b, l);

@@ -121,6 +121,7 @@ export const GOLDEN: Packet[] = [
   { name: 'dns-badvers', data: eth(0x0800, ip4(17, udp(53, 40000, badvers))) },
   { name: 'dns-tcp', data: eth(0x0800, ip4(6, tcp(40000, 53, { flags: PSH | ACK, ack: 1, payload: [...u16b(query.length), ...query] }))) },
   { name: 'icmp-echo', data: eth(0x0800, ip4(1, [8, 0, 0, 0, 0, 7, 0, 1, ...new Array<number>(56).fill(0)])) },
+  { name: 'igmp-v3-report', data: eth(0x0800, ip4(2, [0x22, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, ...v4('239.1.2.3')], { dst: '224.0.0.22' })) },
   { name: 'icmp-unreach-port', data: eth(0x0800, ip4(1, [3, 3, 0, 0, 0, 0, 0, 0, ...icmpQuoted], { src: '198.18.9.9', dst: '198.18.0.2' })) },
   { name: 'icmp-time-exceeded', data: eth(0x0800, ip4(1, [11, 0, 0, 0, 0, 0, 0, 0, ...icmpQuoted])) },
   { name: 'icmp6-echo', data: eth(0x86dd, ip6(58, [128, 0, 0, 0, 0, 7, 0, 1, 1, 2, 3, 4])) },
