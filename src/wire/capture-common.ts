@@ -135,8 +135,17 @@ export interface CaptureWarning {
   offset: number;
 }
 
+/** A record test over the packet bytes b[o, o + caplen): 0 drops the record. */
+export type RecordFilter = (b: Uint8Array, o: number, caplen: number, wirelen: number) => number;
+
 export interface CaptureHandlers {
   packet(record: CaptureRecord): void;
+  /**
+   * Runs on the bytes of each record of this link type before anything else
+   * is decoded (timestamp, record fields): a record it rejects is validated
+   * and counted but never reaches `packet`. The cheap path for filtered reads.
+   */
+  prefilter?: { linktype: number; keep: RecordFilter } | null;
   warning?(w: CaptureWarning): void;
   /** A new interface (pcapng IDB, or the pcap file header). */
   interface?(iface: CaptureInterface, index: number): void;
@@ -146,8 +155,9 @@ export interface CaptureHandlers {
 
 /**
  * A format's record step: given bytes at `off` with `avail` bytes, either
- * consumes one unit and returns its length (> 0), or returns -N when the
- * unit needs N bytes in total (N > avail). Throws CaptureError otherwise.
+ * consumes one or more whole units and returns their length (> 0), or
+ * returns -N when the next unit needs N bytes in total (N > avail). Throws
+ * CaptureError otherwise.
  */
 export type StepFn = (buf: Uint8Array, off: number, avail: number, fileOffset: number) => number;
 

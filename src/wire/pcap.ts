@@ -15,7 +15,7 @@
  * a record over 262144 bytes is an error, a caplen over snaplen is clipped.
  */
 import {
-  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, canonicalLinktype,
+  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, type RecordFilter, canonicalLinktype,
   newRecord, u16, u32,
 } from './capture-common.js';
 
@@ -45,6 +45,8 @@ export class PcapParser {
   #warnedSnap = false;
   count = 0;
   readonly #record = newRecord();
+  /** The prefilter when it applies to the file's link type (known after the header). */
+  #pre: RecordFilter | null = null;
 
   constructor(private readonly handlers: CaptureHandlers) {}
 
@@ -61,6 +63,10 @@ export class PcapParser {
       if (avail < FILE_HEADER) return -FILE_HEADER;
       this.#readHeader(b, off, fileOffset);
       return FILE_HEADER;
+    }
+    if (this.#pre !== null) {
+      const skipped = this.#skipRun(b, off, off + avail);
+      if (skipped > 0) return skipped;
     }
     if (avail < RECORD_HEADER) return -RECORD_HEADER;
     const le = this.#le;
@@ -79,6 +85,10 @@ export class PcapParser {
       r.caplen = this.#snaplen;
     }
     if (caplen > origlen) this.#warn(`record ${this.count}: captured length ${caplen} exceeds original length ${origlen}`, fileOffset);
+    if (this.#pre !== null && this.#pre(b, off + RECORD_HEADER, r.caplen, origlen) === 0) {
+      this.count++;
+      return total;
+    }
     const sec = u32(b, off, le);
     const frac = u32(b, off + 4, le);
     const nsec = this.#nano ? frac : frac * 1000;
@@ -92,6 +102,27 @@ export class PcapParser {
     this.handlers.packet(r);
     return total;
   };
+
+  /**
+   * A filtered read's fast path: a run of records with nothing to warn
+   * about, each rejected by the prefilter straight from `b`, is only
+   * counted. Returns the run's length; whatever ends it (a kept packet too)
+   * goes through step's full checks.
+   */
+  #skipRun(b: Uint8Array, start: number, end: number): number {
+    const pre = this.#pre!;
+    const le = this.#le;
+    let p = start;
+    while (end - p >= RECORD_HEADER) {
+      const caplen = u32(b, p + 8, le);
+      const origlen = u32(b, p + 12, le);
+      if (caplen > this.#snaplen || caplen > origlen || RECORD_HEADER + caplen > end - p) break;
+      if (pre(b, p + RECORD_HEADER, caplen, origlen) !== 0) break;
+      this.count++;
+      p += RECORD_HEADER + caplen;
+    }
+    return p - start;
+  }
 
   #readHeader(b: Uint8Array, off: number, fileOffset: number): void {
     const be = u32(b, off, false);
@@ -117,6 +148,7 @@ export class PcapParser {
     }
     this.#snaplen = snaplen;
     this.#linktype = canonicalLinktype(linktype);
+    if (this.handlers.prefilter?.linktype === this.#linktype) this.#pre = this.handlers.prefilter.keep;
     this.#header = true;
     const r = this.#record;
     r.linktype = this.#linktype;

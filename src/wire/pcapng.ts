@@ -20,7 +20,7 @@
  */
 import {
   CaptureError, type CaptureHandlers, type CaptureInterface, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
-  canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
+  type RecordFilter, canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
 } from './capture-common.js';
 
 export const BT_SHB = 0x0a0d0d0a;
@@ -65,14 +65,24 @@ export class PcapngParser {
   count = 0;
   readonly #record = newRecord();
   readonly #ts = { sec: 0, nsec: 0 };
+  readonly #pre: RecordFilter | null;
+  /** The prefilter's link type, -1 without one. */
+  readonly #preLinktype: number;
 
-  constructor(private readonly handlers: CaptureHandlers) {}
+  constructor(private readonly handlers: CaptureHandlers) {
+    this.#pre = handlers.prefilter?.keep ?? null;
+    this.#preLinktype = handlers.prefilter?.linktype ?? -1;
+  }
 
   get littleEndian(): boolean {
     return this.#le;
   }
 
   readonly step = (b: Uint8Array, off: number, avail: number, fileOffset: number): number => {
+    if (this.#pre !== null) {
+      const skipped = this.#skipRun(b, off, off + avail);
+      if (skipped > 0) return skipped;
+    }
     if (avail < 12) return -12;
     const type = u32(b, off, this.#le);
     if (type === BT_SHB) {
@@ -118,6 +128,33 @@ export class PcapngParser {
     }
     return len;
   };
+
+  /**
+   * A filtered read's fast path: a run of well-formed Enhanced Packet Blocks
+   * without options or anything to warn about, each rejected by the
+   * prefilter straight from `b`, is only counted. Returns the run's length;
+   * whatever ends it (a kept packet too) goes through step's full checks.
+   */
+  #skipRun(b: Uint8Array, start: number, end: number): number {
+    if (this.#skipSection) return 0;
+    const pre = this.#pre!;
+    const le = this.#le;
+    let p = start;
+    while (end - p >= 32 && u32(b, p, le) === BT_EPB) {
+      const len = u32(b, p + 4, le);
+      if (len > end - p) break;
+      const iface = this.#ifaces[u32(b, p + 8, le)];
+      const caplen = u32(b, p + 20, le);
+      const origlen = u32(b, p + 24, le);
+      if (iface === undefined || iface.linktype !== this.#preLinktype || caplen > iface.snaplen || caplen > origlen) break;
+      // Exactly the padded data: no options, and the length checks of step hold.
+      if (len !== 32 + ((caplen + 3) & ~3) || u32(b, p + len - 4, le) !== len) break;
+      if (pre(b, p + 28, caplen, origlen) !== 0) break;
+      this.count++;
+      p += len;
+    }
+    return p - start;
+  }
 
   #section(b: Uint8Array, off: number, end: number, fileOffset: number): void {
     if (end - off < 24) throw new CaptureError('ECAPTURECORRUPT', 'section header block too short', fileOffset);
@@ -179,15 +216,29 @@ export class PcapngParser {
       throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
     }
     const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
-    this.#timestamp(r, u32(b, off + 12, le), u32(b, off + 16, le));
     const optStart = dataOff + ((caplen + 3) & ~3);
-    let comments: string[] | null = null;
-    if (optStart + 4 <= end) {
-      this.#options(b, off, optStart, end, fileOffset, (code, vo, vl) => {
-        if (code === OPT_COMMENT) (comments ??= []).push(utf8(b, vo, vl));
-      });
-    }
+    const comments = optStart + 4 <= end ? this.#comments(b, off, optStart, end, fileOffset) : null;
+    if (this.#rejected(r, b, dataOff)) return;
+    this.#timestamp(r, u32(b, off + 12, le), u32(b, off + 16, le));
     this.#emit(b, dataOff, r, comments);
+  }
+
+  /** A packet's opt_comment values (null: none); validates its options either way. */
+  #comments(b: Uint8Array, off: number, optStart: number, end: number, fileOffset: number): string[] | null {
+    let comments: string[] | null = null;
+    this.#options(b, off, optStart, end, fileOffset, (code, vo, vl) => {
+      if (code === OPT_COMMENT) (comments ??= []).push(utf8(b, vo, vl));
+    });
+    return comments;
+  }
+
+  /** True (and the packet counted) when the prefilter drops the validated record at dataOff. */
+  #rejected(iface: Iface, b: Uint8Array, dataOff: number): boolean {
+    if (iface.linktype !== this.#preLinktype) return false;
+    const r = this.#record;
+    if (this.#pre!(b, dataOff, r.caplen, r.origlen) !== 0) return false;
+    this.count++;
+    return true;
   }
 
   #simple(b: Uint8Array, off: number, end: number, fileOffset: number): void {
@@ -196,6 +247,7 @@ export class PcapngParser {
     const iface = this.#ifaces[0];
     const caplen = Math.min(origlen, body, iface?.snaplen ?? body);
     const r = this.#emitPrologue(0, caplen, origlen, fileOffset);
+    if (this.#rejected(r, b, off + 12)) return;
     this.#ts.sec = 0;
     this.#ts.nsec = 0;
     this.#emit(b, off + 12, r, null);
@@ -210,6 +262,7 @@ export class PcapngParser {
       throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
     }
     const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
+    if (this.#rejected(r, b, off + 28)) return;
     this.#timestamp(r, u32(b, off + 12, le), u32(b, off + 16, le));
     this.#emit(b, off + 28, r, null);
   }

@@ -262,6 +262,46 @@ describe('pcapng reader and writer', () => {
       }), { numRuns: 500 });
   });
 
+  it('a prefilter only drops records: the same packets, counts, warnings and errors as filtering afterwards', () => {
+    // Many small packets, so that runs of rejected records reach the fast path.
+    const many = (le: boolean) => gather((sink) => {
+      const w = new PcapngWriter(sink, { littleEndian: le, bufferSize: 1 << 16 });
+      w.addInterface({ linktype: 1, name: 'eth0', snaplen: 48 });
+      w.addInterface({ linktype: 101 });
+      for (let i = 0; i < 40; i++) w.packet(i % 7 === 6 ? 1 : 0, 1700000000 + i, i, Uint8Array.from({ length: i % 9 === 0 ? 0 : 20 + i }, (_, j) => (i + j) & 0xff), 60 + i, i % 11 === 10 ? 'kept?' : undefined);
+      w.flush();
+    });
+    const seeds = [many(true), many(false), pcapngFile(true), pcapFile(true, true, sample), pcapFile(false, false, sample.concat(sample, sample))];
+    const keep = (b: Uint8Array, o: number, n: number) => (n > 0 && b[o]! % 3 === 0 ? 1 : 0);
+    const run = (bytes: Uint8Array, chunk: number, pre: boolean) => {
+      const out: string[] = [];
+      const reader = new CaptureReader({
+        prefilter: pre ? { linktype: 1, keep } : null,
+        packet: (r) => {
+          if (!pre && r.linktype === 1 && !keep(r.data, r.offset, r.caplen)) return;
+          out.push(`${r.index} ${r.sec}.${r.nsec} ${r.ifindex} ${r.origlen} ${r.comments} ${Buffer.from(r.data.subarray(r.offset, r.offset + r.caplen)).toString('hex')}`);
+        },
+        warning: (w) => out.push(`warning ${w.message} ${w.offset}`),
+      });
+      try {
+        for (let i = 0; i < bytes.length; i += chunk) reader.feed(bytes.subarray(i, i + chunk));
+        reader.end();
+      } catch (e) {
+        assert.ok(e instanceof CaptureError, String(e));
+        out.push(`error ${e.code} ${e.message}`);
+      }
+      out.push(`count ${reader.count}`);
+      return out;
+    };
+    fc.assert(fc.property(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 4 }), fc.integer({ min: 1, max: 4096 }),
+      (seed, flips, chunk) => {
+        const f = Buffer.from(seeds[seed]!);
+        for (const [at, v] of flips) f[at % f.length] = v;
+        assert.deepEqual(run(f, chunk, true), run(f, chunk, false));
+      }), { numRuns: 400 });
+    assert.ok(run(seeds[0]!, 4096, true).length > 5);
+  });
+
   it('readCapture reads a whole buffer', () => {
     let n = 0;
     const r = readCapture(pcapngFile(false), { packet: () => n++ });
