@@ -11,6 +11,7 @@
  * judged by the kernel on its header, while userspace treats it as
  * malformed, so `not udp` may lose such a broken packet.)
  */
+import { MAX_TAGS } from '../wire/vlan.js';
 import type { FilterNode } from './filter.js';
 
 /** struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } */
@@ -82,8 +83,12 @@ interface Label {
   at: number;
 }
 
+const LOADS = new Set([LD_W_ABS, LD_H_ABS, LD_B_ABS, LD_H_IND, LDX_B_MSH]);
+
 class Emitter {
   readonly code: { insn: BpfInsn; t?: Label; f?: Label }[] = [];
+  /** Bytes of VLAN tags before the EtherType: added to every load from offset 12 on (not to the MAC addresses). */
+  shift = 0;
   label(): Label {
     return { at: -1 };
   }
@@ -91,6 +96,7 @@ class Emitter {
     l.at = this.code.length;
   }
   op(code: number, k: number): void {
+    if (LOADS.has(code) && k >= 12) k += this.shift;
     this.code.push({ insn: { code, jt: 0, jf: 0, k: k >>> 0 } });
   }
   /** Conditional jump; `undefined` means "fall through to the next instruction". */
@@ -122,29 +128,57 @@ export function compileBpf(filter: FilterNode | null): BpfInsn[] | undefined {
   if (filter === null) return undefined;
   const a = approximate(filter, true);
   if (a === true) return undefined;
-  const e = new Emitter();
-  const accept = e.label();
-  const reject = e.label();
-  // VLAN-tagged frames still in the data (not offloaded by the NIC) go to
-  // userspace, which looks through the tags.
-  // VLAN-tagged frames still in the data (not offloaded by the NIC) and
-  // 802.3/LLC frames (which may carry IP behind SNAP) go to userspace,
-  // which looks through them.
-  if (a !== false) {
-    const rest = e.label();
-    e.op(LD_H_ABS, 12);
-    e.jump(JEQ_K, 0x8100, accept, undefined);
-    e.jump(JEQ_K, 0x88a8, accept, undefined);
-    e.jump(JEQ_K, 0x9100, accept, undefined);
-    e.jump(JGE_K, 0x0600, rest, accept);
-    e.place(rest);
-    gen(e, a, accept, reject);
+  if (a === false) return [{ code: RET_K, jt: 0, jf: 0, k: 0 }];
+  // Like the userspace filter, look through VLAN tags still in the data (not
+  // offloaded by the NIC): the filter again behind each tag, as many as
+  // dissect reads. Long filters look behind fewer tags and keep the rest.
+  for (const depth of [MAX_TAGS, 2]) {
+    const p = compileTagged(a, depth);
+    if (p && p.length <= MAX_TAGGED_LENGTH) return p;
   }
-  else e.op(RET_K, 0);
-  e.place(accept);
+  return compileTagged(a, 0);
+}
+
+/** Bounds a program with copies behind VLAN tags (the kernel takes up to 4096 instructions). */
+const MAX_TAGGED_LENGTH = 1024;
+
+/**
+ * The filter for untagged frames and behind 1..`depth` VLAN tags, each copy
+ * with its own return instructions so that jumps stay short; frames with
+ * more tags, and 802.3 frames with a SNAP header (which may carry IP), are
+ * kept for userspace.
+ */
+function compileTagged(a: FilterNode, depth: number): BpfInsn[] | undefined {
+  const e = new Emitter();
+  const keep = e.label();
+  e.op(LD_H_ABS, 12);
+  for (let d = 0; d <= depth; d++) {
+    e.shift = 4 * d;
+    const tagged = d < depth ? e.label() : keep;
+    const body = e.label();
+    const accept = e.label();
+    const reject = e.label();
+    e.jump(JEQ_K, 0x8100, tagged, undefined);
+    e.jump(JEQ_K, 0x88a8, tagged, undefined);
+    e.jump(JEQ_K, 0x9100, tagged, undefined);
+    e.jump(JGE_K, 0x0600, body, undefined);
+    // 802.3: SNAP (AA AA) may carry IP; other LLC frames are never IP, ARP
+    // or IPv6, and their length field stands where the filter reads the EtherType.
+    e.op(LD_H_ABS, 14);
+    e.jump(JEQ_K, 0xaaaa, accept, body);
+    e.place(body);
+    gen(e, a, accept, reject);
+    e.place(accept);
+    e.op(RET_K, SNAP);
+    e.place(reject);
+    e.op(RET_K, 0);
+    if (d < depth) {
+      e.place(tagged);
+      e.op(LD_H_ABS, 16);
+    }
+  }
+  e.place(keep);
   e.op(RET_K, SNAP);
-  e.place(reject);
-  e.op(RET_K, 0);
   return e.finish();
 }
 
@@ -428,29 +462,49 @@ export type BpfFunction = (b: Uint8Array, o: number, n: number, wirelen: number)
  * before dissecting them. Unlike the kernel, a load past the captured
  * bytes keeps the packet: the exact filter, which runs next on what this
  * keeps, decides about cut packets.
+ *
+ * BPF jumps only forward, so the program becomes straight-line code:
+ * instruction k follows a block labelled Lk, and a jump to k is `break Lk`
+ * (no dispatch loop for V8 to run per instruction).
  */
 export function bpfToFunction(program: BpfInsn[]): BpfFunction {
-  const lines: string[] = ['let A = 0, X = 0, pc = 0;', 'for (;;) switch (pc) {'];
-  const jump = (pc: number, cond: string, i: BpfInsn): string => `if (${cond}) { pc = ${pc + 1 + i.jt}; continue; } pc = ${pc + 1 + i.jf}; continue;`;
+  const targets = new Set<number>();
   program.forEach((i, pc) => {
-    let body: string;
+    if (!isJump(i.code)) return;
+    if (i.jt !== 0) targets.add(pc + 1 + i.jt);
+    if (i.jf !== 0) targets.add(pc + 1 + i.jf);
+  });
+  // Each target nests one block deeper; past what V8 parses safely, keep every packet.
+  if (targets.size > MAX_NESTED_TARGETS) return () => 1;
+  const lines: string[] = ['let A = 0, X = 0;', ...[...targets].sort((x, y) => y - x).map((k) => `L${k}: {`)];
+  const jump = (pc: number, cond: string, i: BpfInsn): string => {
+    if (i.jt === 0) return i.jf === 0 ? '' : `if (!(${cond})) break L${pc + 1 + i.jf};`;
+    return `if (${cond}) break L${pc + 1 + i.jt};${i.jf === 0 ? '' : ` break L${pc + 1 + i.jf};`}`;
+  };
+  program.forEach((i, pc) => {
+    if (targets.has(pc)) lines.push('}');
     switch (i.code) {
-      case LD_W_ABS: body = `if (${i.k + 4} > n) return 1; A = ((b[o + ${i.k}] << 24) | (b[o + ${i.k + 1}] << 16) | (b[o + ${i.k + 2}] << 8) | b[o + ${i.k + 3}]) >>> 0;`; break;
-      case LD_H_ABS: body = `if (${i.k + 2} > n) return 1; A = (b[o + ${i.k}] << 8) | b[o + ${i.k + 1}];`; break;
-      case LD_B_ABS: body = `if (${i.k + 1} > n) return 1; A = b[o + ${i.k}];`; break;
-      case LD_H_IND: body = `if (X + ${i.k + 2} > n) return 1; A = (b[o + X + ${i.k}] << 8) | b[o + X + ${i.k + 1}];`; break;
-      case LDX_B_MSH: body = `if (${i.k + 1} > n) return 1; X = (b[o + ${i.k}] & 15) * 4;`; break;
-      case LD_W_LEN: body = 'A = wirelen;'; break;
-      case AND_K: body = `A = (A & ${i.k}) >>> 0;`; break;
-      case JEQ_K: body = jump(pc, `A === ${i.k}`, i); break;
-      case JGT_K: body = jump(pc, `A > ${i.k}`, i); break;
-      case JGE_K: body = jump(pc, `A >= ${i.k}`, i); break;
-      case JSET_K: body = jump(pc, `(A & ${i.k}) !== 0`, i); break;
-      case RET_K: body = `return ${i.k};`; break;
+      case LD_W_ABS: lines.push(`if (${i.k + 4} > n) return 1; A = ((b[o + ${i.k}] << 24) | (b[o + ${i.k + 1}] << 16) | (b[o + ${i.k + 2}] << 8) | b[o + ${i.k + 3}]) >>> 0;`); break;
+      case LD_H_ABS: lines.push(`if (${i.k + 2} > n) return 1; A = (b[o + ${i.k}] << 8) | b[o + ${i.k + 1}];`); break;
+      case LD_B_ABS: lines.push(`if (${i.k + 1} > n) return 1; A = b[o + ${i.k}];`); break;
+      case LD_H_IND: lines.push(`if (X + ${i.k + 2} > n) return 1; A = (b[o + X + ${i.k}] << 8) | b[o + X + ${i.k + 1}];`); break;
+      case LDX_B_MSH: lines.push(`if (${i.k + 1} > n) return 1; X = (b[o + ${i.k}] & 15) * 4;`); break;
+      case LD_W_LEN: lines.push('A = wirelen;'); break;
+      case AND_K: lines.push(`A = (A & ${i.k}) >>> 0;`); break;
+      case JEQ_K: lines.push(jump(pc, `A === ${i.k}`, i)); break;
+      case JGT_K: lines.push(jump(pc, `A > ${i.k}`, i)); break;
+      case JGE_K: lines.push(jump(pc, `A >= ${i.k}`, i)); break;
+      case JSET_K: lines.push(jump(pc, `(A & ${i.k}) !== 0`, i)); break;
+      case RET_K: lines.push(`return ${i.k};`); break;
       default: throw new Error(`unknown BPF opcode ${i.code}`);
     }
-    lines.push(`case ${pc}: ${body}`);
   });
-  lines.push('default: return 0;', '}');
+  lines.push('return 0;');
   return new Function('b', 'o', 'n', 'wirelen', lines.join('\n')) as BpfFunction;
+}
+
+const MAX_NESTED_TARGETS = 1500;
+
+function isJump(code: number): boolean {
+  return code === JEQ_K || code === JGT_K || code === JGE_K || code === JSET_K;
 }

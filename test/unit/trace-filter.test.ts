@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compileBpf, runBpf } from '../../src/trace/bpf.js';
+import { bpfToFunction, compileBpf, runBpf } from '../../src/trace/bpf.js';
 import { dissect } from '../../src/trace/dissect.js';
 import { newFacts } from '../../src/trace/facts.js';
 import { FilterSyntaxError, matchFilter, parseFilter } from '../../src/trace/filter.js';
@@ -92,6 +92,29 @@ describe('trace filter expressions', () => {
     assert.equal(runBpf(p, FRAMES.tcp), 0);
     assert.ok(runBpf(p, FRAMES.dns) > 0);
     assert.equal(compileBpf(parseFilter('inner icmp')), undefined);
+  });
+
+  it('looks through VLAN tags like dissect, and bpfToFunction runs the program as the kernel would', () => {
+    const tag = (frame: Buffer, tpids: string[]) => Buffer.concat([frame.subarray(0, 12), ...tpids.map((t, i) => hex(`${t}00${(100 + i).toString(16)}`)), frame.subarray(12)]);
+    const variants: [string, Buffer][] = [];
+    for (const [name, frame] of Object.entries(FRAMES)) {
+      variants.push([name, frame], [`${name}/vlan`, tag(frame, ['8100'])], [`${name}/qinq`, tag(frame, ['88a8', '8100'])], [`${name}/9tags`, tag(frame, Array(9).fill('8100'))]);
+    }
+    const exprs = ['host 198.18.0.2', 'udp and port 53', 'icmp or arp', 'not tcp', 'ip6 and udp', 'ether host 02:00:00:00:00:01', 'greater 60', 'vlan 100 and icmp'];
+    for (const e of exprs) {
+      const f = parseFilter(e);
+      const prog = compileBpf(f)!;
+      const fn = bpfToFunction(prog);
+      for (const [name, b] of variants) {
+        const x = newFacts();
+        dissect(x, b, 0, b.length, 1, b.length);
+        const kernel = runBpf(prog, b);
+        assert.equal(fn(b, 0, b.length, b.length), kernel, `${e} on ${name}`);
+        if (matchFilter(f, x)) assert.ok(kernel > 0, `${e} on ${name}: rejects a match`);
+        // Behind up to 8 tags the program is exact for what it fully expresses.
+        if (e !== 'vlan 100 and icmp' && !name.endsWith('9tags')) assert.equal(kernel > 0, matchFilter(f, x), `${e} on ${name}`);
+      }
+    }
   });
 
   it('parses and evaluates random token soup without throwing anything but FilterSyntaxError', () => {
