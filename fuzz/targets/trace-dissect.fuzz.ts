@@ -11,7 +11,8 @@ import { bpfToFunction, compileBpf } from '../../src/trace/bpf.js';
 import { dissect } from '../../src/trace/dissect.js';
 import { newFacts } from '../../src/trace/facts.js';
 import { matchFilter, parseFilter } from '../../src/trace/filter.js';
-import { decodeLayers, summarize } from '../../src/trace/print.js';
+import { summarize } from '../../src/trace/print.js';
+import { decodeLayers } from '../../src/trace/print-layers.js';
 import { GOLDEN, LINK_GOLDEN } from '../../test/unit/trace-packets.js';
 
 const LINKTYPES = [1, 1, 1, 1, 0, 9, 101, 105, 108, 113, 127, 276, 147];

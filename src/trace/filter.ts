@@ -21,8 +21,8 @@
  * transport byte offsets (tcp[13]) work over IPv6 too. A bad expression
  * throws FilterSyntaxError naming the 1-based column.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { WeftError } from '../errors.js';
+import { isIPv4, isIPv6 } from '../wire/ip.js';
 
 export { matchFilter } from './filter-match.js';
 

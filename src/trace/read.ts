@@ -8,15 +8,16 @@ import type { CaptureHandlers, CaptureInterface, CaptureRecord, CaptureWarning }
 import type { PcapngWriter } from '../wire/pcapng.js';
 import { CaptureReader } from '../wire/capture-reader.js';
 import { LINKTYPE_ETHERNET } from '../wire/capture-common.js';
-import { type BpfFunction, bpfToFunction, compileBpf } from './bpf.js';
+import { bpfToFunction, compileBpf } from './bpf.js';
 import { dissect } from './dissect.js';
-import { newFacts, type Facts } from './facts.js';
+import { newFacts } from './facts.js';
 import { type FilterNode, matchFilter } from './filter.js';
 import type { LineWriter } from './output.js';
-import { decodeLayers, formatTime, formatTree, summarize, writeSummary, writeTime } from './print.js';
-import { TraceStats } from './stats.js';
+import { writeSummary, writeTime } from './print.js';
+import type { PrintFormat, formatPacket } from './print-layers.js';
+import type { TraceStats } from './stats.js';
 
-export type PrintFormat = 'line' | 'json' | 'tree';
+export type { PrintFormat };
 
 export interface ReadOptions {
   filter: FilterNode | null;
@@ -33,34 +34,20 @@ export interface ReadResult {
 }
 
 /**
- * The filter's BPF approximation as a function over Ethernet frames: a
- * packet it rejects cannot match, so it is dropped before dissection.
+ * The filter's BPF approximation over Ethernet frames, for the capture
+ * reader: a packet it rejects cannot match, so the reader drops it from its
+ * buffer before decoding anything else.
  */
-export function prefilter(filter: FilterNode | null): BpfFunction | null {
+export function prefilter(filter: FilterNode | null): CaptureHandlers['prefilter'] {
   const program = compileBpf(filter);
-  return program ? bpfToFunction(program) : null;
-}
-
-/** Formats one dissected packet for output. */
-export function formatPacket(format: PrintFormat, f: Facts, r: { sec: number; nsec: number; tsDigits: number; ifname: string; index: number; caplen: number; origlen: number; comments?: string[] | null }): string {
-  const time = formatTime(r.sec, r.nsec, r.tsDigits);
-  if (format === 'line') return r.ifname ? `${time} ${r.ifname} ${summarize(f)}` : `${time} ${summarize(f)}`;
-  const d = decodeLayers(f.data, f.start, f.end, f.linktype);
-  if (format === 'tree') {
-    return `${time}${r.ifname ? ` ${r.ifname}` : ''} ${summarize(f)}\n${formatTree(d.layers, d.error)}`;
-  }
-  const obj: Record<string, unknown> = {
-    index: r.index, time: `${r.sec}.${String(r.nsec).padStart(9, '0')}`, interface: r.ifname || undefined,
-    caplen: r.caplen, length: r.origlen, layers: d.layers,
-  };
-  if (d.error) obj.error = d.error;
-  if (r.comments) obj.comments = r.comments;
-  return JSON.stringify(obj);
+  return program ? { linktype: LINKTYPE_ETHERNET, keep: bpfToFunction(program) } : null;
 }
 
 /** Prints every matching packet of a file to `out`. Throws CaptureError after printing what came before. */
 export async function printFile(path: string, format: PrintFormat, out: LineWriter, opts: ReadOptions): Promise<ReadResult> {
-  const printer = new FilePrinter(format, out, opts);
+  // Only --json and -v need the full layer decoders.
+  const full = format === 'line' ? null : (await import('./print-layers.js')).formatPacket;
+  const printer = new FilePrinter(format, full, out, opts);
   const reader = new CaptureReader(printer);
   const stop = new AbortController();
   await streamFile(path, (chunk) => {
@@ -81,20 +68,19 @@ class FilePrinter implements CaptureHandlers {
   readonly warning?: (w: CaptureWarning) => void;
   matched = 0;
   done = false;
+  readonly prefilter: CaptureHandlers['prefilter'];
   readonly #filter: FilterNode | null;
-  readonly #pre: BpfFunction | null;
   readonly #count: number;
-  readonly #line: boolean;
   readonly #writer: PcapngWriter | undefined;
   /** Output interface id per input interface, when writing. */
   readonly #ifaces: number[] = [];
 
-  constructor(private readonly format: PrintFormat, private readonly out: LineWriter, opts: ReadOptions) {
+  constructor(private readonly format: PrintFormat, private readonly full: typeof formatPacket | null,
+    private readonly out: LineWriter, opts: ReadOptions) {
     this.#writer = opts.writer;
     this.#filter = opts.filter;
-    this.#pre = prefilter(opts.filter);
+    this.prefilter = prefilter(opts.filter);
     this.#count = opts.count ?? Infinity;
-    this.#line = format === 'line';
     if (opts.warning) this.warning = opts.warning;
   }
 
@@ -107,7 +93,6 @@ class FilePrinter implements CaptureHandlers {
 
   packet(r: CaptureRecord): void {
     if (this.done) return;
-    if (this.#pre !== null && r.linktype === LINKTYPE_ETHERNET && this.#pre(r.data, r.offset, r.caplen, r.origlen) === 0) return;
     const facts = this.facts;
     dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
     if (this.#filter !== null && !matchFilter(this.#filter, facts)) return;
@@ -119,7 +104,7 @@ class FilePrinter implements CaptureHandlers {
     }
     const out = this.out;
     const t = out.text;
-    if (this.#line) {
+    if (this.full === null) {
       writeTime(t, r.sec, r.nsec, r.tsDigits);
       t.byte(32);
       if (r.ifname) {
@@ -129,7 +114,7 @@ class FilePrinter implements CaptureHandlers {
       writeSummary(t, facts);
       t.byte(10);
     } else {
-      t.text(formatPacket(this.format, facts, r));
+      t.text(this.full(this.format, facts, r));
       t.byte(10);
     }
     out.endLine();
@@ -140,11 +125,10 @@ class FilePrinter implements CaptureHandlers {
 /** Counts a file's packets by protocol, VNI and talker. */
 export async function statsFile(path: string, opts: ReadOptions): Promise<TraceStats> {
   const facts = newFacts();
-  const stats = new TraceStats();
-  const pre = prefilter(opts.filter);
+  const stats = new (await import('./stats.js')).TraceStats();
   const reader = new CaptureReader({
+    prefilter: prefilter(opts.filter),
     packet: (r) => {
-      if (pre !== null && r.linktype === LINKTYPE_ETHERNET && pre(r.data, r.offset, r.caplen, r.origlen) === 0) return;
       dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
       if (matchFilter(opts.filter, facts)) stats.add(facts);
     },

@@ -16,7 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { PcapWriter } from '../../src/wire/pcap.js';
 import { dissect } from '../../src/trace/dissect.js';
 import { newFacts } from '../../src/trace/facts.js';
-import { decodeLayers, formatTree, summarize } from '../../src/trace/print.js';
+import { summarize } from '../../src/trace/print.js';
+import { decodeLayers, formatTree } from '../../src/trace/print-layers.js';
 import { GOLDEN, GOLDEN_LINKTYPE, LINK_GOLDEN, type Packet } from './trace-packets.js';
 
 const MACS = /(^|: )(?:[0-9a-f]{2}:){5}[0-9a-f]{2} > (?:[0-9a-f]{2}:){5}[0-9a-f]{2}(?: vlan \d+)?,? ?/g;

@@ -15,15 +15,13 @@ import { CaptureError } from '../../wire/capture-common.js';
 import { PcapngWriter } from '../../wire/pcapng.js';
 import { innermostIp } from '../../trace/dissect.js';
 import { type FilterNode, FilterSyntaxError, matchFilter, parseFilter } from '../../trace/filter.js';
-import { FollowMatcher, formatPaths } from '../../trace/follow.js';
 import { LineWriter } from '../../trace/output.js';
-import { type PrintFormat, formatPacket, printFile, statsFile } from '../../trace/read.js';
-import { formatStats } from '../../trace/stats.js';
+import { type PrintFormat, printFile, statsFile } from '../../trace/read.js';
 import { commonFlags, intArg } from '../args.js';
 
 type LiveSourceType = import('../../trace/live.js').LiveSource;
 
-// Live capture (netlink, AF_PACKET, the native addon) loads only for capture and follow.
+// Each subcommand loads what only it needs (live capture: netlink, AF_PACKET, the native addon).
 const live = async () => import('../../trace/live.js');
 
 export const summary = 'read, capture, count and follow packets (pcap/pcapng, VXLAN-aware)';
@@ -143,6 +141,7 @@ async function stats(args: string[]): Promise<number> {
   const filter = parseFilter(p.filterText);
   const top = one(p, '--top');
   const s = await statsFile(file, { filter, warning: warn });
+  const { formatStats } = await import('../../trace/stats.js');
   const report = s.report(top ? intArg('--top', top, 1, 10000) : 10);
   process.stdout.write(p.json ? `${JSON.stringify(report)}\n` : `${formatStats(report)}\n`);
   return 0;
@@ -175,6 +174,7 @@ async function capture(args: string[]): Promise<number> {
   const duration = durArg ? intArg('--duration', durArg, 1, 86400 * 365) : undefined;
   const writePath = one(p, '-w');
   const { LiveSource } = await live();
+  const { formatPacket } = await import('../../trace/print-layers.js');
   const src = await LiveSource.open({ iface, ...(p.netns ? { netns: p.netns } : {}), filter });
   const out = new LineWriter(process.stdout, 1, true);
   let sink: FileSink | undefined;
@@ -235,6 +235,7 @@ async function follow(args: string[]): Promise<number> {
   const countArg = one(p, '-c');
   const limit = countArg ? intArg('-c', countArg, 1, 1_000_000) : undefined;
   const { LiveSource } = await live();
+  const { FollowMatcher, formatPaths } = await import('../../trace/follow.js');
   const matcher = new FollowMatcher(hops.map((h) => h.name), limit !== undefined ? { limit } : {});
   const sources: LiveSourceType[] = [];
   try {
