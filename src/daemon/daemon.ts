@@ -10,7 +10,8 @@ import { BridgeDriver } from '../cnm/drivers/bridge.js';
 import { MacvlanDriver } from '../cnm/drivers/macvlan.js';
 import { OverlayDriver } from '../cnm/drivers/overlay.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
-import { EtcdStore } from '../control/etcd-store.js';
+import { type EtcdConnectOptions, EtcdStore } from '../control/etcd-store.js';
+import { OverlaySecurity } from '../control/overlay-security.js';
 import { GlobalController } from '../control/global-controller.js';
 import { PeerDistributor } from '../control/peers.js';
 import type { KvStore } from '../control/store.js';
@@ -42,6 +43,12 @@ export interface DaemonOptions {
   dockerSocket?: string;
   /** Ingress routing mesh backend (default auto: IPVS when the kernel has it, else nftables). */
   mesh?: 'auto' | 'ipvs' | 'nft' | 'off';
+  /** Encryption key rotation period in seconds (default 12 h). */
+  keyRotationSeconds?: number;
+  /** Accept encryption keys in a plain-text (etcd://) store. */
+  insecureStoreKeys?: boolean;
+  /** etcd TLS material and credentials (flags; the environment is the fallback). */
+  etcd?: EtcdConnectOptions;
 }
 
 export const DEFAULTS = {
@@ -52,6 +59,7 @@ export const DEFAULTS = {
 
 export class Daemon {
   private constructor(
+    readonly security: OverlaySecurity,
     readonly controller: Controller,
     readonly store: KvStore,
     private readonly server: PluginServer,
@@ -62,13 +70,27 @@ export class Daemon {
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
     if (opts.store === 'embedded' || opts.store === '') return EmbeddedStore.open(opts.stateDir);
-    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return EtcdStore.connect(opts.store);
+    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return EtcdStore.connect(opts.store, opts.etcd);
     throw new InvalidArgumentError(`--store must be 'embedded' or etcd://host:port[,host:port], got ${JSON.stringify(opts.store)}`);
   }
 
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
     const store = await Daemon.openStore(opts);
+    const security = new OverlaySecurity(store, {
+      storeIsPrivate: !(store instanceof EtcdStore) || store.tls,
+      ...(opts.insecureStoreKeys ? { allowInsecureStore: true } : {}),
+      ...(opts.keyRotationSeconds ? { rotateMs: opts.keyRotationSeconds * 1000 } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.instance ? { instance: opts.instance } : {}),
+      log,
+    });
+    if (store instanceof EtcdStore) {
+      // Known peers before reconciling, so a restart never empties the admission set or the SAs.
+      const hosts = [...(await store.list('hosts/')).values()].map((v) => (JSON.parse(v) as { address?: string }).address).filter((a): a is string => !!a);
+      await security.setPeers(hosts);
+    }
     const overlay = new OverlayDriver({
+      security,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
@@ -82,8 +104,9 @@ export class Daemon {
     const t0 = Date.now();
     const summary = await controller.reconcile();
     log({ msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
+    security.start();
     const peers = controller instanceof GlobalController
-      ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log)
+      ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log, security)
       : undefined;
     const dns = opts.dns === false ? undefined : await NetworkDns.start(store, {
       host: hostName,
@@ -94,7 +117,7 @@ export class Daemon {
     const server = await PluginServer.listen(opts.socket, controller, log);
     const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(controller, store, server, peers, dns, mesh);
+    return new Daemon(security, controller, store, server, peers, dns, mesh);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -112,13 +135,14 @@ export class Daemon {
   }
 
   /** Multi-host (etcd): register this host, then program every other host's endpoints. */
-  static async #startPeers(store: EtcdStore, controller: GlobalController, overlay: OverlayDriver, opts: DaemonOptions, hostName: string, log: Logger): Promise<PeerDistributor> {
+  static async #startPeers(store: EtcdStore, controller: GlobalController, overlay: OverlayDriver, opts: DaemonOptions, hostName: string, log: Logger, security: OverlaySecurity): Promise<PeerDistributor> {
     if (!opts.localAddress) throw new InvalidArgumentError("with an etcd store, --local ADDR (this host's underlay address) is required");
     const peers = new PeerDistributor(store, controller, overlay, {
       hostName, localAddress: opts.localAddress, log,
       ...(opts.leaseTtl !== undefined ? { leaseTtl: opts.leaseTtl } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
+    peers.onVteps = (vteps) => security.setPeers(vteps);
     await peers.start();
     log({ msg: 'peer distribution started', host: hostName, local: opts.localAddress, leaseTtl: peers.leaseTtl, hosts: peers.hosts().length });
     return peers;
@@ -129,6 +153,7 @@ export class Daemon {
     await this.mesh?.close();
     await this.dns?.close();
     await this.peers?.stop();
+    await this.security.stop();
     await this.controller.settle();
     await this.store.close();
   }

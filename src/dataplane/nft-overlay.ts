@@ -10,7 +10,11 @@
  *  - chain `enc_out` (route, output, priority mangle): VXLAN for an encrypted
  *    VNI gets mark 0xd0c4e3, which is what the XFRM policies select on, so
  *    clear text for an encrypted VNI never matches no policy silently: the
- *    policy exists before the mark is set.
+ *    policy exists before the mark is set;
+ *  - chain `enc_post` (filter, postrouting): VXLAN for an encrypted VNI whose
+ *    route is not an IPsec bundle (`rt ipsec missing`: no policy matched,
+ *    e.g. after `ip xfrm policy flush`) is counted in `clear_egress` and
+ *    dropped, so the host never sends an encrypted network's frames in clear.
  * Named counters survive updates (only chains, rules and set elements are
  * replaced). The table name carries the daemon's instance so daemons that
  * share a namespace (lab hosts) do not overwrite each other.
@@ -30,6 +34,7 @@ export interface OverlayFilterSpec {
 
 export interface OverlayFilterCounters {
   clearOnEncrypted: number;
+  clearEgress: number;
   unknownVtep: number;
 }
 
@@ -49,12 +54,15 @@ export function overlayFilterBatch(table: string, spec: OverlayFilterSpec): NftJ
     { add: { table: { family: 'ip', name: table } } },
     { add: { counter: { ...t, name: 'clear_on_encrypted' } } },
     { add: { counter: { ...t, name: 'unknown_vtep' } } },
+    { add: { counter: { ...t, name: 'clear_egress' } } },
     { add: { set: { ...t, name: 'peer_vteps', type: 'ipv4_addr' } } },
     { flush: { set: { ...t, name: 'peer_vteps' } } },
     { add: { chain: { ...t, name: 'vx_in', type: 'filter', hook: 'input', prio: -300, policy: 'accept' } } },
     { flush: { chain: { ...t, name: 'vx_in' } } },
     { add: { chain: { ...t, name: 'enc_out', type: 'route', hook: 'output', prio: -150, policy: 'accept' } } },
     { flush: { chain: { ...t, name: 'enc_out' } } },
+    { add: { chain: { ...t, name: 'enc_post', type: 'filter', hook: 'postrouting', prio: 0, policy: 'accept' } } },
+    { flush: { chain: { ...t, name: 'enc_post' } } },
   ];
   const peers = [...new Set(spec.peers)].sort();
   if (peers.length) batch.push({ add: { element: { ...t, name: 'peer_vteps', elem: peers } } });
@@ -62,6 +70,8 @@ export function overlayFilterBatch(table: string, spec: OverlayFilterSpec): NftJ
     batch.push(rule('vx_in', [udpDport(port), vniIs(vni),
       { match: { op: '==', left: { meta: { key: 'ipsec' } }, right: false } }, { counter: 'clear_on_encrypted' }, { drop: null }]));
     batch.push(rule('enc_out', [udpDport(port), vniIs(vni), { mangle: { key: { meta: { key: 'mark' } }, value: ENCRYPTION_MARK } }]));
+    batch.push(rule('enc_post', [udpDport(port), vniIs(vni),
+      { match: { op: '==', left: { rt: { key: 'ipsec' } }, right: false } }, { counter: 'clear_egress' }, { drop: null }]));
   }
   batch.push(rule('vx_in', [udpDport(port),
     { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@peer_vteps' } },
@@ -85,11 +95,12 @@ export async function overlayFilterCounters(netns: string | undefined, table: st
   } catch {
     return undefined;
   }
-  const c: OverlayFilterCounters = { clearOnEncrypted: 0, unknownVtep: 0 };
+  const c: OverlayFilterCounters = { clearOnEncrypted: 0, clearEgress: 0, unknownVtep: 0 };
   for (const o of out.nftables) {
     const counter = o.counter as { name?: string; packets?: number } | undefined;
     if (counter?.name === 'clear_on_encrypted') c.clearOnEncrypted = counter.packets ?? 0;
     if (counter?.name === 'unknown_vtep') c.unknownVtep = counter.packets ?? 0;
+    if (counter?.name === 'clear_egress') c.clearEgress = counter.packets ?? 0;
   }
   return c;
 }

@@ -1,7 +1,10 @@
 /**
  * `weft daemon [--socket PATH] [--state-dir DIR] [--store embedded|etcd://…]
- *  [--local ADDR] [--underlay-dev IF] [--host NAME] [--instance NAME] [--lease-ttl SECONDS]`: serves Docker's plugin
- * API until SIGINT/SIGTERM.
+ *  [--local ADDR] [--underlay-dev IF] [--host NAME] [--instance NAME] [--lease-ttl SECONDS]
+ *  [--etcd-ca PEM] [--etcd-cert PEM] [--etcd-key PEM] [--etcd-user NAME] [--etcd-password-file FILE]
+ *  [--key-rotation SECONDS] [--insecure-store-keys]`: serves Docker's plugin API until SIGINT/SIGTERM.
+ * Every etcd setting also comes from the environment (WEFT_ETCD_CA, WEFT_ETCD_CERT, WEFT_ETCD_KEY,
+ * WEFT_ETCD_USER, WEFT_ETCD_PASSWORD_FILE, WEFT_ETCD_PASSWORD), the managed plugin's settable env.
  */
 import { basename } from 'node:path';
 import { DEFAULTS, Daemon, type DaemonOptions } from '../../daemon/daemon.js';
@@ -33,13 +36,20 @@ function parse(args: string[]): DaemonOptions {
       case '--no-dns': o.dns = false; break;
       case '--dns-upstream': (o.dnsUpstreams ??= []).push(parseHostPort(value())); break;
       case '--docker-socket': o.dockerSocket = value(); break;
+      case '--etcd-ca': (o.etcd ??= {}).ca = value(); break;
+      case '--etcd-cert': (o.etcd ??= {}).cert = value(); break;
+      case '--etcd-key': (o.etcd ??= {}).key = value(); break;
+      case '--etcd-user': (o.etcd ??= {}).user = value(); break;
+      case '--etcd-password-file': (o.etcd ??= {}).passwordFile = value(); break;
+      case '--key-rotation': o.keyRotationSeconds = intArg('--key-rotation', value(), 10, 365 * 24 * 3600); break;
+      case '--insecure-store-keys': o.insecureStoreKeys = true; break;
       case '--mesh': {
         const m = value();
         if (m !== 'auto' && m !== 'ipvs' && m !== 'nft' && m !== 'off') throw new InvalidArgumentError(`--mesh must be auto, ipvs, nft or off, got ${m}`);
         o.mesh = m;
         break;
       }
-      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS --no-dns --dns-upstream ADDR[:PORT] --docker-socket PATH --mesh auto|ipvs|nft|off)`);
+      default: throw new InvalidArgumentError(`unknown option ${a} (see: weft daemon --socket PATH --state-dir DIR --store embedded|etcd://HOST:PORT --local ADDR --underlay-dev IF --host NAME --instance NAME --lease-ttl SECONDS --no-dns --dns-upstream ADDR[:PORT] --docker-socket PATH --mesh auto|ipvs|nft|off --etcd-ca PEM --etcd-cert PEM --etcd-key PEM --etcd-user NAME --etcd-password-file FILE (the etcd password comes from that file or WEFT_ETCD_PASSWORD, never the URL: ps shows command lines) --key-rotation SECONDS --insecure-store-keys)`);
     }
   }
   if (!o.socket.endsWith('.sock')) throw new InvalidArgumentError(`--socket must end in .sock (Docker derives the driver name from it), got ${o.socket}`);

@@ -24,6 +24,17 @@ export interface OverlayOptions {
   underlayDevice?: string;
   /** Qualifies namespace names when several daemons share one machine. */
   instance?: string;
+  /**
+   * VXLAN admission and encryption (src/control/overlay-security.ts): runs
+   * before the VXLAN device exists and throws when it cannot protect the
+   * network, so nothing is ever created unprotected.
+   */
+  security?: OverlaySecurityHook;
+}
+
+export interface OverlaySecurityHook {
+  ensureNetwork(n: NetworkRecord): Promise<void>;
+  removeNetwork(n: NetworkRecord): Promise<void>;
 }
 
 /** A remote endpoint: its overlay address and MAC, and the VTEP it sits behind. */
@@ -48,6 +59,10 @@ export class OverlayDriver implements NetworkDriver {
   async ensureNetwork(n: NetworkRecord): Promise<void> {
     if (n.vni === undefined) throw new NetworkOptionError(`overlay network ${n.id} has no VNI`);
     const ns = this.#ns(n);
+    if (this.options.security) await this.options.security.ensureNetwork(n);
+    else if (n.options['encrypted'] !== undefined && n.options['encrypted'] !== 'false') {
+      throw new NetworkOptionError('encrypted overlay needs the daemon\'s overlay security (not configured here)');
+    }
     await ensureNetns(ns);
     await withRtnl(ns, async (inner) => {
       await ensureLink(inner, { name: 'br0', kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
@@ -70,6 +85,7 @@ export class OverlayDriver implements NetworkDriver {
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
     await deleteNetns(this.#ns(n), { ignoreMissing: true });
+    await this.options.security?.removeNetwork(n);
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
