@@ -19,6 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Lease, type Namespace } from 'etcd3';
+import { tlsHandshakeError } from '../io/tls-probe.js';
 import { InvalidArgumentError, WeftError } from '../errors.js';
 import { type KvStore, StoreUnavailableError, type WatchEvent } from './store.js';
 
@@ -129,6 +130,17 @@ export function classifyEtcdError(err: unknown, what: string): WeftError {
     return new StoreAuthError(`TLS with etcd failed during ${what}: ${msg.replace(/^\d+ \w+: /, '')}`, { cause: err });
   }
   return new StoreUnavailableError(`etcd unavailable during ${what}: ${msg}`, { cause: err });
+}
+
+/** An OpenSSL/Node handshake error in operator terms (which flag to look at). */
+function explainTls(why: string): string {
+  const alert = /alert ([a-z ]+?)(?::|$)/i.exec(why)?.[1];
+  if (alert && /bad certificate|certificate required|unknown ca|handshake failure/i.test(alert)) {
+    return `etcd rejected our client certificate (${alert}): give one signed by etcd's client CA with --etcd-cert/--etcd-key`;
+  }
+  if (/verify|self.signed|issuer|unknown ca/i.test(why)) return `etcd's certificate is not trusted (${why}): check --etcd-ca`;
+  if (/altnames|hostname|does not match/i.test(why)) return `etcd's certificate does not name this address (${why})`;
+  return why.split('\n')[0]!;
 }
 
 function unavailable(err: unknown, what: string): never {
@@ -243,12 +255,24 @@ export class EtcdStore implements KvStore {
   }
 
   static async connect(url: string, o: EtcdConnectOptions = {}): Promise<EtcdStore> {
-    const store = new EtcdStore(new Etcd3(parseEtcdUrl(url, o)), url.startsWith('etcds://'));
+    const options = parseEtcdUrl(url, o);
+    const store = new EtcdStore(new Etcd3(options), url.startsWith('etcds://'));
     try {
       await store.ns.get('__ping').string();
     } catch (err) {
       store.client.close();
-      unavailable(err, 'connect');
+      const e = classifyEtcdError(err, 'connect');
+      if (store.tls && e instanceof StoreUnavailableError) {
+        // grpc hides why TLS failed: repeat the handshake to name the cause.
+        const host = (options.hosts as string[])[0]!.replace(/^https:\/\//, '');
+        const port = Number(host.slice(host.lastIndexOf(':') + 1));
+        const c = options.credentials;
+        const why = await tlsHandshakeError(host.slice(0, host.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port, {
+          ...(c?.rootCertificate ? { ca: c.rootCertificate } : {}), ...(c?.certChain ? { cert: c.certChain } : {}), ...(c?.privateKey ? { key: c.privateKey } : {}),
+        });
+        if (why) throw new StoreAuthError(`TLS with etcd at ${host} failed: ${explainTls(why)}`, { cause: err });
+      }
+      throw e;
     }
     return store;
   }

@@ -9,7 +9,7 @@
  * and a key is pruned one period after everyone stopped sending with it:
  * two hosts at most one rotation apart always accept each other's packets.
  */
-import { parsePrefix } from '../netlink/rtnetlink/ip.js';
+import { parsePrefix } from '../wire/ip.js';
 
 /** Docker's reqid and policy mark: tell weft's XFRM objects from other VPNs'. */
 export const ENCRYPTION_REQID = 0xd0c4e3;

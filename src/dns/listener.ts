@@ -28,7 +28,7 @@ import { Forwarder } from './forwarder.js';
 import type { HostPort } from './hostport.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { DnsResolver } from './resolver.js';
-import { ClientScopes, type NetworkScope, type Scope } from './scope.js';
+import { ClientScopes, type NetworkScope, type Scope, listenerIngress } from './scope.js';
 
 export interface ListenOptions {
   /** Address to bind inside the namespace (Docker: 127.0.0.11; or a network gateway). */
@@ -142,9 +142,10 @@ export class DnsListener {
   /** Opens the sockets. */
   async start(): Promise<void> {
     const o = this.opts;
+    const device = listenerIngress(o.networks);
     const udp = UdpSocket.open({
       address: o.address, port: o.port ?? 53, batchSize: UDP_BATCH, slotSize: UDP_SLOT, recvBufferBytes: UDP_RCVBUF, sendBufferBytes: 4 << 20,
-      ...(o.netns === undefined ? {} : { netns: o.netns }),
+      ...(o.netns === undefined ? {} : { netns: o.netns }), ...(device ? { device } : {}),
     });
     this.#udp = udp;
     // Fix the batch's address stride once; replies copy source sockaddrs straight in.
@@ -158,7 +159,7 @@ export class DnsListener {
         const server = net.createServer({ pauseOnConnect: false }, (c) => this.#onTcp(c));
         server.maxConnections = this.limits.tcpMaxConns;
         server.on('error', (err) => this.limits.log(`dns tcp ${this.address}:${this.port}: ${err.message}`));
-        await listenTcp(o.address, this.port, o.netns, server);
+        await listenTcp(o.address, this.port, o.netns, server, undefined, device);
         this.#tcp = server;
       }
     } catch (err) {

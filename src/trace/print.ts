@@ -8,7 +8,7 @@
  * frames recursively, DNS messages by their question/answer counts. Also
  * the JSON form (full fields from wire/frame.ts decodeFrame) and the -v tree.
  */
-import { u16 } from '../wire/bytes.js';
+import { u16, u32 } from '../wire/bytes.js';
 import { formatIPv6 } from '../wire/ip.js';
 import { decodeFrame, type Layer } from '../wire/frame.js';
 import { decodeMessage, RrType } from '../wire/dns/index.js';
@@ -35,6 +35,8 @@ const L_WIN = lit(', win ');
 const L_UDP = lit('UDP ');
 const L_VXLAN_VNI = lit('VXLAN vni ');
 const L_UDP_LENGTH = lit('UDP, length ');
+const L_ESP_SPI = lit('ESP(spi=0x');
+const L_ESP_SEQ = lit(',seq=0x');
 const L_ICMP = lit('ICMP ');
 const L_TYPE = lit('type ');
 const L_ID = lit(', id ');
@@ -257,6 +259,14 @@ function ip(t: TextBuffer, dv: DataView, p: number, f: Facts, l: Level): void {
       t.pos = putDec(dv, p, len);
       return;
     }
+    case 50:
+      // tcpdump's ESP line: only the clear header (SPI, sequence) is readable.
+      if (payload < 8) break;
+      p = putHex(dv, putLit(dv, p, L_ESP_SPI), u32(b, l.l4Offset), 8);
+      p = putByte(dv, putHex(dv, putLit(dv, p, L_ESP_SEQ), u32(b, l.l4Offset + 4), 1), 41);
+      p = putLit(dv, p, L_LENGTH);
+      t.pos = putDec(dv, p, payload);
+      return;
     default:
       p = putLit(dv, p, L_IP_PROTO);
       p = putDec(dv, p, l.protocol);
@@ -478,4 +488,13 @@ export function formatTree(layers: (Layer | Record<string, unknown>)[], error?: 
   }
   if (error) lines.push(`    error: ${JSON.stringify(error)}`);
   return lines.join('\n');
+}
+
+/** Lower-case hex of a u32, at least `digits` digits (ESP SPI and sequence). */
+function putHex(dv: DataView, p: number, v: number, digits: number): number {
+  let n = 1;
+  while (n < 8 && v >>> (4 * n) !== 0) n++;
+  n = Math.max(n, digits);
+  for (let i = n - 1; i >= 0; i--) p = putByte(dv, p, '0123456789abcdef'.charCodeAt((v >>> (4 * i)) & 15));
+  return p;
 }

@@ -6,7 +6,7 @@
  */
 import { AttrWriter, attrMap } from '../attrs.js';
 import { NetlinkDecodeError } from '../errors.js';
-import { parsePrefix } from '../rtnetlink/ip.js';
+import { formatIp, parsePrefix } from '../../wire/ip.js';
 import {
   ALGO_NAME_LEN, IPPROTO_ESP, LIFETIME_CFG_LEN, LIFETIME_CUR_LEN, SELECTOR_LEN, USERPOLICY_ID_LEN,
   USERPOLICY_INFO_LEN, USERSA_ID_LEN, USERSA_INFO_LEN, USER_TMPL_LEN, XFRMA_ALG_AEAD, XFRMA_MARK,
@@ -98,10 +98,7 @@ function writeAddr(b: Buffer, at: number, a: Addr): void {
 }
 
 function readAddr(b: Buffer, at: number, family: number): string {
-  if (family === AF_INET) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(b.readUInt16BE(at + i).toString(16));
-  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  return formatIp(b, at, family === AF_INET ? 4 : 16);
 }
 
 function writeSelector(b: Buffer, at: number, s: XfrmSelector): void {
