@@ -83,7 +83,6 @@ describe('overlay security (this host)', { skip }, () => {
     daemons.push(d);
     await d.start();
     const r = await createNetwork(d.opts.socket, 'e1'.repeat(32), '198.19.70.0/24', { encrypted: '' });
-    assert.equal(r.status, 200);
     assert.match(String(r.body.Err), /required modules to install IPsec rules are missing/);
     assert.match(String(r.body.Err), /rfc4106\(gcm\(aes\)\)/);
     assert.ok(!readdirSync('/var/run/netns').some((n) => n.includes(`${lab.prefix}e`)), 'no overlay namespace left');
