@@ -4,7 +4,7 @@
  * line (kill -9 mid-write) is ignored on load. compact() rewrites the file
  * from a snapshot atomically (temp file, fsync, rename, fsync the directory).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class Journal {
@@ -35,6 +35,8 @@ export class Journal {
       }
     }
     const fd = openSync(path, 'a', 0o600);
+    // It may hold encryption keys: private even if an older version made it wider.
+    fchmodSync(fd, 0o600);
     return { journal: new Journal(path, fd, records.length), records };
   }
 

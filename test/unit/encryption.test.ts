@@ -5,7 +5,8 @@
  * rotations is a packet sent with an active key rejected.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,9 @@ import { decodePolicy, decodeState, encodeNewState, encodePolicy, encodePolicyId
 import {
   ENCRYPTION_REQID, type InstalledSas, type KeyRing, applySaOp, deriveSpi, initialRing, keyMaterial, pairSas, planSas, primaryKey, rotateRing,
 } from '../../src/dataplane/encryption-keys.js';
+import { EncryptionUnavailableError } from '../../src/dataplane/encryption.js';
+import { EmbeddedStore } from '../../src/control/embedded-store.js';
+import { OverlaySecurity, RING_KEY, parseRing, ringStatus } from '../../src/control/overlay-security.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'xfrm');
 const load = (name: string) => Buffer.from(readFileSync(join(fixtures, name), 'utf8').trim(), 'hex');
@@ -147,4 +151,29 @@ test('rotation: no interleaving of plan steps ever rejects a packet sent with an
     }
     check();
   }), { numRuns: 300 });
+});
+
+test('overlay security: refuses a plain-text store, fails closed on a kernel without ESP, keys stay in a 0600 file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-enc-unit-'));
+  const store = await EmbeddedStore.open(dir);
+  const logs: string[] = [];
+  const log = (r: Record<string, unknown>) => logs.push(JSON.stringify(r));
+  const n = { id: 'e0'.repeat(32), mode: 'overlay' as const, mtu: 1424, internal: false, ipv6: false, ipv4: [], ipv6Subnets: [], options: { encrypted: '' }, vni: 4100 };
+  try {
+    const open = new OverlaySecurity(store, { storeIsPrivate: false, log });
+    await assert.rejects(open.ensureNetwork(n), { code: 'EINSECURESTORE' });
+    const noEsp = new OverlaySecurity(store, { storeIsPrivate: true, log, probe: async () => { throw new EncryptionUnavailableError('no esp4'); } });
+    await assert.rejects(noEsp.ensureNetwork(n), { code: 'EENCRYPTIONUNAVAILABLE' });
+    assert.equal(await store.get(RING_KEY), undefined, 'no key made for a network that cannot exist');
+    await store.put(RING_KEY, JSON.stringify(initialRing(() => mkKey(7))));
+    const ring = parseRing((await store.get(RING_KEY))!)!;
+    const status = ringStatus(ring, Date.now());
+    assert.equal(status.keyTag, '1');
+    assert.ok(!JSON.stringify(status).includes(ring.keys[0]!.key), 'status carries no key bytes');
+    assert.equal(statSync(join(dir, 'state.journal')).mode & 0o777, 0o600);
+    assert.ok(logs.every((l) => !l.includes(ring.keys[0]!.key)));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
