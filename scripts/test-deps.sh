@@ -18,6 +18,8 @@ PACKAGES=(
   qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils
   # data-plane peers and oracles
   ipvsadm nftables tshark tcpdump iperf3 python3-pyroute2 jq strace
+  # certificates for the etcd TLS tests (test/integration/etcd-tls.test.ts)
+  openssl
   # DNS peers and load generators
   dnsperf dnsmasq unbound bind9-dnsutils knot-dnsutils python3-dnspython
   # native addon build (node-gyp)

@@ -10,8 +10,9 @@ import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
 import {
   type EndpointRecord, EndpointNotFoundError, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
-  NetworkOptionError, macFromAddress, names,
+  NetworkOptionError, isEncrypted, macFromAddress, names,
 } from './model.js';
+import { ENCRYPTED_OVERLAY_MTU } from '../dataplane/encryption-keys.js';
 
 export interface CreateNetworkRequest {
   id: string;
@@ -29,7 +30,6 @@ export interface JoinResult extends JoinInfo {
 
 /** 0: inherit (macvlan takes its parent's MTU). */
 const DEFAULT_MTU = { bridge: 1500, overlay: 1450, macvlan: 0 } as const;
-const ENCRYPTED_OVERLAY_MTU = 1424;
 const MODES: NetworkMode[] = ['overlay', 'bridge', 'macvlan'];
 const MIN_VNI = 256;
 const MAX_VNI = (1 << 24) - 1;
@@ -117,7 +117,7 @@ export class Controller {
     const mtuText = o['com.docker.network.driver.mtu'] ?? o['mtu'];
     let mtu: number = DEFAULT_MTU[mode];
     // ESP adds 26 bytes to every VXLAN datagram (docs/encryption.md).
-    if (mode === 'overlay' && o['encrypted'] !== undefined && o['encrypted'] !== 'false') mtu = ENCRYPTED_OVERLAY_MTU;
+    if (mode === 'overlay' && isEncrypted(o)) mtu = ENCRYPTED_OVERLAY_MTU;
     if (mtuText !== undefined) {
       if (!/^\d+$/.test(mtuText) || Number(mtuText) < 68 || Number(mtuText) > 65535) {
         throw new NetworkOptionError(`com.docker.network.driver.mtu must be a number from 68 to 65535, got ${JSON.stringify(mtuText)}`);

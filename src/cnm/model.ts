@@ -80,6 +80,12 @@ export class NetworkOptionError extends WeftError {
   }
 }
 
+/** `-o encrypted` (Docker passes it as option `encrypted`, "" or "true"). */
+export function isEncrypted(options: Record<string, string>): boolean {
+  const v = options['encrypted'];
+  return v !== undefined && v !== 'false' && v !== '0';
+}
+
 /** Kernel object names: weft's prefix lets operators and the reconciler tell them apart. */
 export const names = {
   prefix: 'wf',

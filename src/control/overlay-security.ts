@@ -17,7 +17,7 @@
  * Keys never leave this module except into XFRM requests and the store.
  */
 import { randomBytes } from 'node:crypto';
-import type { NetworkRecord } from '../cnm/model.js';
+import { type NetworkRecord, isEncrypted } from '../cnm/model.js';
 import { WeftError } from '../errors.js';
 import { type KeyRing, KEY_BYTES, initialRing, primaryKey, rotateRing, sortedKeys } from '../dataplane/encryption-keys.js';
 import { EncryptionUnavailableError, probeEsp, reconcileEncryption } from '../dataplane/encryption.js';
@@ -34,12 +34,6 @@ export class InsecureStoreError extends WeftError {
   constructor() {
     super('EINSECURESTORE', 'encrypted networks need their keys stored over TLS: use an etcds:// store (WEFT_ETCD_CA/CERT/KEY or --etcd-ca/--etcd-cert/--etcd-key), or start weft with --insecure-store-keys to accept keys travelling in clear to etcd');
   }
-}
-
-/** Is a network encrypted? Docker passes `-o encrypted` as option `encrypted` ("" or "true"). */
-export function wantsEncryption(options: Record<string, string>): boolean {
-  const v = options['encrypted'];
-  return v !== undefined && v !== 'false' && v !== '0';
 }
 
 export interface OverlaySecurityOptions {
@@ -110,7 +104,7 @@ export class OverlaySecurity {
   /** Before the VXLAN device exists: filter (and SAs) in place, or throw. */
   async ensureNetwork(n: NetworkRecord): Promise<void> {
     if (n.vni === undefined) return;
-    const encrypted = wantsEncryption(n.options);
+    const encrypted = isEncrypted(n.options);
     if (encrypted) {
       if (!this.opts.storeIsPrivate && !this.opts.allowInsecureStore) throw new InsecureStoreError();
       this.#probed ??= (this.opts.probe ?? probeEsp)().catch((err: unknown) => {
@@ -138,7 +132,7 @@ export class OverlaySecurity {
   }
 
   status(n: NetworkRecord, now = Date.now()): EncryptionStatus {
-    if (!wantsEncryption(n.options)) return { encrypted: false };
+    if (!isEncrypted(n.options)) return { encrypted: false };
     return ringStatus(this.#ring, now);
   }
 

@@ -5,6 +5,7 @@
  * rotations is a packet sent with an active key rejected.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -174,6 +175,30 @@ test('overlay security: refuses a plain-text store, fails closed on a kernel wit
     assert.ok(logs.every((l) => !l.includes(ring.keys[0]!.key)));
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('weft network inspect: encrypted, key tag and primary key age; never key bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-enc-cli-'));
+  try {
+    const store = await EmbeddedStore.open(dir);
+    const n = { id: 'e0'.repeat(32), mode: 'overlay', mtu: 1424, internal: false, ipv6: false, ipv4: [], ipv6Subnets: [], options: { encrypted: '' }, vni: 4100 };
+    await store.put(`networks/${n.id}`, JSON.stringify(n));
+    await store.put(`networks/${'0a'.repeat(32)}`, JSON.stringify({ ...n, id: '0a'.repeat(32), options: {}, vni: 4101 }));
+    const ring = initialRing(() => ({ key: 'ab'.repeat(16), created: new Date(Date.now() - 3600_000).toISOString() }));
+    await store.put(RING_KEY, JSON.stringify(ring));
+    await store.close();
+    const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+    const inspect = (id: string) => execFileSync(process.execPath, [cli, 'network', 'inspect', id, '--state-dir', dir, '--json']).toString();
+    const out = inspect('e0e0');
+    const enc = (JSON.parse(out) as { encryption: { encrypted: boolean; keyTag: string; primaryKeyAgeSeconds: number } }).encryption;
+    assert.equal(enc.encrypted, true);
+    assert.equal(enc.keyTag, '1');
+    assert.ok(enc.primaryKeyAgeSeconds >= 3599 && enc.primaryKeyAgeSeconds < 3700);
+    assert.ok(!out.includes('ab'.repeat(16)), 'no key bytes in inspect');
+    assert.deepEqual((JSON.parse(inspect('0a0a')) as { encryption: unknown }).encryption, { encrypted: false });
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,7 +4,8 @@
  *  [--etcd-ca PEM] [--etcd-cert PEM] [--etcd-key PEM] [--etcd-user NAME] [--etcd-password-file FILE]
  *  [--key-rotation SECONDS] [--insecure-store-keys]`: serves Docker's plugin API until SIGINT/SIGTERM.
  * Every etcd setting also comes from the environment (WEFT_ETCD_CA, WEFT_ETCD_CERT, WEFT_ETCD_KEY,
- * WEFT_ETCD_USER, WEFT_ETCD_PASSWORD_FILE, WEFT_ETCD_PASSWORD), the managed plugin's settable env.
+ * WEFT_ETCD_USER, WEFT_ETCD_PASSWORD_FILE, WEFT_ETCD_PASSWORD; WEFT_KEY_ROTATION, WEFT_INSECURE_STORE_KEYS=1),
+ * the managed plugin's settable env.
  */
 import { basename } from 'node:path';
 import { DEFAULTS, Daemon, type DaemonOptions } from '../../daemon/daemon.js';
@@ -17,6 +18,9 @@ export const summary = 'run the Docker network + IPAM plugin (embedded store by 
 
 function parse(args: string[]): DaemonOptions {
   const o: DaemonOptions = { socket: DEFAULTS.socket, stateDir: DEFAULTS.stateDir, store: process.env.WEFT_STORE ?? DEFAULTS.store };
+  // The managed plugin is configured through its settable env.
+  if (process.env.WEFT_KEY_ROTATION) o.keyRotationSeconds = intArg('WEFT_KEY_ROTATION', process.env.WEFT_KEY_ROTATION, 10, 365 * 24 * 3600);
+  if (process.env.WEFT_INSECURE_STORE_KEYS === '1') o.insecureStoreKeys = true;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {

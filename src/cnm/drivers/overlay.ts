@@ -7,7 +7,7 @@
  * neighbour entries) are programmed by the control plane through addPeer.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError, isEncrypted, names } from '../model.js';
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
@@ -60,7 +60,7 @@ export class OverlayDriver implements NetworkDriver {
     if (n.vni === undefined) throw new NetworkOptionError(`overlay network ${n.id} has no VNI`);
     const ns = this.#ns(n);
     if (this.options.security) await this.options.security.ensureNetwork(n);
-    else if (n.options['encrypted'] !== undefined && n.options['encrypted'] !== 'false') {
+    else if (isEncrypted(n.options)) {
       throw new NetworkOptionError('encrypted overlay needs the daemon\'s overlay security (not configured here)');
     }
     await ensureNetns(ns);
