@@ -8,15 +8,12 @@
  *    weft rules) on a second pair of lab hosts,
  * interleaved in rounds in one VM run. Ratios: encrypted ÷ manual ESP (goal
  * ≥ 0.95: weft adds nothing to the kernel's cost) and encrypted ÷ plain.
+ * The overlays are built as in the kernel test (test/kernel/encryption-lab.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchResult, type Benchmark, type Row, median, ratio } from './lib.js';
-import type { OverlayNetwork } from '../src/dataplane/overlay.js';
-import type { OverlaySecurity } from '../src/control/overlay-security.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -59,59 +56,25 @@ async function goodput(proto: 'tcp' | 'udp', a: string, b: string, addr: string,
 }
 
 async function inner(rounds: number, seconds: number): Promise<BenchResult> {
-  const { Lab } = await import('../test/support/lab.js');
+  const { EncryptionLab, net } = await import('../test/kernel/encryption-lab.js');
   const { sh } = await import('../test/support/exec.js');
-  const { EmbeddedStore } = await import('../src/control/embedded-store.js');
-  const { OverlaySecurity: Security } = await import('../src/control/overlay-security.js');
-  const { OverlayNetwork: Overlay, macFromIp } = await import('../src/dataplane/overlay.js');
-  const lab = await Lab.create();
-  const dir = mkdtempSync(join(tmpdir(), 'weft-encbench-'));
-  const store = await EmbeddedStore.open(dir);
-  const overlays: OverlayNetwork[] = [];
-  const agents: OverlaySecurity[] = [];
+  const nets = {
+    plain: net('9a1b'.repeat(16), 4200, '198.19.20', false, [0, 1]),
+    encrypted: net('e0c1'.repeat(16), 4100, '198.19.10', true, [0, 1]),
+    manual_esp: net('3a4b'.repeat(16), 4300, '198.19.30', false, [2, 3]),
+  };
+  const el = await EncryptionLab.create(4, Object.values(nets));
   try {
-    const h = [await lab.host('h1'), await lab.host('h2'), await lab.host('m1'), await lab.host('m2')];
-    const nets = {
-      plain: { id: '9a1b'.repeat(16), vni: 4200, subnet: '198.19.20', hosts: [0, 1], encrypted: false },
-      encrypted: { id: 'e0c1'.repeat(16), vni: 4100, subnet: '198.19.10', hosts: [0, 1], encrypted: true },
-      manual_esp: { id: '3a4b'.repeat(16), vni: 4300, subnet: '198.19.30', hosts: [2, 3], encrypted: false },
-    } as const;
-    for (const i of [0, 1]) {
-      const a = new Security(store, { localAddress: h[i]!.address, instance: `b${i}`, netns: h[i]!.netns, storeIsPrivate: true, log: () => undefined });
-      agents.push(a);
-      await a.setPeers([h[0]!.address, h[1]!.address]);
-      for (const n of [nets.plain, nets.encrypted]) {
-        await a.ensureNetwork({
-          id: n.id, mode: 'overlay', mtu: n.encrypted ? 1424 : 1450, internal: false, ipv6: false, ipv4: [], ipv6Subnets: [],
-          options: n.encrypted ? { encrypted: '' } : {}, vni: n.vni,
-        });
-      }
-    }
-    // Hand-made ESP between m1 and m2: the same AEAD, key length, ICV and transport mode, set up with ip xfrm.
-    const [m1, m2] = [h[2]!, h[3]!];
+    const h = el.hosts;
+    // Hand-made ESP between h2 and h3: the same AEAD, key length, ICV and transport mode, set up with ip xfrm.
     const key = `0x${'42'.repeat(16)}`;
-    for (const [self, peer] of [[m1, m2], [m2, m1]] as const) {
-      for (const [src, dst, spi] of [[m1.address, m2.address, '0x1001'], [m2.address, m1.address, '0x1002']]) {
+    for (const [self, peer] of [[h[2]!, h[3]!], [h[3]!, h[2]!]] as const) {
+      for (const [src, dst, spi] of [[h[2]!.address, h[3]!.address, '0x1001'], [h[3]!.address, h[2]!.address, '0x1002']]) {
         await sh(['ip', '-n', self.netns, 'xfrm', 'state', 'add', 'src', src!, 'dst', dst!, 'proto', 'esp', 'spi', spi!, 'reqid', '7', 'mode', 'transport',
           'aead', 'rfc4106(gcm(aes))', `${key}${spi!.slice(2).padStart(8, '0')}`, '64']);
       }
       await sh(['ip', '-n', self.netns, 'xfrm', 'policy', 'add', 'src', `${self.address}/32`, 'dst', `${peer.address}/32`, 'proto', 'udp', 'dport', '4789',
         'dir', 'out', 'tmpl', 'src', self.address, 'dst', peer.address, 'proto', 'esp', 'reqid', '7', 'mode', 'transport']);
-    }
-    const boxes: Record<Path, [string, string]> = { plain: ['', ''], encrypted: ['', ''], manual_esp: ['', ''] };
-    for (const [path, n] of Object.entries(nets) as [Path, (typeof nets)[Path]][]) {
-      for (const [k, hi] of n.hosts.entries()) {
-        const ov = await Overlay.create({
-          networkId: n.id, vni: n.vni, gateway: `${n.subnet}.1/24`, hostNetns: h[hi]!.netns, local: h[hi]!.address,
-          mtu: path === 'plain' ? 1450 : 1424, prefix: `x-${lab.prefix}-${hi}-`,
-        });
-        overlays.push(ov);
-        const box = await lab.netns(`b${path.slice(0, 1)}${k}`);
-        await ov.attachEndpoint(box, { address: `${n.subnet}.${10 + k}/24` });
-        const other = `${n.subnet}.${11 - k}`;
-        await ov.addRemotePeer({ ip: other, mac: macFromIp(other), vtep: h[n.hosts[1 - k]!]!.address });
-        boxes[path][k] = box;
-      }
     }
     const samples: Record<string, number[]> = {};
     const order: Path[] = ['plain', 'encrypted', 'manual_esp'];
@@ -120,8 +83,9 @@ async function inner(rounds: number, seconds: number): Promise<BenchResult> {
       const ordered = [...order.slice(r % 3), ...order.slice(0, r % 3)];
       for (const proto of ['tcp', 'udp'] as const) {
         for (const path of ordered) {
-          const [a, b] = boxes[path];
-          (samples[`${proto}_${path}`] ??= []).push(await goodput(proto, a, b, `${nets[path].subnet}.11`, seconds));
+          const n = nets[path];
+          const [i, j] = n.hosts as [number, number];
+          (samples[`${proto}_${path}`] ??= []).push(await goodput(proto, el.sandbox(n, i), el.sandbox(n, j), el.address(n, j), seconds));
         }
       }
     }
@@ -133,9 +97,8 @@ async function inner(rounds: number, seconds: number): Promise<BenchResult> {
       }
     }
     const med = (k: string) => median(samples[k]!);
-    // Wire check: the encrypted path's SAs really carried the traffic.
-    const st = await sh(['ip', '-n', h[0]!.netns, '-s', 'xfrm', 'state']);
-    const espBytes = [...st.matchAll(/(\d+)\(bytes\)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    // Wire check: weft's SAs and the hand-made ones really carried the traffic.
+    const bytes = async (ns: string) => [...(await sh(['ip', '-n', ns, '-s', 'xfrm', 'state'])).matchAll(/(\d+)\(bytes\)/g)].reduce((a, m) => a + Number(m[1]), 0);
     return {
       rows,
       ratios: {
@@ -144,14 +107,10 @@ async function inner(rounds: number, seconds: number): Promise<BenchResult> {
         encrypted_vs_plain: ratio(med('tcp_encrypted'), med('tcp_plain')),
         encrypted_vs_plain_udp: ratio(med('udp_encrypted'), med('udp_plain')),
       },
-      notes: [`${rounds} rounds of ${seconds} s per path and protocol, order rotated per round; ${espBytes} bytes through weft's SAs on h1`],
+      notes: [`${rounds} rounds of ${seconds} s per path and protocol, order rotated per round; bytes through the SAs: weft ${await bytes(h[0]!.netns)} (h0), hand-made ${await bytes(h[2]!.netns)} (h2)`],
     };
   } finally {
-    for (const a of agents) await a.stop().catch(() => undefined);
-    for (const ov of overlays) await ov.destroy().catch(() => undefined);
-    await store.close().catch(() => undefined);
-    await lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await el.destroy();
   }
 }
 
@@ -174,7 +133,7 @@ const bench: Benchmark = {
       ...(r.notes ?? []),
       `kernel-lab VM: Debian's kernel under qemu TCG (no KVM on this host), 2 vCPUs emulated on a 2-core host shared with other work; ${Math.round((Date.now() - t0) / 1000)} s including boot. AES-GCM runs emulated, so absolute Mbit/s say nothing about real hardware: compare ratios`,
       'the traffic tool is a single Node process per side (no iperf3 in the VM): TCP writes 64 KiB buffers for the duration, UDP sends 1200-byte datagrams with 64 in flight; goodput = bytes received ÷ time between first and last received byte',
-      'manual_esp = the same VXLAN overlay on a second pair of lab hosts with ip xfrm states (rfc4106(gcm(aes)), 128-bit key + salt, 64-bit ICV, transport mode) and a policy selecting udp dport 4789 without a mark; weft adds the nft mark rule, the clear-text drop rules and the admission filter',
+      'manual_esp = weft\'s plain VXLAN overlay on a second pair of lab hosts with ip xfrm states (rfc4106(gcm(aes)), 128-bit key + salt, 64-bit ICV, transport mode) and a policy selecting udp dport 4789 without a mark; the difference to encrypted is weft\'s nft mark and clear-text drop rules and its SAs (same algorithms)',
     ];
     return r;
   },
