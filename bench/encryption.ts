@@ -73,7 +73,7 @@ async function inner(rounds: number, seconds: number): Promise<BenchResult> {
         await sh(['ip', '-n', self.netns, 'xfrm', 'state', 'add', 'src', src!, 'dst', dst!, 'proto', 'esp', 'spi', spi!, 'reqid', '7', 'mode', 'transport',
           'aead', 'rfc4106(gcm(aes))', `${key}${spi!.slice(2).padStart(8, '0')}`, '64']);
       }
-      await sh(['ip', '-n', self.netns, 'xfrm', 'policy', 'add', 'src', `${self.address}/32`, 'dst', `${peer.address}/32`, 'proto', 'udp', 'dport', '4789',
+      await sh(['ip', '-n', self.netns, 'xfrm', 'policy', 'add', 'src', `${self.address}/32`, 'dst', `${peer.address}/32`, 'proto', '17', 'dport', '4789',
         'dir', 'out', 'tmpl', 'src', self.address, 'dst', peer.address, 'proto', 'esp', 'reqid', '7', 'mode', 'transport']);
     }
     const samples: Record<string, number[]> = {};
