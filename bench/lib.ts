@@ -47,3 +47,17 @@ export function ratio(a: number | undefined, b: number | undefined): number | nu
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
   return Math.round((a / b) * 1000) / 1000;
 }
+
+let step = '';
+
+/**
+ * Names the step a long benchmark is on ("dnsmasq run 2/3"); on a terminal
+ * the runner shows it beside the elapsed time. Costs nothing otherwise.
+ */
+export function progress(what: string): void {
+  step = what;
+}
+
+export function currentStep(): string {
+  return step;
+}

@@ -8,16 +8,19 @@
  *    bytes (the floor any userspace VTEP pays per frame). Ratio
  *    `codec_vs_memcpy` = memcpy time / codec time (above 1: the codec costs
  *    less than one copy).
- *  - vtep: weft's userspace VTEP (lab host a) sending to a kernel vxlan
- *    (host b) against kernel vxlan → kernel vxlan (hosts k1, k2): TCP
- *    Gbit/s and 64-byte UDP received packets/s with iperf3. Ratios
- *    `vtep_gbps_vs_kernel`, `vtep_pps_vs_kernel` (weft ÷ kernel). Extra
- *    rows, no ratio: TCP kernel → weft (iperf3 -R, the receive path) and
- *    TCP weft → kernel with the TAP offloads off (the per-frame path).
+ *  - vtep: weft's userspace VTEP (lab host a) with 1 worker and with N
+ *    workers, sending to and receiving from a kernel vxlan (host b),
+ *    against kernel vxlan ↔ kernel vxlan (hosts k1, k2): TCP Gbit/s with 1
+ *    and P streams each way, and 64-byte UDP received packets/s with
+ *    iperf3. Ratios `vtep_gbps_vs_kernel` (sending), `vtep_gbps_rx_vs_kernel`
+ *    (receiving), `vtep_pps_vs_kernel` (weft ÷ kernel), and single-stream
+ *    and single-worker variants.
  *
  * Args: `--frames N` (default 1,000,000), `--size BYTES` inner frame size
- * (default 1400), `--seconds N` per iperf3 run (default 5).
+ * (default 1400), `--seconds N` per iperf3 run (default 5), `--workers N`
+ * (default 2), `--streams P` (default 4).
  */
+import { readFileSync } from 'node:fs';
 import { median, ratio, type Benchmark, type BenchResult, type Row } from './lib.js';
 import * as vxlan from '../src/wire/vxlan.js';
 import { VxlanView } from '../src/wire/vxlan.js';
@@ -34,6 +37,8 @@ interface Ctx {
   frames: number;
   size: number;
   seconds: number;
+  workers: number;
+  streams: number;
   rows: Row[];
   ratios: Record<string, number | null>;
   notes: string[];
@@ -103,18 +108,36 @@ interface IperfRun {
   loss?: number;
 }
 
+/** One iperf3 run, tried up to 3 times: on a busy host the server may not be listening in time. */
+async function iperf(server: string, client: string, serverIp: string, mode: 'tcp' | 'tcp-reverse' | 'udp64', seconds: number, streams: number): Promise<IperfRun> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await iperfOnce(server, client, serverIp, mode, seconds, streams);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
 /** One iperf3 run: server in `server` netns on serverIp, client in `client`; resolves receiver-side figures. */
-async function iperf(server: string, client: string, serverIp: string, mode: 'tcp' | 'tcp-reverse' | 'udp64', seconds: number): Promise<IperfRun> {
+async function iperfOnce(server: string, client: string, serverIp: string, mode: 'tcp' | 'tcp-reverse' | 'udp64', seconds: number, streams: number): Promise<IperfRun> {
   const port = String(5201 + Math.floor(Math.random() * 500));
   const srv = run(['ip', 'netns', 'exec', server, 'timeout', String(seconds + 15), 'iperf3', '-s', '-1', '-B', serverIp, '-p', port], { timeoutMs: (seconds + 20) * 1000 });
   await new Promise((r) => setTimeout(r, 400));
   const args = mode === 'tcp' ? [] : mode === 'tcp-reverse' ? ['-R'] : ['-u', '-l', '64', '-b', '0'];
-  const r = await run(['ip', 'netns', 'exec', client, 'timeout', String(seconds + 10), 'iperf3', '-c', serverIp, '-p', port, '-t', String(seconds), '-J', ...args], { timeoutMs: (seconds + 15) * 1000 });
+  const r = await run(['ip', 'netns', 'exec', client, 'timeout', String(seconds + 10), 'iperf3', '-c', serverIp, '-p', port, '-t', String(seconds), '-P', String(streams), '-J', ...args], { timeoutMs: (seconds + 15) * 1000 });
   await srv;
   if (r.code !== 0) throw new Error(`iperf3 ${mode} failed: ${r.stdout.slice(0, 300)} ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { end: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
-  if (mode !== 'udp64') return { gbps: j.end.sum_received!.bits_per_second / 1e9 };
-  const s = j.end.sum!;
+  const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
+  const received = j.end?.sum_received;
+  const s = j.end?.sum;
+  if (mode !== 'udp64') {
+    if (!received) throw new Error(`iperf3 ${mode} gave no result: ${r.stdout.slice(0, 300)}`);
+    return { gbps: received.bits_per_second / 1e9 };
+  }
+  if (!s) throw new Error(`iperf3 ${mode} gave no result: ${r.stdout.slice(0, 300)}`);
   return { pps: (s.packets - s.lost_packets) / s.seconds, sentPps: s.packets / s.seconds, loss: s.lost_packets / Math.max(1, s.packets) };
 }
 
@@ -132,10 +155,26 @@ async function kernelPeer(host: LabHost, other: LabHost, ip: string, mac: string
   }
 }
 
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** One measured case: who sends to whom, how. */
+interface Case {
+  key: string;
+  label: string;
+  server: () => string;
+  client: () => string;
+  ip: string;
+  mode: 'tcp' | 'tcp-reverse' | 'udp64';
+  streams: number;
+}
+
 /**
- * Userspace VTEP (host a, weft, in this process) → kernel vxlan (host b)
- * against kernel vxlan (k1) → kernel vxlan (k2); iperf3 clients on the
- * sending side, REPEATS_NET runs each, medians. Needs root and iperf3.
+ * Userspace VTEP (host a, weft, in this process; one pair with 1 worker,
+ * one with N) ↔ kernel vxlan (host b), against kernel vxlan (k1) ↔ kernel
+ * vxlan (k2); iperf3 clients on a (or k1), REPEATS_NET rounds with every
+ * case once per round (interleaved), medians. Needs root and iperf3.
  */
 async function vtep(ctx: Ctx): Promise<void> {
   ctx.ratios.vtep_pps_vs_kernel = null;
@@ -145,57 +184,76 @@ async function vtep(ctx: Ctx): Promise<void> {
     ctx.notes.push(`vtep: skipped (${why})`);
     return;
   }
-  const pair = await vtepPair({}, ['k1', 'k2']);
+  const n = ctx.workers;
+  const load0 = loadavg();
+  const one = await vtepPair({ workers: 1 });
+  const many = await vtepPair({ workers: n }, ['k1', 'k2']);
   try {
-    const [k1, k2] = pair.others as [LabHost, LabHost];
+    const [k1, k2] = many.others as [LabHost, LabHost];
     await kernelPeer(k1, k2, '198.19.1.1', '02:42:c6:13:01:01', '198.19.1.2', '02:42:c6:13:01:02');
     await kernelPeer(k2, k1, '198.19.1.2', '02:42:c6:13:01:02', '198.19.1.1', '02:42:c6:13:01:01');
-    await run(['ip', 'netns', 'exec', pair.a.netns, 'busybox', 'ping', '-c', '1', '-W', '2', IP_B]);
-    const secs = ctx.seconds;
-    const res: Record<string, IperfRun[]> = { wtcp: [], wtcpR: [], ktcp: [], wudp: [], kudp: [], wtcpPlain: [] };
-    for (let i = 0; i < REPEATS_NET; i++) {
-      res.wtcp!.push(await iperf(pair.b.netns, pair.a.netns, IP_B, 'tcp', secs));
-      res.ktcp!.push(await iperf(k2.netns, k1.netns, '198.19.1.2', 'tcp', secs));
-      res.wtcpR!.push(await iperf(pair.b.netns, pair.a.netns, IP_B, 'tcp-reverse', secs));
-      res.wudp!.push(await iperf(pair.b.netns, pair.a.netns, IP_B, 'udp64', secs));
-      res.kudp!.push(await iperf(k2.netns, k1.netns, '198.19.1.2', 'udp64', secs));
+    for (const p of [one, many]) await run(['ip', 'netns', 'exec', p.a.netns, 'busybox', 'ping', '-c', '1', '-W', '2', IP_B]);
+    const P = ctx.streams;
+    const cases: Case[] = [];
+    for (const [dir, mode] of [['->', 'tcp'], ['<-', 'tcp-reverse']] as const) {
+      for (const streams of [1, P]) {
+        const what = dir === '->' ? 'sends' : 'receives (iperf3 -R)';
+        cases.push(
+          { key: `k${mode}${streams}`, label: `TCP Gbit/s, kernel vxlan ${what}, ${streams} stream(s)`, server: () => k2.netns, client: () => k1.netns, ip: '198.19.1.2', mode, streams },
+          { key: `w1${mode}${streams}`, label: `TCP Gbit/s, weft VTEP 1 worker ${what}, ${streams} stream(s)`, server: () => one.b.netns, client: () => one.a.netns, ip: IP_B, mode, streams },
+          { key: `wn${mode}${streams}`, label: `TCP Gbit/s, weft VTEP ${n} workers ${what}, ${streams} stream(s)`, server: () => many.b.netns, client: () => many.a.netns, ip: IP_B, mode, streams },
+        );
+      }
     }
-    const c = pair.vtep.stats().counters;
-    const off = pair.vtep.stats().offload;
-    // The same VTEP without TAP offloads (one frame per read, one datagram per frame): the "before".
-    const plain = await vtepPair({ offloads: false });
-    try {
-      await run(['ip', 'netns', 'exec', plain.a.netns, 'busybox', 'ping', '-c', '1', '-W', '2', IP_B]);
-      for (let i = 0; i < REPEATS_NET; i++) res.wtcpPlain!.push(await iperf(plain.b.netns, plain.a.netns, IP_B, 'tcp', secs));
-    } finally {
-      await plain.close();
-    }
-    const med = (k: string, f: keyof IperfRun) => median(res[k]!.map((r) => r[f] ?? NaN));
-    const r2 = (x: number) => Math.round(x * 100) / 100;
-    const k = (x: number) => Math.round(x / 100) / 10;
-    const vals = (key: string, f: keyof IperfRun, fmt: (x: number) => number) => res[key]!.map((r) => fmt(r[f] ?? NaN)).join('/');
-    ctx.rows.push(
-      { section: 'vtep', case: 'TCP Gbit/s, weft userspace VTEP -> kernel vxlan', runs: vals('wtcp', 'gbps', r2), median: r2(med('wtcp', 'gbps')) },
-      { section: 'vtep', case: 'TCP Gbit/s, kernel vxlan -> kernel vxlan', runs: vals('ktcp', 'gbps', r2), median: r2(med('ktcp', 'gbps')) },
-      { section: 'vtep', case: 'TCP Gbit/s, kernel vxlan -> weft userspace VTEP (iperf3 -R)', runs: vals('wtcpR', 'gbps', r2), median: r2(med('wtcpR', 'gbps')) },
-      { section: 'vtep', case: 'TCP Gbit/s, weft -> kernel, TAP offloads off (before)', runs: vals('wtcpPlain', 'gbps', r2), median: r2(med('wtcpPlain', 'gbps')) },
-      { section: 'vtep', case: 'UDP 64 B received kpps, weft -> kernel', runs: vals('wudp', 'pps', k), median: k(med('wudp', 'pps')), sent_kpps: k(med('wudp', 'sentPps')) },
-      { section: 'vtep', case: 'UDP 64 B received kpps, kernel -> kernel', runs: vals('kudp', 'pps', k), median: k(med('kudp', 'pps')), sent_kpps: k(med('kudp', 'sentPps')) },
+    cases.push(
+      { key: 'kudp', label: `UDP 64 B received kpps, kernel vxlan sends, ${P} streams`, server: () => k2.netns, client: () => k1.netns, ip: '198.19.1.2', mode: 'udp64', streams: P },
+      { key: 'w1udp', label: `UDP 64 B received kpps, weft VTEP 1 worker sends, ${P} streams`, server: () => one.b.netns, client: () => one.a.netns, ip: IP_B, mode: 'udp64', streams: P },
+      { key: 'wnudp', label: `UDP 64 B received kpps, weft VTEP ${n} workers sends, ${P} streams`, server: () => many.b.netns, client: () => many.a.netns, ip: IP_B, mode: 'udp64', streams: P },
     );
-    ctx.ratios.vtep_pps_vs_kernel = ratio(med('wudp', 'pps'), med('kudp', 'pps'));
-    ctx.ratios.vtep_gbps_vs_kernel = ratio(med('wtcp', 'gbps'), med('ktcp', 'gbps'));
+    const res = new Map<string, IperfRun[]>(cases.map((c) => [c.key, []]));
+    for (let i = 0; i < REPEATS_NET; i++) {
+      for (const c of cases) res.get(c.key)!.push(await iperf(c.server(), c.client(), c.ip, c.mode, ctx.seconds, c.streams));
+    }
+    const load1 = loadavg();
+    const med = (k: string, f: keyof IperfRun) => median(res.get(k)!.map((r) => r[f] ?? NaN));
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    const kp = (x: number) => Math.round(x / 100) / 10;
+    for (const c of cases) {
+      const udp = c.mode === 'udp64';
+      const f = udp ? 'pps' : 'gbps';
+      const fmt = udp ? kp : r2;
+      ctx.rows.push({
+        section: 'vtep', case: c.label, runs: res.get(c.key)!.map((r) => fmt(r[f] ?? NaN)).join('/'), median: fmt(med(c.key, f)),
+        ...(udp ? { sent_kpps: kp(med(c.key, 'sentPps')) } : {}),
+      });
+    }
+    const best = (mode: string, s: number) => Math.max(med(`w1${mode}${s}`, 'gbps'), med(`wn${mode}${s}`, 'gbps'));
+    ctx.ratios.vtep_gbps_vs_kernel = ratio(med(`wntcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
+    ctx.ratios.vtep_gbps_rx_vs_kernel = ratio(med(`wntcp-reverse${P}`, 'gbps'), med(`ktcp-reverse${P}`, 'gbps'));
+    ctx.ratios.vtep_gbps_1stream_vs_kernel = ratio(best('tcp', 1), med('ktcp1', 'gbps'));
+    ctx.ratios.vtep_gbps_1stream_rx_vs_kernel = ratio(best('tcp-reverse', 1), med('ktcp-reverse1', 'gbps'));
+    ctx.ratios.vtep_gbps_1worker_vs_kernel = ratio(med(`w1tcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
+    ctx.ratios.vtep_pps_vs_kernel = ratio(med('wnudp', 'pps'), med('kudp', 'pps'));
+    const c = many.vtep.stats();
+    const c1 = one.vtep.stats().counters;
+    const perWorker = c.perWorker!.map((w) => `${w.counters.tx_packets}/${w.counters.rx_packets}`).join(', ');
+    const off = c.offload;
     ctx.notes.push(
-      `vtep: iperf3 ${secs} s per run, ${REPEATS_NET} runs per case (interleaved), medians; clients on the sending host; UDP pps = packets the iperf3 server received per second`,
-      `vtep: offloads in use: TAP TUN_F_* 0x${off.tap.toString(16)} (CSUM|TSO4|TSO6${(off.tap & 0x60) === 0x60 ? '|USO4|USO6' : ''}), UDP GSO ${off.udpGso}, TCP coalescing on TAP writes ${off.coalesce}, UDP_GRO ${off.udpGro}${off.lastSendError ? `, last send error: ${off.lastSendError}` : ''}`,
-      `vtep: weft counters after the runs: tx ${c.tx_packets} datagrams from ${c.tx_gso} TSO super-frames (+ plain frames), rx ${c.rx_packets} of which ${c.rx_coalesced} merged into GSO frames, tx_socket_full ${c.tx_socket_full}, tx_errors ${c.tx_errors}, tx_bad_offload ${c.tx_bad_offload}, rx_tap_full ${c.rx_tap_full}, no_remote ${c.no_remote}`,
-      "vtep: UDP 64 B is bounded by the single iperf3 receiver on both sides (~35-70 kpps on this 2-vCPU VM, as in perf.md \u00a71); weft's side accepted more from the sender (sent_kpps) than the kernel vxlan sender did, so the pps ratio shows the userspace VTEP is not the bottleneck at this rate, not that it matches the kernel datapath's capacity",
-      "vtep: TCP weft -> kernel: the TAP hands out 64 kB TSO super-frames (one read each); gso.ts cuts them into MSS segments with complete checksums (~10% of the VTEP thread) and each super-frame's ~46 VXLAN datagrams leave in one UDP GSO message (sendmmsg of ~15 such messages per batch). The VTEP thread is saturated, ~2/3 of it inside sendmmsg: on veth the receiving host's whole path (UDP GSO split at b's vxlan socket, decap and GRO of every inner segment, b's TCP) runs in softirq on the sending thread, whereas kernel -> kernel passes one 64 kB UDP-tunnel GSO skb end to end and b's TCP takes it whole. The rest: TAP reads (~7 us per 64 kB) and one TAP write per ACK (~9 us: a's TCP sender runs inside it). Next lever: sendmmsg on a second thread (a worker over shared buffers) so segmentation and the kernel's receive work overlap",
-      "vtep: TCP kernel -> weft (-R): recvmmsg of 64 datagrams per call (~1.5 us per datagram), in-order segments of a flow merged (gro.ts, checksums verified first) into ~27-segment GSO frames, one TAP write each (~45 us, a's TCP receive inside it); every ACK datagram sent costs ~30 us of b's TCP sender run in our sendmmsg (veth softirq again)",
-      "vtep: UDP_GRO on the underlay socket stays off by default: a veth runs GRO only with rx-gro on and the forwarding peer without TSO (not Docker's or this lab's default); with both set by hand (-R, one 6 s run) recvmmsg carried ~23 datagrams per message and -R went from 2.35 to 2.86 Gbit/s",
-      "vtep: before = the same VTEP with offloads: false (one TAP read and one send slot per ~1.4 kB frame), measured in the same series; the previous committed result was 0.47 Gbit/s (0.05x kernel)",
+      `vtep: iperf3 ${ctx.seconds} s per run, ${REPEATS_NET} rounds with every case once per round (interleaved), medians; clients on the sending host; UDP pps = packets the iperf3 server received per second`,
+      `vtep: machine load (1/5/15 min loadavg) before ${load0}, after ${load1}; the 2 vCPUs were shared with other jobs (builds, tests) during the runs`,
+      `vtep: vtep_gbps_vs_kernel and vtep_gbps_rx_vs_kernel compare ${n} workers with ${P} TCP streams against the kernel with ${P} streams (weft -> kernel and kernel -> weft); *_1stream_* take the better of 1 and ${n} workers with one stream; vtep_gbps_1worker_vs_kernel is 1 worker, ${P} streams`,
+      `vtep: offloads in use: TAP TUN_F_* 0x${off.tap.toString(16)}, UDP GSO ${off.udpGso}, TCP coalescing on TAP writes ${off.coalesce}, UDP_GRO ${off.udpGro}`,
+      `vtep: ${n}-worker counters after the runs: tx ${c.counters.tx_packets} datagrams (${c.counters.tx_gso} TSO super-frames), rx ${c.counters.rx_packets} (${c.counters.rx_coalesced} merged), tx_socket_full ${c.counters.tx_socket_full}, tx_errors ${c.counters.tx_errors}, rx_tap_full ${c.counters.rx_tap_full}, tx_bad_offload ${c.counters.tx_bad_offload}; per worker tx/rx: ${perWorker}`,
+      `vtep: 1-worker counters: tx ${c1.tx_packets}, rx ${c1.rx_packets}, tx_socket_full ${c1.tx_socket_full}, rx_tap_full ${c1.rx_tap_full}`,
+      `vtep: syscalls per packet (from the counters): sending, one TAP read per TSO super-frame of ~${Math.round(c.counters.tx_packets / Math.max(1, c.counters.tx_gso))} datagrams, which leave as one UDP GSO message (up to 64 messages per sendmmsg); receiving, recvmmsg of up to 64 single datagrams (the veth underlay does no GRO), ${Math.round((100 * c.counters.rx_coalesced) / Math.max(1, c.counters.rx_packets))} % of them merged by gro.ts into an earlier frame, so one TAP write per ~${Math.round(c.counters.rx_packets / Math.max(1, c.counters.rx_packets - c.counters.rx_coalesced))} segments. Allocations: none per packet (every buffer is made once per worker; counters are copied to shared memory once per batch)`,
+      'vtep: what limits it now: CPU. Both lab hosts, iperf3 client and server and the VTEP threads share 2 vCPUs, so a second worker only helps while a core is idle, which it was not with other jobs running (see loadavg); and one TCP stream stays on one worker by design (no reordering), so single-stream rows cannot gain from workers at all',
+      'vtep: what limits weft -> kernel beyond CPU share: the receiving kernel splits each UDP GSO message back into ~45 datagrams, decapsulates each and merges them again in GRO, while kernel -> kernel hands one UDP-tunnel GSO skb (SKB_GSO_UDP_TUNNEL) through end to end. No socket API lets userspace send a tunnel GSO packet; the next lever is writing outer frames to a TAP or AF_PACKET socket on the underlay with a virtio_net_hdr of type UDP_TUNNEL (Linux 6.17+), not a UDP socket',
+      'vtep: what limits kernel -> weft: about 1.5 us per received datagram in recvmmsg plus one TAP write (the local TCP receive runs inside it) per merged frame; UDP_GRO on the socket would cut the first only when the underlay runs GRO (off on veth by default)',
+      'vtep: a CPU profile (perf record -a) was taken but says little here: with 7 other helpers building and testing, most samples were their processes; the per-syscall costs above come from the earlier quiet-machine profile in this file\'s history',
     );
   } finally {
-    await pair.close();
+    await one.close();
+    await many.close();
   }
 }
 
@@ -216,6 +274,8 @@ const bench: Benchmark = {
       frames: flag(args, '--frames', 1_000_000, 1, 100_000_000),
       size: flag(args, '--size', 1400, 15, 9000),
       seconds: flag(args, '--seconds', 5, 1, 60),
+      workers: flag(args, '--workers', 2, 2, 16),
+      streams: flag(args, '--streams', 4, 2, 64),
       rows: [],
       ratios: {},
       notes: [],

@@ -27,11 +27,17 @@
  *   recvFrom(fd, buf, offset, length, addrOut?) -> bytes (real length, may
  *       exceed length with MSG_TRUNC), or -1 on EAGAIN. addrOut receives the
  *       source sockaddr (up to its size).
- *   recvBatch(fd, buf, slotSize, count, lengths, addrs?, segs?) -> n
+ *   recvBatch(fd, buf, slotSize, count, lengths, addrs?, segs?, stamps?) -> n
  *       recvmmsg(2) into count slots of buf; lengths (Int32Array) gets each
  *       datagram's length, addrs (Buffer, 28 bytes per slot) the source
- *       sockaddr, segs (Int32Array) the UDP_GRO segment size or 0.
+ *       sockaddr, segs (Int32Array) the UDP_GRO segment size or 0, stamps
+ *       (Float64Array) the SO_TIMESTAMP arrival time in ms since the epoch
+ *       or 0. Safe to call from several threads at once.
  *       Returns 0 on EAGAIN.
+ *   recvBatchStamped(fd, buf, slotSize, count, lengths, addrs, stamps) -> n
+ *       recvBatch for a socket with SO_TIMESTAMPNS set: stamps (Uint32Array,
+ *       2 per slot) gets each datagram's kernel receive time as seconds and
+ *       nanoseconds (0, 0 when the kernel sent none).
  *   sendBatch(fd, buf, slotSize, count, lengths, addrs?, addrLen?) -> n
  *       sendmmsg(2) of count slots; addrs holds addrLen bytes per slot
  *       (or one sockaddr used for all when its length is addrLen).
@@ -61,6 +67,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -75,6 +83,8 @@
 
 #define MAX_BATCH 1024
 #define ADDR_SLOT 28 /* sizeof(struct sockaddr_in6) */
+/* Control data per received datagram: UDP_GRO's int and SCM_TIMESTAMP's timeval. */
+#define CTRL_SLOT (CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timeval)))
 
 #define CHECK(call)                                                            \
   do {                                                                         \
@@ -149,6 +159,7 @@ static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
       return 0;
     size_t elem = (type == napi_int32_array || type == napi_uint32_array)
                       ? 4
+                      : type == napi_float64_array ? 8
                       : (type == napi_uint8_array ? 1 : 0);
     if (!elem) return 0;
     *data = base;
@@ -493,12 +504,17 @@ static int batch_args(napi_env env, napi_value *argv, struct batch *b) {
   return 1;
 }
 
+/* Per-thread: worker threads (the multi-queue VTEP) share this code. */
+static __thread struct mmsghdr msgs_tls[MAX_BATCH];
+static __thread struct iovec iov_tls[MAX_BATCH];
+static __thread char ctrl_tls[MAX_BATCH][CTRL_SLOT];
+
 static napi_value RecvBatch(napi_env env, napi_callback_info info) {
-  GET_ARGS(7);
+  GET_ARGS(8);
   int fd;
   struct batch b;
-  uint8_t *addrs = NULL, *segp = NULL;
-  size_t alen = 0, slen = 0;
+  uint8_t *addrs = NULL, *segp = NULL, *stp = NULL;
+  size_t alen = 0, slen = 0, tlen = 0;
   if (!arg_int(env, argv[0], &fd) || !batch_args(env, argv, &b))
     BAD_ARG("recvBatch(fd, buf, slotSize, count<=1024, lengths, addrs?, segs?)");
   if (!arg_is_nullish(env, argv[5]) &&
@@ -507,9 +523,12 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
   if (!arg_is_nullish(env, argv[6]) &&
       (!arg_bytes(env, argv[6], &segp, &slen) || slen < (size_t)b.count * 4))
     BAD_ARG("segs needs 4 bytes per slot");
-  static struct mmsghdr msgs[MAX_BATCH];
-  static struct iovec iov[MAX_BATCH];
-  static char ctrl[MAX_BATCH][CMSG_SPACE(sizeof(int))];
+  if (!arg_is_nullish(env, argv[7]) &&
+      (!arg_bytes(env, argv[7], &stp, &tlen) || tlen < (size_t)b.count * 8))
+    BAD_ARG("stamps needs a Float64Array slot per datagram");
+  struct mmsghdr *msgs = msgs_tls;
+  struct iovec *iov = iov_tls;
+  char(*ctrl)[CTRL_SLOT] = ctrl_tls;
   for (int i = 0; i < b.count; i++) {
     iov[i].iov_base = b.buf + (size_t)i * b.slot;
     iov[i].iov_len = (size_t)b.slot;
@@ -520,9 +539,9 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
       msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_SLOT;
       msgs[i].msg_hdr.msg_namelen = ADDR_SLOT;
     }
-    if (segp) {
+    if (segp || stp) {
       msgs[i].msg_hdr.msg_control = ctrl[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
+      msgs[i].msg_hdr.msg_controllen = CTRL_SLOT;
     }
   }
   int n;
@@ -534,18 +553,75 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
     return throw_errno(env, "recvmmsg", errno);
   }
   int32_t *segs = (int32_t *)segp;
+  double *stamps = (double *)stp;
   for (int i = 0; i < n; i++) {
     b.lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -(int32_t)msgs[i].msg_len
                                                              : (int32_t)msgs[i].msg_len;
-    if (segs) {
-      segs[i] = 0;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
-           c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-          int v;
-          memcpy(&v, CMSG_DATA(c), sizeof v);
-          segs[i] = v;
-        }
+    if (segs) segs[i] = 0;
+    if (stamps) stamps[i] = 0;
+    if (!segs && !stamps) continue;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
+         c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (segs && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int v;
+        memcpy(&v, CMSG_DATA(c), sizeof v);
+        segs[i] = v;
+      } else if (stamps && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP) {
+        struct timeval tv;
+        memcpy(&tv, CMSG_DATA(c), sizeof tv);
+        stamps[i] = (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+      }
+    }
+  }
+  return make_int(env, n);
+}
+
+/* The kernel's per-packet receive time (SCM_TIMESTAMPNS) beside each datagram. */
+static napi_value RecvBatchStamped(napi_env env, napi_callback_info info) {
+  GET_ARGS(7);
+  int fd;
+  struct batch b;
+  uint8_t *addrs = NULL, *stampp = NULL;
+  size_t alen = 0, slen = 0;
+  if (!arg_int(env, argv[0], &fd) || !batch_args(env, argv, &b) ||
+      !arg_bytes(env, argv[5], &addrs, &alen) || alen < (size_t)b.count * ADDR_SLOT ||
+      !arg_bytes(env, argv[6], &stampp, &slen) || slen < (size_t)b.count * 8)
+    BAD_ARG("recvBatchStamped(fd, buf, slotSize, count<=1024, lengths, addrs (28/slot), stamps (8/slot))");
+  static struct mmsghdr msgs[MAX_BATCH];
+  static struct iovec iov[MAX_BATCH];
+  static char ctrl[MAX_BATCH][CMSG_SPACE(sizeof(struct timespec))];
+  for (int i = 0; i < b.count; i++) {
+    iov[i].iov_base = b.buf + (size_t)i * b.slot;
+    iov[i].iov_len = (size_t)b.slot;
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_SLOT;
+    msgs[i].msg_hdr.msg_namelen = ADDR_SLOT;
+    msgs[i].msg_hdr.msg_control = ctrl[i];
+    msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
+  }
+  int n;
+  do {
+    n = recvmmsg(fd, msgs, (unsigned)b.count, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, 0);
+    return throw_errno(env, "recvmmsg", errno);
+  }
+  uint32_t *stamps = (uint32_t *)stampp;
+  for (int i = 0; i < n; i++) {
+    b.lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -(int32_t)msgs[i].msg_len
+                                                             : (int32_t)msgs[i].msg_len;
+    stamps[2 * i] = 0;
+    stamps[2 * i + 1] = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
+         c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        struct timespec ts;
+        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        stamps[2 * i] = (uint32_t)ts.tv_sec;
+        stamps[2 * i + 1] = (uint32_t)ts.tv_nsec;
       }
     }
   }
@@ -566,8 +642,8 @@ static napi_value SendBatch(napi_env env, napi_callback_info info) {
       BAD_ARG("addrs/addrLen invalid");
   }
   int shared_addr = addrs && alen < (size_t)b.count * (size_t)addr_len;
-  static struct mmsghdr msgs[MAX_BATCH];
-  static struct iovec iov[MAX_BATCH];
+  struct mmsghdr *msgs = msgs_tls;
+  struct iovec *iov = iov_tls;
   for (int i = 0; i < b.count; i++) {
     int32_t l = b.lengths[i];
     if (l < 0 || l > b.slot) BAD_ARG("length outside its slot");
@@ -658,8 +734,16 @@ struct poller {
   napi_env env;
   napi_ref callback;
   napi_ref self; /* keeps the JS handle object alive while polling */
+  /* Made once: a busy fd wakes thousands of times a second, and a context
+   * (plus its name string) per wakeup is garbage for the JS heap. */
+  napi_async_context ctx;
   int closed;
 };
+
+static void poller_release_ctx(struct poller *p) {
+  if (p->ctx) napi_async_destroy(p->env, p->ctx);
+  p->ctx = NULL;
+}
 
 static void poll_free(uv_handle_t *h) { free(h->data); }
 
@@ -675,12 +759,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_create_int32(env, status, &args[0]);
   napi_create_int32(env, (events & UV_READABLE ? 1 : 0) | (events & UV_WRITABLE ? 2 : 0),
                     &args[1]);
-  napi_async_context ctx = NULL;
-  napi_value resource_name;
-  napi_create_string_utf8(env, "weft.poll", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, NULL, resource_name, &ctx);
-  napi_status s = napi_make_callback(env, ctx, global, cb, 2, args, &result);
-  napi_async_destroy(env, ctx);
+  napi_status s = napi_make_callback(env, p->ctx, global, cb, 2, args, &result);
   if (s == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
@@ -722,6 +801,9 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
     return throw_errno(env, "uv_poll_init", -r);
   }
   p->handle.data = p;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "weft.poll", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &p->ctx);
   napi_create_reference(env, argv[2], 1, &p->callback);
   napi_value obj;
   napi_create_object(env, &obj);
@@ -756,6 +838,7 @@ static napi_value PollClose(napi_env env, napi_callback_info info) {
   if (p->closed) return NULL;
   p->closed = 1;
   uv_poll_stop(&p->handle);
+  poller_release_ctx(p);
   napi_delete_reference(env, p->callback);
   napi_delete_reference(env, p->self);
   void *ignored;
@@ -776,6 +859,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("connect", Connect),           FN("getsockname", Getsockname),
       FN("sendTo", SendTo),             FN("recvFrom", RecvFrom),
       FN("recvBatch", RecvBatch),       FN("sendBatch", SendBatch),
+      FN("recvBatchStamped", RecvBatchStamped),
       FN("readBatch", ReadBatch),       FN("writeBatch", WriteBatch),
       FN("close", Close),               FN("poll", Poll),
       FN("pollUpdate", PollUpdate),     FN("pollClose", PollClose),

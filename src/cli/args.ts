@@ -3,6 +3,7 @@
  * `--json`) may appear anywhere; the rest keeps iproute2's word order.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { JSON_FLAG, NETNS, parseFlags, str } from './flags.js';
 
 export interface CommonFlags {
   netns?: string;
@@ -10,21 +11,12 @@ export interface CommonFlags {
   rest: string[];
 }
 
-/** Pulls `--netns NAME` and `--json` (also `-j`) out of args, anywhere. */
+/** Pulls `--netns NAME` (`-n`) and `--json` (`-j`) out of args, anywhere; other words stay in order. */
 export function commonFlags(args: string[]): CommonFlags {
-  const rest: string[] = [];
-  let netns: string | undefined;
-  let json = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--json' || a === '-j') json = true;
-    else if (a === '--netns' || a === '-n') {
-      netns = args[++i];
-      if (!netns) throw new InvalidArgumentError(`${a} needs a namespace name`);
-    } else if (a.startsWith('--netns=')) netns = a.slice(8);
-    else rest.push(a);
-  }
-  return netns === undefined ? { json, rest } : { netns, json, rest };
+  const p = parseFlags([NETNS, JSON_FLAG], args, { allowUnknownDash: () => true });
+  const netns = str(p, 'netns');
+  const json = p.values.get('json') === true;
+  return netns === undefined ? { json, rest: p.positionals } : { netns, json, rest: p.positionals };
 }
 
 /** Parses a whole number in [min, max] or throws naming the option. */

@@ -1,53 +1,58 @@
 #!/usr/bin/env node
 /**
- * weft's command line. `weft <command> ...` loads src/cli/commands/<command>.js,
- * whose `run(args)` returns the exit code. Errors are one line on stderr and a
- * non-zero exit, never a stack trace (set WEFT_DEBUG=1 for one).
+ * weft's command line. `weft <verb> ...` loads src/cli/commands/<verb>.js,
+ * whose `run(args)` returns the exit code. Help, version and completion come
+ * from the flag tables (src/cli/verbs.ts) without loading any verb, so they
+ * start fast; a verb loads only what it uses. Errors are one line on stderr
+ * and a non-zero exit, never a stack trace (WEFT_DEBUG=1 prints one). A
+ * closed pipe (`weft link ls | head -1`) ends quietly with exit 0, as `ip`.
  */
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WeftError } from '../errors.js';
+import { version } from '../version.js';
+import { bashCompletion, helpText } from './flags.js';
+import { VERBS, verb } from './verbs.js';
 
 export interface Command {
   summary: string;
   run(args: string[]): Promise<number>;
 }
 
-const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-
-function commandNames(): string[] {
-  return readdirSync(commandsDir)
-    .filter((f) => f.endsWith('.js'))
-    .map((f) => f.slice(0, -3))
-    .sort();
-}
-
-async function load(name: string): Promise<Command | undefined> {
-  if (!commandNames().includes(name)) return undefined;
-  return (await import(join(commandsDir, `${name}.js`))) as Command;
-}
-
-async function usage(): Promise<string> {
-  const lines = ['usage: weft <command> [args...]', '', 'commands:'];
-  for (const name of commandNames()) {
-    const cmd = await load(name);
-    lines.push(`  ${name.padEnd(10)} ${cmd?.summary ?? ''}`);
-  }
-  return lines.join('\n');
+function usage(): string {
+  const lines = ['usage: weft <command> [args...]   (weft <command> --help for its options)', '', 'commands:'];
+  for (const v of VERBS) lines.push(`  ${v.name.padEnd(10)} ${v.summary}`);
+  lines.push('', 'weft --version prints the version.');
+  return `${lines.join('\n')}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`weft ${version()}\n`);
+    return 0;
+  }
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(`${await usage()}\n`);
+    const v = args[0] !== undefined ? verb(args[0]) : undefined;
+    process.stdout.write(v ? helpText(v) : usage());
     return name ? 0 : 2;
   }
-  const cmd = await load(name);
-  if (!cmd) {
+  const spec = verb(name);
+  if (!spec) {
     process.stderr.write(`weft: unknown command '${name}' (try 'weft help')\n`);
     return 2;
   }
+  if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
+    process.stdout.write(helpText(spec));
+    return 0;
+  }
+  if (name === 'completion') {
+    if (args[0] !== 'bash') {
+      process.stderr.write("weft: completion supports 'bash'\n");
+      return 2;
+    }
+    process.stdout.write(bashCompletion(VERBS));
+    return 0;
+  }
+  const cmd = (await import(`./commands/${name}.js`)) as Command;
   return cmd.run(args);
 }
 
@@ -59,11 +64,20 @@ function report(err: unknown): number {
   return err instanceof WeftError && err.code === 'EINVALARG' ? 2 : 1;
 }
 
+// A reader that went away (head, less quitting) ends the command, quietly and successfully.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err) => {
+    if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
     process.exitCode = report(err);
   },
 );

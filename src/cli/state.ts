@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EndpointRecord, NetworkRecord } from '../cnm/model.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
-import { DEFAULTS } from '../daemon/daemon.js';
-import { InvalidArgumentError } from '../errors.js';
+import { DEFAULTS } from '../daemon/defaults.js';
+import { parseFlags, str } from './flags.js';
 
 export interface StateArgs {
   stateDir: string;
@@ -15,19 +15,10 @@ export interface StateArgs {
   rest: string[];
 }
 
-/** Pulls --state-dir and --store out of args. */
+/** Pulls --state-dir and --store out of args (the shared parser; other words stay in order). */
 export function stateArgs(args: string[]): StateArgs {
-  const out: StateArgs = { stateDir: DEFAULTS.stateDir, store: process.env.WEFT_STORE ?? DEFAULTS.store, rest: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--state-dir' || a === '--store') {
-      const v = args[++i];
-      if (!v) throw new InvalidArgumentError(`${a} needs a value`);
-      if (a === '--state-dir') out.stateDir = v;
-      else out.store = v;
-    } else out.rest.push(a);
-  }
-  return out;
+  const p = parseFlags([{ name: '--state-dir', value: 'DIR', help: '' }, { name: '--store', value: 'URL', help: '' }], args, { allowUnknownDash: () => true });
+  return { stateDir: str(p, 'state-dir') ?? DEFAULTS.stateDir, store: str(p, 'store') ?? process.env.WEFT_STORE ?? DEFAULTS.store, rest: p.positionals };
 }
 
 /** All records under a prefix, from the configured store. */

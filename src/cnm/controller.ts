@@ -9,9 +9,13 @@ import { Ipam } from './ipam.js';
 import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
 import {
-  type EndpointRecord, EndpointNotFoundError, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
-  NetworkOptionError, isEncrypted, macFromAddress, names,
+  type EndpointRecord, EndpointNotFoundError, type LinkKind, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
+  HOST_AUX, NetworkOptionError, type PortBinding, isEncrypted, linkName, macFromAddress, macvlanHostAddress,
 } from './model.js';
+import { formatCidr, overlaps, parseCidr } from './cidr.js';
+import { type PortRequest, allocatePorts } from './drivers/ports.js';
+import { sandboxExists } from '../io/netns.js';
+import { validateAddress, validateEndpointAddress, validatePool } from './validate.js';
 import { ENCRYPTED_OVERLAY_MTU } from '../dataplane/encryption-keys.js';
 
 export interface CreateNetworkRequest {
@@ -39,6 +43,21 @@ export class Controller {
   #serial = new KeyedSerial();
   #reaper = new KeyedSerial();
   #drivers: Map<NetworkMode, NetworkDriver>;
+  #hostSide = new KeyedSerial();
+
+  /**
+   * Programs the host side (published ports, egress, isolation) from this
+   * host's networks and endpoints; the daemon sets it, tests without
+   * privileges leave it a no-op.
+   */
+  applyHostSide: (networks: NetworkRecord[], endpoints: EndpointRecord[]) => Promise<void> = async () => undefined;
+
+  /** Sockets bound on the host, for refusing a taken port (the daemon sets it). */
+  boundPorts: () => { proto: string; address: string; port: number }[] = () => [];
+  /** The daemon's --instance: part of every link name this controller allocates. */
+  instance = '';
+  /** Called when Docker retried a delete with an empty body (the daemon reconciles with Docker soon). */
+  onLostRetry: () => void = () => undefined;
 
   constructor(readonly store: KvStore, drivers: NetworkDriver[], ipam?: Ipam, readonly hostName = 'local') {
     this.ipam = ipam ?? new Ipam(store);
@@ -84,16 +103,114 @@ export class Controller {
       const n = this.#networkFromRequest(req);
       const driver = this.#driver(n.mode);
       driver.validate(n);
-      if (n.mode === 'overlay') n.vni = await this.#allocateVni(n);
-      await this.store.put(`networks/${n.id}`, JSON.stringify(n));
+      await this.#refuseOverlap(n);
+      const others = await this.networks();
+      if (n.mode === 'overlay') {
+        // The overlay namespace is named by the ID's first 12 characters.
+        const clash = others.find((o) => o.mode === 'overlay' && o.id.slice(0, 12) === n.id.slice(0, 12));
+        if (clash) throw new NetworkOptionError(`network ID ${n.id} shares its first 12 characters with overlay network ${clash.id}`);
+      }
+      if (n.mode === 'bridge') n.bridgeName = this.#allocateName('bridge', n.id, new Set(others.map((o) => o.bridgeName ?? '')));
+      if (n.mode === 'overlay') {
+        n.vni = await this.#allocateVni(n);
+        await this.#putMany([{ key: `vni/${n.vni}`, value: n.id }, { key: `networks/${n.id}`, value: JSON.stringify(n) }]);
+      } else await this.store.put(`networks/${n.id}`, JSON.stringify(n));
       try {
         await this.#ensureNetwork(n);
+        await this.syncHostSide();
       } catch (err) {
         await driver.removeNetwork(n, await this.#others(n.id)).catch(() => undefined);
         await this.store.delete(`networks/${n.id}`);
         if (n.vni !== undefined) await this.store.delete(`vni/${n.vni}`);
         throw err;
       }
+    });
+  }
+
+  /** Networks whose kernel side lives on this host (overlays are on every host). */
+  #onThisHost(n: NetworkRecord): boolean {
+    return !n.host || n.host === this.hostName || n.mode === 'overlay';
+  }
+
+  /** Refuses a subnet overlapping another network on this host, whatever IPAM allocated it. */
+  async #refuseOverlap(n: NetworkRecord): Promise<void> {
+    const mine = [...n.ipv4, ...n.ipv6Subnets].map((s) => parseCidr(s.pool, false));
+    for (const o of await this.networks()) {
+      if (o.id === n.id || !this.#onThisHost(o)) continue;
+      for (const s of [...o.ipv4, ...o.ipv6Subnets]) {
+        const theirs = parseCidr(s.pool, false);
+        const clash = mine.find((m) => m.v6 === theirs.v6 && overlaps(m, theirs));
+        if (clash) {
+          const name = o.options['weft.network'] ? ` (${o.options['weft.network']})` : '';
+          throw new NetworkOptionError(`subnet ${formatCidr(clash)} overlaps subnet ${s.pool} of weft network ${o.id.slice(0, 12)}${name}`);
+        }
+      }
+    }
+  }
+
+  /** Re-applies the host side from the store (serialised); also what the reconciler runs. */
+  syncHostSide(): Promise<void> {
+    return this.#hostSide.run('apply', async () => {
+      const networks = (await this.networks()).filter((n) => this.#onThisHost(n));
+      const endpoints = (await this.endpoints()).filter((e) => !e.host || e.host === this.hostName);
+      await this.applyHostSide(networks, endpoints);
+    });
+  }
+
+  /**
+   * ProgramExternalConnectivity: chooses the host ports, persists them on the
+   * endpoint, then programs them. A retry with the same request keeps the
+   * ports already chosen. Port choices are serialised across networks.
+   */
+  async publishPorts(networkId: string, endpointId: string, requests: PortRequest[]): Promise<PortBinding[]> {
+    const n = await this.network(networkId);
+    return this.#hostSide.run('ports', async () => {
+      const ep = await this.endpoint(endpointId);
+      if (ep.networkId !== n.id) throw new EndpointNotFoundError(`${endpointId} on network ${networkId}`);
+      if (requests.length > 0 && !ep.address) throw new NetworkOptionError(`endpoint ${endpointId.slice(0, 12)} has no IPv4 address to publish ports to`);
+      if (requests.length > 0 && n.mode === 'macvlan' && !macvlanHostAddress(n)) {
+        throw new NetworkOptionError(`publishing ports on macvlan network ${n.id.slice(0, 12)} needs the host's own address there: create it with --aux-address ${HOST_AUX}=IP`);
+      }
+      if (samePorts(ep.ports ?? [], requests)) {
+        await this.syncHostSide();
+        return ep.ports ?? [];
+      }
+      const others = (await this.endpoints()).filter((e) => e.id !== ep.id && (!e.host || e.host === this.hostName));
+      const taken = others.flatMap((e) => (e.ports ?? []).map((binding) => ({ binding, owner: `endpoint ${e.id.slice(0, 12)} of network ${e.networkId.slice(0, 12)}` })));
+      const ports = allocatePorts(requests, taken, this.boundPorts());
+      if (ports.length > 0) ep.ports = ports;
+      else delete ep.ports;
+      await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
+      await this.syncHostSide();
+      return ports;
+    });
+  }
+
+  /**
+   * A container removed while weft was down leaves its record (Docker's
+   * RevokeExternalConnectivity never arrived); its sandbox is gone, so its
+   * ports are freed. Only at start: while a container starts, Docker calls
+   * ProgramExternalConnectivity before its sandbox is mounted
+   * (docs/plugin-protocol.md).
+   */
+  async #dropPortsOfGoneSandboxes(): Promise<void> {
+    await this.#hostSide.run('ports', async () => {
+      for (const ep of await this.endpoints()) {
+        if (!ep.ports || (ep.host && ep.host !== this.hostName) || !ep.sandboxKey || sandboxExists(ep.sandboxKey)) continue;
+        delete ep.ports;
+        await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
+      }
+    });
+  }
+
+  /** RevokeExternalConnectivity: idempotent. */
+  async unpublishPorts(endpointId: string): Promise<void> {
+    await this.#hostSide.run('ports', async () => {
+      const ep = await this.endpoint(endpointId).catch(() => undefined);
+      if (!ep?.ports) return;
+      delete ep.ports;
+      await this.store.put(`endpoints/${ep.id}`, JSON.stringify(ep));
+      await this.syncHostSide();
     });
   }
 
@@ -104,6 +221,32 @@ export class Controller {
       Object.assign(n, changes);
       await this.store.put(`networks/${n.id}`, JSON.stringify(n));
     }
+  }
+
+  /**
+   * Several keys in one durable step where the store can (embedded: one
+   * journal record), so a crash never leaves half of them; etcd writes them
+   * in order and reconcile() releases what a crash left unowned.
+   */
+  async #putMany(changes: { key: string; value?: string }[]): Promise<void> {
+    const batch = (this.store as { batch?: (c: { key: string; value?: string }[]) => Promise<void> }).batch;
+    if (batch) return batch.call(this.store, changes);
+    for (const c of changes) {
+      if (c.value === undefined) await this.store.delete(c.key);
+      else await this.store.put(c.key, c.value);
+    }
+  }
+
+  /** A link name no other record holds (model.ts linkName), stored in the record by the caller. */
+  #allocateName(kind: LinkKind, id: string, taken: Set<string>): string {
+    for (let attempt = 0; ; attempt++) {
+      const name = linkName(kind, this.instance, id, attempt);
+      if (!taken.has(name)) return name;
+    }
+  }
+
+  async #takenEndpointNames(): Promise<Set<string>> {
+    return new Set((await this.endpoints()).flatMap((e) => [e.srcName, e.portName ?? '']));
   }
 
   async #others(id: string): Promise<NetworkRecord[]> {
@@ -124,9 +267,14 @@ export class Controller {
       }
       mtu = Number(mtuText);
     }
+    for (const [i, sub] of [...req.ipv4, ...req.ipv6Subnets].entries()) {
+      validatePool(sub.pool, `subnet ${i + 1}`);
+      if (sub.gateway) validateEndpointAddress(sub.gateway, [sub.pool], 'gateway');
+      for (const [name, a] of Object.entries(sub.aux)) validateAddress(a, `aux address ${name}`, { bare: !a.includes('/') });
+    }
     const n: NetworkRecord = {
       id: req.id, mode, mtu, internal: req.internal, ipv6: req.ipv6,
-      ipv4: req.ipv4, ipv6Subnets: req.ipv6Subnets, options: o, host: this.hostName,
+      ipv4: req.ipv4, ipv6Subnets: req.ipv6Subnets, options: o, host: this.hostName, created: Date.now(),
     };
     const masq = o['com.docker.network.bridge.enable_ip_masquerade'] ?? o['weft.masquerade'];
     if (masq !== undefined) n.masquerade = masq === 'true';
@@ -143,7 +291,8 @@ export class Controller {
   /** A VNI no other live network uses (store key vni/<n>, created atomically). */
   async #allocateVni(n: NetworkRecord): Promise<number> {
     if (n.vni !== undefined) {
-      if (await this.store.create(`vni/${n.vni}`, n.id)) return n.vni;
+      // Held by this same network: a retry after a crash between the two writes (etcd).
+      if (await this.store.create(`vni/${n.vni}`, n.id) || (await this.store.get(`vni/${n.vni}`)) === n.id) return n.vni;
       throw new NetworkOptionError(`VNI ${n.vni} is already used by network ${await this.store.get(`vni/${n.vni}`)}`);
     }
     // Start from a hash of the id so concurrent creators rarely collide.
@@ -169,8 +318,33 @@ export class Controller {
       // Ingress legs (the mesh's, of every host) go with the network.
       for (const leg of all) await this.#removeIngressRecord(n, leg);
       await this.#driver(n.mode).removeNetwork(n, await this.#others(id));
-      await this.store.delete(`networks/${id}`);
-      if (n.vni !== undefined && (await this.store.get(`vni/${n.vni}`)) === id) await this.store.delete(`vni/${n.vni}`);
+      const vni = n.vni !== undefined && (await this.store.get(`vni/${n.vni}`)) === id ? [{ key: `vni/${n.vni}` }] : [];
+      await this.#putMany([{ key: `networks/${id}` }, ...vni]);
+      await this.syncHostSide();
+    });
+  }
+
+  /**
+   * Operator repair and reconciliation with Docker: removes a network whose
+   * Docker side is gone, with its endpoints (records and kernel objects).
+   */
+  forceDeleteNetwork(id: string): Promise<void> {
+    return this.#serial.run(id, async () => {
+      const v = await this.store.get(`networks/${id}`);
+      if (!v) return;
+      const n = JSON.parse(v) as NetworkRecord;
+      await this.settle(id);
+      for (const ep of await this.endpoints(id)) {
+        if (ep.ingress) await this.#removeIngressRecord(n, ep);
+        else {
+          if (!ep.host || ep.host === this.hostName) await this.#driver(n.mode).removeEndpoint(n, ep).catch((err) => this.onBackgroundError(err as Error));
+          await this.store.delete(`endpoints/${ep.id}`);
+        }
+      }
+      await this.#driver(n.mode).removeNetwork(n, await this.#others(id));
+      const vni = n.vni !== undefined && (await this.store.get(`vni/${n.vni}`)) === id ? [{ key: `vni/${n.vni}` }] : [];
+      await this.#putMany([{ key: `networks/${id}` }, ...vni]);
+      await this.syncHostSide();
     });
   }
 
@@ -191,7 +365,7 @@ export class Controller {
         const pool = (await this.ipam.pools()).find((p) => p.pool === subnet && !p.v6);
         if (!pool) throw new NetworkOptionError(`network ${n.id} has no IPv4 pool for an ingress address`);
         const address = await this.ipam.requestAddress(pool.id, undefined, { owner: id });
-        ep = { id, networkId: n.id, address, mac: macFromAddress(address, n.id), srcName: names.ingress(n.id), host: this.hostName, ingress: true };
+        ep = { id, networkId: n.id, address, mac: macFromAddress(address, n.id), srcName: this.#allocateName('ingress', id, await this.#takenEndpointNames()), host: this.hostName, ingress: true };
         await this.store.put(`endpoints/${id}`, JSON.stringify(ep));
       }
       await this.#driver(n.mode).ensureEndpoint(n, ep);
@@ -214,10 +388,16 @@ export class Controller {
       let ep: EndpointRecord;
       if (existing) ep = JSON.parse(existing) as EndpointRecord;
       else {
+        const subnets = [...n.ipv4, ...n.ipv6Subnets].map((s) => s.pool);
+        if (iface.address) validateEndpointAddress(iface.address, subnets, 'Interface.Address');
+        if (iface.addressV6) validateEndpointAddress(iface.addressV6, subnets, 'Interface.AddressIPv6');
+        const taken = await this.#takenEndpointNames();
+        const srcName = this.#allocateName('container', endpointId, taken);
         ep = {
           id: endpointId, networkId,
           mac: iface.mac || macFromAddress(iface.address, endpointId),
-          srcName: names.src(endpointId), host: this.hostName,
+          srcName, portName: this.#allocateName('port', endpointId, new Set([...taken, srcName])), host: this.hostName,
+          created: Date.now(),
         };
         if (iface.address) ep.address = iface.address;
         if (iface.addressV6) ep.addressV6 = iface.addressV6;
@@ -242,6 +422,7 @@ export class Controller {
       if (ep.networkId !== networkId) throw new EndpointNotFoundError(`${endpointId} on network ${networkId}`);
       if (sandboxKey && ep.sandboxKey !== sandboxKey) {
         ep.sandboxKey = sandboxKey;
+        ep.joined = Date.now();
         await this.store.put(`endpoints/${endpointId}`, JSON.stringify(ep));
       }
       await this.#driver(n.mode).ensureEndpoint(n, ep);
@@ -272,6 +453,7 @@ export class Controller {
       if (!v) return;
       const ep = JSON.parse(v) as EndpointRecord;
       await this.store.delete(`endpoints/${endpointId}`);
+      if (ep.ports) await this.syncHostSide();
       const nv = await this.store.get(`networks/${ep.networkId}`);
       if (!nv) return;
       const n = JSON.parse(nv) as NetworkRecord;
@@ -292,7 +474,8 @@ export class Controller {
    * is missing, removes weft-named orphans, never touches anything else.
    * Returns what it did, for the log.
    */
-  async reconcile(): Promise<{ networks: number; endpoints: number; removed: string[]; errors: string[] }> {
+  async reconcile(): Promise<{ networks: number; endpoints: number; removed: string[]; released: string[]; errors: string[] }> {
+    const released = await this.#releaseUnowned();
     const networks = (await this.networks()).filter((n) => !n.host || n.host === this.hostName || n.mode === 'overlay');
     const endpoints = (await this.endpoints()).filter((e) => !e.host || e.host === this.hostName);
     const errors: string[] = [];
@@ -315,6 +498,42 @@ export class Controller {
     }
     const removed: string[] = [];
     for (const d of this.#drivers.values()) removed.push(...(await d.sweepOrphans(networks, endpoints)));
-    return { networks: networks.length, endpoints: endpoints.length, removed, errors };
+    await this.#dropPortsOfGoneSandboxes();
+    await this.syncHostSide().catch((err: Error) => errors.push(`host side: ${err.message}`));
+    return { networks: networks.length, endpoints: endpoints.length, removed, released, errors };
   }
+
+  /**
+   * Records no network owns, left by a crash between writes: VNIs of
+   * networks that do not exist, endpoints of networks that do not exist.
+   * Only with a single-host store (with etcd another host may be between
+   * its two writes right now).
+   */
+  async #releaseUnowned(): Promise<string[]> {
+    if (this.store.kind !== 'embedded') return [];
+    const ids = new Set((await this.networks()).map((n) => n.id));
+    const released: string[] = [];
+    for (const [k, v] of await this.store.list('vni/')) {
+      if (!ids.has(v)) {
+        await this.store.delete(k);
+        released.push(k);
+      }
+    }
+    for (const ep of await this.endpoints()) {
+      if (!ids.has(ep.networkId)) {
+        await this.store.delete(`endpoints/${ep.id}`);
+        released.push(`endpoints/${ep.id}`);
+      }
+    }
+    return released;
+  }
+}
+
+/** Whether the bindings already chosen answer these requests (Docker's retry of a PEC). */
+function samePorts(have: PortBinding[], reqs: PortRequest[]): boolean {
+  return have.length === reqs.length && reqs.every((r, i) => {
+    const h = have[i]!;
+    const [lo, hi] = r.hostPort === 0 ? [1, 65535] : [r.hostPort, r.hostPortEnd];
+    return h.proto === r.proto && h.port === r.port && h.hostIp === r.hostIp && h.hostPort >= lo && h.hostPort <= hi;
+  });
 }

@@ -3,7 +3,8 @@
  * with the same record it changes nothing, so the reconciler can call it on
  * every start and Docker's retries are harmless.
  */
-import type { EndpointRecord, NetworkRecord } from './model.js';
+import type { EndpointRecord, NetworkRecord, SubnetRecord } from './model.js';
+import { containsAddress, ipToBigint, parseCidr } from './cidr.js';
 
 export interface JoinInfo {
   gateway?: string;
@@ -28,15 +29,27 @@ export interface NetworkDriver {
 }
 
 /**
- * The gateway a container gets: the first subnet's gateway per family, as a
- * bare IP (a CIDR there fails Docker's Join). Internal networks get none.
+ * The gateway a container gets, per family: the gateway of the subnet that
+ * holds the endpoint's own address (as Docker's macvlan does), else the
+ * first subnet's; a bare IP (a CIDR there fails Docker's Join). Internal
+ * networks get none.
  */
-export function gatewayJoinInfo(n: NetworkRecord): JoinInfo {
+export function gatewayJoinInfo(n: NetworkRecord, ep?: EndpointRecord): JoinInfo {
   if (n.internal) return {};
   const info: JoinInfo = {};
-  const gw = n.ipv4[0]?.gateway?.split('/')[0];
-  const gw6 = n.ipv6Subnets[0]?.gateway?.split('/')[0];
+  const gw = subnetOf(n.ipv4, ep?.address)?.gateway?.split('/')[0];
+  const gw6 = subnetOf(n.ipv6Subnets, ep?.addressV6)?.gateway?.split('/')[0];
   if (gw) info.gateway = gw;
   if (gw6) info.gatewayV6 = gw6;
   return info;
+}
+
+/** The subnet holding address (a CIDR or bare IP); the first one when none does. */
+export function subnetOf(subnets: SubnetRecord[], address: string | undefined): SubnetRecord | undefined {
+  if (address) {
+    const { value } = ipToBigint(address.split('/')[0]!);
+    const own = subnets.find((s) => containsAddress(parseCidr(s.pool, false), value));
+    if (own) return own;
+  }
+  return subnets[0];
 }

@@ -8,6 +8,7 @@
 import { WeftError } from '../errors.js';
 import type { KvStore } from '../control/store.js';
 import { type Cidr, bigintToIp, contains, containsAddress, formatCidr, ipToBigint, overlaps, parseCidr, size } from './cidr.js';
+import { validateAddress, validatePool } from './validate.js';
 
 export const LOCAL_SPACE = 'weft-local';
 export const GLOBAL_SPACE = 'weft-global';
@@ -21,6 +22,15 @@ export interface PoolRecord {
   pool: string;
   range?: string;
   v6: boolean;
+  /** When it was created (ms since the epoch). */
+  created?: number;
+}
+
+/** What an address key holds: who asked (gateway, endpoint, an owner ID), the MAC Docker sent, when. */
+export interface AddressClaim {
+  owner: string;
+  mac?: string;
+  t?: number;
 }
 
 export interface IpamOptions {
@@ -41,9 +51,18 @@ export const DEFAULT_IPAM_OPTIONS: IpamOptions = {
 /** Upper bound on candidates tried per allocation (a nearly full /16 still fits). */
 const MAX_PROBES = 1 << 17;
 
-const poolKey = (id: string) => `ipam/pools/${encodeURIComponent(id)}`;
+function claimOf(v: string): AddressClaim {
+  try {
+    const c = JSON.parse(v) as AddressClaim;
+    return typeof c?.owner === 'string' ? c : { owner: 'endpoint' };
+  } catch {
+    return { owner: 'endpoint' };
+  }
+}
+
+export const poolKey = (id: string) => `ipam/pools/${encodeURIComponent(id)}`;
 const addrPrefix = (id: string) => `ipam/addrs/${encodeURIComponent(id)}/`;
-const addrKey = (id: string, ip: string) => `${addrPrefix(id)}${ip}`;
+export const addrKey = (id: string, ip: string) => `${addrPrefix(id)}${ip}`;
 
 export class Ipam {
   /**
@@ -70,14 +89,23 @@ export class Ipam {
     return JSON.parse(v) as PoolRecord;
   }
 
-  /** RequestPool: an explicit subnet (must not overlap another pool), or the next free default one. */
-  async requestPool(req: { space: string; pool?: string; subPool?: string; v6: boolean }): Promise<PoolRecord> {
+  /**
+   * RequestPool: an explicit subnet (must not overlap another pool), or the
+   * next free default one. Docker's retry of a request whose reply was lost
+   * (the same subnet and range, no network created on it yet, no endpoint
+   * addresses) gets the same pool back. `inUse`: subnets a network record
+   * already holds (those are never a retry).
+   */
+  async requestPool(req: { space: string; pool?: string; subPool?: string; v6: boolean }, inUse: string[] = []): Promise<PoolRecord> {
     const space = req.space || LOCAL_SPACE;
     if (!req.pool && req.subPool) throw new IpamError('EINVALARG', `--ip-range ${req.subPool} needs --subnet`);
     const existing = (await this.pools()).filter((p) => p.space === space);
     let cidr: Cidr;
     if (req.pool) {
-      cidr = parseCidr(req.pool);
+      cidr = validatePool(req.pool);
+      const range = req.subPool ? formatCidr(validatePool(req.subPool, '--ip-range')) : undefined;
+      const same = existing.find((p) => p.pool === formatCidr(cidr) && p.range === range);
+      if (same && !inUse.includes(same.pool) && !(await this.#hasEndpointAddresses(same.id))) return same;
       for (const p of existing) {
         if (overlaps(cidr, parseCidr(p.pool))) {
           throw new IpamError('EPOOLOVERLAP', `subnet ${formatCidr(cidr)} overlaps subnet ${p.pool} already in use in address space ${space}`);
@@ -90,7 +118,7 @@ export class Ipam {
     if (!cidr.v6 && hostBits < 2) throw new IpamError('EINVALARG', `subnet ${formatCidr(cidr)} has no room for hosts`);
     let range: Cidr | undefined;
     if (req.subPool) {
-      range = parseCidr(req.subPool);
+      range = validatePool(req.subPool, '--ip-range');
       if (!contains(cidr, range)) throw new IpamError('EINVALARG', `--ip-range ${req.subPool} is not inside subnet ${formatCidr(cidr)}`);
     }
     const pool: PoolRecord = {
@@ -98,12 +126,24 @@ export class Ipam {
       space,
       pool: formatCidr(cidr),
       v6: cidr.v6,
+      created: Date.now(),
     };
     if (range) pool.range = formatCidr(range);
     if (!(await this.store.create(poolKey(pool.id), JSON.stringify(pool)))) {
       throw new IpamError('EPOOLOVERLAP', `subnet ${pool.pool} is already in use in address space ${space}`);
     }
     return pool;
+  }
+
+  async #hasEndpointAddresses(poolId: string): Promise<boolean> {
+    for (const v of (await this.store.list(addrPrefix(poolId))).values()) if (claimOf(v).owner !== 'gateway' && claimOf(v).owner !== 'aux') return true;
+    return false;
+  }
+
+  /** Every address of a pool with its claim. */
+  async claims(poolId: string): Promise<Map<string, AddressClaim>> {
+    const prefix = addrPrefix(poolId);
+    return new Map([...(await this.store.list(prefix))].map(([k, v]) => [k.slice(prefix.length), claimOf(v)]));
   }
 
   #nextDefault(v6: boolean, taken: Cidr[]): Cidr {
@@ -127,24 +167,32 @@ export class Ipam {
 
   /**
    * RequestAddress: a specific address (static --ip, --gateway, --aux-address)
-   * or the next free one in the range. Returns "ip/prefixlen".
+   * or the next free one in the range. Returns "ip/prefixlen". A retry whose
+   * reply was lost gets the same answer: a gateway request the pool's
+   * gateway, a request carrying a MAC the address that MAC already holds, a
+   * specific address the same address when the same owner and MAC hold it.
    */
-  async requestAddress(poolId: string, address: string | undefined, opts: { gateway?: boolean; owner?: string } = {}): Promise<string> {
+  async requestAddress(poolId: string, address: string | undefined, opts: { gateway?: boolean; aux?: boolean; owner?: string; mac?: string } = {}): Promise<string> {
     const pool = await this.pool(poolId);
     const cidr = parseCidr(pool.pool);
-    const owner = JSON.stringify({ owner: opts.owner ?? (opts.gateway ? 'gateway' : 'endpoint') });
+    const claim: AddressClaim = { owner: opts.owner ?? (opts.gateway ? 'gateway' : opts.aux ? 'aux' : 'endpoint'), ...(opts.mac ? { mac: opts.mac } : {}), t: Date.now() };
+    const owner = JSON.stringify(claim);
+    const held = (opts.gateway || opts.mac) ? [...(await this.claims(poolId))].find(([, c]) => c.owner === claim.owner && (opts.gateway || c.mac === opts.mac)) : undefined;
     if (address) {
+      validateAddress(address, 'address', { bare: true });
       const { value, v6 } = ipToBigint(address);
       if (v6 !== pool.v6 || !containsAddress(cidr, value)) throw new IpamError('EOUTOFPOOL', `address ${address} is not in subnet ${pool.pool}`);
       if (!pool.v6 && (value === cidr.network || value === cidr.network + size(cidr) - 1n)) {
         throw new IpamError('EINVALARG', `address ${address} is the network or broadcast address of subnet ${pool.pool}`);
       }
       const ip = bigintToIp(value, v6);
+      if (held?.[0] === ip) return `${ip}/${cidr.prefix}`;
       if (!(await this.store.create(addrKey(poolId, ip), owner))) {
         throw new IpamError('EADDRINUSE', `address ${ip} is already in use in subnet ${pool.pool}`);
       }
       return `${ip}/${cidr.prefix}`;
     }
+    if (held) return `${held[0]}/${cidr.prefix}`;
     const range = pool.range ? parseCidr(pool.range) : cidr;
     // Usable span: skip the subnet's network (and, for IPv4, broadcast) address.
     const first = range.network === cidr.network ? cidr.network + 1n : range.network;
@@ -175,6 +223,11 @@ export class Ipam {
   async releaseAddress(poolId: string, address: string): Promise<void> {
     const { value, v6 } = ipToBigint(address.split('/')[0]!);
     await this.store.delete(addrKey(poolId, bigintToIp(value, v6)));
+  }
+
+  /** Forgets the pool's allocation cursor (after the store was rebuilt). */
+  resetCursors(): void {
+    this.#cursors.clear();
   }
 
   /** Addresses allocated in a pool. */

@@ -4,10 +4,10 @@
  * returns, compacted when the journal grows. Survives kill -9 at any point.
  */
 import { join } from 'node:path';
-import { Journal } from '../io/journal.js';
+import { Journal, type JournalScan, type JournalWriteError, readJournal } from '../io/journal.js';
 import type { KvStore, WatchEvent } from './store.js';
 
-type Record = { k: string; v?: string };
+type Record = { k?: string; v?: string; b?: Record[] };
 
 /** Compact once the journal holds this many times more lines than live keys (plus slack). */
 const COMPACT_FACTOR = 4;
@@ -18,14 +18,13 @@ export class EmbeddedStore implements KvStore {
   #data = new Map<string, string>();
   #journal: Journal;
   #watchers = new Set<{ prefix: string; onEvent: (e: WatchEvent) => void }>();
+  /** What opening the journal found (for the daemon's start-up checks and log). */
+  readonly opened: { path: string; status: JournalScan['status']; tornBytes: number; deferred?: JournalWriteError };
 
-  private constructor(journal: Journal, records: unknown[]) {
+  private constructor(journal: Journal, records: unknown[], opened: EmbeddedStore['opened']) {
     this.#journal = journal;
-    for (const r of records as Record[]) {
-      if (typeof r?.k !== 'string') continue;
-      if (typeof r.v === 'string') this.#data.set(r.k, r.v);
-      else this.#data.delete(r.k);
-    }
+    this.opened = opened;
+    this.#data = EmbeddedStore.replay(records);
   }
 
   /**
@@ -33,17 +32,57 @@ export class EmbeddedStore implements KvStore {
    * nothing is written, writes throw.
    */
   static snapshot(stateDir: string): Map<string, string> {
-    const { journal, records } = Journal.open(join(stateDir, 'state.journal'));
-    journal.close();
-    return new EmbeddedStore(journal, records).#data;
+    return EmbeddedStore.replay(readJournal(EmbeddedStore.journalPath(stateDir)).records);
   }
 
-  /** Opens the store kept in `stateDir/state.journal`. */
+  static journalPath(stateDir: string): string {
+    return join(stateDir, 'state.journal');
+  }
+
+  /** The key space the records describe. */
+  static replay(records: unknown[]): Map<string, string> {
+    const data = new Map<string, string>();
+    const apply = (r: Record) => {
+      if (Array.isArray(r?.b)) r.b.forEach(apply);
+      else if (typeof r?.k !== 'string') return;
+      else if (typeof r.v === 'string') data.set(r.k, r.v);
+      else data.delete(r.k);
+    };
+    (records as Record[]).forEach(apply);
+    return data;
+  }
+
+  /**
+   * Opens the store kept in `stateDir/state.journal`. Throws
+   * JournalCorruptError on damage a crash cannot explain; on a full disk it
+   * opens for reading and `opened.deferred` says why writes will fail.
+   */
   static open(stateDir: string): EmbeddedStore {
-    const { journal, records } = Journal.open(join(stateDir, 'state.journal'));
-    const store = new EmbeddedStore(journal, records);
-    store.#maybeCompact(true);
+    const path = EmbeddedStore.journalPath(stateDir);
+    const { journal, scan, records, deferred } = Journal.open(path);
+    const store = new EmbeddedStore(journal, records, { path, status: scan.status, tornBytes: scan.tornBytes, ...(deferred ? { deferred } : {}) });
+    if (!deferred) store.#maybeCompact(true);
     return store;
+  }
+
+  /** Replaces the whole key space in one durable step (`weft state recover`). */
+  replaceAll(data: Map<string, string>): void {
+    this.#journal.compact([...data].map(([k, v]) => ({ k, v })));
+    this.#data = new Map(data);
+  }
+
+  /** Applies several changes as one journal record: all or none survive a crash. */
+  async batch(changes: { key: string; value?: string }[]): Promise<void> {
+    this.#journal.append({ b: changes.map((c) => (c.value === undefined ? { k: c.key } : { k: c.key, v: c.value })) });
+    for (const c of changes) {
+      if (c.value === undefined) {
+        if (this.#data.delete(c.key)) this.#notify({ type: 'delete', key: c.key });
+      } else {
+        this.#data.set(c.key, c.value);
+        this.#notify({ type: 'put', key: c.key, value: c.value });
+      }
+    }
+    this.#maybeCompact(false);
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -87,9 +126,14 @@ export class EmbeddedStore implements KvStore {
     for (const w of this.#watchers) if (e.key.startsWith(w.prefix)) w.onEvent(e);
   }
 
+  /** Compaction is an optimisation: a failure (full disk) leaves the journal as it is, and it is retried later. */
   #maybeCompact(force: boolean): void {
     if (force || this.#journal.length > this.#data.size * COMPACT_FACTOR + COMPACT_SLACK) {
-      this.#journal.compact([...this.#data].map(([k, v]) => ({ k, v })));
+      try {
+        this.#journal.compact([...this.#data].map(([k, v]) => ({ k, v })));
+      } catch {
+        // the append that triggered this is durable already
+      }
     }
   }
 

@@ -14,13 +14,14 @@
  *
  * Every unary call has a deadline (a frozen or unreachable etcd fails the
  * call with StoreUnavailableError instead of hanging it); watch streams have
- * none, and reconnect with a short constant backoff, calling the caller's
+ * none, and reconnect with exponential back-off and jitter (backoff.ts), calling the caller's
  * resync hook each time they (re)connect.
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Lease, type Namespace } from 'etcd3';
 import { tlsHandshakeError } from '../io/tls-probe.js';
 import { InvalidArgumentError, WeftError } from '../errors.js';
+import { backoffMs } from './backoff.js';
 import { type KvStore, StoreUnavailableError, type WatchEvent } from './store.js';
 
 const PREFIX = 'weft/';
@@ -148,7 +149,8 @@ function unavailable(err: unknown, what: string): never {
 }
 
 /** What a LeasedKeys reports: lease (re)granted and keys written, or lost. */
-export type LeaseEvent = { type: 'granted'; id: string } | { type: 'lost'; error: string } | { type: 'retry'; error: string };
+export type LeaseEvent = { type: 'granted'; id: string; failedAttempts?: number } | { type: 'lost'; error: string } | { type: 'retry'; error: string };
+
 
 /**
  * Keys that live only as long as this process keeps its lease alive (host
@@ -162,6 +164,8 @@ export class LeasedKeys {
   #closed = false;
   #granting: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
+  /** Failed re-grants in a row: one 'retry' event for the first, a count in the next 'granted'. */
+  #failures = 0;
 
   constructor(private readonly store: EtcdStore, readonly ttlSeconds: number, private readonly onEvent: (e: LeaseEvent) => void = () => undefined) {}
 
@@ -200,21 +204,22 @@ export class LeasedKeys {
     this.#lease = lease;
     try {
       const id = await lease.grant();
-      this.onEvent({ type: 'granted', id: String(id) });
+      this.onEvent({ type: 'granted', id: String(id), ...(this.#failures ? { failedAttempts: this.#failures } : {}) });
+      this.#failures = 0;
     } catch (err) {
       if (this.#lease === lease) this.#lease = undefined;
       unavailable(err, 'lease grant');
     }
   }
 
-  /** Re-grants and rewrites every key, retrying every second while etcd is away. */
+  /** Re-grants and rewrites every key, backing off (backoffMs) while etcd is away; one event per state change. */
   #scheduleRegrant(delayMs: number): void {
     if (this.#closed || this.#retry) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       void this.#rewrite().catch((err: unknown) => {
-        this.onEvent({ type: 'retry', error: (err as Error).message });
-        this.#scheduleRegrant(1000);
+        if (++this.#failures === 1) this.onEvent({ type: 'retry', error: (err as Error).message });
+        this.#scheduleRegrant(backoffMs(this.#failures));
       });
     }, delayMs);
   }
@@ -331,7 +336,9 @@ export class EtcdStore implements KvStore {
    */
   watch(prefix: string, onEvent: (e: WatchEvent) => void, onResync?: () => void): () => void {
     let cancelled = false;
+    let failures = 0;
     let watcher: { cancel(): Promise<void> } | undefined;
+    const retry = () => setTimeout(start, Math.max(WATCH_RECONNECT_MS, backoffMs(++failures)));
     // The namespace's watcher hands out keys already relative to PREFIX.
     const strip = (k: Buffer) => {
       const s = k.toString();
@@ -344,6 +351,7 @@ export class EtcdStore implements KvStore {
           return;
         }
         watcher = w;
+        failures = 0;
         w.on('put', (kv) => onEvent({ type: 'put', key: strip(kv.key), value: kv.value.toString() }));
         w.on('delete', (kv) => onEvent({ type: 'delete', key: strip(kv.key) }));
         w.on('connected', () => onResync?.());
@@ -351,11 +359,11 @@ export class EtcdStore implements KvStore {
           // The server cancelled the watch (e.g. its revision was compacted): start a new one.
           if (cancelled) return;
           watcher = undefined;
-          setTimeout(start, WATCH_RECONNECT_MS);
+          retry();
         });
         onResync?.();
       }, () => {
-        if (!cancelled) setTimeout(start, WATCH_RECONNECT_MS);
+        if (!cancelled) retry();
       });
     };
     start();

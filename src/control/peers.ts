@@ -26,7 +26,7 @@ import { withRtnl } from '../cnm/drivers/links.js';
 import { fdbBatch, listFdb, ZERO_MAC } from '../netlink/rtnetlink/fdb.js';
 import { deleteNeighbours, listNeighbours } from '../netlink/rtnetlink/neigh.js';
 import { NTF_SELF, NUD_PERMANENT } from '../netlink/rtnetlink/constants.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../log.js';
 import type { GlobalController } from './global-controller.js';
 import type { EtcdStore, LeasedKeys } from './etcd-store.js';
 import type { WatchEvent } from './store.js';
@@ -111,7 +111,7 @@ export class PeerDistributor {
 
   /** Registers this host, starts the watches and the first full resync (waits for it). */
   async start(): Promise<void> {
-    this.#lease = this.store.leasedKeys(this.leaseTtl, (e) => this.opts.log({ msg: `host lease ${e.type}`, ...e }));
+    this.#lease = this.store.leasedKeys(this.leaseTtl, (e) => this.opts.log({ level: e.type === 'granted' ? 'info' : 'warn', msg: `host lease ${e.type}`, ...e }));
     await this.#lease.put(this.hostKey, JSON.stringify(this.hostRecord()));
     for (const prefix of ['networks/', 'endpoints/', 'hosts/']) {
       this.#cancel.push(this.store.watch(prefix, (e) => this.#onEvent(e), () => this.requestResync()));
@@ -144,7 +144,7 @@ export class PeerDistributor {
     setTimeout(() => {
       this.#resyncQueued = false;
       this.resync().catch((err: unknown) => {
-        this.opts.log({ msg: 'peer resync failed; retrying', error: (err as Error).message });
+        this.opts.log({ level: 'warn', msg: 'peer resync failed; retrying', error: (err as Error).message });
         setTimeout(() => this.requestResync(), RETRY_MS).unref();
       });
     }, 20);
@@ -276,7 +276,7 @@ export class PeerDistributor {
     this.#dirty.delete(id);
     if (prev.mode !== 'overlay') return;
     this.controller.syncSharedNetwork(id, undefined, prev).catch((err: unknown) =>
-      this.opts.log({ msg: 'removing overlay network failed', network: id, error: (err as Error).message }));
+      this.opts.log({ level: 'warn', msg: 'removing overlay network failed', network: id, error: (err as Error).message }));
   }
 
   #scheduleFlush(): void {
@@ -319,7 +319,7 @@ export class PeerDistributor {
         failed = true;
         this.#dirty.add(id);
         this.#built.delete(id);
-        this.opts.log({ msg: 'programming peers failed; will retry', network: id, error: (err as Error).message });
+        this.opts.log({ level: 'warn', msg: 'programming peers failed; will retry', network: id, error: (err as Error).message });
       }
     }
     if (failed && !this.#stopped) setTimeout(() => this.#scheduleFlush(), RETRY_MS).unref();

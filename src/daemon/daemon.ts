@@ -9,8 +9,11 @@ import { Controller } from '../cnm/controller.js';
 import { BridgeDriver } from '../cnm/drivers/bridge.js';
 import { MacvlanDriver } from '../cnm/drivers/macvlan.js';
 import { OverlayDriver } from '../cnm/drivers/overlay.js';
+import { applyConnectivity } from '../cnm/drivers/connectivity.js';
+import { boundPorts } from '../io/listening.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
-import { type EtcdConnectOptions, EtcdStore } from '../control/etcd-store.js';
+// etcd3 and gRPC take seconds to load: only daemons with an etcd store load them (fast restarts after a crash).
+import type { EtcdConnectOptions, EtcdStore } from '../control/etcd-store.js';
 import { OverlaySecurity } from '../control/overlay-security.js';
 import { GlobalController } from '../control/global-controller.js';
 import { PeerDistributor } from '../control/peers.js';
@@ -21,6 +24,12 @@ import type { Logger } from './log.js';
 import { NetworkDns, resolvConfUpstreams } from './network-dns.js';
 import { MeshControl } from './mesh-control.js';
 import type { HostPort } from '../dns/hostport.js';
+import { ControlServer, type ListenAddress, controlSocketPath } from './control.js';
+import { DaemonStatus } from './status.js';
+import { instrumentStore } from './store-metrics.js';
+import { type Claims, claimAndCheck } from './startup.js';
+import { DockerReconciler } from './docker-reconcile.js';
+import { basename } from 'node:path';
 
 export interface DaemonOptions {
   socket: string;
@@ -49,13 +58,13 @@ export interface DaemonOptions {
   insecureStoreKeys?: boolean;
   /** etcd TLS material and credentials (flags; the environment is the fallback). */
   etcd?: EtcdConnectOptions;
+  /** Also serve /metrics, /healthz and /status here (the control socket in the state dir is always served). */
+  metrics?: ListenAddress;
+  /** Seconds between reconciliations with Docker's view, also their grace period (default 60; 0: off). */
+  dockerReconcile?: number;
 }
 
-export const DEFAULTS = {
-  socket: '/run/docker/plugins/weft.sock',
-  stateDir: '/var/lib/weft',
-  store: 'embedded',
-};
+export { DEFAULTS } from './defaults.js';
 
 export class Daemon {
   private constructor(
@@ -63,28 +72,58 @@ export class Daemon {
     readonly controller: Controller,
     readonly store: KvStore,
     private readonly server: PluginServer,
+    readonly control: ControlServer,
     readonly peers?: PeerDistributor,
     readonly dns?: NetworkDns,
     readonly mesh?: MeshControl,
+    private readonly cancelHostSideWatch?: () => void,
+    private readonly claims?: Claims,
+    private readonly reconciler?: DockerReconciler,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
     if (opts.store === 'embedded' || opts.store === '') return EmbeddedStore.open(opts.stateDir);
-    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return EtcdStore.connect(opts.store, opts.etcd);
+    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return (await import('../control/etcd-store.js')).EtcdStore.connect(opts.store, opts.etcd);
     throw new InvalidArgumentError(`--store must be 'embedded' or etcd://host:port[,host:port], got ${JSON.stringify(opts.store)}`);
   }
 
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
-    const store = await Daemon.openStore(opts);
+    const embedded = opts.store === 'embedded' || opts.store === '';
+    const claims = await claimAndCheck({ ...opts, embedded });
+    try {
+      return await Daemon.#start(opts, log, claims);
+    } catch (err) {
+      claims.release();
+      throw err;
+    }
+  }
+
+  static async #start(opts: DaemonOptions, log: Logger, claims: Claims): Promise<Daemon> {
+    const store = instrumentStore(await Daemon.openStore(opts));
+    if (store instanceof EmbeddedStore) {
+      const o = store.opened;
+      if (o.status === 'repaired') log({ level: 'warn', msg: 'state journal: cut a torn tail left by a crash mid-write', path: o.path, bytes: o.tornBytes });
+      if (o.status === 'migrated') log({ msg: 'state journal: rewrote a v1 journal in the v2 format', path: o.path, backup: `${o.path}.v1` });
+      if (o.deferred) log({ level: 'error', msg: 'state journal cannot be written; serving reads, refusing changes until there is space', error: o.deferred.message });
+    }
+    // Served from the start: /healthz says "reconciling" until the kernel matches the store.
+    const status = new DaemonStatus(opts, store);
+    let control: ControlServer;
+    try {
+      control = await ControlServer.listen([{ path: controlSocketPath(opts.stateDir) }, ...(opts.metrics ? [opts.metrics] : [])], status);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const security = new OverlaySecurity(store, {
-      storeIsPrivate: !(store instanceof EtcdStore) || store.tls,
+      storeIsPrivate: store.kind !== 'etcd' || (store as EtcdStore).tls,
       ...(opts.insecureStoreKeys ? { allowInsecureStore: true } : {}),
       ...(opts.keyRotationSeconds ? { rotateMs: opts.keyRotationSeconds * 1000 } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
       log,
     });
-    if (store instanceof EtcdStore) {
+    if (store.kind === 'etcd') {
       // Known peers before reconciling, so a restart never empties the admission set or the SAs.
       const hosts = [...(await store.list('hosts/')).values()].map((v) => (JSON.parse(v) as { address?: string }).address).filter((a): a is string => !!a);
       await security.setPeers(hosts);
@@ -95,15 +134,20 @@ export class Daemon {
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
-    const drivers = [overlay, new BridgeDriver(), new MacvlanDriver()];
+    const drivers = [overlay, new BridgeDriver(opts.instance ? { instance: opts.instance } : {}), new MacvlanDriver()];
     const hostName = opts.hostName ?? hostname();
-    const controller = store instanceof EtcdStore
-      ? new GlobalController(store, drivers, hostName, overlay)
+    const controller = store.kind === 'etcd'
+      ? new GlobalController(store as EtcdStore, drivers, hostName, overlay)
       : new Controller(store, drivers, undefined, hostName);
-    controller.onBackgroundError = (err) => log({ msg: 'background kernel cleanup failed', error: err.message });
+    controller.instance = opts.instance ?? '';
+    controller.onBackgroundError = (err) => log({ level: 'warn', msg: 'background kernel cleanup failed', error: err.message });
+    status.controller = controller;
     const t0 = Date.now();
+    controller.applyHostSide = applyConnectivity;
+    controller.boundPorts = boundPorts;
     const summary = await controller.reconcile();
-    log({ msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
+    status.reconciled(summary);
+    log({ level: summary.errors.length ? 'warn' : 'info', msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
     security.start();
     const peers = controller instanceof GlobalController
       ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log, security)
@@ -114,10 +158,24 @@ export class Daemon {
       dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock',
       ...(opts.instance ? { instance: opts.instance } : {}),
     }, log);
+    // Other hosts' overlays reach this host's kernel through the peers; their egress NAT and isolation follow here.
+    const cancelHostSideWatch = peers ? store.watch('networks/', () => {
+      controller.syncHostSide().catch((err: Error) => log({ msg: 'host side sync failed', error: err.message }));
+    }) : undefined;
     const server = await PluginServer.listen(opts.socket, controller, log);
     const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
-    log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir });
-    return new Daemon(security, controller, store, server, peers, dns, mesh);
+    status.attach({ peers, dns, mesh });
+    log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir, control: controlSocketPath(opts.stateDir), ...(control.tcpPort() !== undefined ? { metricsPort: control.tcpPort() } : {}) });
+    const interval = opts.dockerReconcile ?? 60;
+    let reconciler: DockerReconciler | undefined;
+    if (store instanceof EmbeddedStore && interval > 0) {
+      reconciler = new DockerReconciler(controller, {
+        socket: opts.dockerSocket ?? '/var/run/docker.sock', driver: basename(opts.socket, '.sock'), intervalMs: interval * 1000, log,
+      });
+      controller.onLostRetry = () => reconciler!.soon();
+      await reconciler.start();
+    }
+    return new Daemon(security, controller, store, server, control, peers, dns, mesh, cancelHostSideWatch, claims, reconciler);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -149,12 +207,16 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    await this.reconciler?.close();
+    this.cancelHostSideWatch?.();
     await this.server.close();
+    await this.control.close();
     await this.mesh?.close();
     await this.dns?.close();
     await this.peers?.stop();
     await this.security.stop();
     await this.controller.settle();
     await this.store.close();
+    this.claims?.release();
   }
 }

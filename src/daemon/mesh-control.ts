@@ -44,7 +44,7 @@ export function desiredServices(records: DnsRecords, networks: Map<string, Netwo
     try {
       ports = spec.split(',').map(parsePublish);
     } catch (err) {
-      log({ msg: 'ignoring bad weft.publish label', service: r.name, network: r.network, error: (err as Error).message });
+      log({ level: 'warn', msg: 'ignoring bad weft.publish label', service: r.name, network: r.network, error: (err as Error).message });
       continue;
     }
     const name = meshName(r.name, r.network);
@@ -87,6 +87,11 @@ export class MeshControl {
     return this.#mesh?.backend;
   }
 
+  /** The services published now with their backends (for `weft status` and metrics). */
+  services(): { name: string; backends: number }[] {
+    return this.#mesh?.services().map((s) => ({ name: s.name, backends: s.backends.length })) ?? [];
+  }
+
   #maybeSync(): void {
     if (this.records.version === this.#version && this.#liveVersion === this.liveVersion()) return;
     this.sync();
@@ -98,7 +103,7 @@ export class MeshControl {
 
   /** Brings the mesh in line with the records (serialised). */
   sync(): Promise<void> {
-    this.#running = this.#running.then(() => this.#sync()).catch((err) => this.log({ msg: 'mesh sync failed', error: (err as Error).message }));
+    this.#running = this.#running.then(() => this.#sync()).catch((err) => this.log({ level: 'error', msg: 'mesh sync failed', error: (err as Error).message }));
     return this.#running;
   }
 

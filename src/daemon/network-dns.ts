@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { KvStore } from '../control/store.js';
-import { names, type NetworkRecord } from '../cnm/model.js';
+import { macvlanHostAddress, names, type NetworkRecord } from '../cnm/model.js';
 import { DnsService } from '../dns/service.js';
 import type { DnsListener } from '../dns/listener.js';
 import type { HostPort } from '../dns/hostport.js';
@@ -64,8 +64,8 @@ export class NetworkDns {
   ) {}
 
   static async start(store: KvStore, opts: NetworkDnsOptions, log: Logger): Promise<NetworkDns> {
-    const records = await SharedDnsRecords.open(store, opts.host, (err) => log({ msg: 'dns record publish failed', error: err.message }));
-    const service = new DnsService({ records, upstreams: opts.upstreams, log: (m) => log({ msg: 'dns', detail: m }) });
+    const records = await SharedDnsRecords.open(store, opts.host, (err) => log({ level: 'warn', msg: 'dns record publish failed', error: err.message }));
+    const service = new DnsService({ records, upstreams: opts.upstreams, log: (m) => log({ level: 'warn', msg: 'dns', detail: m }) });
     const d = new NetworkDns(store, service, records, opts, log);
     const cancelNetworks = store.watch('networks/', () => d.sync());
     const cancelAliases = store.watch('netids/', () => d.sync());
@@ -86,6 +86,14 @@ export class NetworkDns {
     return d;
   }
 
+  /** The listeners open now: one per network, where it answers (for `weft status`). */
+  listeners(): { network: string; netns: string | null; address: string; port: number }[] {
+    return [...this.#listeners].map(([network, l]) => {
+      const [netns] = l.key.split('|');
+      return { network, netns: netns === 'undefined' ? null : netns!, address: l.listener.address, port: l.listener.port };
+    });
+  }
+
   /** The weft network (DNS scope) a Docker network ID stands for, if it is weft's. */
   scopeOf(dockerNetworkId: string): string | undefined {
     const id = this.#aliases.get(dockerNetworkId) ?? dockerNetworkId;
@@ -102,16 +110,24 @@ export class NetworkDns {
     return scope;
   }
 
-  /** Where the network's gateway lives, or undefined when weft does not own it (macvlan). */
+  /**
+   * Where the network's gateway lives; on macvlan (whose gateway is the real
+   * router) the host's own address there (`--aux-address weft-host=IP`), or
+   * nowhere.
+   */
   #placement(n: NetworkRecord): { netns: string | undefined; address: string } | undefined {
+    if (n.mode === 'macvlan') {
+      const own = macvlanHostAddress(n)?.split('/')[0];
+      return own ? { netns: undefined, address: own } : undefined;
+    }
     const address = (n.ipv4[0]?.gateway ?? n.ipv6Subnets[0]?.gateway)?.split('/')[0];
-    if (!address || n.mode === 'macvlan') return undefined;
+    if (!address) return undefined;
     return { netns: n.mode === 'overlay' ? names.overlayNetns(n.id, this.opts.instance) : undefined, address };
   }
 
   /** Brings listeners in line with the networks in the store (serialised). */
   sync(): Promise<void> {
-    this.#syncing = this.#syncing.then(() => this.#sync()).catch((err) => this.log({ msg: 'dns sync failed', error: (err as Error).message }));
+    this.#syncing = this.#syncing.then(() => this.#sync()).catch((err) => this.log({ level: 'error', msg: 'dns sync failed', error: (err as Error).message }));
     return this.#syncing;
   }
 
@@ -142,12 +158,14 @@ export class NetworkDns {
           netns: w.netns, address: w.address, port: 53,
           networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool), ingress: w.n.mode === 'overlay' ? 'br0' : names.bridge(w.n.id) }],
           ...(w.n.internal ? { upstreams: [] } : {}),
+          // An overlay's namespace may have no way out (--internal, or before its egress leg exists).
+          ...(w.netns ? { forwardFromHost: true } : {}),
         });
         this.#listeners.set(id, { key: `${w.netns}|${w.address}`, listener });
       } catch (err) {
         // The store is written before the kernel side is built: the gateway
         // may not exist yet. Retry shortly.
-        this.log({ msg: 'dns listener not started yet', network: id, address: w.address, error: (err as Error).message });
+        this.log({ level: 'debug', msg: 'dns listener not started yet', network: id, address: w.address, error: (err as Error).message });
         this.#retryLater();
       }
     }

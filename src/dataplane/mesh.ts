@@ -15,8 +15,8 @@
  * (probed through the generic netlink family "IPVS"), else nftables;
  * `backend: 'ipvs' | 'nft'` overrides the probe.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 import { InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
 import { FamilyNotFoundError, openGenl, resolveFamily } from '../netlink/genl.js';
 import { IpvsMeshDataplane } from './mesh-ipvs.js';
@@ -74,6 +74,7 @@ interface StateFileV1 {
 }
 
 export function loadMeshState(path: string): StateFileV1 | undefined {
+  removeStaleTemps(path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -92,16 +93,7 @@ export function loadMeshState(path: string): StateFileV1 | undefined {
 }
 
 function saveMeshState(path: string, data: StateFileV1): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(data, null, 1)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(data, null, 1)}\n`, 0o600);
 }
 
 export class Mesh {

@@ -1,38 +1,40 @@
 /**
- * A running userspace VTEP: a TAP device in a namespace, a UDP socket on
- * the VXLAN port in the same namespace, and the pure decisions of
- * vtep.ts / proxy-arp.ts between them. The runtime only moves bytes:
- * frames are read and datagrams received in batches into buffers made
- * once, encapsulated/decapsulated by copying into send/write slots, and
- * sent/written in batches (sendmmsg on UDP, one write per frame on the
- * TAP, the TAP's only interface). Nothing is allocated per packet.
+ * A running userspace VTEP: a TAP device in a namespace, UDP sockets on
+ * the VXLAN port in the same namespace, and the data path between them
+ * (vtep-datapath.ts: batched, offloaded, nothing allocated per packet).
  *
- * With offloads (the default) the TAP carries a virtio_net_hdr and
- * hands out TCP (and, on 6.2+, UDP) super-frames of up to 64 kB with
- * partial checksums: gso.ts cuts them into wire-sized inner frames with
- * complete checksums, and vtep-tx.ts sends each super-frame's datagrams
- * as one UDP GSO message. The other way, gro.ts merges in-order TCP
- * segments of a flow into one GSO frame per TAP write.
+ * With one worker the data path runs on this thread. With N workers the
+ * TAP is multi-queue (IFF_MULTI_QUEUE, one queue per worker) and each
+ * worker thread has its own SO_REUSEPORT socket on the port: the kernel
+ * picks a TAP queue per flow (and keeps a flow on the queue last written
+ * for it), and a socket per outer 4-tuple, whose source port a VTEP derives
+ * from the inner flow. So one flow stays on one worker each way and TCP
+ * sees no reordering. Workers copy their counters into shared memory
+ * after every batch; stats() sums them.
  *
  * The control plane drives `fdb` (forwarding entries, peers, flood list)
  * and `setProxyEntry` / `removeProxyEntry` (owned endpoints); a moved
  * endpoint is announced on the TAP (gratuitous ARP / unsolicited NA).
+ * With workers every change is applied here and sent to each of them.
  */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { WeftError } from '../errors.js';
-import { FrameBatch, MAX_FRAME_SLOT, TapDevice } from '../io/tap.js';
-import { UdpSocket, type UdpBatchView } from '../io/udp.js';
+import { MAX_FRAME_SLOT, TapDevice } from '../io/tap.js';
+import { native } from '../io/native.js';
+import { UdpSocket } from '../io/udp.js';
 import { Rtnl } from '../netlink/rtnetlink/handle.js';
 import { setLink } from '../netlink/rtnetlink/link-ops.js';
 import { addAddress } from '../netlink/rtnetlink/addr.js';
 import { macBytes } from '../wire/bytes.js';
 import * as vxlan from '../wire/vxlan.js';
-import * as vnet from '../wire/virtio-net.js';
-import { GSO_OK, GsoFrame, completeChecksum, viewOf } from './gso.js';
-import { TcpCoalescer } from './gro.js';
-import { VxlanSender } from './vtep-tx.js';
-import { VtepFdb, type FdbSnapshot } from './fdb-table.js';
-import { NA_LENGTH, ProxyNeighbourTable, ProxyResponder, type ProxyCounters, type ProxySetResult } from './proxy-arp.js';
-import { EGRESS_FLOOD, EGRESS_PROXY, EGRESS_UNICAST, VtepEngine, type BumPolicy, type VtepCounters } from './vtep.js';
+import type { VtepFdb, FdbSnapshot } from './fdb-table.js';
+import type { ProxyCounters, ProxyNeighbourTable, ProxyResponder, ProxySetResult } from './proxy-arp.js';
+import { newProxyCounters } from './proxy-arp.js';
+import { newVtepCounters, type BumPolicy, type VtepCounters, type VtepEngine } from './vtep.js';
+import { VtepDataPath, type Offloads } from './vtep-datapath.js';
+import { addInto, counterRow, counterRows, readRow } from './vtep-counters.js';
+import { MirroredFdb, buildTables, type WorkerInit, type WorkerMessage } from './vtep-tables.js';
 
 export interface UserspaceVtepOptions {
   /** Namespace holding both the TAP and the underlay socket (name or path); ours when omitted. */
@@ -67,27 +69,47 @@ export interface UserspaceVtepOptions {
   udpGso?: boolean;
   /** Merge received in-order TCP segments into GSO frames on the TAP (default true; needs offloads). */
   coalesce?: boolean;
-  /** Socket buffer sizes (default 4 MiB each). */
+  /** Socket buffer sizes (default 4 MiB each, per socket). */
   socketBufferBytes?: number;
+  /** Data-path threads (default 1: this thread); 2+ start worker threads over a multi-queue TAP. */
+  workers?: number;
+}
+
+/** Most workers a VTEP starts (TAP queues and sockets per VTEP). */
+export const MAX_WORKERS = 16;
+
+/** The worker count `weft vtep run` picks: one per CPU, at most 4. */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 export interface VtepStats {
   tap: string;
   vni: number;
+  /** Summed over the workers. */
   counters: VtepCounters;
   proxy: ProxyCounters;
   fdb: FdbSnapshot;
   /** TUN_F_* granted on the TAP (0: no virtio_net_hdr), and the other offloads in use. */
   offload: { tap: number; udpGso: boolean; udpGro: boolean; coalesce: boolean; lastSendError?: string };
+  workers: number;
+  /** Per-worker counters (only with 2+ workers), in worker order. */
+  perWorker?: { counters: VtepCounters; proxy: ProxyCounters }[];
 }
 
 const GRO_SLOT = 65535;
 
-interface Offloads {
-  tap: number;
-  udpGso: boolean;
-  udpGro: boolean;
-  coalesce: boolean;
+interface Sizes {
+  batch: number;
+  tapSlot: number;
+  udpSlot: number;
+}
+
+/** The worker threads of a multi-queue VTEP, and how to stop them. */
+interface WorkerSet {
+  threads: Worker[];
+  counters: SharedArrayBuffer;
+  exited: Promise<void>[];
 }
 
 export class UserspaceVtep {
@@ -97,248 +119,90 @@ export class UserspaceVtep {
   readonly responder: ProxyResponder;
   readonly tapName: string;
   readonly tapMac: string;
-  readonly #tap: TapDevice;
-  readonly #udp: UdpSocket;
-  readonly #tx: VxlanSender;
-  readonly #tapOut: FrameBatch;
-  readonly #co: TcpCoalescer | undefined;
-  readonly #scratch: Buffer;
-  readonly #scratchDv: DataView;
+  readonly workers: number;
   readonly #vni: number;
-  readonly #gro: boolean;
   readonly #offload: Offloads;
-  /** virtio_net_hdr bytes in front of every TAP frame (0 or 10). */
-  readonly #hr: number;
-  readonly #gso = new GsoFrame();
-  #tapInDv: DataView | undefined;
-  #rxBuf: Buffer | undefined;
-  #rxDv: DataView | undefined;
-  #closed = false;
+  /** The data path on this thread (one worker), or the worker threads. */
+  readonly #local: VtepDataPath | undefined;
+  readonly #threads: WorkerSet | undefined;
+  #closing: Promise<void> | undefined;
 
-  private constructor(engine: VtepEngine, tap: TapDevice, udp: UdpSocket, tapMac: string, batch: number, offload: Offloads, proxy: ProxyNeighbourTable, responder: ProxyResponder) {
+  private constructor(engine: VtepEngine, table: ProxyNeighbourTable, responder: ProxyResponder, tapName: string, tapMac: string, offload: Offloads, local: VtepDataPath | undefined, threads: WorkerSet | undefined) {
     this.engine = engine;
     this.fdb = engine.fdb;
-    this.#tap = tap;
-    this.#udp = udp;
-    this.tapName = tap.name;
+    this.proxyTable = table;
+    this.responder = responder;
+    this.tapName = tapName;
     this.tapMac = tapMac;
     this.#vni = engine.vni;
-    this.#gro = offload.udpGro;
     this.#offload = offload;
-    this.#hr = tap.vnetHeader ? vnet.VNET_HDR_LEN : 0;
-    const slot = engine.maxFrame + vxlan.HEADER_LENGTH;
-    this.#tx = new VxlanSender(udp, this.#vni, engine.counters, slot, batch, offload.udpGso);
-    if (offload.coalesce) {
-      this.#tapOut = new FrameBatch(MAX_FRAME_SLOT, batch);
-      this.#co = new TcpCoalescer(this.#tapOut.buffer, this.#tapOut.lengths, this.#tapOut.slotSize, batch, this.#hr);
-    } else {
-      this.#tapOut = new FrameBatch(Math.max(64, engine.maxFrame + this.#hr), batch);
-    }
-    this.#scratch = Buffer.alloc(Math.max(NA_LENGTH, slot) + this.#hr);
-    this.#scratchDv = viewOf(this.#scratch);
-    this.proxyTable = proxy;
-    this.responder = responder;
+    this.#local = local;
+    this.#threads = threads;
+    this.workers = threads ? threads.threads.length : 1;
   }
 
-  /** Creates the TAP and the socket, programs the table, and starts forwarding. Undoes everything on failure. */
+  /** Creates the TAP (queues) and the socket(s), programs the table, and starts forwarding. Undoes everything on failure. */
   static async open(o: UserspaceVtepOptions): Promise<UserspaceVtep> {
+    const workers = o.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new WeftError('EINVALARG', `workers must be 1..${MAX_WORKERS}, got ${String(o.workers)}`);
     const mtu = o.mtu ?? 1450;
-    const fdb = new VtepFdb(o.port ?? vxlan.PORT);
-    for (const p of o.peers ?? []) fdb.addPeer(p);
-    for (const e of o.fdb ?? []) fdb.addEntry(e.mac, e.remote);
-    if (o.flood) fdb.setFloodList(o.flood);
-    const engine = new VtepEngine({ vni: o.vni, mtu, bum: o.bum ?? (o.flood?.length ? 'replicate' : 'drop'), acceptUnknownPeers: o.acceptUnknownPeers ?? false }, fdb);
-    const table = new ProxyNeighbourTable();
-    for (const e of Array.isArray(o.proxy) ? o.proxy : []) table.set(e.ip, e.mac);
-    engine.proxy = o.proxy !== undefined && o.proxy !== false;
-    const responder = new ProxyResponder(table, o.proxyRatePerSecond !== undefined ? { ratePerSecond: o.proxyRatePerSecond } : {});
+    const config = { ...o, mtu, proxy: o.proxy ?? false };
+    const { engine, table, responder } = buildTables(config, workers > 1);
     const batch = o.batch ?? 64;
     const offloads = o.offloads ?? true;
-    const tap = TapDevice.open({
-      name: o.tap, batch, vnetHeader: offloads,
-      slotSize: offloads ? MAX_FRAME_SLOT : Math.max(2048, engine.maxFrame + 64),
-      ...(o.netns !== undefined ? { netns: o.netns } : {}),
-    });
-    let udp: UdpSocket | undefined;
+    const sizes: Sizes = {
+      batch,
+      tapSlot: offloads ? MAX_FRAME_SLOT : Math.max(2048, engine.maxFrame + 64),
+      // Room for frames somewhat over the MTU, so they are counted as jumbo rather than truncated.
+      udpSlot: o.udpGro ? GRO_SLOT : Math.max(4096, engine.maxFrame + vxlan.HEADER_LENGTH + 64),
+    };
+    const ns = o.netns !== undefined ? { netns: o.netns } : {};
+    const tapOpts = { name: o.tap, batch, vnetHeader: offloads, slotSize: sizes.tapSlot, ...ns };
+    const queues = workers > 1 ? TapDevice.openQueues({ ...tapOpts, queues: workers }) : [TapDevice.open(tapOpts)];
+    const sockets: UdpSocket[] = [];
     let rtnl: Rtnl | undefined;
+    let vtep: UserspaceVtep | undefined;
     try {
-      const tapOffloads = offloads ? tap.enableOffloads() : 0;
+      let tapOffloads = 0;
+      // TUNSETOFFLOAD applies to the whole device; asked on each queue it grants the same.
+      if (offloads) for (const q of queues) tapOffloads = q.enableOffloads();
       const buf = o.socketBufferBytes ?? 4 << 20;
-      udp = UdpSocket.open({
-        address: o.local, port: o.port ?? vxlan.PORT, recvBufferBytes: buf, sendBufferBytes: buf, batchSize: batch,
-        // Room for frames somewhat over the MTU, so they are counted as jumbo rather than truncated.
-        slotSize: o.udpGro ? GRO_SLOT : Math.max(4096, engine.maxFrame + vxlan.HEADER_LENGTH + 64),
-        ...(o.netns !== undefined ? { netns: o.netns } : {}),
-      });
-      if (o.udpGro) udp.setGro(true);
-      rtnl = Rtnl.open(o.netns !== undefined ? { netns: o.netns } : {});
-      await setLink(rtnl, tap.name, { mtu, ...(o.mac ? { address: o.mac } : {}) });
-      if (o.address) await addAddress(rtnl, { dev: tap.name, address: o.address });
-      await setLink(rtnl, tap.name, { up: true });
-      const link = await rtnl.link(tap.name);
+      for (let i = 0; i < workers; i++) {
+        sockets.push(UdpSocket.open({
+          address: o.local, port: o.port ?? vxlan.PORT, recvBufferBytes: buf, sendBufferBytes: buf, batchSize: batch,
+          slotSize: sizes.udpSlot, reusePort: workers > 1, ...ns,
+        }));
+      }
+      rtnl = Rtnl.open(ns);
+      const name = queues[0]!.name;
+      await setLink(rtnl, name, { mtu, ...(o.mac ? { address: o.mac } : {}) });
+      if (o.address) await addAddress(rtnl, { dev: name, address: o.address });
+      const link = await rtnl.link(name);
       const mac = link?.address ?? o.mac ?? '00:00:00:00:00:00';
       engine.addLocalMac(macBytes(mac));
       const offload: Offloads = { tap: tapOffloads, udpGso: o.udpGso ?? true, udpGro: o.udpGro ?? false, coalesce: offloads && (o.coalesce ?? true) };
-      const v = new UserspaceVtep(engine, tap, udp, mac, batch, offload, table, responder);
-      v.#start();
-      return v;
+      if (workers === 1) {
+        if (offload.udpGro) sockets[0]!.setGro(true);
+        const local = new VtepDataPath(engine, responder, queues[0]!, sockets[0]!, batch, offload);
+        local.start();
+        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, local, undefined);
+      } else {
+        const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload);
+        (engine.fdb as MirroredFdb).mirrorTo((op) => post(threads, { op: 'fdb', fdb: op }));
+        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, undefined, threads);
+      }
+      // Up only once the data path runs (worker threads take a while to start): no frame waits for it.
+      await setLink(rtnl, name, { up: true });
+      return vtep;
     } catch (err) {
-      udp?.close();
-      tap.close();
+      if (vtep) await vtep.close();
+      else {
+        for (const s of sockets) s.close();
+        for (const q of queues) q.close();
+      }
       throw err;
     } finally {
       rtnl?.close();
-    }
-  }
-
-  #start(): void {
-    this.#tap.start((b) => this.#egress(b));
-    this.#udp.onBatch((v) => this.#ingress(v));
-  }
-
-  /** TAP → underlay. */
-  #egress(b: FrameBatch): void {
-    const now = Date.now();
-    const e = this.engine;
-    const c = e.counters;
-    const tx = this.#tx;
-    const g = this.#gso;
-    const buf = b.buffer;
-    const hr = this.#hr;
-    const dv = (this.#tapInDv ??= viewOf(buf));
-    for (let i = 0; i < b.count; i++) {
-      const base = i * b.slotSize;
-      const off = base + hr;
-      const len = b.lengths[i]! - hr;
-      let super_ = false;
-      let classLen = len;
-      if (hr !== 0 && len >= 14) {
-        const gt = vnet.gsoType(buf, base) & ~vnet.GSO_ECN;
-        if (gt !== vnet.GSO_NONE) {
-          if (g.parse(dv, off, len, gt, vnet.gsoSize(buf, base), vnet.csumStart(buf, base)) !== GSO_OK) {
-            c.tx_bad_offload++;
-            continue;
-          }
-          super_ = true;
-          classLen = g.segmentLength(0);
-        } else if ((vnet.flags(buf, base) & vnet.F_NEEDS_CSUM) !== 0 && !completeChecksum(dv, off, len, vnet.csumStart(buf, base), vnet.csumOffset(buf, base))) {
-          c.tx_bad_offload++;
-          continue;
-        }
-      }
-      const action = e.classifyEgress(buf, off, classLen, now);
-      if (action === EGRESS_UNICAST) {
-        if (super_) {
-          if (g.segments > 1) c.tx_gso++;
-          tx.segments(buf, off, g, e.remote!);
-        } else {
-          tx.plain(buf, off, len, e.remote!);
-        }
-      } else if (action === EGRESS_FLOOD) {
-        if (super_) this.#floodSegments(buf, off);
-        else this.#flood(buf, off, len);
-      } else if (action === EGRESS_PROXY && !super_) {
-        const r = this.responder.handle(buf, off, len, now, this.#scratch, hr);
-        if (r > 0) this.#tapWriteScratch(r);
-      }
-    }
-    tx.flush();
-  }
-
-  /** Writes the frame at scratch[hr, hr + len) to the TAP, behind a zero virtio_net_hdr if the TAP has one. */
-  #tapWriteScratch(len: number): void {
-    if (this.#hr !== 0) vnet.writeNone(this.#scratch, 0);
-    this.#tap.write(this.#scratch, 0, len + this.#hr);
-  }
-
-  /** Head-end replication: one datagram per flood-list peer (already rate-limited by the engine). */
-  #flood(buf: Buffer, off: number, len: number): void {
-    const s = this.#scratch;
-    vxlan.encodeHeader(this.#vni, s, 0);
-    buf.copy(s, vxlan.HEADER_LENGTH, off, off + len);
-    this.#floodScratch(len + vxlan.HEADER_LENGTH);
-  }
-
-  /** A super-frame to flood (unknown unicast with replication on): segment by segment. */
-  #floodSegments(buf: Buffer, off: number): void {
-    const g = this.#gso;
-    for (let j = 0; j < g.segments; j++) {
-      vxlan.encodeHeader(this.#vni, this.#scratch, 0);
-      const l = g.write(buf, off, j, 1, this.#scratch, this.#scratchDv, vxlan.HEADER_LENGTH, 0);
-      this.#floodScratch(l + vxlan.HEADER_LENGTH);
-    }
-  }
-
-  #floodScratch(len: number): void {
-    const c = this.engine.counters;
-    for (const r of this.fdb.floodList) {
-      if (this.#udp.sendToSockaddr(this.#scratch, 0, len, r.sockaddr)) c.tx_flooded++;
-      else c.tx_socket_full++;
-    }
-  }
-
-  /** Underlay → TAP. */
-  #ingress(v: UdpBatchView): void {
-    const e = this.engine;
-    if (v.buffer !== this.#rxBuf) {
-      this.#rxBuf = v.buffer;
-      this.#rxDv = viewOf(v.buffer);
-    }
-    let n = 0;
-    for (let i = 0; i < v.count; i++) {
-      const off = v.offset(i);
-      const len = v.length(i);
-      const src = v.sourceIPv4(i);
-      const seg = this.#gro ? v.segmentSize(i) : 0;
-      if (seg > 0 && len > seg) {
-        // A GRO super-datagram: consecutive datagrams of `seg` bytes (the last may be shorter).
-        for (let p = off; p < off + len; p += seg) {
-          const l = Math.min(seg, off + len - p);
-          if (!e.acceptIngress(v.buffer, p, l, src, false)) continue;
-          n = this.#queue(v.buffer, p, l, n);
-        }
-        continue;
-      }
-      if (!e.acceptIngress(v.buffer, off, len, src, v.truncated(i))) continue;
-      n = this.#queue(v.buffer, off, len, n);
-    }
-    this.#flushTap(n);
-  }
-
-  /** Queues the inner frame of the datagram d[off, off+len) for the TAP; returns the frames queued. */
-  #queue(d: Buffer, off: number, len: number, n: number): number {
-    const inner = len - vxlan.HEADER_LENGTH;
-    const co = this.#co;
-    if (co !== undefined) {
-      if (co.full) this.#flushTap(co.count);
-      co.add(d, this.#rxDv!, off + vxlan.HEADER_LENGTH, inner);
-      return co.count;
-    }
-    const out = this.#tapOut;
-    const o = n * out.slotSize;
-    if (this.#hr !== 0) vnet.writeNone(out.buffer, o);
-    d.copy(out.buffer, o + this.#hr, off + vxlan.HEADER_LENGTH, off + len);
-    out.lengths[n] = inner + this.#hr;
-    n++;
-    if (n === out.capacity) {
-      this.#flushTap(n);
-      return 0;
-    }
-    return n;
-  }
-
-  #flushTap(n: number): void {
-    if (n === 0) return;
-    const co = this.#co;
-    const c = this.engine.counters;
-    if (co !== undefined) co.finish();
-    const written = this.#tap.writeBatch(this.#tapOut, n);
-    if (co !== undefined) {
-      c.rx_tap_full += co.segmentsIn(written, n);
-      c.rx_coalesced = co.merged;
-      co.reset();
-    } else {
-      c.rx_tap_full += n - written;
     }
   }
 
@@ -348,28 +212,127 @@ export class UserspaceVtep {
    */
   setProxyEntry(ip: string, mac: string): ProxySetResult {
     const r = this.proxyTable.set(ip, mac);
-    if (r !== 'unchanged' && !this.#closed) {
-      this.#tapWriteScratch(this.responder.announce(ip, this.#scratch, this.#hr));
+    if (this.#closing) return r;
+    const local = this.#local;
+    if (local) {
+      if (r !== 'unchanged') local.writeScratch(this.responder.announce(ip, local.scratch, local.vnetHdrLen));
+    } else {
+      // Every worker answers from its copy; the first one announces.
+      this.#threads!.threads.forEach((t, i) => t.postMessage({ op: 'proxySet', ip, mac, announce: i === 0 } satisfies WorkerMessage));
     }
     return r;
   }
 
   removeProxyEntry(ip: string): boolean {
-    return this.proxyTable.delete(ip);
+    const r = this.proxyTable.delete(ip);
+    if (this.#threads && !this.#closing) post(this.#threads, { op: 'proxyDelete', ip });
+    return r;
   }
 
   stats(): VtepStats {
-    const offload = { ...this.#offload, udpGso: this.#tx.udpGso, ...(this.#tx.lastError !== undefined ? { lastSendError: this.#tx.lastError } : {}) };
-    return { tap: this.tapName, vni: this.#vni, counters: { ...this.engine.counters }, proxy: { ...this.responder.counters }, fdb: this.fdb.snapshot(), offload };
+    const base = { tap: this.tapName, vni: this.#vni, fdb: this.fdb.snapshot(), workers: this.workers };
+    const local = this.#local;
+    if (local) {
+      const offload = { ...this.#offload, udpGso: local.udpGso, ...(local.lastSendError !== undefined ? { lastSendError: local.lastSendError } : {}) };
+      return { ...base, counters: { ...this.engine.counters }, proxy: { ...this.responder.counters }, offload };
+    }
+    const counters = newVtepCounters();
+    const proxy = newProxyCounters();
+    const perWorker: { counters: VtepCounters; proxy: ProxyCounters }[] = [];
+    let udpGso = true;
+    for (let i = 0; i < this.workers; i++) {
+      const row = readRow(counterRow(this.#threads!.counters, i));
+      addInto(counters, row.counters);
+      addInto(proxy, row.proxy);
+      udpGso &&= row.udpGso;
+      perWorker.push({ counters: row.counters, proxy: row.proxy });
+    }
+    return { ...base, counters, proxy, offload: { ...this.#offload, udpGso: this.#offload.udpGso && udpGso }, perWorker };
   }
 
-  /** Stops forwarding, closes the socket and the TAP (the kernel removes the interface). */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#udp.close();
-    this.#tap.close();
+  /**
+   * Stops forwarding, closes the sockets and the TAP queues (the kernel
+   * removes the interface with the last one); resolves when every worker
+   * thread has closed its fds and exited.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const threads = this.#threads;
+    if (!threads) {
+      this.#local!.close();
+      this.#closing = Promise.resolve();
+    } else {
+      post(threads, { op: 'close' });
+      this.#closing = Promise.all(threads.exited).then(() => undefined);
+    }
+    return this.#closing;
   }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    native().close(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function post(set: WorkerSet, m: WorkerMessage): void {
+  for (const t of set.threads) t.postMessage(m);
+}
+
+/**
+ * Starts one worker per queue/socket pair and waits until each runs. The
+ * fds belong to the workers from then on (each closes its own); on a
+ * failure the started ones are terminated and the caller closes the fds.
+ */
+async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, localMacs: string[], queues: TapDevice[], sockets: UdpSocket[], sizes: Sizes, offload: Offloads): Promise<WorkerSet> {
+  const counters = counterRows(queues.length);
+  const threads: Worker[] = [];
+  const exited: Promise<void>[] = [];
+  const ready: Promise<void>[] = [];
+  const tableConfig = {
+    vni: config.vni, mtu: config.mtu, ...(config.port !== undefined ? { port: config.port } : {}), peers: config.peers ?? [], fdb: config.fdb ?? [],
+    ...(config.flood ? { flood: config.flood } : {}), ...(config.bum ? { bum: config.bum } : {}), acceptUnknownPeers: config.acceptUnknownPeers ?? false,
+    proxy: config.proxy ?? false, ...(config.proxyRatePerSecond !== undefined ? { proxyRatePerSecond: config.proxyRatePerSecond } : {}),
+  };
+  for (let i = 0; i < queues.length; i++) {
+    const init: WorkerInit = {
+      index: i, config: tableConfig, localMacs, tapFd: queues[i]!.fd, tapName: queues[i]!.name, vnetHeader: queues[i]!.vnetHeader, tapSlot: sizes.tapSlot,
+      udpFd: sockets[i]!.fd, family: sockets[i]!.family, udpSlot: sizes.udpSlot, batch: sizes.batch, offload, counters,
+    };
+    const w = new Worker(new URL('./vtep-worker.js', import.meta.url), { workerData: init });
+    threads.push(w);
+    let closedItself = false;
+    w.on('message', (m: { op: string }) => {
+      if (m.op === 'closed') closedItself = true;
+    });
+    // A worker that died (an exception) leaves its fds open: close them, so the TAP still goes with the rest.
+    const fds = [init.tapFd, init.udpFd];
+    exited.push(new Promise((resolve) => w.once('exit', () => {
+      if (!closedItself && started) for (const fd of fds) closeQuietly(fd);
+      resolve();
+    })));
+    ready.push(new Promise((resolve, reject) => {
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new WeftError('EWORKER', `VTEP worker ${i} exited (${code}) while starting`)));
+      w.once('message', () => resolve());
+    }));
+  }
+  let started = false;
+  try {
+    await Promise.all(ready);
+    started = true;
+  } catch (err) {
+    await Promise.all(threads.map((t) => t.terminate()));
+    throw err;
+  }
+  for (const t of threads) {
+    t.removeAllListeners('error');
+    // A worker failing later loses its queue's traffic, not the process.
+    t.on('error', () => undefined);
+  }
+  return { threads, counters, exited };
 }
 
 /** Parses "MAC=ADDR" (an --fdb or --proxy argument). */

@@ -33,6 +33,7 @@ import { decodeMessage } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';
 import type { HostPort } from './hostport.js';
 import { connectTcp } from '../io/tcp.js';
+import { UPSTREAM_SECONDS } from './metrics.js';
 
 export interface ForwarderOptions {
   upstreams: HostPort[];
@@ -253,9 +254,11 @@ export class Forwarder {
         const left = deadline - Date.now();
         if (left <= 0) break;
         const timeout = Math.min(this.timeoutMs, left);
+        const t0 = performance.now();
         let r = tcp ? await this.#tcp(up, query, q, timeout) : await this.#udp(u, query, q, timeout);
         if (r.kind === 'tc') r = await this.#tcp(up, query, q, Math.max(1, Math.min(this.timeoutMs, deadline - Date.now())));
         if (r.kind !== 'reply') continue;
+        UPSTREAM_SECONDS.since(t0);
         const rcode = r.bytes[3]! & 0xf;
         if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) continue;
         return this.#relayable(r.bytes, clientId);

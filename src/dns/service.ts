@@ -35,6 +35,8 @@ export interface DnsServiceOptions {
   tcpMaxConns?: number;
   /** Cached (name, type) answers per listener before the cache starts over (default 10000). */
   maxCacheEntries?: number;
+  /** Queries older than this in a receive queue are dropped unanswered (default 250 ms; 0: never). */
+  maxQueueAgeMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -63,6 +65,7 @@ export class DnsService {
       tcpMaxConnsPerClient: opts.tcpMaxConnsPerClient ?? 16,
       tcpMaxConns: opts.tcpMaxConns ?? 512,
       maxCacheEntries: opts.maxCacheEntries ?? 10_000,
+      ...(opts.maxQueueAgeMs !== undefined ? { maxQueueAgeMs: opts.maxQueueAgeMs } : {}),
       log: opts.log ?? ((m) => process.stderr.write(`${m}\n`)),
     };
   }

@@ -5,7 +5,7 @@
  * that runs `ip netns add|del` (iproute2 is a hard dependency).
  */
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
 
@@ -36,6 +36,21 @@ export function closeNetns(fd: number): void {
 
 export function netnsExists(name: string): boolean {
   return existsSync(`${NETNS_DIR}/${name}`);
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Whether a Docker SandboxKey still holds a namespace: a mounted nsfs file.
+ * Docker unmounts it when the sandbox goes and removes the file up to a
+ * minute later, so mere existence proves nothing.
+ */
+export function sandboxExists(path: string): boolean {
+  try {
+    return statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 export function listNetns(): string[] {
@@ -80,7 +95,8 @@ export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean 
 
 function ipCommand(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 10_000 }, (err, _out, stderr) => {
+    // Generous: on a busy host the bind mount behind `ip netns add` can take seconds.
+    execFile('ip', args, { timeout: 30_000 }, (err, _out, stderr) => {
       if (err) reject(new WeftError('ENETNS', `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });

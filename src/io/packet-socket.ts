@@ -12,6 +12,7 @@ import { AF_PACKET, SOCK_RAW, sockaddrPacket } from './sockaddr.js';
 const ETH_P_ALL = 0x0003;
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
+const SO_TIMESTAMPNS = 35;
 const SOL_PACKET = 263;
 const PACKET_STATISTICS = 6;
 /** sockaddr_ll slot size the addon fills per datagram. */
@@ -28,6 +29,8 @@ export interface PacketSocketOptions {
   /** Packets per recvmmsg batch. */
   batch?: number;
   receiveBuffer?: number;
+  /** Ask the kernel for each packet's receive time (SO_TIMESTAMPNS): PacketBatch.stamps. */
+  timestamps?: boolean;
 }
 
 /** One batch: packet i is buf[i*slotSize, + caplen(i)); its sockaddr_ll is addrs[i*28 ...]. */
@@ -38,6 +41,8 @@ export interface PacketBatch {
   /** Captured length per slot (negative: truncated to the slot, see caplen()). */
   lengths: Int32Array;
   addrs: Buffer;
+  /** Kernel receive time per slot (seconds, nanoseconds; 0, 0 if none), with `timestamps`. */
+  stamps: Uint32Array | null;
 }
 
 export interface PacketStats {
@@ -55,10 +60,11 @@ export class PacketSocket {
   #dropped = 0;
   #closed = false;
 
-  private constructor(fd: number, slotSize: number, count: number) {
+  private constructor(fd: number, slotSize: number, count: number, timestamps: boolean) {
     this.fd = fd;
     this.#batch = {
       buf: Buffer.alloc(slotSize * count), slotSize, count: 0, lengths: new Int32Array(count), addrs: Buffer.alloc(ADDR_SLOT * count),
+      stamps: timestamps ? new Uint32Array(2 * count) : null,
     };
   }
 
@@ -67,13 +73,14 @@ export class PacketSocket {
     const fd = n.openSocket(AF_PACKET, SOCK_RAW, 0, opts.netns ? netnsPath(opts.netns) : null);
     try {
       if (opts.receiveBuffer) n.setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, opts.receiveBuffer);
+      if (opts.timestamps) n.setsockoptInt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
       if (opts.filter && opts.filter.length > 0) n.attachFilter(fd, opts.filter);
       n.bind(fd, sockaddrPacket(opts.ifindex, ETH_P_ALL));
     } catch (err) {
       n.close(fd);
       throw err;
     }
-    return new PacketSocket(fd, Math.max(64, Math.min(opts.snaplen ?? 65536, 262144)), Math.max(1, Math.min(opts.batch ?? 64, 1024)));
+    return new PacketSocket(fd, Math.max(64, Math.min(opts.snaplen ?? 65536, 262144)), Math.max(1, Math.min(opts.batch ?? 64, 1024)), opts.timestamps === true);
   }
 
   /** Calls onBatch whenever packets are queued, until close(). The batch is reused. */
@@ -82,7 +89,9 @@ export class PacketSocket {
     this.#watcher = new FdWatcher(this.fd, () => {
       // Drain what is queued, a bounded number of batches per wakeup.
       for (let round = 0; round < 16 && !this.#closed; round++) {
-        const got = native().recvBatch(this.fd, b.buf, b.slotSize, b.lengths.length, b.lengths, b.addrs);
+        const got = b.stamps
+          ? native().recvBatchStamped(this.fd, b.buf, b.slotSize, b.lengths.length, b.lengths, b.addrs, b.stamps)
+          : native().recvBatch(this.fd, b.buf, b.slotSize, b.lengths.length, b.lengths, b.addrs);
         if (got <= 0) return;
         b.count = got;
         onBatch(b);

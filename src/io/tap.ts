@@ -17,6 +17,7 @@ import { sockaddrPacket } from './sockaddr.js';
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
+const IFF_MULTI_QUEUE = 0x0100;
 /** _IOW('T', 208, unsigned int) */
 export const TUNSETOFFLOAD = 0x400454d0;
 /** _IOW('T', 216, int) */
@@ -69,6 +70,11 @@ export interface TapOptions {
   slotSize?: number;
   /** IFF_VNET_HDR: every frame carries a virtio_net_hdr (needed for offloads). */
   vnetHeader?: boolean;
+  /**
+   * IFF_MULTI_QUEUE with this many queues (one fd each, same interface):
+   * the kernel hands the frames of one flow to one queue. Use openQueues.
+   */
+  queues?: number;
 }
 
 export class TapDevice implements FramePort {
@@ -89,9 +95,31 @@ export class TapDevice implements FramePort {
   static open(opts: TapOptions = {}): TapDevice {
     if (opts.name !== undefined && !/^[^\s/:]{1,15}$/.test(opts.name)) throw new WeftError('EINVALARG', `invalid interface name ${JSON.stringify(opts.name)}`);
     const batch = new FrameBatch(opts.slotSize ?? 2048, opts.batch ?? 64);
-    const flags = IFF_TAP | IFF_NO_PI | (opts.vnetHeader ? IFF_VNET_HDR : 0);
+    const flags = IFF_TAP | IFF_NO_PI | (opts.vnetHeader ? IFF_VNET_HDR : 0) | ((opts.queues ?? 1) > 1 ? IFF_MULTI_QUEUE : 0);
     const { fd, name } = native().openTun(opts.name ?? null, flags, opts.netns === undefined ? null : netnsPath(opts.netns));
     return new TapDevice(fd, name, batch, opts.vnetHeader ?? false);
+  }
+
+  /**
+   * A multi-queue TAP: `opts.queues` fds attached to one interface. The
+   * interface lives while any queue is open; all are closed on failure.
+   */
+  static openQueues(opts: TapOptions & { queues: number }): TapDevice[] {
+    if (!Number.isInteger(opts.queues) || opts.queues < 2 || opts.queues > 64) throw new WeftError('EINVALARG', `TAP queues must be 2..64, got ${opts.queues}`);
+    const first = TapDevice.open(opts);
+    const out = [first];
+    try {
+      while (out.length < opts.queues) out.push(TapDevice.open({ ...opts, name: first.name }));
+    } catch (err) {
+      for (const q of out) q.close();
+      throw err;
+    }
+    return out;
+  }
+
+  /** Wraps a queue fd opened elsewhere (another thread of this process); close() closes it. */
+  static fromFd(fd: number, name: string, opts: { batch?: number; slotSize?: number; vnetHeader?: boolean } = {}): TapDevice {
+    return new TapDevice(fd, name, new FrameBatch(opts.slotSize ?? 2048, opts.batch ?? 64), opts.vnetHeader ?? false);
   }
 
   /** TUNSETOFFLOAD: which offloads (TUN_F_*) the reader can take. */

@@ -31,6 +31,8 @@ const SO_RCVBUFFORCE = 33;
 const SO_BINDTODEVICE = 25;
 /** u32[SK_MEMINFO_VARS]; index 8 is SK_MEMINFO_DROPS. */
 const SO_MEMINFO = 55;
+/** SO_TIMESTAMP (the timeval variant): an arrival time on every datagram. */
+const SO_TIMESTAMP = 29;
 const IPPROTO_UDP = 17;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
@@ -78,12 +80,15 @@ export class UdpBatchView {
   readonly addrs: Buffer;
   /** UDP_GRO segment size per slot (0: not coalesced), when GRO is on. */
   readonly segments: Int32Array;
+  /** Kernel arrival time per slot (ms since the epoch, 0: none), when timestamps are on. */
+  readonly stamps: Float64Array;
 
   constructor(readonly slotSize: number, readonly capacity: number) {
     this.buffer = Buffer.alloc(slotSize * capacity);
     this.lengths = new Int32Array(capacity);
     this.addrs = Buffer.alloc(SOCKADDR_SLOT * capacity);
     this.segments = new Int32Array(capacity);
+    this.stamps = new Float64Array(capacity);
   }
 
   /** Byte offset of datagram i in `buffer`. */
@@ -231,6 +236,7 @@ export class UdpSocket {
   #onBatch: BatchHandler | undefined;
   #onError: ((err: unknown) => void) | undefined;
   #gro = false;
+  #stamps = false;
   // One-entry destination cache: request/response peers repeat the same address.
   #lastAddress = '';
   #lastPort = -1;
@@ -272,6 +278,11 @@ export class UdpSocket {
       throw err;
     }
     return new UdpSocket(fd, family, new UdpBatchView(slotSize, batchSize));
+  }
+
+  /** Wraps a bound socket fd opened elsewhere (another thread of this process); close() closes it. */
+  static fromFd(fd: number, family: number, opts: { batchSize?: number; slotSize?: number } = {}): UdpSocket {
+    return new UdpSocket(fd, family, new UdpBatchView(opts.slotSize ?? 2048, opts.batchSize ?? 64));
   }
 
   get fd(): number {
@@ -316,7 +327,7 @@ export class UdpSocket {
    */
   receiveBatch(): UdpBatchView {
     const v = this.#view;
-    v.count = native().recvBatch(this.#checkOpen(), v.buffer, v.slotSize, v.capacity, v.lengths, v.addrs, this.#gro ? v.segments : null);
+    v.count = native().recvBatch(this.#checkOpen(), v.buffer, v.slotSize, v.capacity, v.lengths, v.addrs, this.#gro ? v.segments : null, this.#stamps ? v.stamps : null);
     return v;
   }
 
@@ -372,6 +383,12 @@ export class UdpSocket {
   setGro(on: boolean): void {
     native().setsockoptInt(this.#checkOpen(), SOL_UDP, UDP_GRO, on ? 1 : 0);
     this.#gro = on;
+  }
+
+  /** SO_TIMESTAMP: every received datagram carries the kernel's arrival time (UdpBatchView.stamps). */
+  setTimestamps(on: boolean): void {
+    native().setsockoptInt(this.#checkOpen(), SOL_SOCKET, SO_TIMESTAMP, on ? 1 : 0);
+    this.#stamps = on;
   }
 
   /** UDP_SEGMENT (GSO): sends larger than size are split into size-byte datagrams; 0 turns it off. */

@@ -8,13 +8,31 @@
 import type { Controller } from '../cnm/controller.js';
 import { GATEWAY_REQUEST } from '../cnm/ipam.js';
 import { WeftError } from '../errors.js';
+import { parsePortmap } from '../cnm/drivers/ports.js';
+import { checkNetworkOptions } from './options.js';
 import type { HttpRequest, HttpResponse } from '../io/unix-http.js';
 import { type Obj, PluginRequestError, bool, field, id, ipData, map, parseBody, str, stringMap } from './schema.js';
 
+const MAC_OPTION = 'com.docker.network.endpoint.macaddress';
 export const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 export const MAX_BODY_BYTES = 1 << 20;
 
+const PORTMAP = 'com.docker.network.portmap';
+
 type Handler = (body: Obj, c: Controller) => Promise<Obj>;
+
+/**
+ * Docker retries a call whose connection dropped (weft killed after acting
+ * but before answering) with the request body already consumed: the retry
+ * arrives empty (docs/state.md). For a delete or release the first attempt
+ * either happened or is undone by reconciliation against Docker's view, so
+ * the retry succeeds and asks the controller to reconcile soon.
+ */
+const emptyRetry = (b: Obj, c: Controller): boolean => {
+  if (Object.keys(b).length > 0) return false;
+  c.onLostRetry();
+  return true;
+};
 
 
 const network: Record<string, Handler> = {
@@ -26,6 +44,7 @@ const network: Record<string, Handler> = {
   async CreateNetwork(b, c) {
     const options = map(b, 'Options');
     const generic = stringMap(options, 'com.docker.network.generic');
+    checkNetworkOptions(generic);
     await c.createNetwork({
       id: id(b, 'NetworkID'),
       options: generic,
@@ -37,6 +56,7 @@ const network: Record<string, Handler> = {
     return {};
   },
   async DeleteNetwork(b, c) {
+    if (emptyRetry(b, c)) return {};
     await c.deleteNetwork(id(b, 'NetworkID'));
     return {};
   },
@@ -60,10 +80,12 @@ const network: Record<string, Handler> = {
     return out;
   },
   async Leave(b, c) {
+    if (emptyRetry(b, c)) return {};
     await c.leave(id(b, 'NetworkID'), id(b, 'EndpointID'));
     return {};
   },
   async DeleteEndpoint(b, c) {
+    if (emptyRetry(b, c)) return {};
     await c.deleteEndpoint(id(b, 'NetworkID'), id(b, 'EndpointID'));
     return {};
   },
@@ -71,14 +93,14 @@ const network: Record<string, Handler> = {
     const ep = await c.endpoint(id(b, 'EndpointID')).catch(() => undefined);
     return { Value: ep ? { 'weft.srcName': ep.srcName, 'weft.mac': ep.mac } : {} };
   },
-  async ProgramExternalConnectivity(b) {
-    id(b, 'NetworkID');
-    id(b, 'EndpointID');
+  async ProgramExternalConnectivity(b, c) {
+    const requests = parsePortmap(field(map(b, 'Options'), PORTMAP));
+    await c.publishPorts(id(b, 'NetworkID'), id(b, 'EndpointID'), requests);
     return {};
   },
-  async RevokeExternalConnectivity(b) {
+  async RevokeExternalConnectivity(b, c) {
     id(b, 'NetworkID');
-    id(b, 'EndpointID');
+    await c.unpublishPorts(id(b, 'EndpointID'));
     return {};
   },
   async AllocateNetwork(b) {
@@ -99,7 +121,8 @@ const network: Record<string, Handler> = {
 
 const ipam: Record<string, Handler> = {
   async GetCapabilities() {
-    return { RequiresMACAddress: false, RequiresRequestReplay: false };
+    // The MAC Docker then sends with RequestAddress lets a retried request find its first answer.
+    return { RequiresMACAddress: true, RequiresRequestReplay: false };
   },
   async GetDefaultAddressSpaces(_b, c) {
     return c.ipam.defaultAddressSpaces();
@@ -110,20 +133,26 @@ const ipam: Record<string, Handler> = {
       pool: str(b, 'Pool'),
       subPool: str(b, 'SubPool'),
       v6: bool(b, 'V6'),
-    });
+    }, (await c.networks()).flatMap((n) => [...n.ipv4, ...n.ipv6Subnets].map((s) => s.pool)));
     return { PoolID: pool.id, Pool: pool.pool, Data: {} };
   },
   async ReleasePool(b, c) {
+    if (emptyRetry(b, c)) return {};
     await c.ipam.releasePool(str(b, 'PoolID', { required: true }));
     return {};
   },
   async RequestAddress(b, c) {
-    const options = field(b, 'Options') === null ? {} : stringMap(b, 'Options');
+    const aux = field(b, 'Options') === null;
+    const options = aux ? {} : stringMap(b, 'Options');
     const gateway = options['RequestAddressType'] === GATEWAY_REQUEST;
-    const address = await c.ipam.requestAddress(str(b, 'PoolID', { required: true }), str(b, 'Address'), { gateway });
+    const mac = (options[MAC_OPTION] ?? '').toLowerCase();
+    const address = await c.ipam.requestAddress(str(b, 'PoolID', { required: true }), str(b, 'Address'), {
+      gateway, aux, ...(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac) ? { mac } : {}),
+    });
     return { Address: address, Data: {} };
   },
   async ReleaseAddress(b, c) {
+    if (emptyRetry(b, c)) return {};
     await c.ipam.releaseAddress(str(b, 'PoolID', { required: true }), str(b, 'Address', { required: true }));
     return {};
   },

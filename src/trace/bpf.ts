@@ -26,7 +26,10 @@ const LD_H_ABS = 0x28;
 const LD_B_ABS = 0x30;
 const LD_H_IND = 0x48;
 const LDX_B_MSH = 0xb1;
+const LD_W_LEN = 0x80;
 const JEQ_K = 0x15;
+const JGT_K = 0x25;
+const JGE_K = 0x35;
 const JSET_K = 0x45;
 const AND_K = 0x54;
 const RET_K = 0x06;
@@ -58,12 +61,21 @@ function approximate(n: FilterNode, positive: boolean): Approx {
     }
     case 'inner':
     case 'vni':
+    case 'vlan':
+    case 'etherCast':
       return positive;
+    case 'rel':
+      return isLengthTest(n) ? n : positive;
     case 'proto':
       return n.proto === 'vxlan' ? positive : n;
     default:
       return n;
   }
+}
+
+/** `len OP N` (less, greater): the one relation the kernel program expresses. */
+function isLengthTest(n: Extract<FilterNode, { kind: 'rel' }>): boolean {
+  return n.a.k === 'len' && n.b.k === 'num';
 }
 
 interface Label {
@@ -113,7 +125,21 @@ export function compileBpf(filter: FilterNode | null): BpfInsn[] | undefined {
   const e = new Emitter();
   const accept = e.label();
   const reject = e.label();
-  if (a !== false) gen(e, a, accept, reject);
+  // VLAN-tagged frames still in the data (not offloaded by the NIC) go to
+  // userspace, which looks through the tags.
+  // VLAN-tagged frames still in the data (not offloaded by the NIC) and
+  // 802.3/LLC frames (which may carry IP behind SNAP) go to userspace,
+  // which looks through them.
+  if (a !== false) {
+    const rest = e.label();
+    e.op(LD_H_ABS, 12);
+    e.jump(JEQ_K, 0x8100, accept, undefined);
+    e.jump(JEQ_K, 0x88a8, accept, undefined);
+    e.jump(JEQ_K, 0x9100, accept, undefined);
+    e.jump(JGE_K, 0x0600, rest, accept);
+    e.place(rest);
+    gen(e, a, accept, reject);
+  }
   else e.op(RET_K, 0);
   e.place(accept);
   e.op(RET_K, SNAP);
@@ -152,15 +178,56 @@ function gen(e: Emitter, n: FilterNode, t: Label, f: Label, positive = true): vo
       genAddress(e, n, t, f);
       return;
     case 'port':
-      genPort(e, n.dir, n.port, t, f, positive);
+      genPort(e, n.dir, n.lo, n.hi, t, f, positive);
       return;
     case 'proto':
-      genProto(e, n.proto as Exclude<typeof n.proto, 'vxlan'>, t, f, positive);
+      genProto(e, n.proto as Exclude<typeof n.proto, 'vxlan'>, n.family, t, f, positive);
       return;
+    case 'ether':
+      genEther(e, n.dir, n.mac, t, f);
+      return;
+    case 'etherProto':
+      e.op(LD_H_ABS, 12);
+      e.jump(JEQ_K, n.type, t, f);
+      return;
+    case 'rel': {
+      // Only `len OP N` reaches here (approximate()).
+      const k = (n.b as { v: number }).v;
+      e.op(LD_W_LEN, 0);
+      if (n.op === '==' || n.op === '!=') e.jump(JEQ_K, k, n.op === '==' ? t : f, n.op === '==' ? f : t);
+      else if (n.op === '>=') e.jump(JGE_K, k, t, f);
+      else if (n.op === '>') e.jump(JGT_K, k, t, f);
+      else if (n.op === '<=') e.jump(JGT_K, k, f, t);
+      else e.jump(JGE_K, k, f, t);
+      return;
+    }
     default:
       // approximate() removed everything else.
       throw new Error(`unreachable BPF term ${n.kind}`);
   }
+}
+
+function genEther(e: Emitter, dir: 'src' | 'dst' | 'any' | 'both', mac: Uint8Array, t: Label, f: Label): void {
+  const hi = (mac[0]! << 8) | mac[1]!;
+  const lo = ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) >>> 0;
+  // One address at `off`: match → yes, else → no.
+  const one = (off: number, yes: Label, no: Label): void => {
+    e.op(LD_W_ABS, off + 2);
+    e.jump(JEQ_K, lo, undefined, no);
+    e.op(LD_H_ABS, off);
+    e.jump(JEQ_K, hi, yes, no);
+  };
+  const second = e.label();
+  if (dir === 'src') return one(6, t, f);
+  if (dir === 'dst') return one(0, t, f);
+  if (dir === 'both') {
+    one(6, second, f);
+    e.place(second);
+    return one(0, t, f);
+  }
+  one(6, t, second);
+  e.place(second);
+  one(0, t, f);
 }
 
 function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>, t: Label, f: Label): void {
@@ -174,6 +241,14 @@ function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>
     e.op(LD_H_ABS, 12);
     e.jump(JEQ_K, 0x0800, undefined, notIp);
     const ipDst = e.label();
+    if (n.dir === 'both') {
+      // Source and destination: both must match (rare; the kernel only narrows).
+      e.op(LD_H_ABS, 12);
+      e.jump(JEQ_K, 0x0800, t, undefined);
+      e.jump(JEQ_K, 0x0806, t, f);
+      e.place(notIp);
+      return;
+    }
     if (n.dir !== 'dst') v4(26, n.dir === 'src' ? f : ipDst);
     e.place(ipDst);
     if (n.dir !== 'src') v4(30, f);
@@ -187,6 +262,7 @@ function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>
     return;
   }
   e.op(LD_H_ABS, 12);
+  if (n.dir === 'both') return e.jump(JEQ_K, 0x86dd, t, f);
   e.jump(JEQ_K, 0x86dd, undefined, f);
   const bits = n.kind === 'net' ? n.prefix : 128;
   const v6 = (base: number, next: Label): void => {
@@ -207,7 +283,26 @@ function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>
   if (n.dir !== 'src') v6(38, f);
 }
 
-function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label, f: Label, positive: boolean): void {
+function genPort(e: Emitter, dir: 'src' | 'dst' | 'any' | 'both', lo: number, hi: number, t: Label, f: Label, positive: boolean): void {
+  const range = (yes: Label, no: Label): void => {
+    if (lo === hi) return e.jump(JEQ_K, lo, yes, no);
+    e.jump(JGE_K, lo, undefined, no);
+    e.jump(JGT_K, hi, no, yes);
+  };
+  /** Source port by `src()`, destination by `dst()`, combined as `dir` says. */
+  const ports = (src: () => void, dst: () => void): void => {
+    const second = e.label();
+    if (dir === 'src' || dir === 'dst') {
+      (dir === 'src' ? src : dst)();
+      return range(t, f);
+    }
+    src();
+    if (dir === 'both') range(second, f);
+    else range(t, second);
+    e.place(second);
+    dst();
+    range(t, f);
+  };
   const notV4 = e.label();
   e.op(LD_H_ABS, 12);
   e.jump(JEQ_K, 0x0800, undefined, notV4);
@@ -221,16 +316,7 @@ function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label,
   e.op(LD_H_ABS, 20);
   e.jump(JSET_K, 0x1fff, f, undefined);
   e.op(LDX_B_MSH, 14);
-  const v4dst = e.label();
-  if (dir !== 'dst') {
-    e.op(LD_H_IND, 14);
-    e.jump(JEQ_K, port, t, dir === 'src' ? f : v4dst);
-  }
-  e.place(v4dst);
-  if (dir !== 'src') {
-    e.op(LD_H_IND, 16);
-    e.jump(JEQ_K, port, t, f);
-  }
+  ports(() => e.op(LD_H_IND, 14), () => e.op(LD_H_IND, 16));
   // IPv6 without extension headers (the userspace filter sees through them).
   e.place(notV4);
   e.jump(JEQ_K, 0x86dd, undefined, f);
@@ -241,19 +327,10 @@ function genPort(e: Emitter, dir: 'src' | 'dst' | 'any', port: number, t: Label,
   e.jump(JEQ_K, 132, isL4v6, undefined);
   genV6Extensions(e, positive ? t : f, f);
   e.place(isL4v6);
-  const v6dst = e.label();
-  if (dir !== 'dst') {
-    e.op(LD_H_ABS, 54);
-    e.jump(JEQ_K, port, t, dir === 'src' ? f : v6dst);
-  }
-  e.place(v6dst);
-  if (dir !== 'src') {
-    e.op(LD_H_ABS, 56);
-    e.jump(JEQ_K, port, t, f);
-  }
+  ports(() => e.op(LD_H_ABS, 54), () => e.op(LD_H_ABS, 56));
 }
 
-function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | number, t: Label, f: Label, positive: boolean): void {
+function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'rarp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | number, family: 0 | 4 | 6, t: Label, f: Label, positive: boolean): void {
   const ether = (type: number): void => {
     e.op(LD_H_ABS, 12);
     e.jump(JEQ_K, type, t, f);
@@ -261,10 +338,16 @@ function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'tcp' | 'udp' | 'icmp' |
   if (p === 'ip') return ether(0x0800);
   if (p === 'ip6') return ether(0x86dd);
   if (p === 'arp') return ether(0x0806);
+  if (p === 'rarp') return ether(0x8035);
   const num = p === 'tcp' ? 6 : p === 'udp' ? 17 : p === 'icmp' ? 1 : p === 'icmp6' ? 58 : p;
   const notV4 = e.label();
   e.op(LD_H_ABS, 12);
-  if (p === 'icmp6') {
+  if (family === 4) {
+    e.jump(JEQ_K, 0x0800, undefined, f);
+    e.op(LD_B_ABS, 23);
+    return e.jump(JEQ_K, num, t, f);
+  }
+  if (p === 'icmp6' || family === 6) {
     e.jump(JEQ_K, 0x86dd, undefined, f);
   } else {
     // ICMP (v4) exists only over IPv4: anything else goes straight to false.
@@ -309,7 +392,7 @@ export function encodeBpf(program: BpfInsn[]): Uint8Array {
 }
 
 /** A tiny classic-BPF interpreter for the instructions compileBpf emits (tests). */
-export function runBpf(program: BpfInsn[], pkt: Uint8Array): number {
+export function runBpf(program: BpfInsn[], pkt: Uint8Array, wirelen = pkt.length): number {
   let a = 0;
   let x = 0;
   const w = (o: number): number | undefined => (o + 4 <= pkt.length ? ((pkt[o]! << 24) | (pkt[o + 1]! << 16) | (pkt[o + 2]! << 8) | pkt[o + 3]!) >>> 0 : undefined);
@@ -324,11 +407,50 @@ export function runBpf(program: BpfInsn[], pkt: Uint8Array): number {
       case LD_H_IND: v = h(x + i.k); if (v === undefined) return 0; a = v; break;
       case LDX_B_MSH: if (i.k >= pkt.length) return 0; x = (pkt[i.k]! & 0xf) * 4; break;
       case AND_K: a = (a & i.k) >>> 0; break;
+      case LD_W_LEN: a = wirelen; break;
       case JEQ_K: pc += a === i.k ? i.jt : i.jf; break;
+      case JGT_K: pc += a > i.k ? i.jt : i.jf; break;
+      case JGE_K: pc += a >= i.k ? i.jt : i.jf; break;
       case JSET_K: pc += (a & i.k) !== 0 ? i.jt : i.jf; break;
       case RET_K: return i.k;
       default: throw new Error(`unknown BPF opcode ${i.code}`);
     }
   }
   return 0;
+}
+
+/** A prefilter compiled from a program: (data, offset, caplen, wirelen) → nonzero to keep. */
+export type BpfFunction = (b: Uint8Array, o: number, n: number, wirelen: number) => number;
+
+/**
+ * Translates a compileBpf program into a JavaScript function (V8 then
+ * compiles it like any other), so `trace read` can drop most packets
+ * before dissecting them. Unlike the kernel, a load past the captured
+ * bytes keeps the packet: the exact filter, which runs next on what this
+ * keeps, decides about cut packets.
+ */
+export function bpfToFunction(program: BpfInsn[]): BpfFunction {
+  const lines: string[] = ['let A = 0, X = 0, pc = 0;', 'for (;;) switch (pc) {'];
+  const jump = (pc: number, cond: string, i: BpfInsn): string => `if (${cond}) { pc = ${pc + 1 + i.jt}; continue; } pc = ${pc + 1 + i.jf}; continue;`;
+  program.forEach((i, pc) => {
+    let body: string;
+    switch (i.code) {
+      case LD_W_ABS: body = `if (${i.k + 4} > n) return 1; A = ((b[o + ${i.k}] << 24) | (b[o + ${i.k + 1}] << 16) | (b[o + ${i.k + 2}] << 8) | b[o + ${i.k + 3}]) >>> 0;`; break;
+      case LD_H_ABS: body = `if (${i.k + 2} > n) return 1; A = (b[o + ${i.k}] << 8) | b[o + ${i.k + 1}];`; break;
+      case LD_B_ABS: body = `if (${i.k + 1} > n) return 1; A = b[o + ${i.k}];`; break;
+      case LD_H_IND: body = `if (X + ${i.k + 2} > n) return 1; A = (b[o + X + ${i.k}] << 8) | b[o + X + ${i.k + 1}];`; break;
+      case LDX_B_MSH: body = `if (${i.k + 1} > n) return 1; X = (b[o + ${i.k}] & 15) * 4;`; break;
+      case LD_W_LEN: body = 'A = wirelen;'; break;
+      case AND_K: body = `A = (A & ${i.k}) >>> 0;`; break;
+      case JEQ_K: body = jump(pc, `A === ${i.k}`, i); break;
+      case JGT_K: body = jump(pc, `A > ${i.k}`, i); break;
+      case JGE_K: body = jump(pc, `A >= ${i.k}`, i); break;
+      case JSET_K: body = jump(pc, `(A & ${i.k}) !== 0`, i); break;
+      case RET_K: body = `return ${i.k};`; break;
+      default: throw new Error(`unknown BPF opcode ${i.code}`);
+    }
+    lines.push(`case ${pc}: ${body}`);
+  });
+  lines.push('default: return 0;', '}');
+  return new Function('b', 'o', 'n', 'wirelen', lines.join('\n')) as BpfFunction;
 }

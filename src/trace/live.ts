@@ -56,7 +56,7 @@ export interface LiveSourceOptions {
   snaplen?: number;
 }
 
-/** The wall clock in ns, read once per batch (Date.now has ms only). */
+/** The wall clock in ns, for a packet the kernel sent no time for (Date.now has ms only). */
 const hrBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
 export class LiveSource {
@@ -82,6 +82,7 @@ export class LiveSource {
       ...(program ? { filter: encodeBpf(program) } : {}),
       snaplen: o.snaplen ?? 65536,
       receiveBuffer: 4 << 20,
+      timestamps: true,
     });
     return new LiveSource(socket, info.linktype, program !== undefined);
   }
@@ -89,19 +90,30 @@ export class LiveSource {
   /** Delivers each packet (dissected, not yet filtered in userspace). The object is reused. */
   start(each: (p: LivePacket) => void): void {
     this.#socket.start((batch) => {
-      const now = hrBase + process.hrtime.bigint();
-      const sec = Number(now / 1_000_000_000n);
-      const nsec = Number(now % 1_000_000_000n);
       const p = this.#pkt;
+      const stamps = batch.stamps;
+      let fallbackSec = -1;
+      let fallbackNsec = 0;
       for (let i = 0; i < batch.count; i++) {
         const off = i * batch.slotSize;
         const len = caplen(batch, i);
-        dissect(this.#facts, batch.buf, off, off + len, this.linktype, batch.lengths[i]! < 0 ? len : len);
+        dissect(this.#facts, batch.buf, off, off + len, this.linktype, len);
         p.data = batch.buf;
         p.offset = off;
         p.caplen = len;
-        p.sec = sec;
-        p.nsec = nsec;
+        // The kernel's receive time of this packet (SO_TIMESTAMPNS), as tcpdump records it.
+        if (stamps !== null && (stamps[2 * i] !== 0 || stamps[2 * i + 1] !== 0)) {
+          p.sec = stamps[2 * i]!;
+          p.nsec = stamps[2 * i + 1]!;
+        } else {
+          if (fallbackSec < 0) {
+            const now = hrBase + process.hrtime.bigint();
+            fallbackSec = Number(now / 1_000_000_000n);
+            fallbackNsec = Number(now % 1_000_000_000n);
+          }
+          p.sec = fallbackSec;
+          p.nsec = fallbackNsec;
+        }
         p.packetType = packetType(batch, i);
         each(p);
       }

@@ -4,8 +4,11 @@
  * print (line, JSON or tree) or count. Constant memory whatever the size.
  */
 import { streamFile } from '../io/file-stream.js';
-import type { CaptureHandlers, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
+import type { CaptureHandlers, CaptureInterface, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
+import type { PcapngWriter } from '../wire/pcapng.js';
 import { CaptureReader } from '../wire/capture-reader.js';
+import { LINKTYPE_ETHERNET } from '../wire/capture-common.js';
+import { type BpfFunction, bpfToFunction, compileBpf } from './bpf.js';
 import { dissect } from './dissect.js';
 import { newFacts, type Facts } from './facts.js';
 import { type FilterNode, matchFilter } from './filter.js';
@@ -20,11 +23,22 @@ export interface ReadOptions {
   /** Stop after this many matching packets. */
   count?: number;
   warning?: (w: CaptureWarning) => void;
+  /** Write the matching packets here (`trace read -w`) instead of printing them. */
+  writer?: PcapngWriter;
 }
 
 export interface ReadResult {
   packets: number;
   matched: number;
+}
+
+/**
+ * The filter's BPF approximation as a function over Ethernet frames: a
+ * packet it rejects cannot match, so it is dropped before dissection.
+ */
+export function prefilter(filter: FilterNode | null): BpfFunction | null {
+  const program = compileBpf(filter);
+  return program ? bpfToFunction(program) : null;
 }
 
 /** Formats one dissected packet for output. */
@@ -68,22 +82,41 @@ class FilePrinter implements CaptureHandlers {
   matched = 0;
   done = false;
   readonly #filter: FilterNode | null;
+  readonly #pre: BpfFunction | null;
   readonly #count: number;
   readonly #line: boolean;
+  readonly #writer: PcapngWriter | undefined;
+  /** Output interface id per input interface, when writing. */
+  readonly #ifaces: number[] = [];
 
   constructor(private readonly format: PrintFormat, private readonly out: LineWriter, opts: ReadOptions) {
+    this.#writer = opts.writer;
     this.#filter = opts.filter;
+    this.#pre = prefilter(opts.filter);
     this.#count = opts.count ?? Infinity;
     this.#line = format === 'line';
     if (opts.warning) this.warning = opts.warning;
   }
 
+  interface(i: CaptureInterface, index: number): void {
+    if (!this.#writer) return;
+    const o: Parameters<PcapngWriter['addInterface']>[0] = { linktype: i.linktype, snaplen: i.snaplen, tsExponent: 9 };
+    if (i.name) o.name = i.name;
+    this.#ifaces[index] = this.#writer.addInterface(o);
+  }
+
   packet(r: CaptureRecord): void {
     if (this.done) return;
+    if (this.#pre !== null && r.linktype === LINKTYPE_ETHERNET && this.#pre(r.data, r.offset, r.caplen, r.origlen) === 0) return;
     const facts = this.facts;
     dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
     if (this.#filter !== null && !matchFilter(this.#filter, facts)) return;
     this.matched++;
+    if (this.#writer) {
+      this.#writer.packet(this.#ifaces[r.ifindex] ?? 0, r.sec, r.nsec, r.data.subarray(r.offset, r.offset + r.caplen), r.origlen);
+      if (this.matched >= this.#count) this.done = true;
+      return;
+    }
     const out = this.out;
     const t = out.text;
     if (this.#line) {
@@ -108,8 +141,10 @@ class FilePrinter implements CaptureHandlers {
 export async function statsFile(path: string, opts: ReadOptions): Promise<TraceStats> {
   const facts = newFacts();
   const stats = new TraceStats();
+  const pre = prefilter(opts.filter);
   const reader = new CaptureReader({
     packet: (r) => {
+      if (pre !== null && r.linktype === LINKTYPE_ETHERNET && pre(r.data, r.offset, r.caplen, r.origlen) === 0) return;
       dissect(facts, r.data, r.offset, r.offset + r.caplen, r.linktype, r.origlen);
       if (matchFilter(opts.filter, facts)) stats.add(facts);
     },

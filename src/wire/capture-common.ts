@@ -10,13 +10,21 @@
  */
 import { WeftError } from '../errors.js';
 
-/** Link types (tcpdump.org/linktypes.html) the decoder understands. */
+/** Link types (tcpdump.org/linktypes.html) the trace dissector decodes; files of any other type are still read. */
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;
 export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IPV4 = 228;
 export const LINKTYPE_IPV6 = 229;
 export const LINKTYPE_LINUX_SLL2 = 276;
+/** BSD loopback: a 4-byte address family in the capturing host's byte order. */
+export const LINKTYPE_NULL = 0;
+/** OpenBSD loopback: the address family in network byte order. */
+export const LINKTYPE_LOOP = 108;
+export const LINKTYPE_PPP = 9;
+export const LINKTYPE_PPP_HDLC = 50;
+export const LINKTYPE_IEEE802_11 = 105;
+export const LINKTYPE_IEEE802_11_RADIOTAP = 127;
 /** DLT_RAW as some BSDs number it in files (12, 14): still raw IP. */
 const DLT_RAW_ALIASES = [12, 14];
 
@@ -29,15 +37,18 @@ const LINKTYPE_NAMES = new Map<number, string>([
   [LINKTYPE_LINUX_SLL2, 'LINUX_SLL2'],
   [LINKTYPE_IPV4, 'IPV4'],
   [LINKTYPE_IPV6, 'IPV6'],
+  [LINKTYPE_NULL, 'NULL'],
+  [LINKTYPE_LOOP, 'LOOP'],
+  [LINKTYPE_PPP, 'PPP'],
+  [LINKTYPE_PPP_HDLC, 'PPP_HDLC'],
+  [LINKTYPE_IEEE802_11, 'IEEE802_11'],
+  [LINKTYPE_IEEE802_11_RADIOTAP, 'IEEE802_11_RADIO'],
 ]);
 
 export function linktypeName(linktype: number): string {
   return LINKTYPE_NAMES.get(linktype) ?? `unknown(${linktype})`;
 }
 
-export function isSupportedLinktype(linktype: number): boolean {
-  return LINKTYPE_NAMES.has(linktype);
-}
 
 /** Normalises DLT_RAW aliases to LINKTYPE_RAW. */
 export function canonicalLinktype(linktype: number): number {
@@ -54,7 +65,6 @@ export const MAX_SHB_LENGTH = 1024 * 1024;
 export type CaptureErrorCode =
   | 'ENOTCAPTURE' // not a pcap/pcapng file (short or unknown magic)
   | 'ECAPTUREVERSION' // unsupported format version
-  | 'ECAPTURELINKTYPE' // link type weft cannot decode
   | 'ECAPTURETRUNCATED' // file ends inside a record or block
   | 'ECAPTURECORRUPT'; // a length or index that cannot be right
 

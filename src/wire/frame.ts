@@ -19,7 +19,7 @@
  * locally sent packets captured before offload fills them in.
  */
 import { DecodeError, type DecodeReason } from './errors.js';
-import { hex, macToString, u16 } from './bytes.js';
+import { hex, macToString, u16, u32 } from './bytes.js';
 import { formatIPv4, formatIPv6 } from './ip.js';
 import * as ethernet from './ethernet.js';
 import * as vlan from './vlan.js';
@@ -35,6 +35,8 @@ import * as vxlan from './vxlan.js';
 interface Base {
   offset: number;
   length: number;
+  /** Decoded with DecodeFrameOptions.cut from fewer bytes than the header's length says. */
+  cut?: boolean;
 }
 
 export type Layer =
@@ -56,7 +58,7 @@ export type Layer =
   | (Base & { layer: 'udp'; sourcePort: number; destinationPort: number; datagramLength: number; checksum: number; checksumValid: boolean | null })
   | (Base & {
       layer: 'tcp'; sourcePort: number; destinationPort: number; sequenceNumber: number; acknowledgmentNumber: number;
-      headerLength: number; flags: number; flagNames: string[]; window: number; checksum: number; checksumValid: boolean; urgentPointer: number;
+      headerLength: number; flags: number; flagNames: string[]; window: number; checksum: number; checksumValid: boolean | null; urgentPointer: number;
     })
   | (Base & { layer: 'vxlan'; flags: number; vni: number })
   | (Base & { layer: 'payload'; hint?: string; preview: string });
@@ -79,6 +81,13 @@ export interface DecodeFrameOptions {
   link?: 'ethernet' | 'ip';
   /** UDP destination ports decoded as VXLAN (default 4789 and 8472). */
   vxlanPorts?: readonly number[];
+  /**
+   * The capture may have cut the frame (snap length) or the IP length may
+   * not fit it (TSO/GRO): decode an IP header whose length runs past the
+   * bytes, and the transport header in what is there. Such layers carry
+   * `cut: true`; checksums that need missing bytes are null.
+   */
+  cut?: boolean;
 }
 
 /** Bounds the walk: three nested tunnels is already unusual. */
@@ -89,7 +98,7 @@ const TCP_FLAG_NAMES: [number, string][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04,
 
 class Walk {
   layers: Layer[] = [];
-  constructor(readonly b: Uint8Array, readonly vxlanPorts: readonly number[]) {}
+  constructor(readonly b: Uint8Array, readonly vxlanPorts: readonly number[], readonly cut = false) {}
 
   payload(offset: number, end: number, hint?: string): void {
     if (end <= offset) return;
@@ -131,6 +140,11 @@ class Walk {
 
   ipv4(o: number, end: number, depth: number): void {
     const b = this.b;
+    if (this.cut && end - o >= 20 && b[o]! >> 4 === 4) {
+      const ihl = (b[o]! & 0xf) * 4;
+      const total = u16(b, o + 2);
+      if (ihl >= 20 && ihl <= end - o && (total === 0 || total > end - o)) return this.ipv4Cut(o, end, depth, ihl, total);
+    }
     const v = new ipv4.Ipv4View(b, o, end - o);
     this.layers.push({
       layer: 'ipv4', offset: o, length: v.totalLength, headerLength: v.headerLength, dscp: v.dscp, ecn: v.ecn, totalLength: v.totalLength,
@@ -147,8 +161,27 @@ class Walk {
     this.payload(ipEnd, end, 'padding');
   }
 
+  /** An IPv4 header complete in the capture whose datagram is not (cut mode). */
+  ipv4Cut(o: number, end: number, depth: number, ihl: number, total: number): void {
+    const b = this.b;
+    let sum = 0;
+    for (let i = o; i < o + ihl; i += 2) sum += u16(b, i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const frag = u16(b, o + 6);
+    const protocol = b[o + 9]!;
+    this.layers.push({
+      layer: 'ipv4', offset: o, length: end - o, cut: true, headerLength: ihl, dscp: b[o + 1]! >> 2, ecn: b[o + 1]! & 3, totalLength: total,
+      identification: u16(b, o + 4), dontFragment: (frag & 0x4000) !== 0, moreFragments: (frag & 0x2000) !== 0, fragmentOffset: (frag & 0x1fff) * 8,
+      ttl: b[o + 8]!, protocol, protocolName: ipv4.protocolName(protocol), checksum: u16(b, o + 10), checksumValid: sum === 0xffff,
+      source: formatIPv4(b, o + 12), destination: formatIPv4(b, o + 16), optionsLength: ihl - ipv4.MIN_HEADER_LENGTH,
+    });
+    if ((frag & 0x1fff) !== 0) return this.payload(o + ihl, end, 'fragment');
+    this.transport(protocol, o + ihl, end, b.subarray(o + 12, o + 16), b.subarray(o + 16, o + 20), depth, true, true);
+  }
+
   ipv6(o: number, end: number, depth: number): void {
     const b = this.b;
+    if (this.cut && end - o >= 40 && b[o]! >> 4 === 6 && (u16(b, o + 4) === 0 || 40 + u16(b, o + 4) > end - o)) return this.ipv6Cut(o, end, depth);
     const v = new ipv6.Ipv6View(b, o, end - o);
     const ipEnd = o + ipv6.HEADER_LENGTH + v.payloadLength;
     const walk = ipv6.walkExtensions(b, v.nextHeader, v.payloadOffset, ipEnd);
@@ -164,14 +197,34 @@ class Walk {
     this.payload(ipEnd, end, 'padding');
   }
 
-  /** `partial`: a first fragment, so lengths and checksums cover bytes we do not have. */
-  transport(protocol: number, o: number, end: number, src: Uint8Array, dst: Uint8Array, depth: number, partial: boolean): void {
+  /** An IPv6 header complete in the capture whose payload is not (cut mode). */
+  ipv6Cut(o: number, end: number, depth: number): void {
+    const b = this.b;
+    const next = b[o + 6]!;
+    const walk = ipv6.walkExtensions(b, next, o + ipv6.HEADER_LENGTH, end);
+    const layer: Layer = {
+      layer: 'ipv6', offset: o, length: end - o, cut: true, trafficClass: ((b[o]! & 0xf) << 4) | (b[o + 1]! >> 4),
+      flowLabel: ((b[o + 1]! & 0xf) << 16) | u16(b, o + 2), payloadLength: u16(b, o + 4), nextHeader: next, hopLimit: b[o + 7]!,
+      source: formatIPv6(b, o + 8), destination: formatIPv6(b, o + 24), extensions: walk.headers, protocol: walk.protocol,
+      protocolName: ipv4.protocolName(walk.protocol),
+    };
+    if (walk.fragment) layer.fragment = walk.fragment;
+    this.layers.push(layer);
+    if (walk.fragment && walk.fragment.offset !== 0) return this.payload(walk.offset, end, 'fragment');
+    this.transport(walk.protocol, walk.offset, end, b.subarray(o + 8, o + 24), b.subarray(o + 24, o + 40), depth, true, true);
+  }
+
+  /** `partial`: a first fragment or a cut datagram, so lengths and checksums cover bytes we do not have. */
+  transport(protocol: number, o: number, end: number, src: Uint8Array, dst: Uint8Array, depth: number, partial: boolean, cut = false): void {
     const b = this.b;
     if (protocol === 17) {
       if (partial) {
-        if (end - o < udp.HEADER_LENGTH) return this.payload(o, end, 'fragment');
-        this.layers.push({ layer: 'udp', offset: o, length: end - o, sourcePort: u16(b, o), destinationPort: u16(b, o + 2), datagramLength: u16(b, o + 4), checksum: u16(b, o + 6), checksumValid: null });
-        return this.payload(o + udp.HEADER_LENGTH, end, 'fragment');
+        const hint = cut ? 'cut' : 'fragment';
+        if (end - o < udp.HEADER_LENGTH) return this.payload(o, end, hint);
+        const l: Layer = { layer: 'udp', offset: o, length: end - o, sourcePort: u16(b, o), destinationPort: u16(b, o + 2), datagramLength: u16(b, o + 4), checksum: u16(b, o + 6), checksumValid: null };
+        if (cut) l.cut = true;
+        this.layers.push(l);
+        return this.payload(o + udp.HEADER_LENGTH, end, hint);
       }
       const v = new udp.UdpView(b, o, end - o);
       const sp = v.sourcePort;
@@ -182,6 +235,16 @@ class Walk {
       if (this.vxlanPorts.includes(dp) && depth < MAX_TUNNEL_DEPTH) return this.vxlan(p, pEnd, depth + 1);
       const hint = sp === 53 || dp === 53 || sp === 5353 || dp === 5353 ? 'dns' : undefined;
       return this.payload(p, pEnd, hint);
+    }
+    if (protocol === 6 && cut && end - o >= 20 && end - o >= (b[o + 12]! >> 4) * 4 && b[o + 12]! >> 4 >= 5) {
+      const hl = (b[o + 12]! >> 4) * 4;
+      const flags = b[o + 13]!;
+      this.layers.push({
+        layer: 'tcp', offset: o, length: end - o, cut: true, sourcePort: u16(b, o), destinationPort: u16(b, o + 2), sequenceNumber: u32(b, o + 4),
+        acknowledgmentNumber: u32(b, o + 8), headerLength: hl, flags, flagNames: TCP_FLAG_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n),
+        window: u16(b, o + 14), checksum: u16(b, o + 16), checksumValid: null, urgentPointer: u16(b, o + 18),
+      });
+      return this.payload(o + hl, end, u16(b, o) === 53 || u16(b, o + 2) === 53 ? 'dns-tcp' : 'cut');
     }
     if (protocol === 6 && !partial) {
       const v = new tcp.TcpView(b, o, end - o);
@@ -212,7 +275,7 @@ class Walk {
       }
       return this.payload(o + (l.identifier !== undefined ? 8 : icmpv6.HEADER_LENGTH), end);
     }
-    this.payload(o, end, partial ? 'fragment' : undefined);
+    this.payload(o, end, cut ? 'cut' : partial ? 'fragment' : undefined);
   }
 
   vxlan(o: number, end: number, depth: number): void {
@@ -224,7 +287,7 @@ class Walk {
 
 /** Decodes every layer it can; never throws. See the header comment for the shape. */
 export function decodeFrame(bytes: Uint8Array, opts: DecodeFrameOptions = {}): DecodedFrame {
-  const w = new Walk(bytes, opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
+  const w = new Walk(bytes, opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS, opts.cut === true);
   try {
     if (opts.link === 'ip') {
       const version = bytes.length > 0 ? bytes[0]! >> 4 : 0;

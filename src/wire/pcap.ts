@@ -16,7 +16,7 @@
  */
 import {
   CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, canonicalLinktype,
-  isSupportedLinktype, newRecord, u16, u32,
+  newRecord, u16, u32,
 } from './capture-common.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -111,9 +111,6 @@ export class PcapParser {
       throw new CaptureError('ECAPTURECORRUPT', 'reserved field not zero in the link type', fileOffset + 20);
     }
     const linktype = network & 0xffff;
-    if (!isSupportedLinktype(linktype)) {
-      throw new CaptureError('ECAPTURELINKTYPE', `unsupported link type ${linktype}`, fileOffset + 20);
-    }
     if (snaplen === 0 || snaplen > INT_MAX || snaplen > MAX_RECORD_LENGTH) {
       this.#warn(`snaplen ${snaplen} out of range; using ${MAX_RECORD_LENGTH}`, fileOffset + 16);
       snaplen = MAX_RECORD_LENGTH;

@@ -20,7 +20,7 @@
  */
 import {
   CaptureError, type CaptureHandlers, type CaptureInterface, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
-  canonicalLinktype, isSupportedLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
+  canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
 } from './capture-common.js';
 
 export const BT_SHB = 0x0a0d0d0a;
@@ -138,9 +138,6 @@ export class PcapngParser {
   #interface(b: Uint8Array, off: number, end: number, fileOffset: number): void {
     if (end - off < 16) throw new CaptureError('ECAPTURECORRUPT', 'interface description block too short', fileOffset);
     const linktype = u16(b, off + 8, this.#le);
-    if (!isSupportedLinktype(linktype)) {
-      throw new CaptureError('ECAPTURELINKTYPE', `unsupported link type ${linktype} on interface ${this.#ifaces.length}`, fileOffset + 8);
-    }
     let snaplen = u32(b, off + 12, this.#le);
     // pcapng: snaplen 0 means no limit.
     if (snaplen === 0 || snaplen > MAX_RECORD_LENGTH) snaplen = MAX_RECORD_LENGTH;

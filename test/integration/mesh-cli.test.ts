@@ -175,9 +175,12 @@ test('weft service CLI: create, add, rm, ls in lab namespaces; bad arguments; no
     counts = await answers(20);
     assert.deepEqual(counts, { b2: 20 });
 
-    // Someone flushes the namespace's ruleset: the next command reconciles from the state file.
+    // Someone flushes the namespace's ruleset: the next changing command reconciles from the state file
+    // (ls only reads: it leaves the flushed ruleset alone).
     await sh(['ip', 'netns', 'exec', h1.netns, 'nft', 'flush', 'ruleset']);
     await ok('ls', ...on);
+    assert.deepEqual(await tables(h1.netns), []);
+    await ok('add', 'web', '--backend', b2.address, ...on);
     assert.deepEqual(await answers(10), { b2: 10 });
 
     // rm the service: the port closes, no DNAT rule stays.

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { json, run, sh } from '../support/exec.js';
 import { WeftDaemon } from '../support/weft-daemon.js';
+import { linkName } from '../../src/cnm/model.js';
 
 const skip = rootSkipReason();
 let lab: Lab;
@@ -48,7 +49,7 @@ function call(path: string, body: unknown): Promise<{ status: number; body: stri
 
 const links = async () => (await json<{ ifname: string }[]>(['ip', '-n', host.netns, '-j', 'link', 'show'])).map((l) => l.ifname);
 
-test('missing kernel objects are recreated, weft orphans removed, foreign links kept', { skip }, async () => {
+test('missing kernel objects are recreated, this instance\'s orphans removed, foreign and other instances\' links kept', { skip }, async () => {
   const nid = '5e'.repeat(32);
   const eid = '6f'.repeat(32);
   const create = await call('/NetworkDriver.CreateNetwork', {
@@ -58,23 +59,29 @@ test('missing kernel objects are recreated, weft orphans removed, foreign links 
   assert.equal(create.status, 200, create.body);
   const ep = await call('/NetworkDriver.CreateEndpoint', { NetworkID: nid, EndpointID: eid, Interface: { Address: '198.19.60.2/24', AddressIPv6: '', MacAddress: '' } });
   assert.equal(ep.status, 200, ep.body);
-  const bridge = `wf-br-${nid.slice(0, 9)}`;
+  const bridge = linkName('bridge', lab.prefix, nid);
   assert.ok((await links()).includes(bridge));
 
   await weft.kill();
   // The crash window: the store says the network exists, the kernel lost it;
-  // and a crash left a weft-named orphan behind. A foreign link sits beside them.
+  // and a crash left orphans of this instance behind. Foreign links, another
+  // instance's and legacy-named ones sit beside them.
+  const orphanBridge = linkName('bridge', lab.prefix, 'dead');
+  const [orphanPort, orphanSrc] = [linkName('port', lab.prefix, 'dead'), linkName('container', lab.prefix, 'dead')];
+  const otherInstance = linkName('bridge', `${lab.prefix}other`, 'dead');
   await sh(['ip', '-n', host.netns, 'link', 'del', bridge]);
+  await sh(['ip', '-n', host.netns, 'link', 'add', orphanBridge, 'type', 'bridge']);
+  await sh(['ip', '-n', host.netns, 'link', 'add', orphanPort, 'type', 'veth', 'peer', 'name', orphanSrc]);
+  await sh(['ip', '-n', host.netns, 'link', 'add', otherInstance, 'type', 'bridge']);
   await sh(['ip', '-n', host.netns, 'link', 'add', 'wf-br-deadbeef0', 'type', 'bridge']);
-  await sh(['ip', '-n', host.netns, 'link', 'add', 'wfvdeadbeef0000', 'type', 'veth', 'peer', 'name', 'wfcdeadbeef0000']);
   await sh(['ip', '-n', host.netns, 'link', 'add', 'keepme0', 'type', 'bridge']);
   await weft.start();
 
   const after = await links();
   assert.ok(after.includes(bridge), 'bridge recreated from the store');
-  assert.ok(after.includes(`wfv${eid.slice(0, 12)}`), 'endpoint veth recreated');
-  assert.ok(!after.includes('wf-br-deadbeef0') && !after.includes('wfvdeadbeef0000'), 'orphans removed');
-  assert.ok(after.includes('keepme0'), 'foreign link untouched');
+  assert.ok(after.includes(linkName('port', lab.prefix, eid)), 'endpoint veth recreated');
+  assert.ok(!after.includes(orphanBridge) && !after.includes(orphanPort), 'orphans removed');
+  assert.ok(after.includes('keepme0') && after.includes('wf-br-deadbeef0') && after.includes(otherInstance), 'foreign links and other instances\' links untouched');
   const addrs = await json<{ addr_info: { local: string }[] }[]>(['ip', '-n', host.netns, '-j', 'addr', 'show', 'dev', bridge]);
   assert.ok(addrs[0]!.addr_info.some((a) => a.local === '198.19.60.1'), 'gateway address restored');
   assert.match(weft.log(), /reconciled kernel with store/);
@@ -87,8 +94,8 @@ test('missing kernel objects are recreated, weft orphans removed, foreign links 
 
   assert.equal((await call('/NetworkDriver.DeleteEndpoint', { NetworkID: nid, EndpointID: eid })).status, 200);
   assert.equal((await call('/NetworkDriver.DeleteNetwork', { NetworkID: nid })).status, 200);
-  assert.deepEqual((await links()).filter((l) => l.startsWith('wf')), []);
-  await run(['ip', '-n', host.netns, 'link', 'del', 'keepme0']);
+  assert.deepEqual((await links()).filter((l) => l.startsWith('wf')).sort(), [otherInstance, 'wf-br-deadbeef0'].sort());
+  for (const l of ['keepme0', 'wf-br-deadbeef0', otherInstance]) await run(['ip', '-n', host.netns, 'link', 'del', l]);
 });
 
 test('a second daemon on the same socket is refused; a stale socket file is replaced', { skip }, async () => {

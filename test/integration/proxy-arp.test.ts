@@ -121,7 +121,7 @@ describe('proxy ARP/NDP: weft vs the kernel vxlan proxy mode, same table', { ski
   });
 
   after(async () => {
-    vtep?.close();
+    await vtep?.close();
     await lab?.destroy();
   });
 

@@ -119,11 +119,13 @@ describe('userspace VTEP ↔ kernel vxlan', { skip }, () => {
   });
 
   it('is decoded by tshark on the underlay as valid VXLAN', { skip: noTshark }, async () => {
-    const cap = run(['ip', 'netns', 'exec', p.b.netns, 'timeout', '15', 'tshark', '-n', '-i', 'eth0', '-a', 'duration:4', '-f', 'udp port 4789',
-      '-T', 'fields', '-E', 'separator=,', '-E', 'occurrence=f', '-e', 'ip.src', '-e', 'udp.dstport', '-e', 'vxlan.flags', '-e', 'vxlan.vni', '-e', 'icmp.type', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], { timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 1500));
-    await ping(p.a.netns, IP_B, 56, 2);
-    const out = await cap;
+    const cap = run(['ip', 'netns', 'exec', p.b.netns, 'timeout', '40', 'tshark', '-n', '-i', 'eth0', '-a', 'duration:6', '-f', 'udp port 4789',
+      '-T', 'fields', '-E', 'separator=,', '-E', 'occurrence=f', '-e', 'ip.src', '-e', 'udp.dstport', '-e', 'vxlan.flags', '-e', 'vxlan.vni', '-e', 'icmp.type', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], { timeoutMs: 45_000 });
+    // tshark may take seconds to start on a busy machine: keep pinging until the capture ends.
+    let done = false;
+    const out = await Promise.all([cap.finally(() => (done = true)), (async () => {
+      while (!done) await run(['ip', 'netns', 'exec', p.a.netns, 'busybox', 'ping', '-c', '1', '-W', '1', IP_B]);
+    })()]).then(([o]) => o);
     const lines = out.stdout.trim().split('\n').filter(Boolean).map((l) => l.split(','));
     const fromA = lines.filter((f) => f[0] === p.a.address);
     assert.ok(fromA.length >= 2, `captured from A: ${out.stdout} ${out.stderr}`);

@@ -53,9 +53,9 @@ export async function vtepPair(extra: Partial<UserspaceVtepOptions> = {}, moreHo
       fdb: [{ mac: MAC_B, remote: b.address }], proxy: [{ ip: IP_B, mac: MAC_B }], ...extra,
     });
     const v = vtep;
-    return { lab, a, b, others, vtep: v, close: async () => { v.close(); await lab.destroy(); } };
+    return { lab, a, b, others, vtep: v, close: async () => { await v.close(); await lab.destroy(); } };
   } catch (err) {
-    vtep?.close();
+    await vtep?.close();
     await lab.destroy();
     throw err;
   }

@@ -52,6 +52,32 @@ export interface KernelLabResult {
   output: string;
 }
 
+/** Where scripts/test-deps.sh unpacks Debian's kernel package (never installed as a boot kernel). */
+export const KERNEL_CACHE = process.env.WEFT_KERNEL_CACHE ?? '/var/cache/weft/kernel';
+
+/** Kernel images with their modules: the cache's (<cache>/<version>/{boot,lib/modules}) first, then /boot's. */
+export function kernelImages(): string[] {
+  const roots: string[] = [];
+  try {
+    roots.push(...readdirSync(KERNEL_CACHE).filter((d) => !d.endsWith('.tmp')).sort().reverse().map((d) => join(KERNEL_CACHE, d)));
+  } catch {
+    // no cache yet
+  }
+  roots.push('/');
+  const out: string[] = [];
+  for (const root of roots) {
+    try {
+      for (const f of readdirSync(join(root, 'boot'))) {
+        const k = f.startsWith('vmlinuz-') ? f.slice('vmlinuz-'.length) : undefined;
+        if (k && existsSync(join(root, 'lib/modules', k))) out.push(join(root, 'boot', f));
+      }
+    } catch {
+      // no boot directory here
+    }
+  }
+  return out;
+}
+
 /** Why the kernel lab cannot run on this machine, or undefined when it can. */
 export function kernelLabSkipReason(): string | undefined {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `needs Linux x86-64, this is ${process.platform}/${process.arch}`;
@@ -60,23 +86,17 @@ export function kernelLabSkipReason(): string | undefined {
   if (missing.length) {
     return `missing host programs: ${missing.join(', ')} (apt-get install qemu-system-x86 busybox-static cpio kmod iproute2 ipvsadm xz-utils)`;
   }
-  let kernels: string[] = [];
-  try {
-    kernels = readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length))
-      .filter((k) => existsSync(`/lib/modules/${k}`));
-  } catch {
-    // no /boot
-  }
-  if (kernels.length === 0) return 'no /boot/vmlinuz-* with matching /lib/modules (apt-get install linux-image-amd64)';
+  const kernels = kernelImages();
+  if (kernels.length === 0) return `no kernel with modules in ${KERNEL_CACHE} or /boot (scripts/test-deps.sh downloads Debian's)`;
   const readable = kernels.some((k) => {
     try {
-      accessSync(`/boot/vmlinuz-${k}`, fsConstants.R_OK);
+      accessSync(k, fsConstants.R_OK);
       return true;
     } catch {
       return false;
     }
   });
-  if (!readable) return 'the kernel image in /boot is not readable by this user';
+  if (!readable) return `the kernel image ${kernels[0]} is not readable by this user`;
   if (!existsSync(KLAB_SCRIPT)) return `kernel-lab script not found at ${KLAB_SCRIPT}`;
   return undefined;
 }

@@ -28,6 +28,10 @@ export interface WeftDaemonOptions {
   dockerSocket?: string;
   /** DNS upstream; default 198.18.0.53, a lab address where nothing answers. */
   dnsUpstream?: string;
+  /** Where the daemon's output goes (default: daemon.log in the state dir). */
+  logPath?: string;
+  /** More `weft daemon` arguments. */
+  extraArgs?: string[];
 }
 
 function socketUp(path: string): Promise<boolean> {
@@ -46,7 +50,7 @@ export class WeftDaemon {
 
   constructor(readonly opts: WeftDaemonOptions) {
     this.stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'weft-state-'));
-    this.logPath = join(this.stateDir, 'daemon.log');
+    this.logPath = opts.logPath ?? join(this.stateDir, 'daemon.log');
   }
 
   async start(): Promise<void> {
@@ -57,7 +61,7 @@ export class WeftDaemon {
       ...(this.opts.host ? ['--host', this.opts.host] : []),
       ...(this.opts.leaseTtl !== undefined ? ['--lease-ttl', String(this.opts.leaseTtl)] : []),
       '--dns-upstream', this.opts.dnsUpstream ?? '198.18.0.53',
-      '--docker-socket', this.opts.dockerSocket ?? join(this.stateDir, 'no-docker.sock')];
+      '--docker-socket', this.opts.dockerSocket ?? join(this.stateDir, 'no-docker.sock'), ...(this.opts.extraArgs ?? [])];
     const log = openSync(this.logPath, 'a');
     this.#child = spawn('nsenter', args, { stdio: ['ignore', log, log] });
     closeSync(log);

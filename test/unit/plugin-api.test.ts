@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller } from '../../src/cnm/controller.js';
 import type { NetworkDriver } from '../../src/cnm/driver.js';
-import type { NetworkRecord } from '../../src/cnm/model.js';
+import { type NetworkRecord, linkName } from '../../src/cnm/model.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 import { PluginServer } from '../../src/plugin/server.js';
 
@@ -74,7 +74,7 @@ test('Activate and capabilities answer with non-empty JSON', async () => {
   assert.equal(a.status, 200);
   assert.deepEqual(a.json, { Implements: ['NetworkDriver', 'IpamDriver'] });
   assert.deepEqual((await call('/NetworkDriver.GetCapabilities', '')).json, { Scope: 'local', ConnectivityScope: 'local' });
-  assert.deepEqual((await call('/IpamDriver.GetCapabilities', '')).json, { RequiresMACAddress: false, RequiresRequestReplay: false });
+  assert.deepEqual((await call('/IpamDriver.GetCapabilities', '')).json, { RequiresMACAddress: true, RequiresRequestReplay: false });
   const spaces = await call('/IpamDriver.GetDefaultAddressSpaces', '');
   assert.ok(spaces.json.LocalDefaultAddressSpace);
 });
@@ -109,7 +109,7 @@ test('network create, container run and stop, network rm: the sequence dockerd s
   assert.match(iface.MacAddress!, /^02:42:c6:13:28:02$/);
   const join = await call('/NetworkDriver.Join', JSON.stringify({ NetworkID: NID, EndpointID: EID, SandboxKey: '/var/run/docker/netns/abc', Options: null }));
   assert.equal(join.status, 200);
-  assert.deepEqual(join.json.InterfaceName, { SrcName: `wfc${EID.slice(0, 12)}`, DstPrefix: 'eth' });
+  assert.deepEqual(join.json.InterfaceName, { SrcName: linkName('container', '', EID), DstPrefix: 'eth' });
   assert.equal(join.json.Gateway, '198.19.40.1', 'Gateway is a bare IP');
   assert.equal(join.json.DisableGatewayService, true);
   assert.equal((await call('/NetworkDriver.ProgramExternalConnectivity', JSON.stringify({ NetworkID: NID, EndpointID: EID, Options: {} }))).status, 200);

@@ -7,6 +7,8 @@ import { newFacts } from '../../src/trace/facts.js';
 import { FilterSyntaxError, matchFilter, parseFilter } from '../../src/trace/filter.js';
 import { FollowMatcher } from '../../src/trace/follow.js';
 import { summarize } from '../../src/trace/print.js';
+import { LLC_OTHER, LLC_STP, llcPayload } from '../../src/wire/llc.js';
+import { ieee80211Payload, radiotapHasFcs, radiotapLength } from '../../src/wire/ieee80211.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const ipv4 = (proto: number, len: number, src = 'c6120001', dst = 'c6120002', id = '1234') =>
@@ -54,7 +56,12 @@ describe('trace filter expressions', () => {
   it('points at the column of a bad expression', () => {
     const bad: [string, number, RegExp][] = [
       ['host 1.2.3.4 and (port', 23, /port number/],
-      ['tcp port 80', 5, /expected 'and' or 'or'/],
+      ['tcp foo', 5, /expected 'and' or 'or'/],
+      ['tcp[13', 7, /expected '\]'/],
+      ['tcp[13] & 2', 12, /expected a comparison/],
+      ['ip[8:3] < 5', 6, /load size/],
+      ['net 10.0.0.0 mask 255.0.255.0', 19, /contiguous netmask/],
+      ['vlan 5000', 6, /VLAN ID/],
       ['host nothere', 6, /not an IPv4/],
       ['(icmp', 6, /missing '\)'/],
       ['icmp )', 6, /unexpected '\)'/],
@@ -107,15 +114,15 @@ describe('trace filter expressions', () => {
 describe('trace printing', () => {
   it('summarises every layer, VXLAN recursively, DNS by question', () => {
     assert.equal(summarize(facts('vxlan')),
-      '02:00:00:00:00:01 > 02:00:00:00:00:02, IP 198.18.0.1.40000 > 198.18.0.2.4789: VXLAN vni 42: 0a:00:00:00:00:01 > 0a:00:00:00:00:02, IP 198.19.0.1 > 198.19.0.2: ICMP echo request, id 7, seq 1, length 8');
-    assert.match(summarize(facts('dns')), /IP 198\.18\.0\.1\.50000 > 198\.18\.0\.2\.53: DNS 4660\+ A\? example\.com\. \(29\)$/);
+      '02:00:00:00:00:01 > 02:00:00:00:00:02, IP 198.18.0.1.40000 > 198.18.0.2.4789: VXLAN, flags [I] (0x08), vni 42: 0a:00:00:00:00:01 > 0a:00:00:00:00:02, IP 198.19.0.1 > 198.19.0.2: ICMP echo request, id 7, seq 1, length 8');
+    assert.match(summarize(facts('dns')), /IP 198\.18\.0\.1\.50000 > 198\.18\.0\.2\.53: 4660\+ A\? example\.com\. \(29\)$/);
     assert.match(summarize(facts('arp')), /ARP, Request who-has 198\.18\.0\.2 tell 198\.18\.0\.1/);
-    assert.match(summarize(facts('tcp')), /TCP \[S\] seq 1, win 29200, length 0$/);
+    assert.match(summarize(facts('tcp')), /Flags \[S\], seq 1, win 29200, length 0$/);
   });
 
   it('never throws on truncated or random frames', () => {
     const f = newFacts();
-    fc.assert(fc.property(fc.constantFrom(...Object.values(FRAMES)), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }), fc.constantFrom(1, 101, 113, 276),
+    fc.assert(fc.property(fc.constantFrom(...Object.values(FRAMES)), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }), fc.constantFrom(0, 1, 9, 101, 105, 108, 113, 127, 147, 276),
       (frame, cut, flips, lt) => {
         const b = Buffer.from(frame);
         for (const [at, v] of flips) b[at % b.length] = v;
@@ -169,5 +176,32 @@ describe('trace follow matcher', () => {
     assert.equal(m.done, true);
     assert.deepEqual(m.report().map((r) => r.delivered), [true]);
     assert.equal(new FollowMatcher(['a', 'b']).done, false);
+  });
+});
+
+describe('link-layer decoders (LLC, 802.11, radiotap)', () => {
+  it('stay inside the bytes they are given, whatever the bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(40), (bytes, start) => {
+      const o = Math.min(start, bytes.length);
+      const end = bytes.length;
+      const l = llcPayload(bytes, o, end);
+      assert.ok(l === LLC_OTHER || l === LLC_STP || (l >= o + 8 && l <= end));
+      const w = ieee80211Payload(bytes, o, end);
+      assert.ok(w === -1 || (w > o && w <= end));
+      const r = radiotapLength(bytes, o, end);
+      assert.ok(r === -1 || (r >= 8 && o + r <= end));
+      radiotapHasFcs(bytes, o, end);
+    }), { numRuns: 5000 });
+  });
+
+  it('find the EtherType behind SNAP and 802.11 data headers', () => {
+    const snap = Uint8Array.from([0xaa, 0xaa, 3, 0, 0, 0, 0x08, 0x00, 0x45]);
+    assert.equal(llcPayload(snap, 0, snap.length), 8);
+    assert.equal(llcPayload(Uint8Array.from([0x42, 0x42, 3]), 0, 3), LLC_STP);
+    const qos4addr = Uint8Array.from([0x88, 0x03, ...new Array<number>(30).fill(0), ...snap]);
+    assert.equal(ieee80211Payload(qos4addr, 0, qos4addr.length), 32 + 8);
+    const rt = Uint8Array.from([0, 0, 9, 0, 0x02, 0, 0, 0, 0x10]);
+    assert.equal(radiotapLength(rt, 0, rt.length), 9);
+    assert.equal(radiotapHasFcs(rt, 0, rt.length), true);
   });
 });

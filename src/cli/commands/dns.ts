@@ -11,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../errors.js';
 import { DnsService, FileDnsRecords, InvalidRecordError, MemoryDnsRecords, normalizeRecord, parseHostPort, parseHostsFile, type NameRecord } from '../../dns/index.js';
 import { commonFlags, intArg } from '../args.js';
+import { parseFlags } from '../flags.js';
+import { flagsOf } from '../verbs.js';
 
 export const summary = 'embedded DNS: serve names per network, manage records (serve|add|rm|ls)';
 
@@ -22,23 +24,14 @@ interface Parsed {
   bools: Set<string>;
 }
 
-const BOOL_FLAGS = new Set(['--ptr', '--no-tcp', '--ndots-local']);
-const MULTI_FLAGS = new Set(['--upstream', '--allow', '--network', '--txt']);
-
 function parse(rest: string[], allowed: string[]): Parsed {
   const p: Parsed = { single: new Map(), multi: new Map(), bools: new Set() };
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    if (!allowed.includes(flag)) throw new InvalidArgumentError(`unknown argument ${JSON.stringify(a)}`);
-    if (BOOL_FLAGS.has(flag)) {
-      p.bools.add(flag);
-      continue;
-    }
-    const v = inline ?? rest[++i];
-    if (v === undefined) throw new InvalidArgumentError(`${flag} needs a value`);
-    if (MULTI_FLAGS.has(flag)) p.multi.set(flag, [...(p.multi.get(flag) ?? []), v]);
-    else p.single.set(flag, v);
+  const parsed = parseFlags(flagsOf('dns').filter((f) => allowed.includes(f.name)), rest);
+  if (parsed.positionals.length) throw new InvalidArgumentError(`unknown argument ${JSON.stringify(parsed.positionals[0])}`);
+  for (const [k, v] of parsed.values) {
+    if (Array.isArray(v)) p.multi.set(`--${k}`, v);
+    else if (typeof v === 'string') p.single.set(`--${k}`, v);
+    else p.bools.add(`--${k}`);
   }
   return p;
 }

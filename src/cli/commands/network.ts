@@ -1,17 +1,19 @@
 /**
- * `weft network ls|inspect [ID|prefix] [--json] [--state-dir DIR] [--store URL]`.
+ * `weft network ls|inspect [ID|prefix] [--json] [--state-dir DIR] [--store URL]`;
+ * `weft network rm ID [--dry-run] [--socket PATH]` (operator repair, cli/repair.ts).
  * With a shared (etcd) store, inspect also takes a Docker network ID from any
  * host or a `weft.network` name, and lists the hosts taking part: Docker
  * members (`netids/`), hosts with endpoints, and whether each is live.
  */
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { EndpointRecord, NetworkRecord } from '../../cnm/model.js';
-import { isEncrypted, names } from '../../cnm/model.js';
+import { bridgeOf, isEncrypted, names } from '../../cnm/model.js';
 import { commonFlags } from '../args.js';
 import { readEndpoints, readNetworks, readState, stateArgs } from '../state.js';
+import { removeNetwork, repairArgs } from '../repair.js';
 import { RING_KEY, parseRing, ringStatus } from '../../control/overlay-security.js';
 
-export const summary = 'list and inspect the networks weft manages: ls, inspect ID';
+export const summary = 'list and inspect the networks weft manages: ls, inspect ID; remove one Docker forgot: rm ID [--dry-run]';
 
 function row(n: NetworkRecord, eps: EndpointRecord[]): string {
   const subnets = [...n.ipv4, ...n.ipv6Subnets].map((s) => s.pool).join(',') || '-';
@@ -22,16 +24,18 @@ function row(n: NetworkRecord, eps: EndpointRecord[]): string {
 export function inspectJson(n: NetworkRecord, eps: EndpointRecord[]): Record<string, unknown> {
   return {
     ...n,
-    kernel: n.mode === 'overlay' ? { netns: names.overlayNetns(n.id), bridge: 'br0', vxlan: 'vxlan0' } : n.mode === 'bridge' ? { bridge: names.bridge(n.id) } : { parent: n.parent },
+    kernel: n.mode === 'overlay' ? { netns: names.overlayNetns(n.id), bridge: 'br0', vxlan: 'vxlan0' } : n.mode === 'bridge' ? { bridge: bridgeOf(n) } : { parent: n.parent },
     hosts: [...new Set(eps.map((e) => e.host ?? 'local'))],
     endpoints: eps,
   };
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { json, rest: r1 } = commonFlags(args);
-  const s = stateArgs(r1);
+  const { json, rest: r0 } = commonFlags(args);
+  const r = repairArgs(r0);
+  const s = stateArgs(r.rest);
   const [verb = 'ls', target] = s.rest;
+  if (verb === 'rm') return removeNetwork(s, r, target, json);
   const networks = await readNetworks(s);
   const endpoints = await readEndpoints(s);
   const of = (n: NetworkRecord) => endpoints.filter((e) => e.networkId === n.id);

@@ -9,6 +9,8 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { EndpointRecord } from '../../cnm/model.js';
 import type { HostRecord } from '../../control/peer-table.js';
 import { commonFlags } from '../args.js';
+import { parseFlags, str } from '../flags.js';
+import { flagsOf } from '../verbs.js';
 import { readState, stateArgs } from '../state.js';
 
 export const summary = 'hosts and endpoints known to the shared (etcd) store: ls';
@@ -36,11 +38,9 @@ export async function run(args: string[]): Promise<number> {
   const s = stateArgs(r1);
   const [verb = 'ls', ...more] = s.rest;
   if (verb !== 'ls' && verb !== 'list') throw new InvalidArgumentError(`unknown peers verb '${verb}' (ls)`);
-  let network: string | undefined;
-  for (let i = 0; i < more.length; i++) {
-    if (more[i] === '--network') network = more[++i];
-    else throw new InvalidArgumentError(`unknown argument ${JSON.stringify(more[i])}`);
-  }
+  const p = parseFlags(flagsOf('peers'), more);
+  if (p.positionals.length) throw new InvalidArgumentError(`unknown argument ${JSON.stringify(p.positionals[0])}`);
+  const network = str(p, 'network');
   if (!s.store.startsWith('etcd')) throw new InvalidArgumentError('peers need a shared store: --store etcd://HOST:PORT (or WEFT_STORE)');
   const [hosts, eps] = await Promise.all([readState(s, 'hosts/'), readState(s, 'endpoints/')]);
   const view = peersView(

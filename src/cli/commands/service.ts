@@ -6,37 +6,41 @@
  * weft service ls [--json]
  * common: [--netns NS] [--mesh-backend ipvs|nft] [--host-index N] [--peer N=ADDR]... [--state-dir DIR]
  *
- * Persistence is deliberately simple for now: each invocation loads
+ * Persistence is deliberately simple for now: each changing invocation loads
  * <state-dir>/mesh-<netns|host>.json, opens an in-process Mesh on it (which
  * reconciles the kernel), applies the change and saves the file (temp +
- * fsync + rename). The daemon will own this state later.
+ * fsync + rename). `ls` only reads the file: it changes neither the kernel
+ * nor the file. The daemon will own this state later.
  */
+
+function printServices(backend: string, hostIndex: number, services: MeshService[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ backend, hostIndex, services }, null, 1)}\n`);
+    return;
+  }
+  process.stdout.write(`mesh backend: ${backend}\n`);
+  for (const s of services) {
+    const bs = s.backends.map((b) => (b.weight === 1 ? b.address : `${b.address}@${b.weight}`)).join(',') || '-';
+    process.stdout.write(`${s.name}\t${s.network}\t${s.ports.map(formatPublish).join(',')}\t${s.mode}\t${s.scheduler}\t${bs}\n`);
+  }
+}
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
-import { Mesh, type MeshBackendAddr, type MeshPeer, type ServiceSpec, formatPublish, loadMeshState, parsePublish, validateBackend, validateService } from '../../dataplane/mesh.js';
+import { Mesh, type MeshBackendAddr, type MeshPeer, type MeshService, type ServiceSpec, formatPublish, loadMeshState, parsePublish, validateBackend, validateService } from '../../dataplane/mesh.js';
 import { commonFlags, intArg } from '../args.js';
+import { parseFlags } from '../flags.js';
+import { flagsOf } from '../verbs.js';
 
 export const summary = 'ingress routing mesh: published service ports balanced over backends (create|add|rm|ls)';
 
 const DEFAULT_STATE_DIR = '/var/lib/weft';
-const MULTI = new Set(['--publish', '--backend', '--peer']);
-const SINGLE = new Set(['--network', '--vip', '--mode', '--scheduler', '--mesh-backend', '--host-index', '--state-dir']);
 
 function parse(rest: string[]): { positional: string[]; single: Map<string, string>; multi: Map<string, string[]> } {
-  const out = { positional: [] as string[], single: new Map<string, string>(), multi: new Map<string, string[]>() };
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (!a.startsWith('--')) {
-      out.positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    if (!MULTI.has(flag) && !SINGLE.has(flag)) throw new InvalidArgumentError(`unknown argument ${JSON.stringify(a)}`);
-    const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
-    if (v === undefined) throw new InvalidArgumentError(`${flag} needs a value`);
-    if (MULTI.has(flag)) out.multi.set(flag, [...(out.multi.get(flag) ?? []), v]);
-    else out.single.set(flag, v);
+  const p = parseFlags(flagsOf('service'), rest);
+  const out = { positional: p.positionals, single: new Map<string, string>(), multi: new Map<string, string[]>() };
+  for (const [k, v] of p.values) {
+    if (Array.isArray(v)) out.multi.set(`--${k}`, v);
+    else if (typeof v === 'string') out.single.set(`--${k}`, v);
   }
   return out;
 }
@@ -69,6 +73,10 @@ export async function run(args: string[]): Promise<number> {
   const backend = (backendFlag as 'ipvs' | 'nft' | undefined) ?? saved?.backend ?? 'auto';
   const peers = p.multi.get('--peer')?.map(parsePeer);
   const hostIndex = p.single.has('--host-index') ? intArg('--host-index', p.single.get('--host-index'), 0, 63) : undefined;
+  if (verb === 'ls') {
+    printServices(saved?.backend ?? backendFlag ?? 'none', saved?.hostIndex ?? 0, saved?.services ?? [], json);
+    return 0;
+  }
   // Every argument is checked before the mesh is opened: bad input touches neither the kernel nor the state file.
   let spec: ServiceSpec | undefined;
   if (verb === 'create') {
@@ -105,19 +113,6 @@ export async function run(args: string[]): Promise<number> {
         if (backends) for (const b of backends) await mesh.removeBackend(name!, b.address);
         else await mesh.removeService(name!);
         break;
-      case 'ls': {
-        const services = mesh.services();
-        if (json) {
-          process.stdout.write(`${JSON.stringify({ backend: mesh.backend, hostIndex: mesh.hostIndex, services }, null, 1)}\n`);
-        } else {
-          process.stdout.write(`mesh backend: ${mesh.backend}\n`);
-          for (const s of services) {
-            const bs = s.backends.map((b) => (b.weight === 1 ? b.address : `${b.address}@${b.weight}`)).join(',') || '-';
-            process.stdout.write(`${s.name}\t${s.network}\t${s.ports.map(formatPublish).join(',')}\t${s.mode}\t${s.scheduler}\t${bs}\n`);
-          }
-        }
-        break;
-      }
     }
   } finally {
     mesh.close();

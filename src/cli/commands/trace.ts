@@ -1,13 +1,12 @@
 /**
  * weft trace: read, capture, count and follow packets.
  *
- *   weft trace read FILE [FILTER] [--json] [-v] [-c N]
+ *   weft trace read FILE [FILTER] [--json] [-v] [-c N] [-w OUT.pcapng]
  *   weft trace stats FILE [FILTER] [--json] [--top N]
  *   weft trace capture -i IFACE [--netns NS] [FILTER] [-w FILE] [-c N] [--duration S] [--json] [-v]
  *   weft trace follow --hop NAME=NETNS:IFACE ... [FILTER] [--duration S] [-c N] [--json]
  *
- * FILTER: host, net, port, proto, vni, inner, and/or/not, parentheses
- * (src/trace/filter.ts). Exit codes: 0 ok, 1 unreadable or corrupt file,
+ * FILTER: tcpdump's filter language plus vni and inner (src/trace/filter.ts). Exit codes: 0 ok, 1 unreadable or corrupt file,
  * 2 bad arguments or filter, 3 file truncated (packets before it printed).
  */
 import { InvalidArgumentError, WeftError } from '../../errors.js';
@@ -123,10 +122,15 @@ async function read(args: string[]): Promise<number> {
   if (!file) throw new InvalidArgumentError('trace read needs a FILE');
   const filter = parseFilter(p.filterText);
   const count = one(p, '-c');
+  const writePath = one(p, '-w');
   const out = new LineWriter(process.stdout, 1 << 20, true);
+  const sink = writePath ? new FileSink(writePath) : undefined;
+  const writer = sink ? new PcapngWriter(sink.write, { application: 'weft trace read' }) : undefined;
   try {
-    await printFile(file, format(p), out, { filter, warning: warn, ...(count ? { count: intArg('-c', count, 1, 2 ** 31) } : {}) });
+    await printFile(file, format(p), out, { filter, warning: warn, ...(writer ? { writer } : {}), ...(count ? { count: intArg('-c', count, 1, 2 ** 31) } : {}) });
   } finally {
+    writer?.flush();
+    sink?.close();
     await out.flush();
   }
   return 0;

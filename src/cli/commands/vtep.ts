@@ -1,51 +1,34 @@
 /**
- * weft vtep run: see USAGE. Runs a userspace VTEP until SIGINT/SIGTERM,
+ * weft vtep run: options in src/cli/verbs.ts (weft vtep --help). Runs a userspace VTEP until SIGINT/SIGTERM,
  * then removes its TAP and prints its counters (JSON with --json).
  *
  * `--peer ADDR` is a head-end replication entry, like the kernel's
  * `bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst ADDR`: datagrams from
  * ADDR are admitted and broadcast, multicast and unknown-unicast frames are
  * copied to it. `--bum drop` keeps the admission and stops the copies.
+ *
+ * --workers N: data-path threads (default one per CPU, at most 4); with 2+
+ * the TAP is multi-queue and every worker has its own SO_REUSEPORT socket.
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { UserspaceVtep, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
+import { MAX_WORKERS, UserspaceVtep, defaultWorkers, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
+import { registerVtepMetrics } from '../../dataplane/vtep-metrics.js';
 import { commonFlags, intArg } from '../args.js';
+import { helpText, parseFlags, str } from '../flags.js';
+import { flagsOf, verb } from '../verbs.js';
 
 export const summary = 'userspace VXLAN endpoint on a TAP device (run)';
 
-export const USAGE = `usage: weft vtep run --tap NAME --vni N --local ADDR [options]   (--netns NS, --json: as every verb)
-  --peer ADDR            a remote VTEP: admit its datagrams and flood broadcast, multicast and
-                         unknown unicast to it (head-end replication, like
-                         'bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst ADDR'); repeatable
-  --fdb MAC=ADDR         a static entry: frames for MAC go to ADDR only (ADDR is admitted); repeatable
-  --bum drop|replicate   flood to the peers (replicate, the default with --peer) or not (drop:
-                         unicast to --fdb entries only, as Docker's overlay)
-  --accept-unknown-peers admit datagrams from any address
-  --proxy IP=MAC         answer ARP/NDP for IP on the TAP with MAC; repeatable
-  --address CIDR         address for the TAP      --mtu N   overlay MTU (default 1450)
-  --mac MAC              the TAP's MAC            --port N  VXLAN UDP port (default 4789)`;
-
-const SINGLE = new Set(['--tap', '--vni', '--local', '--address', '--mtu', '--mac', '--port', '--bum']);
-const MULTI = new Set(['--peer', '--fdb', '--proxy']);
-const BOOL = new Set(['--accept-unknown-peers']);
-
 export function parseRunArgs(rest: string[], netns: string | undefined): UserspaceVtepOptions {
+  const p = parseFlags(flagsOf('vtep'), rest);
+  if (p.positionals.length) throw new InvalidArgumentError(`unknown argument ${JSON.stringify(p.positionals[0])}`);
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>();
   const bools = new Set<string>();
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    if (BOOL.has(flag)) {
-      bools.add(flag);
-      continue;
-    }
-    if (!SINGLE.has(flag) && !MULTI.has(flag)) throw new InvalidArgumentError(`unknown argument ${JSON.stringify(a)}`);
-    const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
-    if (v === undefined) throw new InvalidArgumentError(`${flag} needs a value`);
-    if (MULTI.has(flag)) multi.set(flag, [...(multi.get(flag) ?? []), v]);
-    else single.set(flag, v);
+  for (const [k, v] of p.values) {
+    if (Array.isArray(v)) multi.set(`--${k}`, v);
+    else if (typeof v === 'string') single.set(`--${k}`, v);
+    else bools.add(`--${k}`);
   }
   const tap = single.get('--tap');
   const local = single.get('--local');
@@ -66,6 +49,7 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
       return { mac, remote };
     }),
     acceptUnknownPeers: bools.has('--accept-unknown-peers'),
+    workers: single.has('--workers') ? intArg('--workers', single.get('--workers'), 1, MAX_WORKERS) : defaultWorkers(),
   };
   if (netns !== undefined) opts.netns = netns;
   if (single.has('--address')) opts.address = single.get('--address')!;
@@ -84,20 +68,32 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
 export async function run(args: string[]): Promise<number> {
   const { netns, json, rest } = commonFlags(args);
   if (rest[0] === undefined || rest[0] === 'help' || rest[0] === '--help' || rest[1] === '--help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(helpText(verb('vtep')!));
     return rest[0] === undefined ? 2 : 0;
   }
-  if (rest[0] !== 'run') throw new InvalidArgumentError(USAGE.split('\n')[0]!);
+  if (rest[0] !== 'run') throw new InvalidArgumentError('usage: weft vtep run --tap NAME --vni N --local ADDR [options] (weft vtep --help)');
   const opts = parseRunArgs(rest.slice(1), netns);
+  const metricsAt = str(parseFlags(flagsOf('vtep'), rest.slice(1)), 'metrics');
   const vtep = await UserspaceVtep.open(opts);
-  if (!json) process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}; Ctrl-C to stop\n`);
+  let control: { close(): Promise<void> } | undefined;
+  if (metricsAt !== undefined) {
+    registerVtepMetrics(() => vtep.stats().counters);
+    const { ControlServer, parseListenAddress } = await import('../../daemon/control.js');
+    control = await ControlServer.listen([parseListenAddress(metricsAt)], {
+      beforeScrape: async () => undefined,
+      health: async () => ({ ok: true }),
+      status: async () => vtep.stats(),
+    });
+  }
+  if (!json) process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}, ${vtep.workers} worker(s); Ctrl-C to stop\n`);
   const signal = await new Promise<string>((resolve) => {
     const stop = (s: string) => resolve(s);
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  await control?.close();
   const stats = vtep.stats();
-  vtep.close();
+  await vtep.close();
   if (json) process.stdout.write(`${JSON.stringify({ signal, ...stats })}\n`);
   else {
     const nonzero = Object.entries(stats.counters).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`);

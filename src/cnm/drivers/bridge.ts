@@ -4,7 +4,7 @@
  * gives no gateway route; masquerade (opt-in) NATs traffic leaving the host.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError, bridgeOf, ownsLinkName, portOf } from '../model.js';
 import { ensureMasquerade, removeMasquerade } from './nat.js';
 import { ensureLink } from '../../dataplane/ensure.js';
 import { ensureAddresses, linksWithPrefix, removeLink, withRtnl } from './links.js';
@@ -12,6 +12,8 @@ import { ensureAddresses, linksWithPrefix, removeLink, withRtnl } from './links.
 
 export class BridgeDriver implements NetworkDriver {
   readonly mode = 'bridge' as const;
+  /** `instance`: whose links the orphan sweep may remove (model.ts ownsLinkName). */
+  constructor(private readonly options: { instance?: string } = {}) {}
 
   validate(n: NetworkRecord): void {
     if (n.ipv4.length === 0 && n.ipv6Subnets.length === 0) throw new NetworkOptionError('a bridge network needs at least one subnet (use --ipam-driver weft or --subnet)');
@@ -19,24 +21,24 @@ export class BridgeDriver implements NetworkDriver {
 
   async ensureNetwork(n: NetworkRecord): Promise<void> {
     await withRtnl(undefined, async (rtnl) => {
-      const br = names.bridge(n.id);
+      const br = bridgeOf(n);
       await ensureLink(rtnl, { name: br, kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
       await ensureAddresses(rtnl, br, [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
     });
-    if (n.masquerade && !n.internal) await ensureMasquerade(n, names.bridge(n.id));
+    if (n.masquerade && !n.internal) await ensureMasquerade(n, bridgeOf(n));
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
     if (n.masquerade) await removeMasquerade(n);
-    await withRtnl(undefined, (rtnl) => removeLink(rtnl, names.bridge(n.id)));
+    await withRtnl(undefined, (rtnl) => removeLink(rtnl, bridgeOf(n)));
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     await withRtnl(undefined, async (rtnl) => {
-      const port = names.port(ep.id);
+      const port = portOf(ep);
       if (!(await rtnl.link(port)) && ep.sandboxKey) return; // joined and gone with its sandbox
       await ensureLink(rtnl, {
-        name: port, kind: 'veth', mtu: n.mtu, up: true, master: names.bridge(n.id),
+        name: port, kind: 'veth', mtu: n.mtu, up: true, master: bridgeOf(n),
         veth: { peer: { name: ep.srcName, mtu: n.mtu, address: ep.mac } },
       });
     });
@@ -44,24 +46,25 @@ export class BridgeDriver implements NetworkDriver {
 
   async removeEndpoint(_n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     await withRtnl(undefined, async (rtnl) => {
-      await removeLink(rtnl, names.port(ep.id));
+      await removeLink(rtnl, portOf(ep));
       await removeLink(rtnl, ep.srcName);
     });
   }
 
-  joinInfo(n: NetworkRecord): JoinInfo {
-    return gatewayJoinInfo(n);
+  joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
+    return gatewayJoinInfo(n, ep);
   }
 
   async sweepOrphans(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]> {
     const keep = new Set([
-      ...networks.filter((n) => n.mode === 'bridge').map((n) => names.bridge(n.id)),
-      ...endpoints.flatMap((e) => [names.port(e.id), e.srcName]),
+      ...networks.filter((n) => n.mode === 'bridge').map((n) => bridgeOf(n)),
+      ...endpoints.flatMap((e) => [portOf(e), e.srcName]),
     ]);
     return withRtnl(undefined, async (rtnl) => {
       const removed: string[] = [];
-      for (const l of await linksWithPrefix(rtnl, ['wf-br-', 'wfv', 'wfc', 'wfi'])) {
-        if (keep.has(l.name)) continue;
+      // Only links this instance named: another daemon's (or a foreign tool's) wf* links are never touched.
+      for (const l of await linksWithPrefix(rtnl, ['wf'])) {
+        if (keep.has(l.name) || !ownsLinkName(l.name, this.options.instance ?? '')) continue;
         await removeLink(rtnl, l.name);
         removed.push(l.name);
       }

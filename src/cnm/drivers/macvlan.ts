@@ -5,12 +5,12 @@
  * using it, only if weft created it.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError } from '../model.js';
+import { type EndpointRecord, HOST_AUX, type NetworkRecord, NetworkOptionError, macvlanHostAddress, names } from '../model.js';
 import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
 import { IFF_UP } from '../../netlink/rtnetlink/constants.js';
 import { setLink } from '../../netlink/rtnetlink/link-ops.js';
 import { ensureLink } from '../../dataplane/ensure.js';
-import { removeLink, withRtnl } from './links.js';
+import { ensureAddresses, linksWithPrefix, removeLink, withRtnl } from './links.js';
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
 
@@ -29,9 +29,27 @@ export class MacvlanDriver implements NetworkDriver {
     const vlan = vlanParent(n.parent);
     if (vlan && (vlan.id < 1 || vlan.id > 4094)) throw new NetworkOptionError(`VLAN id ${vlan.id} in parent ${n.parent} must be 1-4094`);
     if (n.macvlanMode && !MODES.includes(n.macvlanMode)) throw new NetworkOptionError(`macvlan_mode must be one of ${MODES.join(', ')}`);
+    if (macvlanHostAddress(n) && (n.macvlanMode ?? 'bridge') !== 'bridge') {
+      throw new NetworkOptionError(`--aux-address ${HOST_AUX}=… needs macvlan_mode=bridge (the host reaches containers through a sibling macvlan)`);
+    }
   }
 
   async ensureNetwork(n: NetworkRecord): Promise<Partial<NetworkRecord> | void> {
+    const changes = await this.#ensureParent(n);
+    const address = macvlanHostAddress(n);
+    if (address) {
+      // The host's leg on the network: a macvlan sibling of the containers (a
+      // parent cannot talk to its own macvlans), carrying the reserved address.
+      await withRtnl(undefined, async (rtnl) => {
+        const leg = names.macvlanHost(n.id);
+        await ensureLink(rtnl, { name: leg, kind: 'macvlan', parent: n.parent!, macvlan: { mode: 'bridge' }, up: true, ...(n.mtu ? { mtu: n.mtu } : {}) });
+        await ensureAddresses(rtnl, leg, [address]);
+      });
+    }
+    return changes;
+  }
+
+  async #ensureParent(n: NetworkRecord): Promise<Partial<NetworkRecord> | void> {
     return withRtnl(undefined, async (rtnl) => {
       const parent = n.parent!;
       const existing = await rtnl.link(parent);
@@ -48,6 +66,7 @@ export class MacvlanDriver implements NetworkDriver {
   }
 
   async removeNetwork(n: NetworkRecord, remaining: NetworkRecord[]): Promise<void> {
+    await withRtnl(undefined, (rtnl) => removeLink(rtnl, names.macvlanHost(n.id)));
     if (!n.createdParent || remaining.some((o) => o.mode === 'macvlan' && o.parent === n.parent)) return;
     await withRtnl(undefined, (rtnl) => removeLink(rtnl, n.parent!));
   }
@@ -65,11 +84,21 @@ export class MacvlanDriver implements NetworkDriver {
     await withRtnl(undefined, (rtnl) => removeLink(rtnl, ep.srcName));
   }
 
-  joinInfo(n: NetworkRecord): JoinInfo {
-    return gatewayJoinInfo(n);
+  joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
+    return gatewayJoinInfo(n, ep);
   }
 
-  async sweepOrphans(): Promise<string[]> {
-    return []; // endpoint links are swept by their wfc prefix in the bridge driver's pass
+  /** Host legs of networks gone; endpoint links are swept by their wfc prefix in the bridge driver's pass. */
+  async sweepOrphans(networks: NetworkRecord[]): Promise<string[]> {
+    const keep = new Set(networks.filter((n) => n.mode === 'macvlan').map((n) => names.macvlanHost(n.id)));
+    return withRtnl(undefined, async (rtnl) => {
+      const removed: string[] = [];
+      for (const l of await linksWithPrefix(rtnl, ['wfm'])) {
+        if (keep.has(l.name)) continue;
+        await removeLink(rtnl, l.name);
+        removed.push(l.name);
+      }
+      return removed;
+    });
   }
 }

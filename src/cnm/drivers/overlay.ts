@@ -7,15 +7,20 @@
  * neighbour entries) are programmed by the control plane through addPeer.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, isEncrypted, names } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError, isEncrypted, names, portOf } from '../model.js';
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
 import { ensureLink } from '../../dataplane/ensure.js';
+import { replaceRoute } from '../../netlink/rtnetlink/route.js';
+import { writeSysctls } from '../../io/sysctl.js';
+import type { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import { ensureAddresses, removeLink, withRtnl } from './links.js';
 
 const bare = (cidr: string | undefined) => cidr?.split('/')[0];
 const VXLAN_PORT = 4789;
+const EGRESS_INNER = 'eg0';
+const EGRESS_METRIC = 1000;
 
 export interface OverlayOptions {
   /** Underlay address VXLAN packets leave from (this host's VTEP). */
@@ -79,8 +84,33 @@ export class OverlayDriver implements NetworkDriver {
       await withRtnl(undefined, async (host) => {
         await ensureLink(host, vxlan, inner);
         await ensureLink(host, { ...vxlan, up: true, master: 'br0' }, inner);
+        if (!n.internal) await this.#ensureEgress(n, ns, host, inner);
       });
     });
+  }
+
+  /**
+   * The network's way out without a second container interface: a veth from
+   * the overlay namespace (`eg0`, its default route) to the host (`wfe…`,
+   * a route to the subnets). Neither end has an address: each end answers ARP
+   * for what it routes (proxy ARP), so no address is taken from any subnet and
+   * the gateway stays the overlay's own, on every host. The host masquerades
+   * and isolates (drivers/connectivity.ts).
+   */
+  async #ensureEgress(n: NetworkRecord, ns: string, host: Rtnl, inner: Rtnl): Promise<void> {
+    const leg = names.egress(n.id);
+    if (!(await inner.link(EGRESS_INNER))) await removeLink(host, leg); // a half left by a crash
+    await ensureLink(host, { name: leg, kind: 'veth', mtu: n.mtu, up: true, veth: { peer: { name: EGRESS_INNER, netns: ns, mtu: n.mtu } } });
+    await ensureLink(inner, { name: EGRESS_INNER, kind: 'veth', mtu: n.mtu, up: true });
+    await writeSysctls(ns, {
+      'net.ipv4.ip_forward': 1,
+      [`net.ipv4.conf.${EGRESS_INNER}.proxy_arp`]: 1,
+      [`net.ipv4.neigh.${EGRESS_INNER}.proxy_delay`]: 0,
+    });
+    await writeSysctls(undefined, { [`net.ipv4.conf.${leg}.proxy_arp`]: 1, [`net.ipv4.neigh.${leg}.proxy_delay`]: 0 });
+    await replaceRoute(inner, { dst: 'default', dev: EGRESS_INNER, scope: 'link', family: 4 });
+    // Above the connected route of an ingress leg (metric 0), which then wins for the host's own traffic.
+    for (const s of n.ipv4) await replaceRoute(host, { dst: s.pool, dev: leg, scope: 'link', metric: EGRESS_METRIC });
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
@@ -91,7 +121,7 @@ export class OverlayDriver implements NetworkDriver {
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     const ns = this.#ns(n);
     await withRtnl(ns, async (inner) => {
-      const port = names.port(ep.id);
+      const port = portOf(ep);
       if (!(await inner.link(port))) {
         if (ep.sandboxKey) return; // joined: the pair went away with its sandbox
         await withRtnl(undefined, (host) => ensureLink(host, {
@@ -112,12 +142,12 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   async removeEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    await withRtnl(this.#ns(n), (inner) => removeLink(inner, names.port(ep.id))).catch(() => undefined);
+    await withRtnl(this.#ns(n), (inner) => removeLink(inner, portOf(ep))).catch(() => undefined);
     await withRtnl(undefined, (host) => removeLink(host, ep.srcName));
   }
 
-  joinInfo(n: NetworkRecord): JoinInfo {
-    return gatewayJoinInfo(n);
+  joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
+    return gatewayJoinInfo(n, ep);
   }
 
   /**
@@ -143,8 +173,8 @@ export class OverlayDriver implements NetworkDriver {
     const mine = names.overlayNetns('', this.options.instance);
     const removed: string[] = [];
     for (const ns of listNetns()) {
-      // Only this instance's namespaces: wf-ov-<12 hex> or wf-ov-<instance>-<12 hex>.
-      if (ns.startsWith(mine) && ns.length === mine.length + 12 && !keep.has(ns)) {
+      // Only this instance's namespaces: wf-ov-<ID prefix> or wf-ov-<instance>-<ID prefix> (IDs have no '-').
+      if (ns.startsWith(mine) && /^[0-9a-zA-Z]{1,12}$/.test(ns.slice(mine.length)) && !keep.has(ns)) {
         await deleteNetns(ns, { ignoreMissing: true });
         removed.push(ns);
       }

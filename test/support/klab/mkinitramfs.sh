@@ -14,8 +14,11 @@ set -euo pipefail
 OUT=${1:?usage: mkinitramfs.sh OUT KVER}
 KVER=${2:?usage: mkinitramfs.sh OUT KVER}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-MODDIR=/lib/modules/$KVER
-[[ -d $MODDIR ]] || { echo "klab: no $MODDIR (apt-get install linux-image-amd64)" >&2; exit 1; }
+MODDIR=${KLAB_MODDIR:-/lib/modules/$KVER}
+[[ -d $MODDIR ]] || { echo "klab: no $MODDIR (run scripts/test-deps.sh)" >&2; exit 1; }
+MODBASE=${MODDIR%/lib/modules/"$KVER"}
+# An unpacked (not installed) kernel package has no modules.dep yet.
+[[ -s $MODDIR/modules.dep ]] || depmod -b "${MODBASE:-/}" "$KVER"
 for t in busybox bash kmod depmod modinfo cpio ip ipvsadm ldd; do
   command -v "$t" >/dev/null || { echo "klab: missing host program: $t" >&2; exit 1; }
 done
@@ -82,7 +85,7 @@ printf 'hosts: files dns\n' > etc/nsswitch.conf
     grep -Ev '^kernel/net/(wireless|mac80211|bluetooth|nfc|mac802154|ieee802154|rxrpc|ceph|sunrpc|rds|tipc|sctp|smc)/' || true
   for m in veth vxlan geneve macvlan macvtap ipvlan ipvtap dummy tun bonding vrf ifb nlmon wireguard \
            virtio_net net_failover failover ${EXTRA_MODULES:-}; do
-    p=$(modinfo -k "$KVER" -n "$m" 2>/dev/null) && echo "${p#"$MODDIR"/}" || echo "klab: no module $m" >&2
+    p=$(modinfo -b "${MODBASE:-/}" -k "$KVER" -n "$m" 2>/dev/null) && echo "${p#"$MODDIR"/}" || echo "klab: no module $m" >&2
   done
 } | sort -u > "$STAGE/.want"
 awk -F': *' 'NR == FNR {want[$1] = 1; next}

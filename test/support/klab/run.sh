@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # run.sh COMMAND... — run a bash command as root in a throw-away qemu VM that
-# boots the Debian kernel from /boot (the weft kernel lab), then power off.
+# boots Debian's kernel (the weft kernel lab), then power off. The kernel
+# comes from the cache scripts/test-deps.sh fills ($WEFT_KERNEL_CACHE, default
+# /var/cache/weft/kernel/<version>/{boot,lib/modules}), else from /boot.
 #
 # * The command runs in $KLAB_WORKDIR (default $PWD), shared read-write over
 #   virtio-9p and mounted at the same absolute path in the VM. WEFT_KLAB=1 is
@@ -14,11 +16,11 @@
 # KLAB_MEM (1024 MiB), KLAB_SMP (2), KLAB_ACCEL (tcg; kvm:tcg where KVM works),
 # KLAB_MODULES (comma list to modprobe first), KLAB_VERBOSE (1 = kernel log and
 # boot markers), KLAB_DIR (/tmp/weft-klab: cache and runs), KVER (newest
-# /boot/vmlinuz-* with modules), NODE (node binary to put in the initramfs).
-# Needs: qemu-system-x86 linux-image-amd64 busybox-static ipvsadm cpio kmod
-# iproute2 xz-utils (+ nftables for nft in the VM).
+# kernel with modules), NODE (node binary to put in the initramfs).
+# Needs: qemu-system-x86 busybox-static ipvsadm cpio kmod iproute2 xz-utils
+# (+ nftables for nft in the VM), and the kernel (scripts/test-deps.sh).
 set -euo pipefail
-[[ $# -ge 1 ]] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,21p' "$0" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KLAB_DIR=${KLAB_DIR:-/tmp/weft-klab}
 WORKDIR=${KLAB_WORKDIR-$PWD}
@@ -28,13 +30,18 @@ VERBOSE=${KLAB_VERBOSE:-0}
 say() { echo "klab: $*" >&2; }
 
 command -v qemu-system-x86_64 >/dev/null || { say "qemu-system-x86_64 not installed"; exit 125; }
-if [[ -z ${KVER:-} ]]; then
-  for k in $(ls -1 /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -rV); do
-    [[ -d /lib/modules/$k ]] && { KVER=$k; break; }
+# A root holding boot/vmlinuz-KVER and lib/modules/KVER: the cache first, then /.
+KROOT=; FOUND=0
+for root in $(ls -1d "${WEFT_KERNEL_CACHE:-/var/cache/weft/kernel}"/*/ 2>/dev/null | sort -rV) /; do
+  root=${root%/}
+  for k in $(ls -1 "$root"/boot/vmlinuz-* 2>/dev/null | sed 's|^.*/boot/vmlinuz-||' | sort -rV); do
+    [[ -n ${KVER:-} && $k != "$KVER" ]] && continue
+    [[ -d $root/lib/modules/$k ]] && { KVER=$k; KROOT=$root; FOUND=1; break 2; }
   done
-fi
-[[ -n ${KVER:-} ]] || { say "no /boot/vmlinuz-* with /lib/modules (apt-get install linux-image-amd64)"; exit 125; }
-BZIMAGE=/boot/vmlinuz-$KVER
+done
+[[ $FOUND == 1 ]] || { say "no kernel with modules in ${WEFT_KERNEL_CACHE:-/var/cache/weft/kernel} or /boot (run scripts/test-deps.sh)"; exit 125; }
+BZIMAGE=$KROOT/boot/vmlinuz-$KVER
+export KLAB_MODDIR=$KROOT/lib/modules/$KVER
 mkdir -p "$KLAB_DIR"
 
 # --- sweep runs whose owner is gone (their qemu, their temp dir)
@@ -48,36 +55,6 @@ for d in "$KLAB_DIR"/run-*; do
   fi
   rm -rf "$d"
 done
-
-# --- initramfs, cached per kernel + builder scripts + node binary
-NODE=${NODE:-$(command -v node || echo none)}
-node_id=none
-[[ $NODE != none ]] && node_id="$(readlink -f "$NODE") $(stat -Lc '%s %Y' "$NODE")"
-KEY=$(cat "$HERE/mkinitramfs.sh" "$HERE/init.sh" <(echo "$node_id ${EXTRA_BINS:-} ${EXTRA_MODULES:-} $(command -v nft || true)") |
-      sha256sum | cut -c1-16)
-INITRD=$KLAB_DIR/initramfs-$KVER-$KEY.cpio
-VMLINUX=$KLAB_DIR/vmlinux-$KVER
-(
-  flock 9
-  if [[ ! -s $INITRD ]]; then
-    rm -f "$KLAB_DIR"/initramfs-*.cpio
-    NODE=$NODE "$HERE/mkinitramfs.sh" "$INITRD" "$KVER"
-  fi
-  # PVH boot of the uncompressed ELF skips the in-guest decompressor (≈3 s under TCG).
-  if [[ ! -e $VMLINUX ]]; then
-    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$BZIMAGE" | head -1 | cut -d: -f1 || true)
-    [[ -n $off ]] && { tail -c +$((off + 1)) "$BZIMAGE" | xz -dcq > "$VMLINUX.tmp" 2>/dev/null || true; }
-    if [[ -s $VMLINUX.tmp && $(head -c4 "$VMLINUX.tmp" | od -An -c | tr -d ' ') == 177ELF ]]; then
-      mv "$VMLINUX.tmp" "$VMLINUX"
-    else
-      rm -f "$VMLINUX.tmp"; : > "$VMLINUX"   # empty marker: use the bzImage
-      say "could not extract an ELF vmlinux from $BZIMAGE; booting the bzImage (slower)"
-    fi
-  fi
-) 9> "$KLAB_DIR/.lock"
-KERNEL=$BZIMAGE
-[[ -s $VMLINUX ]] && KERNEL=$VMLINUX
-[[ -r $KERNEL ]] || { say "cannot read $KERNEL"; exit 125; }
 
 # --- this run
 RUN=$(mktemp -d "$KLAB_DIR/run-$$-XXXXXX")
@@ -95,6 +72,40 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM HUP
+
+# --- initramfs, cached per kernel + builder scripts + node binary
+NODE=${NODE:-$(command -v node || echo none)}
+node_id=none
+[[ $NODE != none ]] && node_id="$(readlink -f "$NODE") $(stat -Lc '%s %Y' "$NODE")"
+KEY=$(cat "$HERE/mkinitramfs.sh" "$HERE/init.sh" <(echo "$node_id ${EXTRA_BINS:-} ${EXTRA_MODULES:-} $(command -v nft || true)") |
+      sha256sum | cut -c1-16)
+INITRD=$KLAB_DIR/initramfs-$KVER-$KEY.cpio
+VMLINUX=$KLAB_DIR/vmlinux-$KVER
+(
+  flock 9
+  if [[ ! -s $INITRD ]]; then
+    # Other checkouts may use other initramfs versions right now: only day-old ones go.
+    find "$KLAB_DIR" -maxdepth 1 -name 'initramfs-*.cpio' -mmin +1440 -delete
+    NODE=$NODE "$HERE/mkinitramfs.sh" "$INITRD" "$KVER"
+  fi
+  # This run's own link to it: a cache clean-up by another run cannot pull it away mid-boot.
+  ln -f "$INITRD" "$RUN/initrd.cpio"
+  # PVH boot of the uncompressed ELF skips the in-guest decompressor (≈3 s under TCG).
+  if [[ ! -e $VMLINUX ]]; then
+    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$BZIMAGE" | head -1 | cut -d: -f1 || true)
+    [[ -n $off ]] && { tail -c +$((off + 1)) "$BZIMAGE" | xz -dcq > "$VMLINUX.tmp" 2>/dev/null || true; }
+    if [[ -s $VMLINUX.tmp && $(head -c4 "$VMLINUX.tmp" | od -An -c | tr -d ' ') == 177ELF ]]; then
+      mv "$VMLINUX.tmp" "$VMLINUX"
+    else
+      rm -f "$VMLINUX.tmp"; : > "$VMLINUX"   # empty marker: use the bzImage
+      say "could not extract an ELF vmlinux from $BZIMAGE; booting the bzImage (slower)"
+    fi
+  fi
+) 9> "$KLAB_DIR/.lock"
+KERNEL=$BZIMAGE
+[[ -s $VMLINUX ]] && KERNEL=$VMLINUX
+[[ -r $KERNEL ]] || { say "cannot read $KERNEL"; exit 125; }
+
 mkdir "$RUN/ctl"
 printf '%s\n' "$*" > "$RUN/ctl/cmd.sh"
 
@@ -123,7 +134,7 @@ T0=$(date +%s.%N)
     -nodefaults -no-user-config -display none -no-reboot -nic none \
     -chardev stdio,id=con,signal=off -serial chardev:con \
     -pidfile "$RUN/qemu.pid" -name weft-klab \
-    -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" "${SHARES[@]}" < /dev/null 2>&1
+    -kernel "$KERNEL" -initrd "$RUN/initrd.cpio" -append "$APPEND" "${SHARES[@]}" < /dev/null 2>&1
   { echo $? > "$RUN/qemu.rc"; } 2>/dev/null   # the run dir may be gone if we were killed
 } | tr -d '\r' | grep --line-buffered -avE "$FILTER" &
 wait $! || true

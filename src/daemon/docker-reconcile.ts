@@ -1,0 +1,161 @@
+/**
+ * Reconciliation with Docker's own view (docs/state.md): Docker is the
+ * authority on which networks, endpoints and addresses exist. A delete whose
+ * reply was lost (weft killed mid-call) is retried by Docker with an empty
+ * body, and Docker moves on whatever weft answers; so at start, after such a
+ * retry and periodically, weft lists Docker's networks and releases what
+ * Docker no longer has: networks (with their kernel objects and VNI),
+ * endpoints, IPAM addresses and pools. Anything younger than the grace
+ * period is left alone (Docker records a network or endpoint only after the
+ * driver call returns). Single-host (embedded) stores only: with etcd, other
+ * hosts' dockerds own part of the state.
+ */
+import type { Controller } from '../cnm/controller.js';
+import { dockerGetJson } from '../io/docker-api.js';
+import type { Logger } from './log.js';
+
+interface DockerNetwork {
+  Id: string;
+  Driver?: string;
+  IPAM?: { Driver?: string; Config?: { Subnet?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> | null }[] | null };
+  Containers?: Record<string, { EndpointID?: string; IPv4Address?: string; IPv6Address?: string }> | null;
+}
+
+export interface DockerView {
+  /** Networks of weft's network driver, by ID: their endpoint IDs. */
+  networks: Map<string, Set<string>>;
+  /** Subnets of networks using weft's IPAM driver: the addresses Docker holds in each (bare IPs). */
+  subnets: Map<string, Set<string>>;
+}
+
+const bare = (a: string | undefined) => (a ? a.split('/')[0]! : '');
+
+export async function readDockerView(socket: string, driver: string): Promise<DockerView> {
+  const list = await dockerGetJson<DockerNetwork[]>(socket, '/networks');
+  const view: DockerView = { networks: new Map(), subnets: new Map() };
+  for (const summary of list) {
+    if (summary.Driver !== driver && summary.IPAM?.Driver !== driver) continue;
+    const n = await dockerGetJson<DockerNetwork>(socket, `/networks/${encodeURIComponent(summary.Id)}`);
+    const containers = Object.values(n.Containers ?? {});
+    if (n.Driver === driver) view.networks.set(n.Id, new Set(containers.map((c) => c.EndpointID ?? '')));
+    if (n.IPAM?.Driver !== driver) continue;
+    const held = [...containers.flatMap((c) => [bare(c.IPv4Address), bare(c.IPv6Address)])];
+    for (const cfg of n.IPAM.Config ?? []) {
+      if (!cfg.Subnet) continue;
+      const set = view.subnets.get(cfg.Subnet) ?? new Set<string>();
+      for (const a of [...held, bare(cfg.Gateway), ...Object.values(cfg.AuxiliaryAddresses ?? {}).map(bare)]) if (a) set.add(a);
+      view.subnets.set(cfg.Subnet, set);
+    }
+  }
+  return view;
+}
+
+export interface DockerReconcileResult {
+  networks: string[];
+  endpoints: string[];
+  addresses: string[];
+  pools: string[];
+}
+
+const UNJOINED_GRACE_FACTOR = 5;
+const UNJOINED_GRACE_MIN_MS = 30_000;
+
+/** Releases what Docker no longer has; `graceMs` protects records still being created. */
+export async function reconcileWithDocker(c: Controller, view: DockerView, graceMs: number, now = Date.now()): Promise<DockerReconcileResult> {
+  const out: DockerReconcileResult = { networks: [], endpoints: [], addresses: [], pools: [] };
+  if (c.store.kind !== 'embedded') return out;
+  const old = (t: number | undefined, grace = graceMs) => t === undefined || now - t >= grace;
+  const unjoinedGrace = graceMs === 0 ? 0 : Math.max(graceMs * UNJOINED_GRACE_FACTOR, UNJOINED_GRACE_MIN_MS);
+  for (const n of await c.networks()) {
+    const eps = view.networks.get(n.id);
+    if (!eps) {
+      if (!old(n.created)) continue;
+      await c.forceDeleteNetwork(n.id);
+      out.networks.push(n.id);
+      continue;
+    }
+    for (const ep of await c.endpoints(n.id)) {
+      if (ep.ingress || eps.has(ep.id)) continue;
+      if (ep.sandboxKey ? !old(Math.max(ep.created ?? 0, ep.joined ?? 0)) : !old(ep.created, unjoinedGrace)) continue;
+      await c.deleteEndpoint(n.id, ep.id);
+      out.endpoints.push(ep.id);
+    }
+  }
+  for (const pool of await c.ipam.pools()) {
+    const held = view.subnets.get(pool.pool);
+    if (!held) {
+      if (!old(pool.created)) continue;
+      await c.ipam.releasePool(pool.id);
+      out.pools.push(pool.id);
+      continue;
+    }
+    const ofEndpoints = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
+    for (const [ip, claim] of await c.ipam.claims(pool.id)) {
+      if (held.has(ip) || ofEndpoints.has(ip) || claim.owner === 'gateway' || claim.owner.startsWith('ingress-') || !old(claim.t)) continue;
+      await c.ipam.releaseAddress(pool.id, ip);
+      out.addresses.push(`${pool.id}:${ip}`);
+    }
+  }
+  return out;
+}
+
+/** Runs the reconciliation at start, every `intervalMs`, and soon after Docker retried a delete. */
+export class DockerReconciler {
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #reachable: boolean | undefined;
+  #closed = false;
+
+  constructor(private readonly c: Controller, private readonly opts: { socket: string; driver: string; intervalMs: number; log: Logger }) {}
+
+  start(): Promise<void> {
+    this.#timer = setInterval(() => void this.run(), this.opts.intervalMs);
+    this.#timer.unref();
+    return this.run();
+  }
+
+  /** After a lost-reply retry: once the grace period has passed for what that call touched. */
+  soon(): void {
+    if (this.#soon || this.#closed) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      void this.run();
+    }, this.opts.intervalMs);
+    this.#soon.unref();
+  }
+
+  run(): Promise<void> {
+    this.#running = this.#running.then(() => this.#once());
+    return this.#running;
+  }
+
+  async #once(): Promise<void> {
+    if (this.#closed) return;
+    let view: DockerView;
+    try {
+      view = await readDockerView(this.opts.socket, this.opts.driver);
+    } catch (err) {
+      if (this.#reachable !== false) this.opts.log({ msg: 'cannot read Docker\'s view; reconciling with Docker paused', socket: this.opts.socket, error: (err as Error).message });
+      this.#reachable = false;
+      return;
+    }
+    if (this.#reachable === false) this.opts.log({ msg: 'Docker reachable again; reconciling with Docker', socket: this.opts.socket });
+    this.#reachable = true;
+    try {
+      const r = await reconcileWithDocker(this.c, view, this.opts.intervalMs);
+      if (r.networks.length + r.endpoints.length + r.addresses.length + r.pools.length) {
+        this.opts.log({ msg: 'released what Docker no longer has', ...r });
+      }
+    } catch (err) {
+      this.opts.log({ msg: 'reconciling with Docker failed', error: (err as Error).message });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#soon);
+    await this.#running;
+  }
+}
