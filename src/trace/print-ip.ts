@@ -88,7 +88,7 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
     case esp.IP_PROTOCOL:
       // tcpdump's ESP line: only the clear header (SPI, sequence) is readable.
       if (l.problem || l.l4Length < esp.HEADER_LENGTH) return transportProblem(t, b, l);
-      t.ascii(` ${esp.describe({ spi: u32(b, l.l4Offset), sequence: u32(b, l.l4Offset + 4) })}, length ${l.l4Length}`);
+      t.ascii(`${esp.describe({ spi: u32(b, l.l4Offset), sequence: u32(b, l.l4Offset + 4) })}, length ${l.l4Length}`);
       return;
     default:
       if (l.problem) return transportProblem(t, b, l);

@@ -27,7 +27,7 @@ describe('etcd over TLS with auth', { skip }, () => {
   const p = (f: string) => join(dir, f);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'weft-etcd-tls-'));
+    dir = mkdtempSync(join(tmpdir(), 'weft-tls-'));
     const ossl = (...a: string[]) => sh(['openssl', ...a]);
     for (const ca of ['ca', 'otherca']) {
       await ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p(`${ca}.key`), '-subj', `/CN=${ca}`, '-days', '1', '-out', p(`${ca}.crt`));
