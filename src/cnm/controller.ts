@@ -214,6 +214,12 @@ export class Controller {
     });
   }
 
+  /** Checks a request's options by CreateNetwork's rules, creating nothing (swarm's AllocateNetwork). */
+  validateNetwork(req: CreateNetworkRequest): void {
+    const n = this.#networkFromRequest(req);
+    this.#driver(n.mode).validate(n);
+  }
+
   /** Runs the driver and persists whatever it reports having created. */
   async #ensureNetwork(n: NetworkRecord): Promise<void> {
     const changes = await this.#driver(n.mode).ensureNetwork(n);

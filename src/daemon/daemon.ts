@@ -20,6 +20,7 @@ import { PeerDistributor } from '../control/peers.js';
 import type { KvStore } from '../control/store.js';
 import { InvalidArgumentError } from '../errors.js';
 import { PluginServer } from '../plugin/server.js';
+import { enableSwarm } from '../plugin/swarm.js';
 import type { Logger } from './log.js';
 import { NetworkDns, resolvConfUpstreams } from './network-dns.js';
 import { MeshControl } from './mesh-control.js';
@@ -62,6 +63,8 @@ export interface DaemonOptions {
   metrics?: ListenAddress;
   /** Seconds between reconciliations with Docker's view, also their grace period (default 60; 0: off). */
   dockerReconcile?: number;
+  /** DataScope reported to Docker: 'global' for swarm (the managed plugin), 'local' otherwise (default). */
+  dataScope?: 'local' | 'global';
 }
 
 export { DEFAULTS } from './defaults.js';
@@ -142,6 +145,9 @@ export class Daemon {
     controller.instance = opts.instance ?? '';
     controller.onBackgroundError = (err) => log({ level: 'warn', msg: 'background kernel cleanup failed', error: err.message });
     status.controller = controller;
+    if (opts.dataScope === 'global') {
+      enableSwarm(controller, { onNodeEvent: (e) => log({ msg: e.joined ? 'swarm node joined' : 'swarm node left', ...e }) });
+    }
     const t0 = Date.now();
     controller.applyHostSide = applyConnectivity;
     controller.boundPorts = boundPorts;

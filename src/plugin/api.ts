@@ -12,6 +12,7 @@ import { parsePortmap } from '../cnm/drivers/ports.js';
 import { checkNetworkOptions } from './options.js';
 import type { HttpRequest, HttpResponse } from '../io/unix-http.js';
 import { type Obj, PluginRequestError, bool, field, id, ipData, map, parseBody, str, stringMap } from './schema.js';
+import { swarmHandler } from './swarm.js';
 
 const MAC_OPTION = 'com.docker.network.endpoint.macaddress';
 export const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -181,7 +182,8 @@ export async function handle(req: HttpRequest, c: Controller): Promise<{ respons
   if (req.method !== 'POST') return { response: json(405, { Err: `${req.path} needs POST` }), code: 'EMETHOD' };
   try {
     const body = parseBody(req.body);
-    return { response: json(200, await route.handler(body, c)) };
+    const handler = swarmHandler(c, req.path) ?? route.handler;
+    return { response: json(200, await handler(body, c)) };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const code = err instanceof WeftError ? err.code : 'EINTERNAL';

@@ -223,7 +223,12 @@ class Daemon implements DockerDaemon {
       '[metrics]', '  address = ""',
       '',
     ].join('\n'));
-    this.#containerd = spawnLogged('containerd', ['--config', join(d, 'containerd.toml')], join(d, 'containerd.log'));
+    // In a lab namespace containerd runs there too: host-network containers and managed plugins
+    // (no network namespace of their own) inherit the namespace of containerd's shims.
+    const ctrdArgs = ['--config', join(d, 'containerd.toml')];
+    this.#containerd = this.#opts.netns
+      ? spawnLogged('nsenter', [`--net=/var/run/netns/${this.#opts.netns}`, 'containerd', ...ctrdArgs], join(d, 'containerd.log'))
+      : spawnLogged('containerd', ctrdArgs, join(d, 'containerd.log'));
     writePid(join(d, 'containerd.pid'), this.#containerd);
     await waitFor(() => existsSync(ctrdSock), 15_000, () => exitedOf(this.#containerd), 'containerd socket', join(d, 'containerd.log'));
 
@@ -538,4 +543,34 @@ export function sweepStaleDocker(): string[] {
     }
   }
   return removed;
+}
+
+// ------------------------------------------------------------------ swarm and managed plugins
+
+/**
+ * Installs a managed (v2) plugin from a directory holding config.json and
+ * rootfs/ (`npm run plugin` → dist/plugin) and enables it. Mount sources
+ * point into the daemon's own dirs: `docker-netns` at its exec-root's
+ * netns/, `docker-sock` at its API socket, `state` at `<dir>/plugin-state`
+ * (kept across reinstalls, as an operator's /var/lib/weft is).
+ */
+export async function installManagedPlugin(d: DockerDaemon, pluginDir: string, name: string, env: Record<string, string> = {}): Promise<void> {
+  const state = join(d.dir, 'plugin-state');
+  mkdirSync(join(d.execRoot, 'netns'), { recursive: true });
+  mkdirSync(state, { recursive: true });
+  await d.docker(['plugin', 'create', name, pluginDir], { timeoutMs: 180_000 });
+  await d.docker(['plugin', 'set', name, `docker-netns.source=${join(d.execRoot, 'netns')}`, `docker-sock.source=${d.socket}`,
+    `state.source=${state}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]);
+  await d.docker(['plugin', 'enable', name], { timeoutMs: 60_000 });
+}
+
+/** `docker swarm init --advertise-addr ADDR [extra]` on d; resolves with the worker join token. */
+export async function swarmInit(d: DockerDaemon, address: string, extra: string[] = []): Promise<string> {
+  await d.docker(['swarm', 'init', '--advertise-addr', address, ...extra]);
+  return (await d.docker(['swarm', 'join-token', '-q', 'worker'])).trim();
+}
+
+/** `docker swarm join` of d (advertising `address`) to the manager at `manager`. */
+export async function swarmJoin(d: DockerDaemon, token: string, address: string, manager: string): Promise<void> {
+  await d.docker(['swarm', 'join', '--token', token, '--advertise-addr', address, `${manager}:2377`], { timeoutMs: 60_000 });
 }
