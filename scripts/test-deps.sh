@@ -26,6 +26,8 @@ PACKAGES=(
   qemu-system-x86 busybox-static cpio xz-utils
   # data-plane peers and oracles
   ipvsadm nftables tshark tcpdump iperf3 python3-pyroute2 jq strace
+  # certificates for the etcd TLS tests (test/integration/etcd-tls.test.ts)
+  openssl
   # DNS peers and load generators
   dnsperf dnsmasq unbound bind9-dnsutils knot-dnsutils python3-dnspython
   # promtool checks the /metrics text; systemd-analyze verifies packaging/

@@ -10,12 +10,13 @@ import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
 import {
   type EndpointRecord, EndpointNotFoundError, type LinkKind, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
-  HOST_AUX, NetworkOptionError, type PortBinding, linkName, macFromAddress, macvlanHostAddress,
+  HOST_AUX, NetworkOptionError, type PortBinding, isEncrypted, linkName, macFromAddress, macvlanHostAddress,
 } from './model.js';
 import { formatCidr, overlaps, parseCidr } from './cidr.js';
 import { type PortRequest, allocatePorts } from './drivers/ports.js';
 import { sandboxExists } from '../io/netns.js';
 import { validateAddress, validateEndpointAddress, validatePool } from './validate.js';
+import { ENCRYPTED_OVERLAY_MTU } from '../dataplane/encryption-keys.js';
 
 export interface CreateNetworkRequest {
   id: string;
@@ -264,6 +265,8 @@ export class Controller {
     if (!MODES.includes(mode)) throw new NetworkOptionError(`weft.mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(o['weft.mode'])}`);
     const mtuText = o['com.docker.network.driver.mtu'] ?? o['mtu'];
     let mtu: number = DEFAULT_MTU[mode];
+    // ESP adds 26 bytes to every VXLAN datagram (docs/encryption.md).
+    if (mode === 'overlay' && isEncrypted(o)) mtu = ENCRYPTED_OVERLAY_MTU;
     if (mtuText !== undefined) {
       if (!/^\d+$/.test(mtuText) || Number(mtuText) < 68 || Number(mtuText) > 65535) {
         throw new NetworkOptionError(`com.docker.network.driver.mtu must be a number from 68 to 65535, got ${JSON.stringify(mtuText)}`);

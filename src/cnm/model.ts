@@ -106,6 +106,12 @@ export class NetworkOptionError extends WeftError {
   }
 }
 
+/** `-o encrypted` (Docker passes it as option `encrypted`, "" or "true"). */
+export function isEncrypted(options: Record<string, string>): boolean {
+  const v = options['encrypted'];
+  return v !== undefined && v !== 'false' && v !== '0';
+}
+
 /** The aux address (`--aux-address weft-host=IP`) naming the host's own address on a macvlan network. */
 export const HOST_AUX = 'weft-host';
 

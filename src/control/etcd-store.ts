@@ -1,9 +1,14 @@
 /**
  * The etcd (v3 API) store for multi-host deployments. URL forms:
  *   etcd://host:port[,host:port]        plain
- *   etcds://host:port[,…]               TLS; CA/cert/key from WEFT_ETCD_CA,
- *                                       WEFT_ETCD_CERT, WEFT_ETCD_KEY (PEM paths)
- *   etcd://user:password@host:port      auth (or WEFT_ETCD_USER / WEFT_ETCD_PASSWORD)
+ *   etcds://host:port[,…]               TLS; CA/cert/key as PEM paths from
+ *                                       EtcdConnectOptions (daemon flags) or
+ *                                       WEFT_ETCD_CA, WEFT_ETCD_CERT, WEFT_ETCD_KEY;
+ *                                       without a CA the system roots verify etcd
+ *   etcd://user@host:port               auth; the password comes from a file
+ *                                       (--etcd-password-file, WEFT_ETCD_PASSWORD_FILE)
+ *                                       or WEFT_ETCD_PASSWORD, never the URL: a
+ *                                       command line is visible to every user (ps)
  * Keys live under the prefix `weft/`. create() is an etcd transaction
  * (create revision == 0), so allocation is atomic across hosts.
  *
@@ -14,7 +19,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Lease, type Namespace } from 'etcd3';
-import { InvalidArgumentError } from '../errors.js';
+import { tlsHandshakeError } from '../io/tls-probe.js';
+import { InvalidArgumentError, WeftError } from '../errors.js';
 import { backoffMs } from './backoff.js';
 import { type KvStore, StoreUnavailableError, type WatchEvent } from './store.js';
 
@@ -24,10 +30,50 @@ const CALL_DEADLINE_MS = 2500;
 /** Watch stream reconnect delay (etcd3's default grows to 30 s, too slow to converge). */
 const WATCH_RECONNECT_MS = 500;
 
-export function parseEtcdUrl(url: string): IOptions {
-  const m = /^(etcds?):\/\/(?:([^:@/]+):([^@/]*)@)?([^/]+)\/?$/.exec(url);
-  if (!m) throw new InvalidArgumentError(`invalid etcd URL ${JSON.stringify(url)} (etcd://host:port[,host:port])`);
+/** TLS material and credentials; each falls back to its WEFT_ETCD_* variable. */
+export interface EtcdConnectOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  user?: string;
+  /** A file holding the password (first line). */
+  passwordFile?: string;
+}
+
+/** etcd refused this client: bad credentials, permissions, or TLS material. */
+export class StoreAuthError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESTOREAUTH', message, options);
+  }
+}
+
+function readPem(what: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read etcd ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function readPassword(o: EtcdConnectOptions): string | undefined {
+  const file = o.passwordFile ?? process.env.WEFT_ETCD_PASSWORD_FILE;
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').split('\n')[0]!;
+    } catch (err) {
+      throw new InvalidArgumentError(`cannot read the etcd password file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  return process.env.WEFT_ETCD_PASSWORD;
+}
+
+export function parseEtcdUrl(url: string, o: EtcdConnectOptions = {}): IOptions {
+  const m = /^(etcds?):\/\/(?:([^:@/]+)(?::([^@/]*))?@)?([^/]+)\/?$/.exec(url);
+  if (!m) throw new InvalidArgumentError(`invalid etcd URL ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))} (etcd://host:port[,host:port])`);
   const [, scheme, user, password, hostList] = m;
+  if (password !== undefined) {
+    throw new InvalidArgumentError('do not put the etcd password in the store URL (every user sees command lines through ps): use --etcd-password-file FILE, WEFT_ETCD_PASSWORD_FILE or WEFT_ETCD_PASSWORD');
+  }
   const tls = scheme === 'etcds';
   const hosts = hostList!.split(',').map((h) => {
     if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(h)) throw new InvalidArgumentError(`invalid etcd endpoint ${JSON.stringify(h)} (host:port)`);
@@ -43,14 +89,19 @@ export function parseEtcdUrl(url: string): IOptions {
     grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5000 },
     faultHandling: { watchBackoff: constantBackoff(WATCH_RECONNECT_MS) },
   };
-  const username = user ?? process.env.WEFT_ETCD_USER;
-  const pass = password ?? process.env.WEFT_ETCD_PASSWORD;
-  if (username) opts.auth = { username, password: pass ?? '' };
-  if (tls && process.env.WEFT_ETCD_CA) {
+  const username = user ?? o.user ?? process.env.WEFT_ETCD_USER;
+  if (username) opts.auth = { username, password: readPassword(o) ?? '' };
+  const ca = o.ca ?? process.env.WEFT_ETCD_CA;
+  const cert = o.cert ?? process.env.WEFT_ETCD_CERT;
+  const key = o.key ?? process.env.WEFT_ETCD_KEY;
+  if (!tls && (ca || cert || key)) throw new InvalidArgumentError('etcd TLS material given for a plain etcd:// URL: use etcds://');
+  if (!cert !== !key) throw new InvalidArgumentError('an etcd client certificate needs its key and the other way round (--etcd-cert and --etcd-key)');
+  if (tls && (ca || cert)) {
+    // grpc verifies etcd with the system roots when rootCertificate is null (a client cert alone is honoured).
     opts.credentials = {
-      rootCertificate: readFileSync(process.env.WEFT_ETCD_CA),
-      ...(process.env.WEFT_ETCD_KEY ? { privateKey: readFileSync(process.env.WEFT_ETCD_KEY) } : {}),
-      ...(process.env.WEFT_ETCD_CERT ? { certChain: readFileSync(process.env.WEFT_ETCD_CERT) } : {}),
+      rootCertificate: (ca ? readPem('CA', ca) : null) as Buffer,
+      ...(key ? { privateKey: readPem('key', key) } : {}),
+      ...(cert ? { certChain: readPem('certificate', cert) } : {}),
     };
   }
   return opts;
@@ -62,8 +113,39 @@ function constantBackoff(ms: number): { duration: number; next(): ReturnType<typ
   return b;
 }
 
+/**
+ * A failed call as the error that names its cause: refused credentials or
+ * TLS material are StoreAuthError (retrying will not help), anything else
+ * StoreUnavailableError.
+ */
+export function classifyEtcdError(err: unknown, what: string): WeftError {
+  const name = (err as Error)?.constructor?.name ?? '';
+  const msg = String((err as Error)?.message ?? err);
+  if (name === 'EtcdAuthenticationFailedError' || /authentication failed|invalid auth token|user name is empty/i.test(msg)) {
+    return new StoreAuthError(`etcd rejected the credentials during ${what}: authentication failed (check the user and --etcd-password-file)`, { cause: err });
+  }
+  if (name === 'EtcdPermissionDeniedError' || /permission denied/i.test(msg)) {
+    return new StoreAuthError(`etcd denied ${what}: the user lacks permission on the weft/ prefix`, { cause: err });
+  }
+  if (/certificate|handshake|ssl|tls|self.signed|unknown ca|bad record mac|wrong version number/i.test(msg)) {
+    return new StoreAuthError(`TLS with etcd failed during ${what}: ${msg.replace(/^\d+ \w+: /, '')}`, { cause: err });
+  }
+  return new StoreUnavailableError(`etcd unavailable during ${what}: ${msg}`, { cause: err });
+}
+
+/** An OpenSSL/Node handshake error in operator terms (which flag to look at). */
+function explainTls(why: string): string {
+  const alert = /alert ([a-z ]+?)(?::|$)/i.exec(why)?.[1];
+  if (alert && /bad certificate|certificate required|unknown ca|handshake failure/i.test(alert)) {
+    return `etcd rejected our client certificate (${alert}): give one signed by etcd's client CA with --etcd-cert/--etcd-key`;
+  }
+  if (/verify|self.signed|issuer|unknown ca/i.test(why)) return `etcd's certificate is not trusted (${why}): check --etcd-ca`;
+  if (/altnames|hostname|does not match/i.test(why)) return `etcd's certificate does not name this address (${why})`;
+  return why.split('\n')[0]!;
+}
+
 function unavailable(err: unknown, what: string): never {
-  throw new StoreUnavailableError(`etcd unavailable during ${what}: ${(err as Error)?.message ?? err}`, { cause: err });
+  throw classifyEtcdError(err, what);
 }
 
 /** What a LeasedKeys reports: lease (re)granted and keys written, or lost. */
@@ -172,18 +254,30 @@ export class EtcdStore implements KvStore {
   /** Live watches: cancelled before the client closes (etcd3 would retry them forever). */
   #watches = new Set<() => void>();
 
-  private constructor(client: Etcd3) {
+  private constructor(client: Etcd3, readonly tls: boolean) {
     this.client = client;
     this.ns = client.namespace(PREFIX);
   }
 
-  static async connect(url: string): Promise<EtcdStore> {
-    const store = new EtcdStore(new Etcd3(parseEtcdUrl(url)));
+  static async connect(url: string, o: EtcdConnectOptions = {}): Promise<EtcdStore> {
+    const options = parseEtcdUrl(url, o);
+    const store = new EtcdStore(new Etcd3(options), url.startsWith('etcds://'));
     try {
       await store.ns.get('__ping').string();
     } catch (err) {
       store.client.close();
-      unavailable(err, 'connect');
+      const e = classifyEtcdError(err, 'connect');
+      if (store.tls && e instanceof StoreUnavailableError) {
+        // grpc hides why TLS failed: repeat the handshake to name the cause.
+        const host = (options.hosts as string[])[0]!.replace(/^https:\/\//, '');
+        const port = Number(host.slice(host.lastIndexOf(':') + 1));
+        const c = options.credentials;
+        const why = await tlsHandshakeError(host.slice(0, host.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port, {
+          ...(c?.rootCertificate ? { ca: c.rootCertificate } : {}), ...(c?.certChain ? { cert: c.certChain } : {}), ...(c?.privateKey ? { key: c.privateKey } : {}),
+        });
+        if (why) throw new StoreAuthError(`TLS with etcd at ${host} failed: ${explainTls(why)}`, { cause: err });
+      }
+      throw e;
     }
     return store;
   }

@@ -88,6 +88,8 @@ export class PeerDistributor {
   readonly leaseTtl: number;
   /** Called after every flush (tests, benchmarks). */
   onFlush: ((s: FlushStats) => void) | undefined;
+  /** Called with every live host's VTEP before peers are programmed (the VXLAN admission filter). */
+  onVteps: ((vteps: string[]) => Promise<void>) | undefined;
 
   constructor(
     private readonly store: EtcdStore,
@@ -299,6 +301,10 @@ export class PeerDistributor {
     this.#fullPending = false;
     const ids = full ? [...this.#networks.keys()] : [...this.#dirty];
     this.#dirty.clear();
+    if (this.onVteps) {
+      await this.onVteps([...this.#hosts.values()].map((h) => h.address)).catch((err: unknown) =>
+        this.opts.log({ msg: 'updating the VXLAN admission filter failed; will retry', error: (err as Error).message }));
+    }
     let put = 0;
     let deleted = 0;
     let failed = false;

@@ -13,7 +13,8 @@ import { applyConnectivity } from '../cnm/drivers/connectivity.js';
 import { boundPorts } from '../io/listening.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
 // etcd3 and gRPC take seconds to load: only daemons with an etcd store load them (fast restarts after a crash).
-import type { EtcdStore } from '../control/etcd-store.js';
+import type { EtcdConnectOptions, EtcdStore } from '../control/etcd-store.js';
+import { OverlaySecurity } from '../control/overlay-security.js';
 import { GlobalController } from '../control/global-controller.js';
 import { PeerDistributor } from '../control/peers.js';
 import type { KvStore } from '../control/store.js';
@@ -52,6 +53,12 @@ export interface DaemonOptions {
   dockerSocket?: string;
   /** Ingress routing mesh backend (default auto: IPVS when the kernel has it, else nftables). */
   mesh?: 'auto' | 'ipvs' | 'nft' | 'off';
+  /** Encryption key rotation period in seconds (default 12 h). */
+  keyRotationSeconds?: number;
+  /** Accept encryption keys in a plain-text (etcd://) store. */
+  insecureStoreKeys?: boolean;
+  /** etcd TLS material and credentials (flags; the environment is the fallback). */
+  etcd?: EtcdConnectOptions;
   /** Also serve /metrics, /healthz and /status here (the control socket in the state dir is always served). */
   metrics?: ListenAddress;
   /** Seconds between reconciliations with Docker's view, also their grace period (default 60; 0: off). */
@@ -64,6 +71,7 @@ export { DEFAULTS } from './defaults.js';
 
 export class Daemon {
   private constructor(
+    readonly security: OverlaySecurity,
     readonly controller: Controller,
     readonly store: KvStore,
     private readonly server: PluginServer,
@@ -78,7 +86,7 @@ export class Daemon {
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
     if (opts.store === 'embedded' || opts.store === '') return EmbeddedStore.open(opts.stateDir);
-    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return (await import('../control/etcd-store.js')).EtcdStore.connect(opts.store);
+    if (opts.store.startsWith('etcd://') || opts.store.startsWith('etcds://')) return (await import('../control/etcd-store.js')).EtcdStore.connect(opts.store, opts.etcd);
     throw new InvalidArgumentError(`--store must be 'embedded' or etcd://host:port[,host:port], got ${JSON.stringify(opts.store)}`);
   }
 
@@ -110,7 +118,21 @@ export class Daemon {
       await store.close();
       throw err;
     }
+    const security = new OverlaySecurity(store, {
+      storeIsPrivate: store.kind !== 'etcd' || (store as EtcdStore).tls,
+      ...(opts.insecureStoreKeys ? { allowInsecureStore: true } : {}),
+      ...(opts.keyRotationSeconds ? { rotateMs: opts.keyRotationSeconds * 1000 } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.instance ? { instance: opts.instance } : {}),
+      log,
+    });
+    if (store.kind === 'etcd') {
+      // Known peers before reconciling, so a restart never empties the admission set or the SAs.
+      const hosts = [...(await store.list('hosts/')).values()].map((v) => (JSON.parse(v) as { address?: string }).address).filter((a): a is string => !!a);
+      await security.setPeers(hosts);
+    }
     const overlay = new OverlayDriver({
+      security,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
@@ -132,8 +154,9 @@ export class Daemon {
     const summary = await controller.reconcile();
     status.reconciled(summary);
     log({ level: summary.errors.length ? 'warn' : 'info', msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
+    security.start();
     const peers = controller instanceof GlobalController
-      ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log)
+      ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log, security)
       : undefined;
     const dns = opts.dns === false ? undefined : await NetworkDns.start(store, {
       host: hostName,
@@ -158,7 +181,7 @@ export class Daemon {
       controller.onLostRetry = () => reconciler!.soon();
       await reconciler.start();
     }
-    return new Daemon(controller, store, server, control, peers, dns, mesh, cancelHostSideWatch, claims, reconciler);
+    return new Daemon(security, controller, store, server, control, peers, dns, mesh, cancelHostSideWatch, claims, reconciler);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -176,13 +199,14 @@ export class Daemon {
   }
 
   /** Multi-host (etcd): register this host, then program every other host's endpoints. */
-  static async #startPeers(store: EtcdStore, controller: GlobalController, overlay: OverlayDriver, opts: DaemonOptions, hostName: string, log: Logger): Promise<PeerDistributor> {
+  static async #startPeers(store: EtcdStore, controller: GlobalController, overlay: OverlayDriver, opts: DaemonOptions, hostName: string, log: Logger, security: OverlaySecurity): Promise<PeerDistributor> {
     if (!opts.localAddress) throw new InvalidArgumentError("with an etcd store, --local ADDR (this host's underlay address) is required");
     const peers = new PeerDistributor(store, controller, overlay, {
       hostName, localAddress: opts.localAddress, log,
       ...(opts.leaseTtl !== undefined ? { leaseTtl: opts.leaseTtl } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
+    peers.onVteps = (vteps) => security.setPeers(vteps);
     await peers.start();
     log({ msg: 'peer distribution started', host: hostName, local: opts.localAddress, leaseTtl: peers.leaseTtl, hosts: peers.hosts().length });
     return peers;
@@ -196,6 +220,7 @@ export class Daemon {
     await this.mesh?.close();
     await this.dns?.close();
     await this.peers?.stop();
+    await this.security.stop();
     await this.controller.settle();
     await this.store.close();
     this.claims?.release();

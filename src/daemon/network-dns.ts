@@ -156,7 +156,7 @@ export class NetworkDns {
       try {
         const listener = await this.service.listen({
           netns: w.netns, address: w.address, port: 53,
-          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool) }],
+          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool), ingress: w.n.mode === 'overlay' ? 'br0' : names.bridge(w.n.id) }],
           ...(w.n.internal ? { upstreams: [] } : {}),
           // An overlay's namespace may have no way out (--internal, or before its egress leg exists).
           ...(w.netns ? { forwardFromHost: true } : {}),

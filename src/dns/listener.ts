@@ -28,7 +28,7 @@ import { Forwarder } from './forwarder.js';
 import type { HostPort } from './hostport.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { DnsResolver } from './resolver.js';
-import { ClientScopes, type NetworkScope, type Scope } from './scope.js';
+import { ClientScopes, type NetworkScope, type Scope, listenerIngress } from './scope.js';
 import { CACHE_HITS, CACHE_MISSES, RESPONSES_BY_RCODE, retireListener, trackListener } from './metrics.js';
 
 export interface ListenOptions {
@@ -168,9 +168,10 @@ export class DnsListener {
   /** Opens the sockets. */
   async start(): Promise<void> {
     const o = this.opts;
+    const device = listenerIngress(o.networks);
     const udp = UdpSocket.open({
       address: o.address, port: o.port ?? 53, batchSize: UDP_BATCH, slotSize: UDP_SLOT, recvBufferBytes: UDP_RCVBUF, sendBufferBytes: 4 << 20,
-      ...(o.netns === undefined ? {} : { netns: o.netns }),
+      ...(o.netns === undefined ? {} : { netns: o.netns }), ...(device ? { device } : {}),
     });
     this.#udp = udp;
     if (this.#maxQueueAgeMs > 0) udp.setTimestamps(true);
@@ -185,7 +186,7 @@ export class DnsListener {
         const server = net.createServer({ pauseOnConnect: false }, (c) => this.#onTcp(c));
         server.maxConnections = this.limits.tcpMaxConns;
         server.on('error', (err) => this.limits.log(`dns tcp ${this.address}:${this.port}: ${err.message}`));
-        await listenTcp(o.address, this.port, o.netns, server);
+        await listenTcp(o.address, this.port, o.netns, server, undefined, device);
         this.#tcp = server;
       }
     } catch (err) {

@@ -15,6 +15,26 @@ export interface NetworkScope {
   name: string;
   /** Source subnets (CIDR) of this network's clients; absent: every client. */
   clients?: string[];
+  /**
+   * The interface this network's clients reach the listener through (its
+   * bridge). A source address proves nothing, it can be spoofed from
+   * anywhere the gateway address is routed: queries that did not come in
+   * here are never seen (the listener's sockets are bound to it).
+   */
+  ingress?: string;
+}
+
+/**
+ * The interface a listener's sockets are bound to: the ingress its networks
+ * share, or undefined (no binding) when none is given. Networks with
+ * different ingresses cannot share one listener.
+ */
+export function listenerIngress(networks: (string | NetworkScope)[]): string | undefined {
+  const set = new Set(networks.map((n) => (typeof n === 'string' ? undefined : n.ingress)));
+  if (set.size > 1) throw new InvalidArgumentError(`a DNS listener's networks come in through different interfaces: ${[...set].join(', ')}`);
+  const [only] = set;
+  if (only !== undefined && !/^[^\s/\0]{1,15}$/.test(only)) throw new InvalidArgumentError(`invalid ingress interface ${JSON.stringify(only)}`);
+  return only;
 }
 
 /** The networks one class of clients sees, with its answer cache. */

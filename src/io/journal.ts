@@ -14,7 +14,7 @@
  * weft before v2 (bare JSON lines) is read once and rewritten in v2, the
  * old file kept as `<path>.v1`. See docs/state.md.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WeftError } from '../errors.js';
@@ -181,6 +181,8 @@ export class Journal {
     if (this.#fd >= 0) closeSync(this.#fd);
     this.#fd = -1;
     this.#fd = openSync(this.path, 'a', 0o600);
+    // It may hold encryption keys: private even if an older version made it wider.
+    fchmodSync(this.#fd, 0o600);
     this.#size = fstatSync(this.#fd).size;
   }
 

@@ -24,10 +24,12 @@ function open(address: string, netns?: string): number {
 }
 
 /** A listening net.Server bound to address:port inside netns. */
-export async function listenTcp(address: string, port: number, netns: string | undefined, server: net.Server, backlog = 128): Promise<void> {
+export async function listenTcp(address: string, port: number, netns: string | undefined, server: net.Server, backlog = 128, device?: string): Promise<void> {
   const fd = open(address, netns);
   try {
     native().setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    // SO_BINDTODEVICE: only connections that came in on this interface.
+    if (device) native().setsockoptBuf(fd, SOL_SOCKET, 25, Buffer.from(`${device}\0`));
     if (net.isIPv6(address)) native().setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
     native().bind(fd, sockaddrInet(address, port));
   } catch (err) {

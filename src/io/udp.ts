@@ -28,6 +28,7 @@ const SO_RCVBUF = 8;
 const SO_REUSEPORT = 15;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
+const SO_BINDTODEVICE = 25;
 /** u32[SK_MEMINFO_VARS]; index 8 is SK_MEMINFO_DROPS. */
 const SO_MEMINFO = 55;
 /** SO_TIMESTAMP (the timeval variant): an arrival time on every datagram. */
@@ -55,6 +56,8 @@ export interface UdpOpenOptions {
   port: number;
   /** Network namespace name (/var/run/netns/NAME) or absolute path. */
   netns?: string;
+  /** SO_BINDTODEVICE: only datagrams that came in on this interface are received. */
+  device?: string;
   reuseAddr?: boolean;
   reusePort?: boolean;
   /** IPv6 sockets only: refuse IPv4-mapped traffic (default false: dual-stack). */
@@ -268,6 +271,7 @@ export class UdpSocket {
       if (family === AF_INET6) n.setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6Only ? 1 : 0);
       if (opts.recvBufferBytes) setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, opts.recvBufferBytes);
       if (opts.sendBufferBytes) setBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, opts.sendBufferBytes);
+      if (opts.device) n.setsockoptBuf(fd, SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${opts.device}\0`));
       n.bind(fd, sockaddr);
     } catch (err) {
       n.close(fd);

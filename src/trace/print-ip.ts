@@ -8,6 +8,7 @@
  * (TSO) is decoded from the frame and marked, not refused as `bad-len 0`.
  */
 import { u16 } from '../wire/bytes.js';
+import * as esp from '../wire/esp.js';
 import { formatIPv6 } from '../wire/ip.js';
 import { type Facts, type Level, IP_LENGTH_BEYOND, IP_LENGTH_ZERO } from './facts.js';
 import { writeDns } from './dns-print.js';
@@ -89,6 +90,11 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
     case 58:
       if (l.problem) return transportProblem(t, b, l);
       return icmp6(t, b, l);
+    case esp.IP_PROTOCOL:
+      // tcpdump's ESP line: only the clear header (SPI, sequence) is readable.
+      if (l.problem || l.l4Length < esp.HEADER_LENGTH) return transportProblem(t, b, l);
+      t.ascii(`${esp.describe({ spi: u32(b, l.l4Offset), sequence: u32(b, l.l4Offset + 4) })}, length ${l.l4Length}`);
+      return;
     default:
       if (l.problem) return transportProblem(t, b, l);
       t.ascii(` ip-proto-${l.protocol} ${l.l4Length}`);

@@ -3,6 +3,10 @@
  * SIGINT/SIGTERM. Options come from the flag table (src/cli/verbs.ts); a
  * config file holds the same options, one `name value` per line, so a
  * systemd unit needs no long command line. Command-line flags win.
+ * The etcd settings also come from the environment (WEFT_ETCD_CA, WEFT_ETCD_CERT, WEFT_ETCD_KEY,
+ * WEFT_ETCD_USER, WEFT_ETCD_PASSWORD_FILE, WEFT_ETCD_PASSWORD; WEFT_KEY_ROTATION,
+ * WEFT_INSECURE_STORE_KEYS=1), the managed plugin's settable env; a password never
+ * comes from the URL (ps shows command lines).
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -77,6 +81,12 @@ export function parse(args: string[]): { opts: DaemonOptions; logLevel: LogLevel
   if (mesh !== undefined) o.mesh = mesh as NonNullable<DaemonOptions['mesh']>;
   const m = str(p, 'metrics');
   if (m !== undefined) o.metrics = parseListenAddress(m);
+  const etcd = { ca: str(p, 'etcd-ca'), cert: str(p, 'etcd-cert'), key: str(p, 'etcd-key'), user: str(p, 'etcd-user'), passwordFile: str(p, 'etcd-password-file') };
+  for (const [k, v] of Object.entries(etcd)) if (v !== undefined) (o.etcd ??= {})[k as keyof typeof etcd] = v;
+  // The managed plugin is configured through its settable env.
+  const rotation = str(p, 'key-rotation') ?? process.env.WEFT_KEY_ROTATION;
+  if (rotation !== undefined) o.keyRotationSeconds = intArg('--key-rotation', rotation, 10, 365 * 24 * 3600);
+  if (bool(p, 'insecure-store-keys') || process.env.WEFT_INSECURE_STORE_KEYS === '1') o.insecureStoreKeys = true;
   if (!o.socket.endsWith('.sock')) throw new InvalidArgumentError(`--socket must end in .sock (Docker derives the driver name from it), got ${o.socket}`);
   return { opts: o, logLevel: (str(p, 'log-level') ?? process.env.WEFT_LOG_LEVEL ?? 'info') as LogLevel };
 }

@@ -7,10 +7,11 @@
  */
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { EndpointRecord, NetworkRecord } from '../../cnm/model.js';
-import { bridgeOf, names } from '../../cnm/model.js';
+import { bridgeOf, isEncrypted, names } from '../../cnm/model.js';
 import { commonFlags } from '../args.js';
 import { readEndpoints, readNetworks, readState, stateArgs } from '../state.js';
 import { removeNetwork, repairArgs } from '../repair.js';
+import { RING_KEY, parseRing, ringStatus } from '../../control/overlay-security.js';
 
 export const summary = 'list and inspect the networks weft manages: ls, inspect ID; remove one Docker forgot: rm ID [--dry-run]';
 
@@ -56,6 +57,9 @@ export async function run(args: string[]): Promise<number> {
       if (matches.length === 0) throw new NotFoundError(`no weft network ${target}`);
       if (matches.length > 1) throw new InvalidArgumentError(`${target} matches ${matches.length} networks; give more of the ID`);
       const out = inspectJson(matches[0]!, of(matches[0]!));
+      // Whether traffic is encrypted, the primary key's tag and age: never key bytes.
+      const ringText = isEncrypted(matches[0]!.options) ? (await readState(s, 'encryption/')).get(RING_KEY) : undefined;
+      out.encryption = isEncrypted(matches[0]!.options) ? ringStatus(ringText ? parseRing(ringText) : undefined) : { encrypted: false };
       if (shared) {
         const live = new Set([...(await readState(s, 'hosts/')).values()].map((v) => (JSON.parse(v) as { name: string }).name));
         const mine = members.filter((m) => m.network === matches[0]!.id);

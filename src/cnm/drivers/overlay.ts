@@ -7,7 +7,7 @@
  * neighbour entries) are programmed by the control plane through addPeer.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, names, portOf } from '../model.js';
+import { type EndpointRecord, type NetworkRecord, NetworkOptionError, isEncrypted, names, portOf } from '../model.js';
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
@@ -29,6 +29,17 @@ export interface OverlayOptions {
   underlayDevice?: string;
   /** Qualifies namespace names when several daemons share one machine. */
   instance?: string;
+  /**
+   * VXLAN admission and encryption (src/control/overlay-security.ts): runs
+   * before the VXLAN device exists and throws when it cannot protect the
+   * network, so nothing is ever created unprotected.
+   */
+  security?: OverlaySecurityHook;
+}
+
+export interface OverlaySecurityHook {
+  ensureNetwork(n: NetworkRecord): Promise<void>;
+  removeNetwork(n: NetworkRecord): Promise<void>;
 }
 
 /** A remote endpoint: its overlay address and MAC, and the VTEP it sits behind. */
@@ -53,6 +64,10 @@ export class OverlayDriver implements NetworkDriver {
   async ensureNetwork(n: NetworkRecord): Promise<void> {
     if (n.vni === undefined) throw new NetworkOptionError(`overlay network ${n.id} has no VNI`);
     const ns = this.#ns(n);
+    if (this.options.security) await this.options.security.ensureNetwork(n);
+    else if (isEncrypted(n.options)) {
+      throw new NetworkOptionError('encrypted overlay needs the daemon\'s overlay security (not configured here)');
+    }
     await ensureNetns(ns);
     await withRtnl(ns, async (inner) => {
       await ensureLink(inner, { name: 'br0', kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
@@ -100,6 +115,7 @@ export class OverlayDriver implements NetworkDriver {
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
     await deleteNetns(this.#ns(n), { ignoreMissing: true });
+    await this.options.security?.removeNetwork(n);
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
