@@ -94,7 +94,7 @@ describe('overlay security (this host)', { skip }, () => {
   it('plain overlays: VXLAN from a non-peer is dropped and counted, members keep working; encrypted on a plain-text store is refused', async () => {
     const store = `etcd://${h[0]!.address}:2379`;
     for (const [i, host] of h.slice(0, 2).entries()) {
-      const d = new WeftDaemon({ netns: host.netns, socket: join(dir, `p${i}.sock`), instance: `${lab.prefix}p${i}`, store, local: host.address, host: `s${i}` });
+      const d = new WeftDaemon({ netns: host.netns, socket: join(dir, `p${i}.sock`), instance: `${lab.prefix}-p${i}`, store, local: host.address, host: `s${i}` });
       daemons.push(d);
       await d.start();
     }
@@ -105,10 +105,10 @@ describe('overlay security (this host)', { skip }, () => {
     const refused = await createNetwork(d1!.opts.socket, 'a8'.repeat(32), '198.19.72.0/24', { encrypted: '' });
     assert.match(String(refused.body.Err), /keys stored over TLS.*--insecure-store-keys/);
 
-    const ns = `wf-ov-${lab.prefix}p0-${nid.slice(0, 12)}`;
+    const ns = `wf-ov-${lab.prefix}-p0-${nid.slice(0, 12)}`;
     const [vx] = await json<{ linkinfo: { info_data: { id: number } } }[]>(['ip', '-n', ns, '-d', '-j', 'link', 'show', 'vxlan0']);
     const vni = vx!.linkinfo.info_data.id;
-    const table = overlayTableName(`${lab.prefix}p0`);
+    const table = overlayTableName(`${lab.prefix}-p0`);
     // The peer set follows the peer table: wait until host 2 is in it.
     for (let i = 0; i < 100; i++) {
       const set = await sh(['ip', 'netns', 'exec', h[0]!.netns, 'nft', 'list', 'set', 'ip', table, 'peer_vteps']).catch(() => '');
