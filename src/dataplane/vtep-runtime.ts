@@ -31,34 +31,24 @@ import * as vxlan from '../wire/vxlan.js';
 import type { VtepFdb, FdbSnapshot } from './fdb-table.js';
 import type { ProxyCounters, ProxyNeighbourTable, ProxyResponder, ProxySetResult } from './proxy-arp.js';
 import { newProxyCounters } from './proxy-arp.js';
-import { newVtepCounters, type BumPolicy, type VtepCounters, type VtepEngine } from './vtep.js';
+import { newVtepCounters, type VtepCounters, type VtepEngine } from './vtep.js';
 import { VtepDataPath, type Offloads } from './vtep-datapath.js';
 import { addInto, counterRow, counterRows, readRow } from './vtep-counters.js';
-import { MirroredFdb, buildTables, type WorkerInit, type WorkerMessage } from './vtep-tables.js';
+import { MirroredFdb, type TableConfig, buildTables, type WorkerInit, type WorkerMessage } from './vtep-tables.js';
 
-export interface UserspaceVtepOptions {
+/** The table fields (peers, fdb, flood, bum, proxy, vni, mtu, port) are TableConfig's (vtep-tables.ts). */
+export interface UserspaceVtepOptions extends Omit<TableConfig, 'mtu'> {
+  /** Overlay MTU set on the TAP (default 1450, as Docker's overlay on a 1500 underlay). */
+  mtu?: number;
   /** Namespace holding both the TAP and the underlay socket (name or path); ours when omitted. */
   netns?: string;
   tap: string;
-  vni: number;
   /** Local underlay IPv4 address the socket binds. */
   local: string;
-  port?: number;
-  /** Overlay MTU set on the TAP (default 1450, as Docker's overlay on a 1500 underlay). */
-  mtu?: number;
   /** Address for the TAP (CIDR), e.g. 198.19.0.1/24. */
   address?: string;
   /** TAP MAC (default: the kernel's random one). */
   mac?: string;
-  peers?: string[];
-  fdb?: { mac: string; remote: string }[];
-  /** Head-end replication list (implies bum 'replicate' when given with it). */
-  flood?: string[];
-  bum?: BumPolicy;
-  acceptUnknownPeers?: boolean;
-  /** Owned endpoints answered by proxy ARP/NDP on the TAP; omit (or false) to turn the proxy off. */
-  proxy?: { ip: string; mac: string }[] | boolean;
-  proxyRatePerSecond?: number;
   /** Frames per batch (default 64). */
   batch?: number;
   /** UDP_GRO on the underlay socket (default false: see bench notes). */
