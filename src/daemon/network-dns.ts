@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { KvStore } from '../control/store.js';
-import { macvlanHostAddress, names, type NetworkRecord } from '../cnm/model.js';
+import { bridgeOf, macvlanHostAddress, names, type NetworkRecord } from '../cnm/model.js';
 import { DnsService } from '../dns/service.js';
 import type { DnsListener } from '../dns/listener.js';
 import type { HostPort } from '../dns/hostport.js';
@@ -156,7 +156,7 @@ export class NetworkDns {
       try {
         const listener = await this.service.listen({
           netns: w.netns, address: w.address, port: 53,
-          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool), ingress: w.n.mode === 'overlay' ? 'br0' : names.bridge(w.n.id) }],
+          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool), ingress: w.n.mode === 'overlay' ? 'br0' : bridgeOf(w.n) }],
           ...(w.n.internal ? { upstreams: [] } : {}),
           // An overlay's namespace may have no way out (--internal, or before its egress leg exists).
           ...(w.netns ? { forwardFromHost: true } : {}),
