@@ -156,7 +156,7 @@ export class NetworkDns {
       try {
         const listener = await this.service.listen({
           netns: w.netns, address: w.address, port: 53,
-          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool), ingress: w.n.mode === 'overlay' ? 'br0' : bridgeOf(w.n) }],
+          networks: [{ name: id, clients: [...w.n.ipv4, ...w.n.ipv6Subnets].map((s) => s.pool), ingress: ingressOf(w.n) }],
           ...(w.n.internal ? { upstreams: [] } : {}),
           // An overlay's namespace may have no way out (--internal, or before its egress leg exists).
           ...(w.netns ? { forwardFromHost: true } : {}),
@@ -193,4 +193,11 @@ export class NetworkDns {
     await this.service.close();
     this.records.close();
   }
+}
+
+/** The interface a network's clients' queries arrive on: the listener only takes queries from there. */
+function ingressOf(n: NetworkRecord): string {
+  if (n.mode === 'overlay') return 'br0';
+  if (n.mode === 'macvlan') return names.macvlanHost(n.id);
+  return bridgeOf(n);
 }
