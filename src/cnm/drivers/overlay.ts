@@ -114,6 +114,8 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
+    // Deleted explicitly: the kernel tears a namespace's links down in the background, after deleteNetns returns.
+    await withRtnl(undefined, (host) => removeLink(host, names.egress(n.id)));
     await deleteNetns(this.#ns(n), { ignoreMissing: true });
     await this.options.security?.removeNetwork(n);
   }
