@@ -1,5 +1,5 @@
 /**
- * What a swarm node needs of the plugin (plugin-api.md §2.1–2.4, §2.11,
+ * What a swarm node needs of the plugin (docs/plugin-protocol.md,
  * docs/swarm.md). Enabled by the managed plugin (DataScope `global`); the
  * legacy socket keeps DataScope `local` and never sees these handlers.
  *

@@ -13,7 +13,7 @@
  *   |        Integrity Check Value (opaque)                          |
  *
  * SPIs 1-255 are reserved by IANA and 0 is never sent on the wire
- * (§2.1): such a header is invalid.
+ * (RFC 4303 §2.1): such a header is invalid.
  */
 import { DecodeError } from './errors.js';
 
