@@ -88,8 +88,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 if ! kernel_cached; then
-  # The meta-package names the current kernel package; download it, never install it.
-  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  # Debian's kernel meta-package for this architecture names the current kernel package:
+  # its name is read here and the package downloaded below, never installed.
+  meta="linux-image-$(dpkg --print-architecture)"
+  kpkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
   if [[ -z $kpkg ]]; then
     echo "test-deps: cannot find Debian's kernel package: kernel-lab tests will skip" >&2
     exit 0
