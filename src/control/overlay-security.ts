@@ -14,6 +14,10 @@
  * Fail closed (CVE-2023-28841/-28842): ensureNetwork programs the filter and
  * SAs before the overlay driver creates the VXLAN device, and throws when it
  * cannot, so an encrypted network never exists without its protection.
+ * A restart never weakens the filter while the daemon relearns its networks:
+ * until `settled()` (after the startup reconcile) the encrypted VNIs the
+ * installed table protects stay protected and the table is never removed;
+ * only an explicit removeNetwork drops a VNI before that.
  * Keys never leave this module except into XFRM requests and the store.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,7 +25,7 @@ import { type NetworkRecord, isEncrypted } from '../cnm/model.js';
 import { WeftError } from '../errors.js';
 import { type KeyRing, KEY_BYTES, initialRing, primaryKey, rotateRing, sortedKeys } from '../dataplane/encryption-keys.js';
 import { EncryptionUnavailableError, probeEsp, reconcileEncryption } from '../dataplane/encryption.js';
-import { applyOverlayFilter, overlayTableName, removeOverlayFilter } from '../dataplane/nft-overlay.js';
+import { applyOverlayFilter, installedEncryptedVnis, overlayTableName, removeOverlayFilter } from '../dataplane/nft-overlay.js';
 import type { Logger } from '../daemon/log.js';
 import type { KvStore } from './store.js';
 
@@ -64,6 +68,9 @@ export interface EncryptionStatus {
 
 export class OverlaySecurity {
   #networks = new Map<string, { vni: number; encrypted: boolean }>();
+  /** Until settled: encrypted VNIs found in the installed table (undefined: not read yet). */
+  #inherited: Set<number> | undefined;
+  #settled = false;
   #peers: string[] = [];
   #ring: KeyRing | undefined;
   #probed: Promise<void> | undefined;
@@ -119,8 +126,16 @@ export class OverlaySecurity {
   }
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
-    if (!this.#networks.delete(n.id)) return;
+    const inherited = n.vni !== undefined && !!this.#inherited?.delete(n.vni);
+    if (!this.#networks.delete(n.id) && !inherited) return;
     await this.#apply();
+  }
+
+  /** The startup reconcile is done: networks not ensured since the start are gone, and so is their protection. */
+  settled(): Promise<void> {
+    this.#settled = true;
+    this.#inherited = new Set();
+    return this.#apply();
   }
 
   /** The peer table changed (atomically with it: one nft transaction). */
@@ -186,10 +201,12 @@ export class OverlaySecurity {
     const run = this.#queue.then(async () => {
       const nets = [...this.#networks.values()];
       if (nets.length === 0) {
-        await removeOverlayFilter(this.opts.netns, this.table);
+        // Before settling, no network known yet is not "no networks": the table stays as it is.
+        if (this.#settled) await removeOverlayFilter(this.opts.netns, this.table);
         return;
       }
-      const encryptedVnis = nets.filter((n) => n.encrypted).map((n) => n.vni);
+      this.#inherited ??= new Set(await installedEncryptedVnis(this.opts.netns, this.table));
+      const encryptedVnis = [...new Set([...nets.filter((n) => n.encrypted).map((n) => n.vni), ...this.#inherited])];
       await applyOverlayFilter(this.opts.netns, this.table, { peers: this.#peers, encryptedVnis });
       if (this.opts.localAddress && this.#ring && encryptedVnis.length) {
         const ops = await reconcileEncryption(this.opts.netns, { local: this.opts.localAddress, remotes: this.#peers, ring: this.#ring });

@@ -154,6 +154,8 @@ export class Daemon {
     const summary = await controller.reconcile();
     status.reconciled(summary);
     log({ level: summary.errors.length ? 'warn' : 'info', msg: 'reconciled kernel with store', ms: Date.now() - t0, ...summary });
+    // A network that failed to reconcile may still have its VXLAN device: its protection stays until the next start.
+    if (summary.errors.length === 0) await security.settled();
     security.start();
     const peers = controller instanceof GlobalController
       ? await Daemon.#startPeers(store as EtcdStore, controller, overlay, opts, hostName, log, security)

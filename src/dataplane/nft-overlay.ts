@@ -87,6 +87,30 @@ export async function removeOverlayFilter(netns: string | undefined, table: stri
   await nftApply(netns, { nftables: [{ add: { table: { family: 'ip', name: table } } }, { delete: { table: { family: 'ip', name: table } } }] });
 }
 
+/**
+ * The encrypted VNIs the installed table protects (its `enc_post` rules), or
+ * none when the table does not exist: what a restarting daemon must keep
+ * protecting until it knows its networks again.
+ */
+export async function installedEncryptedVnis(netns: string | undefined, table: string): Promise<number[]> {
+  let out: NftJson;
+  try {
+    out = await nftList(netns, ['table', 'ip', table]);
+  } catch {
+    return [];
+  }
+  const vnis = new Set<number>();
+  for (const o of out.nftables) {
+    const rule = o.rule as { chain?: string; expr?: { match?: { left?: { payload?: { base?: string; offset?: number } }; right?: unknown } }[] } | undefined;
+    if (rule?.chain !== 'enc_post') continue;
+    for (const e of rule.expr ?? []) {
+      const p = e.match?.left?.payload;
+      if (p?.base === 'th' && p.offset === 96 && typeof e.match!.right === 'number') vnis.add(e.match!.right);
+    }
+  }
+  return [...vnis];
+}
+
 /** The drop counters (packets), or undefined when the table does not exist. */
 export async function overlayFilterCounters(netns: string | undefined, table: string): Promise<OverlayFilterCounters | undefined> {
   let out: NftJson;

@@ -7,6 +7,8 @@
  *    cross the network in clear);
  *  - plain overlays take VXLAN only from known peer VTEPs: a datagram from
  *    a non-member is dropped and counted, a member's still arrives;
+ *  - a restart never weakens the filter: until the daemon has relearnt its
+ *    networks, encrypted VNIs stay protected and the table stays;
  *  - the DNS listener only sees queries that came in on the network's own
  *    interface: an in-pool source arriving from outside gets nothing.
  */
@@ -20,7 +22,10 @@ import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { etcdSkipReason, startEtcd, type EtcdServer } from '../support/etcd.js';
 import { have, json, sh } from '../support/exec.js';
 import { WeftDaemon } from '../support/weft-daemon.js';
-import { overlayFilterCounters, overlayTableName } from '../../src/dataplane/nft-overlay.js';
+import { installedEncryptedVnis, overlayFilterCounters, overlayTableName } from '../../src/dataplane/nft-overlay.js';
+import { OverlaySecurity } from '../../src/control/overlay-security.js';
+import { EmbeddedStore } from '../../src/control/embedded-store.js';
+import type { NetworkRecord } from '../../src/cnm/model.js';
 import { DnsService } from '../../src/dns/index.js';
 
 const skip = rootSkipReason() ?? (await etcdSkipReason()) ?? ((await have('nft')) ? undefined : 'nft not installed');
@@ -127,6 +132,39 @@ describe('overlay security (this host)', { skip }, () => {
     await new Promise((res) => setTimeout(res, 200));
     assert.equal(await rx(), rx0 + 1, 'a member VTEP still gets through');
     assert.equal((await overlayFilterCounters(h[0]!.netns, table))!.unknownVtep, mid.unknownVtep);
+  });
+
+  it('a restart keeps the filter: encrypted VNIs stay protected until the networks are known again', async () => {
+    const ns = await lab.netns('osr');
+    const table = overlayTableName(`${lab.prefix}r`);
+    const store = await EmbeddedStore.open(mkdtempSync(join(dir, 'r-')));
+    const record = (id: string, vni: number, encrypted: boolean): NetworkRecord => ({
+      id: id.repeat(32), mode: 'overlay', mtu: 1424, internal: false, ipv6: false, ipv4: [], ipv6Subnets: [],
+      options: encrypted ? { encrypted: '' } : {}, vni,
+    });
+    const [enc, plain, gone] = [record('e5', 4101, true), record('e6', 4102, false), record('e7', 4103, true)];
+    const start = () => new OverlaySecurity(store, { netns: ns, instance: `${lab.prefix}r`, storeIsPrivate: true, log: () => undefined, probe: async () => undefined });
+    const vnis = async () => (await installedEncryptedVnis(ns, table)).sort();
+    try {
+      const first = start();
+      for (const n of [enc, plain, gone]) await first.ensureNetwork(n);
+      await first.setPeers(['198.18.0.2']);
+      assert.deepEqual(await vnis(), [4101, 4103]);
+      // The restart: peers first (as with etcd), then the networks one by one, the plain one first.
+      const next = start();
+      await next.setPeers(['198.18.0.2']);
+      assert.deepEqual(await vnis(), [4101, 4103], 'peers before any network: the table is untouched');
+      await next.ensureNetwork(plain);
+      assert.deepEqual(await vnis(), [4101, 4103], 'a plain network first: the encrypted VNIs stay protected');
+      await next.ensureNetwork(enc);
+      await next.settled();
+      assert.deepEqual(await vnis(), [4101], 'after the reconcile, a network deleted while down is unprotected');
+      await next.removeNetwork(enc);
+      await next.removeNetwork(plain);
+      assert.equal(await overlayFilterCounters(ns, table), undefined, 'the last network gone: the table is gone');
+    } finally {
+      await store.close();
+    }
   });
 
   it('DNS: an in-pool source arriving from outside the network gets no answer', async () => {

@@ -34,5 +34,6 @@ for (const n of spec.networks) {
   await overlay.ensureEndpoint(n.record, n.endpoint);
   await overlay.addPeers(n.record, n.remote);
 }
+await security.settled();
 await security.stop();
 await store.close();
