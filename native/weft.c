@@ -31,13 +31,10 @@
  *       recvmmsg(2) into count slots of buf; lengths (Int32Array) gets each
  *       datagram's length, addrs (Buffer, 28 bytes per slot) the source
  *       sockaddr, segs (Int32Array) the UDP_GRO segment size or 0, stamps
- *       (Float64Array) the SO_TIMESTAMP arrival time in ms since the epoch
- *       or 0. Safe to call from several threads at once.
- *       Returns 0 on EAGAIN.
- *   recvBatchStamped(fd, buf, slotSize, count, lengths, addrs, stamps) -> n
- *       recvBatch for a socket with SO_TIMESTAMPNS set: stamps (Uint32Array,
- *       2 per slot) gets each datagram's kernel receive time as seconds and
- *       nanoseconds (0, 0 when the kernel sent none).
+ *       (Uint32Array, 2 per slot) the kernel's receive time as seconds and
+ *       nanoseconds, from SO_TIMESTAMP or SO_TIMESTAMPNS, whichever the
+ *       socket has on (0, 0 when the kernel sent none). Safe to call from
+ *       several threads at once. Returns 0 on EAGAIN.
  *   sendBatch(fd, buf, slotSize, count, lengths, addrs?, addrLen?) -> n
  *       sendmmsg(2) of count slots; addrs holds addrLen bytes per slot
  *       (or one sockaddr used for all when its length is addrLen).
@@ -84,7 +81,7 @@
 #define MAX_BATCH 1024
 #define ADDR_SLOT 28 /* sizeof(struct sockaddr_in6) */
 /* Control data per received datagram: UDP_GRO's int and SCM_TIMESTAMP's timeval. */
-#define CTRL_SLOT (CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timeval)))
+#define CTRL_SLOT (CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timespec)))
 
 #define CHECK(call)                                                            \
   do {                                                                         \
@@ -525,7 +522,7 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
     BAD_ARG("segs needs 4 bytes per slot");
   if (!arg_is_nullish(env, argv[7]) &&
       (!arg_bytes(env, argv[7], &stp, &tlen) || tlen < (size_t)b.count * 8))
-    BAD_ARG("stamps needs a Float64Array slot per datagram");
+    BAD_ARG("stamps needs two Uint32Array slots per datagram");
   struct mmsghdr *msgs = msgs_tls;
   struct iovec *iov = iov_tls;
   char(*ctrl)[CTRL_SLOT] = ctrl_tls;
@@ -553,12 +550,12 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
     return throw_errno(env, "recvmmsg", errno);
   }
   int32_t *segs = (int32_t *)segp;
-  double *stamps = (double *)stp;
+  uint32_t *stamps = (uint32_t *)stp;
   for (int i = 0; i < n; i++) {
     b.lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -(int32_t)msgs[i].msg_len
                                                              : (int32_t)msgs[i].msg_len;
     if (segs) segs[i] = 0;
-    if (stamps) stamps[i] = 0;
+    if (stamps) stamps[2 * i] = stamps[2 * i + 1] = 0;
     if (!segs && !stamps) continue;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
          c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
@@ -569,55 +566,9 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
       } else if (stamps && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP) {
         struct timeval tv;
         memcpy(&tv, CMSG_DATA(c), sizeof tv);
-        stamps[i] = (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
-      }
-    }
-  }
-  return make_int(env, n);
-}
-
-/* The kernel's per-packet receive time (SCM_TIMESTAMPNS) beside each datagram. */
-static napi_value RecvBatchStamped(napi_env env, napi_callback_info info) {
-  GET_ARGS(7);
-  int fd;
-  struct batch b;
-  uint8_t *addrs = NULL, *stampp = NULL;
-  size_t alen = 0, slen = 0;
-  if (!arg_int(env, argv[0], &fd) || !batch_args(env, argv, &b) ||
-      !arg_bytes(env, argv[5], &addrs, &alen) || alen < (size_t)b.count * ADDR_SLOT ||
-      !arg_bytes(env, argv[6], &stampp, &slen) || slen < (size_t)b.count * 8)
-    BAD_ARG("recvBatchStamped(fd, buf, slotSize, count<=1024, lengths, addrs (28/slot), stamps (8/slot))");
-  static struct mmsghdr msgs[MAX_BATCH];
-  static struct iovec iov[MAX_BATCH];
-  static char ctrl[MAX_BATCH][CMSG_SPACE(sizeof(struct timespec))];
-  for (int i = 0; i < b.count; i++) {
-    iov[i].iov_base = b.buf + (size_t)i * b.slot;
-    iov[i].iov_len = (size_t)b.slot;
-    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_SLOT;
-    msgs[i].msg_hdr.msg_namelen = ADDR_SLOT;
-    msgs[i].msg_hdr.msg_control = ctrl[i];
-    msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
-  }
-  int n;
-  do {
-    n = recvmmsg(fd, msgs, (unsigned)b.count, MSG_DONTWAIT, NULL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, 0);
-    return throw_errno(env, "recvmmsg", errno);
-  }
-  uint32_t *stamps = (uint32_t *)stampp;
-  for (int i = 0; i < n; i++) {
-    b.lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -(int32_t)msgs[i].msg_len
-                                                             : (int32_t)msgs[i].msg_len;
-    stamps[2 * i] = 0;
-    stamps[2 * i + 1] = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
-         c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        stamps[2 * i] = (uint32_t)tv.tv_sec;
+        stamps[2 * i + 1] = (uint32_t)tv.tv_usec * 1000u;
+      } else if (stamps && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         struct timespec ts;
         memcpy(&ts, CMSG_DATA(c), sizeof ts);
         stamps[2 * i] = (uint32_t)ts.tv_sec;
@@ -859,7 +810,6 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("connect", Connect),           FN("getsockname", Getsockname),
       FN("sendTo", SendTo),             FN("recvFrom", RecvFrom),
       FN("recvBatch", RecvBatch),       FN("sendBatch", SendBatch),
-      FN("recvBatchStamped", RecvBatchStamped),
       FN("readBatch", ReadBatch),       FN("writeBatch", WriteBatch),
       FN("close", Close),               FN("poll", Poll),
       FN("pollUpdate", PollUpdate),     FN("pollClose", PollClose),

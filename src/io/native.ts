@@ -27,9 +27,7 @@ export interface NativeAddon {
   sendTo(fd: number, buf: Uint8Array, offset: number, length: number, sockaddr?: Uint8Array | null): number;
   recvFrom(fd: number, buf: Uint8Array, offset: number, length: number, addrOut?: Uint8Array | null): number;
   recvBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
-    addrs?: Uint8Array | null, segs?: Int32Array | null, stamps?: Float64Array | null): number;
-  recvBatchStamped(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
-    addrs: Uint8Array, stamps: Uint32Array): number;
+    addrs?: Uint8Array | null, segs?: Int32Array | null, stamps?: Uint32Array | null): number;
   sendBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array,
     addrs?: Uint8Array | null, addrLen?: number): number;
   readBatch(fd: number, buf: Uint8Array, slotSize: number, count: number, lengths: Int32Array): number;
@@ -103,11 +101,8 @@ function wrapErrors(raw: NativeAddon): NativeAddon {
     recvFrom: (fd: number, b: Uint8Array, o: number, l: number, a?: Uint8Array | null) => {
       try { return r.recvFrom(fd, b, o, l, a); } catch (err) { throw toSysError(err); }
     },
-    recvBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, g?: Int32Array | null, t?: Float64Array | null) => {
+    recvBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, g?: Int32Array | null, t?: Uint32Array | null) => {
       try { return r.recvBatch(fd, b, s, c, l, a, g, t); } catch (err) { throw toSysError(err); }
-    },
-    recvBatchStamped: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a: Uint8Array, t: Uint32Array) => {
-      try { return r.recvBatchStamped(fd, b, s, c, l, a, t); } catch (err) { throw toSysError(err); }
     },
     sendBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array, a?: Uint8Array | null, al?: number) => {
       try { return r.sendBatch(fd, b, s, c, l, a, al); } catch (err) { throw toSysError(err); }

@@ -89,9 +89,7 @@ export class PacketSocket {
     this.#watcher = new FdWatcher(this.fd, () => {
       // Drain what is queued, a bounded number of batches per wakeup.
       for (let round = 0; round < 16 && !this.#closed; round++) {
-        const got = b.stamps
-          ? native().recvBatchStamped(this.fd, b.buf, b.slotSize, b.lengths.length, b.lengths, b.addrs, b.stamps)
-          : native().recvBatch(this.fd, b.buf, b.slotSize, b.lengths.length, b.lengths, b.addrs);
+        const got = native().recvBatch(this.fd, b.buf, b.slotSize, b.lengths.length, b.lengths, b.addrs, null, b.stamps);
         if (got <= 0) return;
         b.count = got;
         onBatch(b);

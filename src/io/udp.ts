@@ -82,6 +82,8 @@ export class UdpBatchView {
   readonly segments: Int32Array;
   /** Kernel arrival time per slot (ms since the epoch, 0: none), when timestamps are on. */
   readonly stamps: Float64Array;
+  /** The kernel's (seconds, nanoseconds) per slot, as the addon writes them. */
+  readonly kernelStamps: Uint32Array;
 
   constructor(readonly slotSize: number, readonly capacity: number) {
     this.buffer = Buffer.alloc(slotSize * capacity);
@@ -89,6 +91,7 @@ export class UdpBatchView {
     this.addrs = Buffer.alloc(SOCKADDR_SLOT * capacity);
     this.segments = new Int32Array(capacity);
     this.stamps = new Float64Array(capacity);
+    this.kernelStamps = new Uint32Array(2 * capacity);
   }
 
   /** Byte offset of datagram i in `buffer`. */
@@ -327,7 +330,11 @@ export class UdpSocket {
    */
   receiveBatch(): UdpBatchView {
     const v = this.#view;
-    v.count = native().recvBatch(this.#checkOpen(), v.buffer, v.slotSize, v.capacity, v.lengths, v.addrs, this.#gro ? v.segments : null, this.#stamps ? v.stamps : null);
+    v.count = native().recvBatch(this.#checkOpen(), v.buffer, v.slotSize, v.capacity, v.lengths, v.addrs, this.#gro ? v.segments : null, this.#stamps ? v.kernelStamps : null);
+    if (this.#stamps) {
+      const k = v.kernelStamps;
+      for (let i = 0; i < v.count; i++) v.stamps[i] = k[2 * i]! * 1000 + k[2 * i + 1]! / 1e6;
+    }
     return v;
   }
 
