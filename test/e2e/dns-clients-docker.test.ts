@@ -15,35 +15,27 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, rootSkipReason, type LabHost } from '../support/lab.js';
+import { rootSkipReason } from '../support/lab.js';
 import { have, run } from '../support/exec.js';
-import { BUSYBOX, type DockerDaemon, dockerSkipReason, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
-import { WeftDaemon } from '../support/weft-daemon.js';
+import { BUSYBOX, type DockerDaemon, dockerSkipReason } from '../support/docker.js';
+import { DockerWeft } from '../support/docker-weft.js';
 
 const skip = rootSkipReason() ?? (await dockerSkipReason()) ?? ((await have('dig')) ? undefined : 'dig not installed (bind9-dnsutils)');
 if (skip) console.log(`# skipping dns-clients-docker: ${skip}`);
 
-let lab: Lab;
-let host: LabHost;
 let docker: DockerDaemon;
-let weft: WeftDaemon;
 let driver: string;
+
+let env: DockerWeft | undefined;
 
 before(async () => {
   if (skip) return;
-  lab = await Lab.create();
-  host = await lab.host('d1');
-  driver = uniquePluginName('weft');
-  docker = await startDocker({ netns: host.netns, dns: '198.18.0.53' });
-  weft = new WeftDaemon({ netns: host.netns, socket: pluginSocketPath(driver), instance: lab.prefix, dockerSocket: docker.socket });
-  await weft.start();
+  env = await DockerWeft.start('d1');
+  ({ docker, driver } = env);
 });
 
 after(async () => {
-  await docker?.stop();
-  await weft?.destroy();
-  if (driver) removePluginSocket(driver);
-  await lab?.destroy();
+  await env?.destroy();
 });
 
 const d = (args: string[]) => docker.docker(args);

@@ -8,10 +8,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { BUSYBOX, type DockerDaemon, dockerSkipReason, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
+import { BUSYBOX, type DockerDaemon, dockerSkipReason } from '../support/docker.js';
 import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { json, run } from '../support/exec.js';
-import { WeftDaemon } from '../support/weft-daemon.js';
+import type { WeftDaemon } from '../support/weft-daemon.js';
+import { DockerWeft } from '../support/docker-weft.js';
 
 const skip = rootSkipReason() ?? (await dockerSkipReason());
 let lab: Lab;
@@ -20,21 +21,16 @@ let docker: DockerDaemon;
 let weft: WeftDaemon;
 let driver: string;
 
+let env: DockerWeft | undefined;
+
 before(async () => {
   if (skip) return;
-  lab = await Lab.create();
-  host = await lab.host('d1');
-  driver = uniquePluginName('weft');
-  docker = await startDocker({ netns: host.netns, dns: '198.18.0.53' });
-  weft = new WeftDaemon({ netns: host.netns, socket: pluginSocketPath(driver), instance: lab.prefix, dockerSocket: docker.socket });
-  await weft.start();
+  env = await DockerWeft.start('d1');
+  ({ lab, host, docker, weft, driver } = env);
 });
 
 after(async () => {
-  await docker?.stop();
-  await weft?.destroy();
-  if (driver) removePluginSocket(driver);
-  await lab?.destroy();
+  await env?.destroy();
 });
 
 const d = (args: string[]) => docker.docker(args);

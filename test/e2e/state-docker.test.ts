@@ -10,10 +10,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX, type DockerDaemon, dockerSkipReason, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
+import { BUSYBOX, type DockerDaemon, dockerSkipReason } from '../support/docker.js';
 import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { json, run } from '../support/exec.js';
-import { WeftDaemon } from '../support/weft-daemon.js';
+import type { WeftDaemon } from '../support/weft-daemon.js';
+import { DockerWeft } from '../support/docker-weft.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 
 const skip = rootSkipReason() ?? (await dockerSkipReason());
@@ -24,24 +25,16 @@ let docker: DockerDaemon;
 let weft: WeftDaemon;
 let driver: string;
 
+let env: DockerWeft | undefined;
+
 before(async () => {
   if (skip) return;
-  lab = await Lab.create();
-  host = await lab.host('sd');
-  driver = uniquePluginName('weft');
-  docker = await startDocker({ netns: host.netns, dns: '198.18.0.53' });
-  weft = new WeftDaemon({
-    netns: host.netns, socket: pluginSocketPath(driver), instance: lab.prefix, dockerSocket: docker.socket,
-    extraArgs: ['--no-dns', '--mesh', 'off', '--docker-reconcile', '2'],
-  });
-  await weft.start();
+  env = await DockerWeft.start('sd', ['--no-dns', '--mesh', 'off', '--docker-reconcile', '2']);
+  ({ lab, host, docker, weft, driver } = env);
 });
 
 after(async () => {
-  await docker?.stop();
-  await weft?.destroy();
-  if (driver) removePluginSocket(driver);
-  await lab?.destroy();
+  await env?.destroy();
 });
 
 const d = (args: string[]) => docker.docker(args);
