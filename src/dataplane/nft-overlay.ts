@@ -7,10 +7,6 @@
  *    `clear_on_encrypted` and dropped (CVE-2023-28840/-28842); then any
  *    VXLAN from an address that is not a known peer VTEP is counted in
  *    `unknown_vtep` and dropped;
- *  - chain `enc_out` (route, output, priority mangle): VXLAN for an encrypted
- *    VNI gets mark 0xd0c4e3, which is what the XFRM policies select on, so
- *    clear text for an encrypted VNI never matches no policy silently: the
- *    policy exists before the mark is set;
  *  - chain `enc_post` (filter, postrouting): VXLAN for an encrypted VNI whose
  *    route is not an IPsec bundle (`rt ipsec missing`: no policy matched,
  *    e.g. after `ip xfrm policy flush`) is counted in `clear_egress` and
@@ -18,6 +14,12 @@
  * Named counters survive updates (only chains, rules and set elements are
  * replaced). The table name carries the daemon's instance so daemons that
  * share a namespace (lab hosts) do not overwrite each other.
+ *
+ * The mark the XFRM policies select on (0xd0c4e3) is set inside each
+ * encrypted network's own namespace (encryptionMarkBatch), on the frames the
+ * bridge hands to vxlan0: vxlan's own route lookup then carries the mark and
+ * finds the IPsec bundle once (and caches it), where a mark set in the
+ * host's output hook would route every datagram a second time.
  */
 import { type NftJson, nftApply, nftList } from '../io/nft.js';
 import { ENCRYPTION_MARK } from './encryption-keys.js';
@@ -59,8 +61,6 @@ export function overlayFilterBatch(table: string, spec: OverlayFilterSpec): NftJ
     { flush: { set: { ...t, name: 'peer_vteps' } } },
     { add: { chain: { ...t, name: 'vx_in', type: 'filter', hook: 'input', prio: -300, policy: 'accept' } } },
     { flush: { chain: { ...t, name: 'vx_in' } } },
-    { add: { chain: { ...t, name: 'enc_out', type: 'route', hook: 'output', prio: -150, policy: 'accept' } } },
-    { flush: { chain: { ...t, name: 'enc_out' } } },
     { add: { chain: { ...t, name: 'enc_post', type: 'filter', hook: 'postrouting', prio: 0, policy: 'accept' } } },
     { flush: { chain: { ...t, name: 'enc_post' } } },
   ];
@@ -69,7 +69,6 @@ export function overlayFilterBatch(table: string, spec: OverlayFilterSpec): NftJ
   for (const vni of [...new Set(spec.encryptedVnis)].sort((a, b) => a - b)) {
     batch.push(rule('vx_in', [udpDport(port), vniIs(vni),
       { match: { op: '==', left: { meta: { key: 'ipsec' } }, right: false } }, { counter: 'clear_on_encrypted' }, { drop: null }]));
-    batch.push(rule('enc_out', [udpDport(port), vniIs(vni), { mangle: { key: { meta: { key: 'mark' } }, value: ENCRYPTION_MARK } }]));
     batch.push(rule('enc_post', [udpDport(port), vniIs(vni),
       { match: { op: '==', left: { rt: { key: 'ipsec' } }, right: false } }, { counter: 'clear_egress' }, { drop: null }]));
   }
@@ -77,6 +76,35 @@ export function overlayFilterBatch(table: string, spec: OverlayFilterSpec): NftJ
     { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@peer_vteps' } },
     { counter: 'unknown_vtep' }, { drop: null }]));
   return { nftables: batch };
+}
+
+/** The table in an encrypted network's namespace that marks what leaves through its VXLAN device. */
+export const ENCRYPTION_MARK_TABLE = 'weft_encrypt';
+
+/**
+ * Frames bridged (forward) or sent by the namespace itself (output) to
+ * vxlan0 get the policy mark before vxlan routes them. The table lives and
+ * dies with the network's namespace, so no restart ever runs without it.
+ */
+export function encryptionMarkBatch(vxlanDevice = 'vxlan0'): NftJson {
+  const t = { family: 'bridge', table: ENCRYPTION_MARK_TABLE };
+  const batch: Array<Record<string, unknown>> = [
+    { add: { table: { family: 'bridge', name: ENCRYPTION_MARK_TABLE } } },
+    { delete: { table: { family: 'bridge', name: ENCRYPTION_MARK_TABLE } } },
+    { add: { table: { family: 'bridge', name: ENCRYPTION_MARK_TABLE } } },
+  ];
+  for (const [name, hook] of [['fwd', 'forward'], ['out', 'output']] as const) {
+    batch.push({ add: { chain: { ...t, name, type: 'filter', hook, prio: 0, policy: 'accept' } } });
+    batch.push({ add: { rule: { ...t, chain: name, expr: [
+      { match: { op: '==', left: { meta: { key: 'oifname' } }, right: vxlanDevice } },
+      { mangle: { key: { meta: { key: 'mark' } }, value: ENCRYPTION_MARK } },
+    ] } } });
+  }
+  return { nftables: batch };
+}
+
+export async function applyEncryptionMark(netns: string): Promise<void> {
+  await nftApply(netns, encryptionMarkBatch());
 }
 
 export async function applyOverlayFilter(netns: string | undefined, table: string, spec: OverlayFilterSpec): Promise<void> {

@@ -12,6 +12,7 @@ import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
 import { ensureLink } from '../../dataplane/ensure.js';
+import { applyEncryptionMark } from '../../dataplane/nft-overlay.js';
 import { replaceRoute } from '../../netlink/rtnetlink/route.js';
 import { writeSysctls } from '../../io/sysctl.js';
 import type { Rtnl } from '../../netlink/rtnetlink/handle.js';
@@ -69,6 +70,8 @@ export class OverlayDriver implements NetworkDriver {
       throw new NetworkOptionError('encrypted overlay needs the daemon\'s overlay security (not configured here)');
     }
     await ensureNetns(ns);
+    // Before vxlan0 exists: nothing of an encrypted network leaves unmarked (docs/encryption.md).
+    if (isEncrypted(n.options)) await applyEncryptionMark(ns);
     await withRtnl(ns, async (inner) => {
       await ensureLink(inner, { name: 'br0', kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
       await ensureAddresses(inner, 'br0', [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
