@@ -131,6 +131,10 @@ test('encrypted overlay: ESP only on the wire, clear text dropped, rotation loss
     const states = await sh(['ip', '-n', h[0]!.netns, 'xfrm', 'state']);
     assert.match(states, /rfc4106\(gcm\(aes\)\)/);
     assert.match(states, new RegExp(`reqid ${ENCRYPTION_REQID}`));
+    // The mark is set in the encrypted network's namespace, never in the host's output path.
+    assert.match(await sh(['ip', 'netns', 'exec', el.overlayNetns(enc, 0), 'nft', 'list', 'table', 'bridge', 'weft_encrypt']), /meta mark set 0x00d0c4e3/);
+    assert.doesNotMatch(await sh(['ip', 'netns', 'exec', el.overlayNetns(plain, 0), 'nft', 'list', 'ruleset']), /weft_encrypt/);
+    assert.doesNotMatch(await sh(['ip', 'netns', 'exec', h[0]!.netns, 'nft', 'list', 'table', 'ip', table(0)]), /mark set/);
 
     step('2.');
     // 2. The plain network beside it works, in clear VXLAN as designed.
