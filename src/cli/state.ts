@@ -2,7 +2,7 @@
  * Read access to weft's state for CLI commands, whether the daemon runs or
  * not: a snapshot of the embedded store (never written), or etcd.
  */
-import { existsSync } from 'node:fs';
+import { pathExists } from '../io/files.js';
 import { join } from 'node:path';
 import type { EndpointRecord, NetworkRecord } from '../cnm/model.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
@@ -32,7 +32,7 @@ export async function readState(s: StateArgs, prefix: string): Promise<Map<strin
       await store.close();
     }
   }
-  if (!existsSync(join(s.stateDir, 'state.journal'))) return new Map();
+  if (!pathExists(join(s.stateDir, 'state.journal'))) return new Map();
   const all = EmbeddedStore.snapshot(s.stateDir);
   return new Map([...all].filter(([k]) => k.startsWith(prefix)));
 }

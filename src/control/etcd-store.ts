@@ -17,8 +17,8 @@
  * none, and reconnect with exponential back-off and jitter (backoff.ts), calling the caller's
  * resync hook each time they (re)connect.
  */
-import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions, type Lease, type Namespace } from 'etcd3';
+import { openEtcdClient, type EtcdClient, type EtcdClientOptions as IOptions, type EtcdLease as Lease, type EtcdNamespace as Namespace } from '../io/etcd-client.js';
+import { readBinaryFile, readTextFile } from '../io/files.js';
 import { tlsHandshakeError } from '../io/tls-probe.js';
 import { InvalidArgumentError, WeftError } from '../errors.js';
 import { backoffMs } from './backoff.js';
@@ -49,7 +49,7 @@ export class StoreAuthError extends WeftError {
 
 function readPem(what: string, path: string): Buffer {
   try {
-    return readFileSync(path);
+    return readBinaryFile(path);
   } catch (err) {
     throw new InvalidArgumentError(`cannot read etcd ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
@@ -59,7 +59,7 @@ function readPassword(o: EtcdConnectOptions): string | undefined {
   const file = o.passwordFile ?? process.env.WEFT_ETCD_PASSWORD_FILE;
   if (file) {
     try {
-      return readFileSync(file, 'utf8').split('\n')[0]!;
+      return readTextFile(file).split('\n')[0]!;
     } catch (err) {
       throw new InvalidArgumentError(`cannot read the etcd password file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
@@ -249,19 +249,19 @@ export class LeasedKeys {
 
 export class EtcdStore implements KvStore {
   readonly kind = 'etcd';
-  readonly client: Etcd3;
+  readonly client: EtcdClient;
   readonly ns: Namespace;
   /** Live watches: cancelled before the client closes (etcd3 would retry them forever). */
   #watches = new Set<() => void>();
 
-  private constructor(client: Etcd3, readonly tls: boolean) {
+  private constructor(client: EtcdClient, readonly tls: boolean) {
     this.client = client;
     this.ns = client.namespace(PREFIX);
   }
 
   static async connect(url: string, o: EtcdConnectOptions = {}): Promise<EtcdStore> {
     const options = parseEtcdUrl(url, o);
-    const store = new EtcdStore(new Etcd3(options), url.startsWith('etcds://'));
+    const store = new EtcdStore(openEtcdClient(options), url.startsWith('etcds://'));
     try {
       await store.ns.get('__ping').string();
     } catch (err) {

@@ -11,8 +11,8 @@
  * domain, so `c1.mynet` resolves and PTRs answer `c1.mynet.`, as Docker's do.
  * Never listens on a host interface: only on gateway addresses weft owns.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import type { KvStore } from '../control/store.js';
+import { readTextFileIfExists } from '../io/files.js';
 import { bridgeOf, macvlanHostAddress, names, type NetworkRecord } from '../cnm/model.js';
 import { DnsService } from '../dns/service.js';
 import type { DnsListener } from '../dns/listener.js';
@@ -31,8 +31,7 @@ export interface NetworkDnsOptions {
 
 /** Nameservers of /etc/resolv.conf, minus loopback ones (they would not answer from a container's network). */
 export function resolvConfUpstreams(path = '/etc/resolv.conf'): HostPort[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n')
+  return (readTextFileIfExists(path) ?? '').split('\n')
     .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
     .filter((a): a is string => !!a && !a.startsWith('127.') && a !== '::1')
     .slice(0, 3)

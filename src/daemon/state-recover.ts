@@ -7,7 +7,7 @@
  * new one. It holds the state directory's lock, so it never runs beside a
  * daemon.
  */
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFile, pathExists } from '../io/files.js';
 import { hostname } from 'node:os';
 import { type AddressClaim, LOCAL_SPACE, type PoolRecord, addrKey, poolKey } from '../cnm/ipam.js';
 import { type EndpointRecord, type LinkKind, type NetworkMode, type NetworkRecord, linkName, names } from '../cnm/model.js';
@@ -137,9 +137,9 @@ export async function recoverState(o: RecoverOptions): Promise<RecoverReport> {
       if (dn.Driver === o.driver) await rebuildNetwork(dn, data, o.instance, host, report);
       if (dn.IPAM?.Driver === o.driver) rebuildIpam(dn, data, report, dn.Driver === o.driver ? JSON.parse(data.get(`networks/${dn.Id}`) ?? 'null') as NetworkRecord | null : null);
     }
-    if (existsSync(path)) {
+    if (pathExists(path)) {
       report.backup = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      copyFileSync(path, report.backup);
+      copyFile(path, report.backup);
     }
     writeJournal(path, [...data].map(([k, v]) => ({ k, v })));
     return report;

@@ -15,8 +15,8 @@
  * (probed through the generic netlink family "IPVS"), else nftables;
  * `backend: 'ipvs' | 'nft'` overrides the probe.
  */
-import { readFileSync } from 'node:fs';
 import { removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
+import { readTextFile } from '../io/files.js';
 import { InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
 import { FamilyNotFoundError, openGenl, resolveFamily } from '../netlink/genl.js';
 import { IpvsMeshDataplane } from './mesh-ipvs.js';
@@ -77,7 +77,7 @@ export function loadMeshState(path: string): StateFileV1 | undefined {
   removeStaleTemps(path);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readTextFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MeshStateError(path, (err as Error).message);

@@ -9,9 +9,9 @@
  * A file that does not parse is an error (never silently emptied).
  * Also: /etc/hosts-format parsing for `weft dns serve --hosts`.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
+import { readTextFileIfExists } from '../io/files.js';
 import { WeftError } from '../errors.js';
 import { isIPv4, canonicalIPv6 } from '../wire/ip.js';
 import { MemoryDnsRecords, normalizeRecord, type DnsRecords, type NameRecord } from './records.js';
@@ -28,12 +28,7 @@ export class FileDnsRecords implements DnsRecords {
   /** Opens `<stateDir>/dns-records.json` (absent file: empty store). */
   static open(stateDir: string): FileDnsRecords {
     const path = join(stateDir, RECORDS_FILE);
-    let text: string | undefined;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const text = readTextFileIfExists(path);
     if (text === undefined) return new FileDnsRecords(path, []);
     let doc: unknown;
     try {

@@ -2,12 +2,12 @@
  * Named network namespaces as iproute2 keeps them (/var/run/netns/NAME, a
  * bind mount of a namespace file), and handles on them (an open fd, for
  * IFLA_NET_NS_FD). Creating one needs unshare(2) on a thread of its own, so
- * that runs `ip netns add|del` (iproute2 is a hard dependency).
+ * that runs `ip netns add|del` (iproute2 is a hard dependency; process.ts).
  */
-import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
+import { runProgram, runFailure } from './process.js';
 
 const NETNS_DIR = '/var/run/netns';
 
@@ -93,12 +93,15 @@ export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean 
   }
 }
 
-function ipCommand(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
+async function ipCommand(args: string[]): Promise<void> {
+  let why: string;
+  try {
     // Generous: on a busy host the bind mount behind `ip netns add` can take seconds.
-    execFile('ip', args, { timeout: 30_000 }, (err, _out, stderr) => {
-      if (err) reject(new WeftError('ENETNS', `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
-      else resolve();
-    });
-  });
+    const r = await runProgram('ip', args, { timeoutMs: 30_000 });
+    if (r.status === 0) return;
+    why = runFailure(r);
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  throw new WeftError('ENETNS', `ip ${args.join(' ')}: ${why}`);
 }

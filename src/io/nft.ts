@@ -4,12 +4,12 @@
  * reads state back. In another namespace it runs under `nsenter --net`, as
  * sysctl.ts does (a Node thread cannot enter a namespace around a spawn).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
+import { runProgram } from './process.js';
 
 /** nft failed (bad ruleset, missing binary, kernel without nf_tables). */
 export class NftError extends WeftError {
@@ -24,27 +24,15 @@ export interface NftJson {
   nftables: Array<Record<string, unknown>>;
 }
 
-function run(netns: string | undefined, args: string[], input: string | undefined, what: string): Promise<string> {
-  const [cmd, argv] = netns === undefined ? ['nft', args] : ['nsenter', [`--net=${netnsPath(netns)}`, '--', 'nft', ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new NftError(what, e.message, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENFTMISSING' : 'ENFT'));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new NftError(what, Buffer.concat(err).toString('utf8') || `exit ${code ?? signal}`));
-    });
-    child.stdin.on('error', () => {}); // nft may exit before reading everything
-    child.stdin.end(input ?? '');
+async function run(netns: string | undefined, args: string[], what: string): Promise<string> {
+  const r = await (netns === undefined
+    ? runProgram('nft', args, { timeoutMs: 60_000 })
+    : runProgram('nsenter', [`--net=${netnsPath(netns)}`, '--', 'nft', ...args], { timeoutMs: 60_000 })
+  ).catch((e: NodeJS.ErrnoException) => {
+    throw new NftError(what, e.message, e.code === 'ENOENT' ? 'ENFTMISSING' : 'ENFT');
   });
+  if (r.status !== 0) throw new NftError(what, r.stderr || `exit ${r.status ?? r.signal}`);
+  return r.stdout;
 }
 
 /**
@@ -57,7 +45,7 @@ export async function nftApply(netns: string | undefined, batch: NftJson): Promi
   const file = join(dir, 'batch.json');
   try {
     writeFileSync(file, JSON.stringify(batch), { mode: 0o600 });
-    await run(netns, ['-j', '-f', file], undefined, 'apply');
+    await run(netns, ['-j', '-f', file], 'apply');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -65,7 +53,7 @@ export async function nftApply(netns: string | undefined, batch: NftJson): Promi
 
 /** `nft -j list <what...>` parsed; e.g. ['table', 'ip', 'weft_mesh']. */
 export async function nftList(netns: string | undefined, what: string[]): Promise<NftJson> {
-  const out = await run(netns, ['-j', 'list', ...what], undefined, `list ${what.join(' ')}`);
+  const out = await run(netns, ['-j', 'list', ...what], `list ${what.join(' ')}`);
   try {
     return JSON.parse(out) as NftJson;
   } catch {

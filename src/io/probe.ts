@@ -2,8 +2,8 @@
  * Quick reachability probes for `weft status`: one ICMP echo through the
  * system's ping (iputils, or busybox's), and a TCP connect with its time.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runProgram } from './process.js';
 import { connectTcp } from './tcp.js';
 
 export interface ProbeResult {
@@ -24,12 +24,12 @@ export function pingOnce(address: string, timeoutMs: number): Promise<ProbeResul
   if (!cmd) return Promise.resolve({ ok: false, ms: 0, error: 'no ping command on this host' });
   const t0 = performance.now();
   const wait = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-  return new Promise((resolve) => {
-    execFile(cmd[0]!, [...cmd.slice(1), '-c', '1', '-W', wait, address], { timeout: timeoutMs + 2000 }, (err) => {
-      const ms = performance.now() - t0;
-      resolve(err ? { ok: false, ms, error: 'no echo reply' } : { ok: true, ms });
-    });
-  });
+  const done = (ok: boolean): ProbeResult => {
+    const ms = performance.now() - t0;
+    return ok ? { ok: true, ms } : { ok: false, ms, error: 'no echo reply' };
+  };
+  return runProgram('ping', [...cmd.slice(1), '-c', '1', '-W', wait, address], { path: cmd[0]!, timeoutMs: timeoutMs + 2000 })
+    .then((r) => done(r.status === 0), () => done(false));
 }
 
 /** A TCP connection opened and closed at once. */

@@ -9,10 +9,10 @@
  * child per call, all keys of that call together. Our own namespace uses
  * plain file I/O.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
+import { runFailure, runProgram } from './process.js';
 
 /** A sysctl could not be read or written (missing key, bad value, namespace gone). */
 export class SysctlError extends WeftError {
@@ -37,14 +37,10 @@ export function sysctlPath(key: string): string {
   return `/proc/sys/${rel}`;
 }
 
-function inNetns(netns: string, script: string, args: string[]): Promise<string> {
-  const path = netnsPath(netns);
-  return new Promise((resolve, reject) => {
-    execFile('nsenter', [`--net=${path}`, '--', '/bin/sh', '-c', script, 'sh', ...args], { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(String(stderr).trim() || err.message));
-      else resolve(String(stdout));
-    });
-  });
+async function inNetns(netns: string, script: string, args: string[]): Promise<string> {
+  const r = await runProgram('nsenter', [`--net=${netnsPath(netns)}`, '--', '/bin/sh', '-c', script, 'sh', ...args], { timeoutMs: 10_000 });
+  if (r.status !== 0) throw new Error(runFailure(r));
+  return r.stdout;
 }
 
 /** Reads sysctls (trimmed values). Equivalent to `ip netns exec NS sysctl -n KEY...`. */
@@ -144,3 +140,16 @@ export const netSysctl = {
   acceptRa: (dev: string) => `net/ipv6/conf/${dev}/accept_ra`,
   proxyDelay: (dev: string) => `net/ipv4/neigh/${dev}/proxy_delay`,
 };
+
+/**
+ * Remounts /proc/sys writable when it is mounted read-only, as Docker does
+ * in a managed plugin (CAP_SYS_ADMIN, inside the plugin's own mount
+ * namespace): weft writes net sysctls (forwarding for the mesh, proxy ARP).
+ */
+export async function makeProcSysWritable(): Promise<void> {
+  const ro = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .some((l) => { const f = l.split(' '); return f[4] === '/proc/sys' && f[5]!.split(',').includes('ro'); });
+  if (!ro) return;
+  const r = await runProgram('mount', ['-o', 'remount,rw,bind', '/proc/sys'], { timeoutMs: 30_000 });
+  if (r.status !== 0) throw new SysctlError('/proc/sys', undefined, `remount read-write: ${runFailure(r)}`);
+}

@@ -8,7 +8,7 @@
  * WEFT_INSECURE_STORE_KEYS=1), the managed plugin's settable env; a password never
  * comes from the URL (ps shows command lines).
  */
-import { readFileSync } from 'node:fs';
+import { readTextFile } from '../../io/files.js';
 import { basename } from 'node:path';
 import { DEFAULTS, Daemon, type DaemonOptions } from '../../daemon/daemon.js';
 import { parseListenAddress } from '../../daemon/control.js';
@@ -25,7 +25,7 @@ export const summary = 'run the Docker network + IPAM plugin (embedded store by 
 export function configArgs(path: string): string[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readTextFile(path);
   } catch (err) {
     throw new InvalidArgumentError(`--config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

@@ -7,7 +7,7 @@
  *
  * Records live in <state-dir>/dns-records.json (default /var/lib/weft); see src/dns/store-file.ts.
  */
-import { readFileSync } from 'node:fs';
+import { readTextFile } from '../../io/files.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { DnsService, FileDnsRecords, InvalidRecordError, MemoryDnsRecords, normalizeRecord, parseHostPort, parseHostsFile, type NameRecord } from '../../dns/index.js';
 import { commonFlags, intArg } from '../args.js';
@@ -98,7 +98,7 @@ async function serve(rest: string[], netns: string | undefined, json: boolean): 
   if (hostsFile) {
     let text: string;
     try {
-      text = readFileSync(hostsFile, 'utf8');
+      text = readTextFile(hostsFile);
     } catch (err) {
       throw new InvalidArgumentError(`--hosts ${hostsFile}: ${(err as Error).message}`);
     }

@@ -6,7 +6,7 @@
  * problem with a one-line hint. Exit 0 when healthy, 1 when something is
  * wrong (usable as a health check), 2 on bad arguments. It changes nothing.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { pathExists, readTextFile } from '../../io/files.js';
 import { release } from 'node:os';
 import type { EndpointRecord, NetworkRecord } from '../../cnm/model.js';
 import { names } from '../../cnm/model.js';
@@ -57,11 +57,11 @@ const MODULE_EVIDENCE: Record<string, string[]> = {
 
 /** Loaded, built in, or loadable from /lib/modules (the kernel loads it on first use). */
 export function moduleAvailable(name: string): boolean {
-  if ((MODULE_EVIDENCE[name] ?? [`/sys/module/${name}`]).some((p) => existsSync(p))) return true;
+  if ((MODULE_EVIDENCE[name] ?? [`/sys/module/${name}`]).some((p) => pathExists(p))) return true;
   const dir = `/lib/modules/${release()}`;
   for (const f of ['modules.builtin', 'modules.dep']) {
     try {
-      const text = readFileSync(`${dir}/${f}`, 'utf8');
+      const text = readTextFile(`${dir}/${f}`);
       if (new RegExp(`/${name.replace(/_/g, '[_-]')}\\.ko`).test(text)) return true;
     } catch {
       // not there: keep looking
@@ -96,7 +96,7 @@ function modulesNeeded(networks: NetworkRecord[], daemon: DaemonView | undefined
 }
 
 async function readDaemon(socket: string, timeoutMs: number): Promise<DaemonView | string> {
-  if (!existsSync(socket)) return `no control socket at ${socket}`;
+  if (!pathExists(socket)) return `no control socket at ${socket}`;
   try {
     const r = await httpGet({ socketPath: socket }, '/status', timeoutMs + 1000);
     if (r.status !== 200) return `control socket answered ${r.status}`;
@@ -181,7 +181,7 @@ export async function collect(opts: { stateDir: string; store?: string; control?
     }
     if (store.reachable && store.members && store.leader === null) problems.push({ code: 'etcd-no-leader', message: 'etcd has no leader', hint: 'a quorum of members is down: bring members back' });
   } else {
-    store = { kind: 'embedded', url: `${opts.stateDir}/state.journal`, reachable: existsSync(opts.stateDir) };
+    store = { kind: 'embedded', url: `${opts.stateDir}/state.journal`, reachable: pathExists(opts.stateDir) };
   }
   const read = async (prefix: string): Promise<Map<string, string>> => {
     if (!store.reachable && shared) return new Map();
@@ -227,7 +227,7 @@ export async function collect(opts: { stateDir: string; store?: string; control?
     const { readKernelPeers } = await import('../../control/peers.js');
     for (const n of networks.filter((x) => x.mode === 'overlay')) {
       const ns = names.overlayNetns(n.id, daemon.instance);
-      if (!existsSync(`/var/run/netns/${ns}`)) continue;
+      if (!pathExists(`/var/run/netns/${ns}`)) continue;
       const want = endpoints.filter((e) => e.networkId === n.id && e.host && e.host !== hostName && live.has(e.host));
       const k = await readKernelPeers(ns).catch(() => undefined);
       if (!k) continue;
