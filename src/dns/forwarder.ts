@@ -24,7 +24,6 @@
  *   size, not the upstream's.
  */
 import { randomFillSync } from 'node:crypto';
-import type net from 'node:net';
 import { UdpSendBatch, UdpSocket } from '../io/udp.js';
 import { Rcode } from '../wire/dns/constants.js';
 import { DnsDecodeError } from '../wire/dns/errors.js';
@@ -32,7 +31,7 @@ import { OPTION_COOKIE, messageLayout, setOptUdpSize, withoutOption } from '../w
 import { decodeMessage } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';
 import type { HostPort } from './hostport.js';
-import { connectTcp } from '../io/tcp.js';
+import { connectTcp, type TcpConnection } from '../io/tcp.js';
 import { UPSTREAM_SECONDS } from './metrics.js';
 
 export interface ForwarderOptions {
@@ -360,7 +359,7 @@ export class Forwarder {
 
   async #tcp(up: HostPort, query: Uint8Array, q: Question, timeoutMs: number): Promise<Attempt> {
     const started = Date.now();
-    let conn: net.Socket;
+    let conn: TcpConnection;
     try {
       conn = await connectTcp(up.address, up.port, this.opts.netns, timeoutMs);
     } catch {

@@ -13,11 +13,10 @@
  *   otherwise forward (REFUSED at the concurrency cap, SERVFAIL when every
  *   upstream fails or forwarding is off).
  */
-import net from 'node:net';
 import { AF_INET } from '../io/sockaddr.js';
 import { performance } from 'node:perf_hooks';
 import { WeftError } from '../errors.js';
-import { listenTcp } from '../io/tcp.js';
+import { serveTcp, type TcpConnection, type TcpServer } from '../io/tcp.js';
 import { SOCKADDR_SLOT, UdpSendBatch, UdpSocket, type UdpBatchView } from '../io/udp.js';
 import { CLASS_IN, FLAG_TC, HEADER_SIZE, MAX_MESSAGE, Rcode, RrType } from '../wire/dns/constants.js';
 import { DnsDecodeError } from '../wire/dns/errors.js';
@@ -129,7 +128,7 @@ const TCP_INFLIGHT_PER_CONN = 16;
 export class DnsListener {
   readonly stats = emptyStats();
   #udp: UdpSocket | undefined;
-  #tcp: net.Server | undefined;
+  #tcp: TcpServer | undefined;
   #send: UdpSendBatch;
   #q = new QueryInfo();
   #scopes: ClientScopes;
@@ -183,11 +182,11 @@ export class DnsListener {
     this.port = local.port;
     try {
       if (o.tcp !== false) {
-        const server = net.createServer({ pauseOnConnect: false }, (c) => this.#onTcp(c));
-        server.maxConnections = this.limits.tcpMaxConns;
-        server.on('error', (err) => this.limits.log(`dns tcp ${this.address}:${this.port}: ${err.message}`));
-        await listenTcp(o.address, this.port, o.netns, server, undefined, device);
-        this.#tcp = server;
+        this.#tcp = await serveTcp(o.address, this.port, o.netns, (c) => this.#onTcp(c), {
+          maxConnections: this.limits.tcpMaxConns,
+          onError: (err) => this.limits.log(`dns tcp ${this.address}:${this.port}: ${err.message}`),
+          ...(device ? { device } : {}),
+        });
       }
     } catch (err) {
       udp.close();
@@ -210,7 +209,7 @@ export class DnsListener {
     this.#udp?.close();
     this.#forwarder?.close();
     const tcp = this.#tcp;
-    if (tcp) await new Promise<void>((r) => tcp.close(() => r()));
+    if (tcp) await tcp.close();
   }
 
   #refresh(): void {
@@ -479,7 +478,7 @@ export class DnsListener {
     this.stats.droppedSend += n - sent;
   }
 
-  #onTcp(conn: net.Socket): void {
+  #onTcp(conn: TcpConnection): void {
     this.stats.tcpConnections++;
     const client = conn.remoteAddress ?? '';
     const scope = this.#scopes.forAddress(client);

@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { WeftError } from '../errors.js';
+import { ipVersion } from '../wire/ip.js';
 import { native, netnsPath } from './native.js';
 import { FdWatcher, WRITABLE } from './poll.js';
 import { AF_INET, AF_INET6, SOCK_STREAM, sockaddrInet } from './sockaddr.js';
@@ -18,7 +19,8 @@ const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 
 function open(address: string, netns?: string): number {
-  const family = net.isIPv4(address) ? AF_INET : net.isIPv6(address) ? AF_INET6 : 0;
+  const version = ipVersion(address);
+  const family = version === 4 ? AF_INET : version === 6 ? AF_INET6 : 0;
   if (!family) throw new WeftError('EINVALARG', `invalid IP address ${JSON.stringify(address)}`);
   return native().openSocket(family, SOCK_STREAM, IPPROTO_TCP, netns === undefined ? null : netnsPath(netns));
 }
@@ -30,7 +32,7 @@ export async function listenTcp(address: string, port: number, netns: string | u
     native().setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     // SO_BINDTODEVICE: only connections that came in on this interface.
     if (device) native().setsockoptBuf(fd, SOL_SOCKET, 25, Buffer.from(`${device}\0`));
-    if (net.isIPv6(address)) native().setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    if (ipVersion(address) === 6) native().setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
     native().bind(fd, sockaddrInet(address, port));
   } catch (err) {
     native().close(fd);
@@ -53,8 +55,35 @@ export async function listenTcp(address: string, port: number, netns: string | u
   });
 }
 
+/** One accepted or dialled TCP connection (Node's stream over the socket). */
+export type TcpConnection = net.Socket;
+
+/** A listening TCP server; close() stops accepting and resolves once every connection has ended. */
+export interface TcpServer {
+  close(): Promise<void>;
+}
+
+export interface ServeTcpOptions {
+  /** Connections beyond this many are refused. */
+  maxConnections: number;
+  /** Only connections that came in on this interface (SO_BINDTODEVICE). */
+  device?: string;
+  /** Errors of the server after it listens (accept failures). */
+  onError: (err: Error) => void;
+}
+
+/** Listens on address:port inside netns and hands each connection to onConnection. */
+export async function serveTcp(address: string, port: number, netns: string | undefined, onConnection: (conn: TcpConnection) => void,
+  opts: ServeTcpOptions): Promise<TcpServer> {
+  const server = net.createServer({ pauseOnConnect: false }, onConnection);
+  server.maxConnections = opts.maxConnections;
+  server.on('error', opts.onError);
+  await listenTcp(address, port, netns, server, undefined, opts.device);
+  return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 /** A connected net.Socket to address:port, dialled from inside netns. */
-export function connectTcp(address: string, port: number, netns: string | undefined, timeoutMs: number): Promise<net.Socket> {
+export function connectTcp(address: string, port: number, netns: string | undefined, timeoutMs: number): Promise<TcpConnection> {
   let fd: number;
   try {
     fd = open(address, netns);

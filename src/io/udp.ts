@@ -14,12 +14,11 @@
  * non-blocking: a full socket buffer means "not sent" (false / fewer than
  * asked), never an exception, because UDP callers drop rather than queue.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { WeftError } from '../errors.js';
+import { formatIPv6, ipVersion } from '../wire/ip.js';
 import { native, netnsPath } from './native.js';
 import { FdWatcher, READABLE } from './poll.js';
 import { AF_INET, AF_INET6, SOCK_DGRAM, parseSockaddrInet, sockaddrInet } from './sockaddr.js';
-import { formatIPv6 } from '../wire/ip.js';
 
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
@@ -254,7 +253,8 @@ export class UdpSocket {
 
   /** Opens, configures and binds a socket; closes the fd if any step fails. */
   static open(opts: UdpOpenOptions): UdpSocket {
-    const family = isIPv4(opts.address) ? AF_INET : isIPv6(opts.address) ? AF_INET6 : 0;
+    const version = ipVersion(opts.address);
+    const family = version === 4 ? AF_INET : version === 6 ? AF_INET6 : 0;
     if (family === 0) throw new WeftError('EINVALARG', `invalid IP address ${JSON.stringify(opts.address)}`);
     const batchSize = opts.batchSize ?? 64;
     const slotSize = opts.slotSize ?? 2048;
