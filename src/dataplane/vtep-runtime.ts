@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { WeftError } from '../errors.js';
 import { MAX_FRAME_SLOT, TapDevice } from '../io/tap.js';
-import { native } from '../io/native.js';
+import { closeFd } from '../io/native.js';
 import { UdpSocket } from '../io/udp.js';
 import { Rtnl } from '../netlink/rtnetlink/handle.js';
 import { setLink } from '../netlink/rtnetlink/link-ops.js';
@@ -261,7 +261,7 @@ export class UserspaceVtep {
 
 function closeQuietly(fd: number): void {
   try {
-    native().close(fd);
+    closeFd(fd);
   } catch {
     // already closed
   }

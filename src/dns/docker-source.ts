@@ -24,8 +24,8 @@
  * meanwhile. The event stream is opened before the listing, so nothing that
  * happens in between is missed. Records of other writers are never touched.
  */
-import { request, type IncomingMessage } from 'node:http';
 import { WeftError } from '../errors.js';
+import { dockerGet, followDockerStream, type DockerStream } from '../io/docker-api.js';
 import { isValidName } from '../wire/dns/name.js';
 import { endpointRecords, normalizeRecord, recordKey, serviceRecords, type DnsRecords, type NameRecord } from './records.js';
 
@@ -119,8 +119,7 @@ export class DockerNameSource {
   readonly #added = new Map<string, Map<string, NameRecord>>();
   readonly #networks = new Map<string, { name: string; driver: string }>();
   readonly #chains = new Map<string, Promise<void>>();
-  #events: IncomingMessage | undefined;
-  #req: ReturnType<typeof request> | undefined;
+  #stream: DockerStream | undefined;
   #timer: NodeJS.Timeout | undefined;
   #backoff: number;
   #closed = false;
@@ -162,8 +161,7 @@ export class DockerNameSource {
   async close(removeRecords = false): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#req?.destroy();
-    this.#events?.destroy();
+    this.#stream?.close();
     await Promise.allSettled([...this.#chains.values()]);
     if (removeRecords) for (const id of [...this.#added.keys()]) this.#apply(id, []);
   }
@@ -248,46 +246,28 @@ export class DockerNameSource {
   #connect(): void {
     if (this.#closed) return;
     const filters = encodeURIComponent(JSON.stringify({ type: ['container', 'network'] }));
-    const req = request({ socketPath: this.#o.socketPath, path: `/events?filters=${filters}`, method: 'GET', headers: { Host: 'docker' } });
-    this.#req = req;
-    req.on('response', (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        this.#lost(`GET /events: HTTP ${res.statusCode}`);
-        return;
-      }
-      this.#events = res;
-      this.#connected = true;
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line) this.#onEvent(line);
-        }
-        if (buf.length > 1 << 20) buf = ''; // no newline in 1 MiB: not Docker's stream
-      });
-      res.on('close', () => this.#lost('event stream closed'));
-      res.on('error', () => this.#lost('event stream failed'));
-      // Stream first, then list: nothing between the two is missed.
-      this.resync().then(() => {
-        this.#backoff = this.#o.backoffMinMs ?? 100;
-        this.#markReady();
-      }, (err: unknown) => {
-        this.#log(`docker names: resync failed: ${(err as Error).message}`);
-        res.destroy();
-      });
+    const stream: DockerStream = followDockerStream(this.#o.socketPath, `/events?filters=${filters}`, {
+      onOpen: () => {
+        this.#connected = true;
+        // Stream first, then list: nothing between the two is missed.
+        this.resync().then(() => {
+          this.#backoff = this.#o.backoffMinMs ?? 100;
+          this.#markReady();
+        }, (err: unknown) => {
+          this.#log(`docker names: resync failed: ${(err as Error).message}`);
+          stream.close();
+        });
+      },
+      onLine: (line) => this.#onEvent(line),
+      onEnd: (why) => {
+        if (this.#stream === stream) this.#lost(why);
+      },
     });
-    req.on('error', (err) => this.#lost(err.message));
-    req.end();
+    this.#stream = stream;
   }
 
   #lost(why: string): void {
-    if (this.#events === undefined && this.#req === undefined) return; // already handled
-    this.#events = undefined;
-    this.#req = undefined;
+    this.#stream = undefined;
     this.#connected = false;
     if (this.#closed) return;
     const wait = this.#backoff;
@@ -315,24 +295,14 @@ export class DockerNameSource {
 
   /** GET a JSON document; with `allow404`, a 404 is undefined. */
   #get<T>(path: string, allow404 = false): Promise<T | undefined> {
-    return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.#o.socketPath, path, method: 'GET', headers: { Host: 'docker' }, timeout: this.#o.requestTimeoutMs ?? 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode === 404 && allow404) return resolve(undefined);
-          if (res.statusCode !== 200) return reject(new WeftError('EDOCKER', `GET ${path}: HTTP ${res.statusCode}`));
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
-          } catch {
-            reject(new WeftError('EDOCKER', `GET ${path}: response is not JSON`));
-          }
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new WeftError('ETIMEDOUT', `GET ${path} timed out`)));
-      req.on('error', reject);
-      req.end();
+    return dockerGet(this.#o.socketPath, path, this.#o.requestTimeoutMs ?? 10_000).then(({ status, body }) => {
+      if (status === 404 && allow404) return undefined;
+      if (status !== 200) throw new WeftError('EDOCKER', `GET ${path}: HTTP ${status}`);
+      try {
+        return JSON.parse(body.toString('utf8')) as T;
+      } catch {
+        throw new WeftError('EDOCKER', `GET ${path}: response is not JSON`);
+      }
     });
   }
 

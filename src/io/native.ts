@@ -136,6 +136,16 @@ export function native(): NativeAddon {
   return load();
 }
 
+/** The errno's symbolic name (EEXIST, ENODEV …). */
+export function errnoName(errno: number): string {
+  return load().errnoName(errno);
+}
+
+/** close(2) on an fd the addon opened. */
+export function closeFd(fd: number): void {
+  load().close(fd);
+}
+
 /** The path of a named network namespace as iproute2 keeps it. */
 export function netnsPath(name: string): string {
   if (name.startsWith('/')) return name;

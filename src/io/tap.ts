@@ -14,6 +14,10 @@ import { PacketSocket, caplen, packetType } from './packet-socket.js';
 import { FdWatcher, READABLE } from './poll.js';
 import { sockaddrPacket } from './sockaddr.js';
 
+/** _IOW('T', 203, int) */
+const TUNSETPERSIST = 0x400454cb;
+const TUNSETOWNER = 0x400454cc;
+const TUNSETGROUP = 0x400454ce;
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
@@ -264,4 +268,22 @@ export class PacketPort implements FramePort {
   close(): void {
     this.#socket.close();
   }
+}
+
+/**
+ * A persistent tun/tap device (`ip tuntap add`): TUNSETIFF on /dev/net/tun
+ * inside netns with `flags` (IFF_TUN/IFF_TAP, IFF_NO_PI …), owner and group,
+ * TUNSETPERSIST, then the fd is closed. Returns the kernel's name.
+ */
+export function createPersistentTun(name: string, flags: number, netns: string | undefined, owner?: number, group?: number): string {
+  const n = native();
+  const { fd, name: got } = n.openTun(name, flags, netns !== undefined ? netnsPath(netns) : null);
+  try {
+    if (owner !== undefined) n.ioctlInt(fd, TUNSETOWNER, owner);
+    if (group !== undefined) n.ioctlInt(fd, TUNSETGROUP, group);
+    n.ioctlInt(fd, TUNSETPERSIST, 1);
+  } finally {
+    n.close(fd);
+  }
+  return got;
 }

@@ -5,7 +5,7 @@
  * events. Replies are matched by sequence number; datagrams are copied once
  * so reply views stay valid after the socket buffer is reused.
  */
-import { native, netnsPath } from '../io/native.js';
+import { errnoName, netnsPath } from '../io/native.js';
 import { NetlinkSocket } from '../io/netlink-socket.js';
 import { AttrWriter } from './attrs.js';
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST } from './constants.js';
@@ -309,7 +309,7 @@ export class NetlinkClient {
     const extack: { message?: string; offset?: number } = {};
     if (ext.extackMessage !== undefined) extack.message = ext.extackMessage;
     if (ext.extackOffset !== undefined) extack.offset = ext.extackOffset;
-    return new NetlinkError(native().errnoName(errno), errno, p.type, p.what, extack);
+    return new NetlinkError(errnoName(errno), errno, p.type, p.what, extack);
   }
 
   #onSocketError(err: Error): void {

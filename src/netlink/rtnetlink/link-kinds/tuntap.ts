@@ -2,21 +2,18 @@
  * tun/tap links. The kernel cannot create them over rtnetlink (tun's
  * validate hook answers EOPNOTSUPP), so they are made the way `ip tuntap add`
  * does: open /dev/net/tun with TUNSETIFF (inside the target namespace, by
- * the addon) and mark the device persistent with TUNSETPERSIST, then close.
+ * the addon) and mark the device persistent with TUNSETPERSIST, then close
+ * (io/tap.ts).
  * Deletion is an ordinary RTM_DELLINK.
  */
 import { type Attr, read } from '../../attrs.js';
-import { native, netnsPath } from '../../../io/native.js';
+import { createPersistentTun } from '../../../io/tap.js';
 
 const IFF_TUN = 0x0001;
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
 const IFF_MULTI_QUEUE = 0x0100;
 const IFF_VNET_HDR = 0x4000;
-/** _IOW('T', 203, int) */
-const TUNSETPERSIST = 0x400454cb;
-const TUNSETOWNER = 0x400454cc;
-const TUNSETGROUP = 0x400454ce;
 
 const IFLA_TUN_OWNER = 1;
 const IFLA_TUN_GROUP = 2;
@@ -48,20 +45,11 @@ export interface TuntapInfo {
 
 /** Creates a persistent tun/tap `name` in `netns` (or ours); returns the kernel's name. */
 export function createTuntap(name: string, o: TuntapOptions, netns?: string): string {
-  const n = native();
   let flags = o.mode === 'tap' ? IFF_TAP : IFF_TUN;
   if (!o.pi) flags |= IFF_NO_PI;
   if (o.vnetHdr) flags |= IFF_VNET_HDR;
   if (o.multiQueue) flags |= IFF_MULTI_QUEUE;
-  const { fd, name: got } = n.openTun(name, flags, netns !== undefined ? netnsPath(netns) : null);
-  try {
-    if (o.owner !== undefined) n.ioctlInt(fd, TUNSETOWNER, o.owner);
-    if (o.group !== undefined) n.ioctlInt(fd, TUNSETGROUP, o.group);
-    n.ioctlInt(fd, TUNSETPERSIST, 1);
-  } finally {
-    n.close(fd);
-  }
-  return got;
+  return createPersistentTun(name, flags, netns, o.owner, o.group);
 }
 
 export function decodeTuntap(attrs: Attr[]): TuntapInfo {
