@@ -6,9 +6,8 @@
  * outside the listener's `allow` list, gets no answer at all (docs/reliability.md
  * D17: answering strangers is how dnsmasq and LXD became reflectors).
  */
-import { BlockList } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { AF_INET, formatIPv6, ipv4TextToNumber, ipv4ToNumber, isIPv4, parsePrefix } from '../wire/ip.js';
+import { AF_INET, ipv4TextToNumber, ipv4ToNumber, isIPv4, networkOf, parseIPv6Into, parsePrefix } from '../wire/ip.js';
 import { AnswerCache } from './answer-cache.js';
 
 export interface NetworkScope {
@@ -49,14 +48,19 @@ interface V4Range {
   mask: number;
 }
 
+interface V6Range {
+  /** The network's 16 bytes (host bits zero). */
+  net: Uint8Array;
+  prefixLength: number;
+}
+
 interface Matcher {
   v4: V4Range[];
-  v6: BlockList;
-  hasV6: boolean;
+  v6: V6Range[];
 }
 
 function matcher(cidrs: string[]): Matcher {
-  const m: Matcher = { v4: [], v6: new BlockList(), hasV6: false };
+  const m: Matcher = { v4: [], v6: [] };
   for (const c of cidrs) {
     let p;
     try {
@@ -68,8 +72,7 @@ function matcher(cidrs: string[]): Matcher {
       const mask = p.prefixLength === 0 ? 0 : (0xffffffff << (32 - p.prefixLength)) >>> 0;
       m.v4.push({ net: (ipv4ToNumber(p.bytes) & mask) >>> 0, mask });
     } else {
-      m.v6.addSubnet(formatIPv6(p.bytes), p.prefixLength, 'ipv6');
-      m.hasV6 = true;
+      m.v6.push({ net: networkOf(p), prefixLength: p.prefixLength });
     }
   }
   return m;
@@ -78,6 +81,29 @@ function matcher(cidrs: string[]): Matcher {
 function hasV4(m: Matcher, ip: number): boolean {
   for (const r of m.v4) if (((ip & r.mask) >>> 0) === r.net) return true;
   return false;
+}
+
+const V6_CLIENT = new Uint8Array(16);
+
+/**
+ * Whether an IPv6 client (text; a link-local one carries its %zone) is
+ * inside one of m's IPv6 subnets; anything unparsable is not.
+ */
+function hasV6(m: Matcher, address: string): boolean {
+  if (m.v6.length === 0) return false;
+  const zone = address.indexOf('%');
+  if (!parseIPv6Into(zone < 0 ? address : address.slice(0, zone), V6_CLIENT)) return false;
+  for (const r of m.v6) if (inPrefix(V6_CLIENT, r)) return true;
+  return false;
+}
+
+function inPrefix(ip: Uint8Array, r: V6Range): boolean {
+  const whole = r.prefixLength >> 3;
+  for (let i = 0; i < whole; i++) if (ip[i] !== r.net[i]) return false;
+  const bits = r.prefixLength & 7;
+  if (bits === 0) return true;
+  const mask = (0xff << (8 - bits)) & 0xff;
+  return (ip[whole]! & mask) === r.net[whole];
 }
 
 export class ClientScopes {
@@ -118,11 +144,11 @@ export class ClientScopes {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
     if (mapped || isIPv4(address)) return this.forIPv4(ipv4TextToNumber(mapped ? mapped[1]! : address));
     if (this.#open) return this.#all;
-    if (this.#allow && !(this.#allow.hasV6 && this.#allow.v6.check(address, 'ipv6'))) return undefined;
+    if (this.#allow && !hasV6(this.#allow, address)) return undefined;
     let mask = 0;
     for (let i = 0; i < this.#nets.length; i++) {
       const m = this.#nets[i]!.m;
-      if (!m || (m.hasV6 && m.v6.check(address, 'ipv6'))) mask |= 1 << i;
+      if (!m || hasV6(m, address)) mask |= 1 << i;
     }
     return mask === 0 ? undefined : this.#scope(mask);
   }

@@ -106,6 +106,20 @@ test('client scopes: subnets choose networks; outsiders get nothing', () => {
   assert.ok(allow.forIPv4(ipv4TextToNumber('127.0.0.11')));
 });
 
+test('client scopes: IPv6 subnets match on prefix bits, not bytes', () => {
+  const sc = new ClientScopes([{ name: 'odd', clients: ['fd00:0:0:2::/63'] }, { name: 'host', clients: ['fd00::1/128'] }, { name: 'any', clients: ['::/0'] }]);
+  assert.deepEqual(sc.forAddress('fd00:0:0:3::9')?.networks, ['odd', 'any']);
+  assert.deepEqual(sc.forAddress('fd00:0:0:4::9')?.networks, ['any']);
+  assert.deepEqual(sc.forAddress('fd00::1')?.networks, ['host', 'any']);
+  // Host bits in the configured subnet are ignored, as the kernel does for a route.
+  const loose = new ClientScopes([{ name: 'n', clients: ['fd00::1ff/120'] }]);
+  assert.deepEqual(loose.forAddress('fd00::100')?.networks, ['n']);
+  assert.equal(loose.forAddress('fd00::200'), undefined);
+  // A link-local client carries its zone; not an address: nobody's client.
+  assert.ok(new ClientScopes(['n'], ['fe80::/10']).forAddress('fe80::1%eth0'));
+  assert.equal(new ClientScopes(['n'], ['fd00::/8']).forAddress('not-an-ip'), undefined);
+});
+
 test('rate limiter: burst then refill; memory bounded', () => {
   const rl = new RateLimiter(10, 5, 100);
   let ok = 0;
