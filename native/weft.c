@@ -49,6 +49,14 @@
  *   pollUpdate(handle, events)                  change watched events
  *   pollClose(handle)                           stop and free
  *   errnoName(number) -> string
+ *   netnsAdd(path) -> Promise<void>            (asynchronous)
+ *       a named network namespace as `ip netns add` makes it: the directory
+ *       of path made a shared mount point, path created, a new thread
+ *       unshare(CLONE_NEWNET)s and bind-mounts its namespace onto path, and
+ *       brings its loopback up (`ip -n NAME link set lo up`); on failure
+ *       nothing is left behind. EEXIST when path exists.
+ *   netnsDelete(path) -> Promise<void>         (asynchronous)
+ *       `ip netns del`: umount2(MNT_DETACH) and unlink; ENOENT when absent.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,8 +70,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -112,7 +124,7 @@ static const char *errno_name(int e) {
     E(EPROTO) E(ENOLINK) E(ENOKEY) E(ERFKILL) E(EHWPOISON) E(ESHUTDOWN)
     E(EALREADY) E(EINPROGRESS) E(ENOMSG) E(EIDRM) E(ECHILD) E(ENOEXEC)
     E(EXDEV) E(EMLINK) E(EPIPE) E(EDOM) E(ESPIPE) E(EROFS) E(EDEADLK)
-    E(ENOLCK) E(ENOSTR)
+    E(ENOLCK) E(ENOSTR) E(ECANCELED)
 #undef E
     case EOPNOTSUPP: return "EOPNOTSUPP";
     default: return "EUNKNOWN";
@@ -311,6 +323,161 @@ static napi_value OpenTun(napi_env env, napi_callback_info info) {
                           &vname);
   napi_set_named_property(env, obj, "name", vname);
   return obj;
+}
+
+/* --- named network namespaces (iproute2's netns_add / netns_delete) ----- */
+
+struct netns_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  int create;
+  char path[512];
+  char dir[512];
+  int err;              /* errno of the failed step, 0 on success */
+  const char *syscall;  /* the failed step */
+};
+
+static void netns_fail(struct netns_work *w, const char *syscall) {
+  w->err = errno;
+  w->syscall = syscall;
+}
+
+/* Runs on a thread of its own, which ends after: its namespace lives on
+ * through the bind mount, and no thread of Node's ever changes namespace. */
+static void *netns_thread(void *p) {
+  struct netns_work *w = p;
+  if (unshare(CLONE_NEWNET) < 0) {
+    netns_fail(w, "unshare(CLONE_NEWNET)");
+    return NULL;
+  }
+  if (mount("/proc/thread-self/ns/net", w->path, "none", MS_BIND, NULL) < 0) {
+    netns_fail(w, "mount(MS_BIND)");
+    return NULL;
+  }
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    netns_fail(w, "socket");
+    return NULL;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    netns_fail(w, "SIOCGIFFLAGS(lo)");
+  } else {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) netns_fail(w, "SIOCSIFFLAGS(lo)");
+  }
+  close(s);
+  return NULL;
+}
+
+/* The namespace directory as a shared mount point (bound onto itself first
+ * when it is not one), so a namespace mounted there shows in every mount
+ * namespace that shares it, as with iproute2. */
+static int netns_dir_shared(struct netns_work *w) {
+  if (mkdir(w->dir, 0755) < 0 && errno != EEXIST) {
+    netns_fail(w, "mkdir");
+    return -1;
+  }
+  for (int bound = 0; mount("", w->dir, "none", MS_SHARED | MS_REC, NULL) < 0; bound = 1) {
+    if (errno != EINVAL || bound) {
+      netns_fail(w, "mount(MS_SHARED)");
+      return -1;
+    }
+    if (mount(w->dir, w->dir, "none", MS_BIND | MS_REC, NULL) < 0) {
+      netns_fail(w, "mount(MS_BIND, dir)");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void netns_execute(napi_env env, void *data) {
+  struct netns_work *w = data;
+  if (!w->create) {
+    umount2(w->path, MNT_DETACH); /* not mounted: unlink still removes the file */
+    if (unlink(w->path) < 0) netns_fail(w, "unlink");
+    return;
+  }
+  if (netns_dir_shared(w) < 0) return;
+  int fd = open(w->path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) {
+    netns_fail(w, "open(O_CREAT|O_EXCL)");
+    return;
+  }
+  close(fd);
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, netns_thread, w);
+  if (rc != 0) {
+    w->err = rc;
+    w->syscall = "pthread_create";
+  } else {
+    pthread_join(t, NULL);
+  }
+  if (w->err) {
+    umount2(w->path, MNT_DETACH);
+    unlink(w->path);
+  }
+}
+
+static void netns_complete(napi_env env, napi_status status, void *data) {
+  struct netns_work *w = data;
+  if (status == napi_ok && w->err == 0) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, w->deferred, undef);
+  } else {
+    int e = status == napi_ok ? w->err : ECANCELED;
+    const char *sys = status == napi_ok ? w->syscall : "netns work";
+    napi_value msg, code, error, num, call;
+    char text[700];
+    snprintf(text, sizeof text, "%s %s: %s (%s)", sys, w->path, strerror(e), errno_name(e));
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &error);
+    napi_create_int32(env, e, &num);
+    napi_create_string_utf8(env, sys, NAPI_AUTO_LENGTH, &call);
+    napi_set_named_property(env, error, "errno", num);
+    napi_set_named_property(env, error, "syscall", call);
+    napi_reject_deferred(env, w->deferred, error);
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value netns_start(napi_env env, napi_callback_info info, int create) {
+  GET_ARGS(1);
+  struct netns_work *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, "calloc", ENOMEM);
+  int has_path;
+  if (!arg_string(env, argv[0], w->path, sizeof w->path, &has_path) || !has_path ||
+      w->path[0] != '/') {
+    free(w);
+    BAD_ARG("netns path must be an absolute path");
+  }
+  w->create = create;
+  memcpy(w->dir, w->path, sizeof w->dir);
+  *strrchr(w->dir, '/') = 0;
+  if (!w->dir[0]) memcpy(w->dir, "/", 2);
+  napi_value promise, name;
+  napi_create_string_utf8(env, create ? "weft netnsAdd" : "weft netnsDelete", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, netns_execute, netns_complete, w, &w->work) != napi_ok ||
+      napi_queue_async_work(env, w->work) != napi_ok) {
+    free(w);
+    throw_generic(env, "napi call failed: netns async work");
+    return NULL;
+  }
+  return promise;
+}
+
+static napi_value NetnsAdd(napi_env env, napi_callback_info info) {
+  return netns_start(env, info, 1);
+}
+
+static napi_value NetnsDelete(napi_env env, napi_callback_info info) {
+  return netns_start(env, info, 0);
 }
 
 /* --- socket options, bind, connect --------------------------------------- */
@@ -814,6 +981,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("close", Close),               FN("poll", Poll),
       FN("pollUpdate", PollUpdate),     FN("pollClose", PollClose),
       FN("errnoName", ErrnoName),
+      FN("netnsAdd", NetnsAdd),         FN("netnsDelete", NetnsDelete),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -37,6 +37,8 @@ export interface NativeAddon {
   pollUpdate(handle: PollHandle, events: number): void;
   pollClose(handle: PollHandle): void;
   errnoName(errno: number): string;
+  netnsAdd(path: string): Promise<void>;
+  netnsDelete(path: string): Promise<void>;
 }
 
 /** A failed system call, carrying the errno name as `code` (EEXIST, ENODEV ...). */

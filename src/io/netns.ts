@@ -1,13 +1,12 @@
 /**
  * Named network namespaces as iproute2 keeps them (/var/run/netns/NAME, a
  * bind mount of a namespace file), and handles on them (an open fd, for
- * IFLA_NET_NS_FD). Creating one needs unshare(2) on a thread of its own, so
- * that runs `ip netns add|del` (iproute2 is a hard dependency; process.ts).
+ * IFLA_NET_NS_FD). Creating one needs unshare(2) on a thread of its own:
+ * the addon starts one for it (native/weft.c, netnsAdd), so no `ip` runs.
  */
 import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
 import { WeftError } from '../errors.js';
-import { netnsPath } from './native.js';
-import { runProgram, runFailure } from './process.js';
+import { native, netnsPath } from './native.js';
 
 const NETNS_DIR = '/var/run/netns';
 
@@ -68,40 +67,25 @@ export async function ensureNetns(name: string): Promise<void> {
 
 /**
  * Creates a named network namespace (a bind mount under /var/run/netns),
- * with loopback up. Equivalent to `ip netns add NAME; ip -n NAME link set lo up`.
- * A child process, since creating one needs unshare(2) on a thread of its own.
+ * with loopback up. Equivalent to `ip netns add NAME; ip -n NAME link set lo up`;
+ * nothing is left behind when it fails (code ENETNS, the errno in `cause`).
  */
 export async function createNetns(name: string): Promise<void> {
-  netnsPath(name);
-  await ipCommand(['netns', 'add', name]);
+  const path = netnsPath(name);
   try {
-    await ipCommand(['-n', name, 'link', 'set', 'lo', 'up']);
+    await native().netnsAdd(path);
   } catch (err) {
-    await ipCommand(['netns', 'del', name]).catch(() => undefined);
-    throw err;
+    throw new WeftError('ENETNS', `netns add ${name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
 /** Deletes a named namespace (its links go with it). Equivalent to `ip netns del NAME`. */
 export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean } = {}): Promise<void> {
-  netnsPath(name);
+  const path = netnsPath(name);
   try {
-    await ipCommand(['netns', 'del', name]);
+    await native().netnsDelete(path);
   } catch (err) {
-    if (opts.ignoreMissing && /No such file|does not exist/i.test((err as Error).message)) return;
-    throw err;
+    if (opts.ignoreMissing && (err as { code?: unknown }).code === 'ENOENT') return;
+    throw new WeftError('ENETNS', `netns del ${name}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-async function ipCommand(args: string[]): Promise<void> {
-  let why: string;
-  try {
-    // Generous: on a busy host the bind mount behind `ip netns add` can take seconds.
-    const r = await runProgram('ip', args, { timeoutMs: 30_000 });
-    if (r.status === 0) return;
-    why = runFailure(r);
-  } catch (err) {
-    why = (err as Error).message;
-  }
-  throw new WeftError('ENETNS', `ip ${args.join(' ')}: ${why}`);
 }

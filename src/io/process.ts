@@ -1,11 +1,9 @@
 /**
  * Every program weft runs is started here; nothing else under src/ spawns a
  * process. The list is closed (the Program type) and each entry says why a
- * syscall from Node does not do the job:
- *   ip       `ip netns add|del NAME`, `ip -n NAME link set lo up` (netns.ts):
- *            a named namespace needs unshare(2) on a thread of its own and a
- *            bind mount under /var/run/netns, which iproute2 does for us.
- *            Links, addresses, routes, neighbours: weft's own netlink, never `ip`.
+ * syscall from Node does not do the job (weft never runs `ip`: links,
+ * addresses, routes, neighbours are its own netlink, named namespaces the
+ * addon's netnsAdd):
  *   nft      nftables rulesets applied as one transaction, read back as JSON (nft.ts).
  *   nsenter  `nft` and the sysctl shell script in another namespace (nft.ts,
  *            sysctl.ts): both act on the namespace of the calling task, and a
@@ -15,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 
-export type Program = 'ip' | 'nft' | 'nsenter' | 'ping' | 'mount';
+export type Program = 'nft' | 'nsenter' | 'ping' | 'mount';
 
 export interface RunOptions {
   /** The child is killed (SIGKILL) after this long. */
