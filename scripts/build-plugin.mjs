@@ -3,7 +3,7 @@
  * `npm run plugin`: builds the managed (v2) Docker plugin in dist/plugin/
  * from this checkout, offline: config.json plus a rootfs holding this host's
  * Node binary, the compiled tree, the production node_modules, the native
- * addon, the tools weft runs (ip, nft, nsenter, sh; mount at start) and every shared library
+ * addon, the tools weft runs (nft, nsenter, sh; mount at start; src/io/process.ts) and every shared library
  * they load (found with ldd). No registry and no base image.
  *
  *   docker plugin create weft:dev dist/plugin && docker plugin enable weft:dev
@@ -17,7 +17,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(repo, 'dist', 'plugin');
 const rootfs = join(out, 'rootfs');
 const app = join(rootfs, 'weft');
-const TOOLS = ['ip', 'nft', 'nsenter', 'sh', 'mount'];
+const TOOLS = ['nft', 'nsenter', 'sh', 'mount'];
 
 function fail(message) {
   process.stderr.write(`build-plugin: ${message}\n`);
