@@ -71,7 +71,7 @@ export async function ensureNetns(name: string): Promise<void> {
  * nothing is left behind when it fails (code ENETNS, the errno in `cause`).
  */
 export async function createNetns(name: string): Promise<void> {
-  const path = netnsPath(name);
+  const path = namedPath(name);
   try {
     await native().netnsAdd(path);
   } catch (err) {
@@ -81,11 +81,17 @@ export async function createNetns(name: string): Promise<void> {
 
 /** Deletes a named namespace (its links go with it). Equivalent to `ip netns del NAME`. */
 export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean } = {}): Promise<void> {
-  const path = netnsPath(name);
+  const path = namedPath(name);
   try {
     await native().netnsDelete(path);
   } catch (err) {
     if (opts.ignoreMissing && (err as { code?: unknown }).code === 'ENOENT') return;
     throw new WeftError('ENETNS', `netns del ${name}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** /var/run/netns/NAME for a plain name; a path is refused (the addon makes its directory a shared mount). */
+function namedPath(name: string): string {
+  if (name.startsWith('/')) throw new WeftError('EINVALARG', `a named network namespace, not a path: ${JSON.stringify(name)}`);
+  return netnsPath(name);
 }

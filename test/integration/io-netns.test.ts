@@ -68,4 +68,6 @@ test('createNetns: several at once get one namespace each', { skip }, async () =
 
 test('createNetns refuses names that are not plain', { skip }, async () => {
   await assert.rejects(createNetns('../etc'), (err: unknown) => err instanceof WeftError && err.code === 'EINVALARG');
+  await assert.rejects(createNetns('/tmp/wfio-ns'), (err: unknown) => err instanceof WeftError && err.code === 'EINVALARG');
+  await assert.rejects(deleteNetns('/etc/hostname'), (err: unknown) => err instanceof WeftError && err.code === 'EINVALARG');
 });
