@@ -70,7 +70,7 @@ function violations(file: string, source: string): string[] {
       continue;
     }
     // The raw addon object: outside io/ only the typed functions of io/native.ts (netnsPath, errnoName, closeFd, SysError).
-    if (!inIo && /(^|\/)io\/native\.js$/.test(spec) && imp.names.includes('native')) {
+    if (!inIo && /(^|\/)io\/native\.js$/.test(spec) && imp.names.some((n) => n === 'native' || n.startsWith('*'))) {
       out.push(`${file}: imports native() from ${spec}; call the addon through an io/ module`);
     }
   }
@@ -107,6 +107,7 @@ test('io boundary: the checker sees every import form', () => {
     "const addon = require('../build/Release/weft_native.node');",
     "import { native, netnsPath } from '../io/native.js';",
     "import { netnsPath as p } from '../io/native.js';",
+    "import * as io from '../../io/native.js';",
     "import { Etcd3 } from 'etcd3';",
     "// import { x } from 'node:http2';",
     "import { Worker } from 'node:worker_threads';",
@@ -117,6 +118,7 @@ test('io boundary: the checker sees every import form', () => {
     'src/dns/x.ts: imports node:http; only src/io/ may (use or add an io/ module)',
     'src/dns/x.ts: imports node:child_process; only src/io/process.ts may',
     'src/dns/x.ts: imports native() from ../io/native.js; call the addon through an io/ module',
+    'src/dns/x.ts: imports native() from ../../io/native.js; call the addon through an io/ module',
     'src/dns/x.ts: imports etcd3; only src/io/etcd-client.ts may',
     'src/dns/x.ts: imports node:dgram; only src/io/ may (use or add an io/ module)',
     'src/dns/x.ts: loads a native addon (../build/Release/weft_native.node); only src/io/native.ts does',
