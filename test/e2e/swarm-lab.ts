@@ -59,7 +59,11 @@ export class SwarmLab {
       await sh(['ip', '-n', s.ul, 'addr', 'add', `${ETCD}/24`, 'dev', 'ul0']);
       s.etcd = await startEtcd({ netns: s.ul, host: ETCD });
       for (const [i, host] of hosts.entries()) {
-        s.nodes.push({ name: `h${i + 1}`, host, docker: await startDocker({ netns: host.netns, dns: '198.18.0.53' }), id: '' });
+        s.nodes.push({ name: `h${i + 1}`, host, docker: await startDocker({
+          netns: host.netns, dns: '198.18.0.53',
+          // A swarm node's API comes up after its plugins are restored and the swarm agent started: slow on a busy machine.
+          readyTimeoutMs: 120_000,
+        }), id: '' });
       }
       await Promise.all(s.nodes.map((n, i) => installManagedPlugin(n.docker, pluginDir, PLUGIN, s.pluginEnv(i + 1))));
       const token = await swarmInit(s.mgr, hosts[0]!.address, opts.swarmInitArgs ?? []);
