@@ -45,9 +45,11 @@ const bare = (cidr: string) => cidr.split('/')[0]!;
 
 /**
  * The remote endpoints of one network this host must program: endpoints on
- * other live hosts with an IPv4 address. One entry per IP and per MAC (the
- * first wins; weft's IPAM never hands out one address twice, so clashes are
- * transients of stale records).
+ * other live hosts with an IPv4 address. One entry per IP and per MAC: the
+ * most recently created or joined wins. weft's IPAM never hands out one
+ * address twice, so a clash is a stale record (its DeleteEndpoint never came,
+ * e.g. dockerd killed mid-shutdown) whose address was released and handed
+ * out again: the live endpoint is always the younger one.
  */
 export function desiredPeers(
   endpoints: Iterable<EndpointRecord>,
@@ -57,7 +59,8 @@ export function desiredPeers(
   const out = new Map<string, PeerEntry>();
   const ips = new Set<string>();
   const macs = new Set<string>();
-  const sorted = [...endpoints].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const age = (e: EndpointRecord) => Math.max(e.created ?? 0, e.joined ?? 0);
+  const sorted = [...endpoints].sort((a, b) => age(b) - age(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const ep of sorted) {
     if (!ep.address || !ep.host || ep.host === self.host) continue;
     const h = hosts.get(ep.host);

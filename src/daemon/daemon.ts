@@ -65,6 +65,18 @@ export interface DaemonOptions {
   dockerReconcile?: number;
   /** DataScope reported to Docker: 'global' for swarm (the managed plugin), 'local' otherwise (default). */
   dataScope?: 'local' | 'global';
+  /**
+   * Open the plugin socket before the start-up work, holding requests until it is done: Docker gives a
+   * managed plugin about 12 s to listen, which loading etcd3 and reconciling can exceed (docs/swarm.md).
+   */
+  listenEarly?: boolean;
+}
+
+/** The plugin socket opened ahead of start-up, and how to release the requests waiting on it. */
+interface EarlySocket {
+  server: PluginServer;
+  ready: (c: Controller) => void;
+  fail: (err: unknown) => void;
 }
 
 export { DEFAULTS } from './defaults.js';
@@ -93,15 +105,32 @@ export class Daemon {
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
     const embedded = opts.store === 'embedded' || opts.store === '';
     const claims = await claimAndCheck({ ...opts, embedded });
+    let early: EarlySocket | undefined;
     try {
-      return await Daemon.#start(opts, log, claims);
+      if (opts.listenEarly) early = await Daemon.#listenEarly(opts.socket, log);
+      return await Daemon.#start(opts, log, claims, early);
     } catch (err) {
+      early?.fail(err);
+      await early?.server.close().catch(() => undefined);
       claims.release();
       throw err;
     }
   }
 
-  static async #start(opts: DaemonOptions, log: Logger, claims: Claims): Promise<Daemon> {
+  static async #listenEarly(socket: string, log: Logger): Promise<EarlySocket> {
+    let ready!: (c: Controller) => void;
+    let fail!: (err: unknown) => void;
+    const controller = new Promise<Controller>((resolve, reject) => {
+      ready = resolve;
+      fail = reject;
+    });
+    controller.catch(() => undefined);
+    const server = await PluginServer.listen(socket, controller, log);
+    log({ msg: 'plugin socket open; requests wait for the start-up', socket });
+    return { server, ready, fail };
+  }
+
+  static async #start(opts: DaemonOptions, log: Logger, claims: Claims, early: EarlySocket | undefined): Promise<Daemon> {
     const store = instrumentStore(await Daemon.openStore(opts));
     if (store instanceof EmbeddedStore) {
       const o = store.opened;
@@ -170,7 +199,8 @@ export class Daemon {
     const cancelHostSideWatch = peers ? store.watch('networks/', () => {
       controller.syncHostSide().catch((err: Error) => log({ msg: 'host side sync failed', error: err.message }));
     }) : undefined;
-    const server = await PluginServer.listen(opts.socket, controller, log);
+    const server = early?.server ?? await PluginServer.listen(opts.socket, controller, log);
+    early?.ready(controller);
     const mesh = dns && opts.mesh !== 'off' ? Daemon.#startMesh(dns, controller, peers, opts, log) : undefined;
     status.attach({ peers, dns, mesh });
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir, control: controlSocketPath(opts.stateDir), ...(control.tcpPort() !== undefined ? { metricsPort: control.tcpPort() } : {}) });

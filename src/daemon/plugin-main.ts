@@ -21,7 +21,7 @@ async function main(): Promise<void> {
         '(weft\'s routing mesh publishes their ports with nftables)', level: 'warn',
     });
   }
-  const daemon = await Daemon.start(opts, log);
+  const daemon = await Daemon.start({ ...opts, listenEarly: true }, log);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

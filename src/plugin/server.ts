@@ -20,10 +20,15 @@ function outcome(status: number): string {
 export class PluginServer {
   private constructor(readonly path: string, private readonly server: Server) {}
 
-  static async listen(path: string, controller: Controller, log: Logger): Promise<PluginServer> {
+  /**
+   * Serves `path`. With a promise for the controller, requests wait until it
+   * resolves (the managed plugin listens before its slow start; docs/swarm.md)
+   * and are refused with its error if it rejects.
+   */
+  static async listen(path: string, controller: Controller | Promise<Controller>, log: Logger): Promise<PluginServer> {
     const server = await listenUnixHttp(path, async (req) => {
       const t0 = process.hrtime.bigint();
-      const { response, code } = await handle(req, controller);
+      const { response, code } = await handle(req, await controller);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       // Unknown paths share one label: a client cannot grow the series without bound.
       const method = response.status === 404 ? 'unknown' : req.path.slice(1);

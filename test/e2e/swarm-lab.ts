@@ -58,13 +58,19 @@ export class SwarmLab {
       s.ul = await s.lab.underlay();
       await sh(['ip', '-n', s.ul, 'addr', 'add', `${ETCD}/24`, 'dev', 'ul0']);
       s.etcd = await startEtcd({ netns: s.ul, host: ETCD });
-      for (const [i, host] of hosts.entries()) {
-        s.nodes.push({ name: `h${i + 1}`, host, docker: await startDocker({ netns: host.netns, dns: '198.18.0.53' }), id: '' });
-      }
+      // In parallel; all settle before a failure is thrown, so destroy() stops every dockerd that started.
+      const started = await Promise.allSettled(hosts.map((host) => startDocker({
+        netns: host.netns, dns: '198.18.0.53',
+        // A swarm node's API comes up after its plugins are restored and the swarm agent started: slow on a busy machine.
+        readyTimeoutMs: 120_000,
+      })));
+      started.forEach((r, i) => { if (r.status === 'fulfilled') s.nodes.push({ name: `h${i + 1}`, host: hosts[i]!, docker: r.value, id: '' }); });
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       await Promise.all(s.nodes.map((n, i) => installManagedPlugin(n.docker, pluginDir, PLUGIN, s.pluginEnv(i + 1))));
       const token = await swarmInit(s.mgr, hosts[0]!.address, opts.swarmInitArgs ?? []);
-      for (const n of s.nodes.slice(1)) await swarmJoin(n.docker, token, n.host.address, hosts[0]!.address);
-      for (const n of s.nodes) n.id = (await n.docker.docker(['info', '-f', '{{.Swarm.NodeID}}'])).trim();
+      await Promise.all(s.nodes.slice(1).map((n) => swarmJoin(n.docker, token, n.host.address, hosts[0]!.address)));
+      await Promise.all(s.nodes.map(async (n) => { n.id = (await n.docker.docker(['info', '-f', '{{.Swarm.NodeID}}'])).trim(); }));
     } catch (err) {
       await s.destroy();
       throw err;

@@ -21,6 +21,19 @@ test('desired: remote live hosts only, one entry per IP and MAC', () => {
   assert.equal(d.get('2')!.vtep, '198.18.0.2');
 });
 
+test('desired: of two records with one IP (a stale one whose address was handed out again), the younger wins', () => {
+  const at = (e: EndpointRecord, created: number, joined?: number): EndpointRecord => ({ ...e, created, ...(joined ? { joined } : {}) });
+  const stale = at(ep('1', 'b', '198.19.1.3', '02:42:aa:00:00:01'), 1000, 1100);
+  const live = at(ep('9', 'b', '198.19.1.3', '02:42:aa:00:00:09'), 5000, 5100);
+  for (const order of [[stale, live], [live, stale]]) {
+    const d = desiredPeers(order, hosts, { host: 'a' });
+    assert.deepEqual([...d.values()].map((p) => [p.endpointId, p.mac]), [['9', '02:42:aa:00:00:09']]);
+  }
+  // Created before the stale one but joined after it was abandoned: still the live one.
+  const rejoined = at(ep('0', 'b', '198.19.1.3', '02:42:aa:00:00:02'), 900, 6000);
+  assert.deepEqual([...desiredPeers([stale, rejoined], hosts, { host: 'a' }).keys()], ['0']);
+});
+
 test('diffProgrammed: removals keyed by MAC/IP never delete what stays wanted', () => {
   const was = desiredPeers([ep('2', 'b', '198.19.1.3', '02:42:c6:13:01:03'), ep('5', 'b', '198.19.1.9', '02:42:c6:13:01:09')], hosts, { host: 'a' });
   // endpoint 2 replaced by 6 with the same IP and MAC (address reuse); 5 goes away

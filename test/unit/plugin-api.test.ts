@@ -177,3 +177,38 @@ test('concurrent calls for one network are serialised and all answered', async (
   await Promise.all(eps.map((e) => call('/NetworkDriver.DeleteEndpoint', JSON.stringify({ NetworkID: nid, EndpointID: e }))));
   assert.equal((await call('/NetworkDriver.DeleteNetwork', JSON.stringify({ NetworkID: nid }))).status, 200);
 });
+
+test('a socket opened before start-up holds requests until the controller is ready, and refuses them if start-up fails', async () => {
+  const early = join(dir, 'plugins', 'early.sock');
+  let ready!: (c: Controller) => void;
+  const server2 = await PluginServer.listen(early, new Promise<Controller>((r) => { ready = r; }), () => undefined);
+  const failing = join(dir, 'plugins', 'failing.sock');
+  const failed = Promise.reject(new Error('etcd unreachable'));
+  failed.catch(() => undefined);
+  const server3 = await PluginServer.listen(failing, failed, () => undefined);
+  try {
+    const get = (sock: string) => new Promise<{ status: number; raw: string }>((resolve, reject) => {
+      const req = request({ socketPath: sock, path: '/NetworkDriver.GetCapabilities', method: 'POST' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end('');
+    });
+    let answered = false;
+    const pending = get(early).then((r) => { answered = true; return r; });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, false, 'no answer before the controller exists');
+    ready(new Controller(store, [overlay, new RecordingDriver('bridge'), new RecordingDriver('macvlan')]));
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.raw), { Scope: 'local', ConnectivityScope: 'local' });
+    const f = await get(failing);
+    assert.equal(f.status, 500);
+    assert.match(JSON.parse(f.raw).Err, /etcd unreachable/);
+  } finally {
+    await server2.close();
+    await server3.close();
+  }
+});
