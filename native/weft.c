@@ -49,6 +49,8 @@
  *   pollUpdate(handle, events)                  change watched events
  *   pollClose(handle)                           stop and free
  *   errnoName(number) -> string
+ *   bpfSkipPcapng(...), bpfSkipPcap(...), bpfRun(...)
+ *       the filtered read's prefilter, native/bpf-scan.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +72,8 @@
 
 #include <node_api.h>
 #include <uv.h>
+
+#include "bpf-scan.h"
 
 #ifndef UDP_GRO
 #define UDP_GRO 104
@@ -814,6 +818,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("close", Close),               FN("poll", Poll),
       FN("pollUpdate", PollUpdate),     FN("pollClose", PollClose),
       FN("errnoName", ErrnoName),
+      FN("bpfSkipPcapng", BpfSkipPcapng), FN("bpfSkipPcap", BpfSkipPcap),
+      FN("bpfRun", BpfRun),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
