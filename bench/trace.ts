@@ -131,7 +131,7 @@ const bench: Benchmark = {
       const selected = (argv: string[]) => String(spawnSync(argv[0]!, argv.slice(1), { maxBuffer: 1 << 26 }).stdout).split('\n').filter(Boolean).length;
       const picked = [selected(tools[6]!.argv), selected(tools[7]!.argv)];
       if (picked[0] !== picked[1]) throw new Error(`weft selects ${picked[0]} packets with '${RARE_FILTER}', tcpdump ${picked[1]}`);
-      notes.push(`'${RARE_FILTER}' selects ${picked[0]} of ${n} packets (${((100 * picked[0]!) / n).toFixed(2)} %) for both tools; weft runs the filter's BPF form (compiled to JavaScript) before dissecting`);
+      notes.push(`'${RARE_FILTER}' selects ${picked[0]} of ${n} packets (${((100 * picked[0]!) / n).toFixed(2)} %) for both tools; weft runs the filter's BPF form (in the native addon) before dissecting`);
       // One discarded run of each on a small file: binaries, libraries and the CLI's modules in the page cache.
       const warm = join(dir, 'warm.pcapng');
       generate(warm, 1000);
