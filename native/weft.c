@@ -57,6 +57,8 @@
  *       nothing is left behind. EEXIST when path exists.
  *   netnsDelete(path) -> Promise<void>         (asynchronous)
  *       `ip netns del`: umount2(MNT_DETACH) and unlink; ENOENT when absent.
+ *   bpfSkipPcapng(...), bpfSkipPcap(...), bpfRun(...)
+ *       the filtered read's prefilter, native/bpf-scan.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -82,6 +84,8 @@
 
 #include <node_api.h>
 #include <uv.h>
+
+#include "bpf-scan.h"
 
 #ifndef UDP_GRO
 #define UDP_GRO 104
@@ -982,6 +986,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("pollUpdate", PollUpdate),     FN("pollClose", PollClose),
       FN("errnoName", ErrnoName),
       FN("netnsAdd", NetnsAdd),         FN("netnsDelete", NetnsDelete),
+      FN("bpfSkipPcapng", BpfSkipPcapng), FN("bpfSkipPcap", BpfSkipPcap),
+      FN("bpfRun", BpfRun),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

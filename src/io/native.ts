@@ -39,6 +39,11 @@ export interface NativeAddon {
   errnoName(errno: number): string;
   netnsAdd(path: string): Promise<void>;
   netnsDelete(path: string): Promise<void>;
+  bpfSkipPcapng(buf: Uint8Array, start: number, end: number, littleEndian: boolean, snaplens: Int32Array,
+    program: Uint8Array, out: Uint32Array): number;
+  bpfSkipPcap(buf: Uint8Array, start: number, end: number, littleEndian: boolean, snaplen: number,
+    program: Uint8Array, out: Uint32Array): number;
+  bpfRun(buf: Uint8Array, offset: number, caplen: number, wirelen: number, program: Uint8Array): number;
 }
 
 /** A failed system call, carrying the errno name as `code` (EEXIST, ENODEV ...). */
@@ -114,6 +119,15 @@ function wrapErrors(raw: NativeAddon): NativeAddon {
     },
     writeBatch: (fd: number, b: Uint8Array, s: number, c: number, l: Int32Array) => {
       try { return r.writeBatch(fd, b, s, c, l); } catch (err) { throw toSysError(err); }
+    },
+    bpfSkipPcapng: (b: Uint8Array, s: number, e: number, le: boolean, n: Int32Array, p: Uint8Array, o: Uint32Array) => {
+      try { return r.bpfSkipPcapng(b, s, e, le, n, p, o); } catch (err) { throw toSysError(err); }
+    },
+    bpfSkipPcap: (b: Uint8Array, s: number, e: number, le: boolean, n: number, p: Uint8Array, o: Uint32Array) => {
+      try { return r.bpfSkipPcap(b, s, e, le, n, p, o); } catch (err) { throw toSysError(err); }
+    },
+    bpfRun: (b: Uint8Array, o: number, n: number, w: number, p: Uint8Array) => {
+      try { return r.bpfRun(b, o, n, w, p); } catch (err) { throw toSysError(err); }
     },
   });
   return out as unknown as NativeAddon;

@@ -130,13 +130,16 @@ export function compileBpf(filter: FilterNode | null): BpfInsn[] | undefined {
   if (a === true) return undefined;
   if (a === false) return [{ code: RET_K, jt: 0, jf: 0, k: 0 }];
   // Like the userspace filter, look through VLAN tags still in the data (not
-  // offloaded by the NIC): the filter again behind each tag, as many as
-  // dissect reads. Long filters look behind fewer tags and keep the rest.
-  for (const depth of [MAX_TAGS, 2]) {
-    const p = compileTagged(a, depth);
-    if (p && p.length <= MAX_TAGGED_LENGTH) return p;
+  // offloaded by the NIC) and SNAP headers: the filter again behind each tag,
+  // as many as dissect reads. Long filters look behind fewer tags and keep
+  // the rest.
+  for (const snap of [true, false]) {
+    for (const depth of [MAX_TAGS, 2]) {
+      const p = compileTagged(a, depth, snap);
+      if (p && p.length <= MAX_TAGGED_LENGTH) return p;
+    }
   }
-  return compileTagged(a, 0);
+  return compileTagged(a, 0, false);
 }
 
 /** Bounds a program with copies behind VLAN tags (the kernel takes up to 4096 instructions). */
@@ -145,10 +148,11 @@ const MAX_TAGGED_LENGTH = 1024;
 /**
  * The filter for untagged frames and behind 1..`depth` VLAN tags, each copy
  * with its own return instructions so that jumps stay short; frames with
- * more tags, and 802.3 frames with a SNAP header (which may carry IP), are
- * kept for userspace.
+ * more tags are kept for userspace. 802.3 frames whose SNAP header carries
+ * IPv4, IPv6 or ARP (as dissect decodes them, src/wire/llc.ts) get the
+ * filter again 8 bytes further on with `snap`, and are kept without.
  */
-function compileTagged(a: FilterNode, depth: number): BpfInsn[] | undefined {
+function compileTagged(a: FilterNode, depth: number, snap: boolean): BpfInsn[] | undefined {
   const e = new Emitter();
   const keep = e.label();
   e.op(LD_H_ABS, 12);
@@ -164,8 +168,16 @@ function compileTagged(a: FilterNode, depth: number): BpfInsn[] | undefined {
     e.jump(JGE_K, 0x0600, body, undefined);
     // 802.3: SNAP (AA AA) may carry IP; other LLC frames are never IP, ARP
     // or IPv6, and their length field stands where the filter reads the EtherType.
-    e.op(LD_H_ABS, 14);
-    e.jump(JEQ_K, 0xaaaa, accept, body);
+    if (snap) genSnap(e, 14 + e.shift, body);
+    else {
+      e.op(LD_H_ABS, 14);
+      e.jump(JEQ_K, 0xaaaa, accept, body);
+    }
+    if (snap) {
+      e.shift += 8;
+      gen(e, a, accept, reject);
+      e.shift -= 8;
+    }
     e.place(body);
     gen(e, a, accept, reject);
     e.place(accept);
@@ -180,6 +192,37 @@ function compileTagged(a: FilterNode, depth: number): BpfInsn[] | undefined {
   e.place(keep);
   e.op(RET_K, SNAP);
   return e.finish();
+}
+
+/**
+ * Falls through when the LLC header at `llc` (unshifted) is SNAP with an
+ * EtherType-carrying OUI and the EtherType is IPv4, IPv6 or ARP (what
+ * dissect decodes behind it); else goes to `other`. The frame's length is
+ * checked first, as a load past the end would reject it in the kernel.
+ */
+function genSnap(e: Emitter, llc: number, other: Label): void {
+  const shift = e.shift;
+  e.shift = 0;
+  const oui = e.label();
+  const inner = e.label();
+  e.op(LD_W_LEN, 0);
+  e.jump(JGE_K, llc + 8, undefined, other);
+  e.op(LD_H_ABS, llc);
+  e.jump(JEQ_K, 0xaaaa, undefined, other);
+  e.op(LD_B_ABS, llc + 2);
+  e.jump(JEQ_K, 0x03, undefined, other);
+  e.op(LD_H_ABS, llc + 3);
+  e.jump(JEQ_K, 0, undefined, other);
+  e.op(LD_B_ABS, llc + 5);
+  e.jump(JEQ_K, 0, oui, undefined);
+  e.jump(JEQ_K, 0xf8, undefined, other);
+  e.place(oui);
+  e.op(LD_H_ABS, llc + 6);
+  e.jump(JEQ_K, 0x0800, inner, undefined);
+  e.jump(JEQ_K, 0x86dd, inner, undefined);
+  e.jump(JEQ_K, 0x0806, inner, other);
+  e.place(inner);
+  e.shift = shift;
 }
 
 /**

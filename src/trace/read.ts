@@ -3,12 +3,13 @@
  * stream the file, dissect each packet into one reused Facts, filter, then
  * print (line, JSON or tree) or count. Constant memory whatever the size.
  */
+import { nativeBpf } from '../io/bpf-scan.js';
 import { streamFile } from '../io/file-stream.js';
 import type { CaptureHandlers, CaptureInterface, CaptureRecord, CaptureWarning } from '../wire/capture-common.js';
 import type { PcapngWriter } from '../wire/pcapng.js';
 import { CaptureReader } from '../wire/capture-reader.js';
 import { LINKTYPE_ETHERNET } from '../wire/capture-common.js';
-import { bpfToFunction, compileBpf } from './bpf.js';
+import { bpfToFunction, compileBpf, encodeBpf } from './bpf.js';
 import { dissect } from './dissect.js';
 import { newFacts } from './facts.js';
 import { type FilterNode, matchFilter } from './filter.js';
@@ -36,11 +37,14 @@ export interface ReadResult {
 /**
  * The filter's BPF approximation over Ethernet frames, for the capture
  * reader: a packet it rejects cannot match, so the reader drops it from its
- * buffer before decoding anything else.
+ * buffer before decoding anything else. The program runs in the native
+ * addon when it is built (`native: false`: always in JavaScript).
  */
-export function prefilter(filter: FilterNode | null): CaptureHandlers['prefilter'] {
+export function prefilter(filter: FilterNode | null, opts: { native?: boolean } = {}): CaptureHandlers['prefilter'] {
   const program = compileBpf(filter);
-  return program ? { linktype: LINKTYPE_ETHERNET, keep: bpfToFunction(program) } : null;
+  if (!program) return null;
+  const fast = opts.native === false ? null : nativeBpf(encodeBpf(program));
+  return { linktype: LINKTYPE_ETHERNET, ...(fast ?? { keep: bpfToFunction(program) }) };
 }
 
 /** Prints every matching packet of a file to `out`. Throws CaptureError after printing what came before. */

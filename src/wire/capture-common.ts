@@ -138,6 +138,19 @@ export interface CaptureWarning {
 /** A record test over the packet bytes b[o, o + caplen): 0 drops the record. */
 export type RecordFilter = (b: Uint8Array, o: number, caplen: number, wirelen: number) => number;
 
+/**
+ * The prefilter's skip loop in bulk (the native addon's, src/io/bpf-scan.ts):
+ * from `start`, the run of plain records that `keep` rejects, exactly as the
+ * parsers' own #skipRun walks it. Returns the run's length in bytes; the
+ * number of records in it is then in `skipped`.
+ */
+export interface RecordScanner {
+  /** Enhanced Packet Blocks; snaplens[id] is interface id's snap length, or -1 if its link type is not the prefilter's. */
+  pcapng(b: Uint8Array, start: number, end: number, littleEndian: boolean, snaplens: Int32Array): number;
+  pcap(b: Uint8Array, start: number, end: number, littleEndian: boolean, snaplen: number): number;
+  readonly skipped: number;
+}
+
 export interface CaptureHandlers {
   packet(record: CaptureRecord): void;
   /**
@@ -145,7 +158,7 @@ export interface CaptureHandlers {
    * is decoded (timestamp, record fields): a record it rejects is validated
    * and counted but never reaches `packet`. The cheap path for filtered reads.
    */
-  prefilter?: { linktype: number; keep: RecordFilter } | null;
+  prefilter?: { linktype: number; keep: RecordFilter; scan?: RecordScanner | null } | null;
   warning?(w: CaptureWarning): void;
   /** A new interface (pcapng IDB, or the pcap file header). */
   interface?(iface: CaptureInterface, index: number): void;

@@ -15,7 +15,7 @@
  * a record over 262144 bytes is an error, a caplen over snaplen is clipped.
  */
 import {
-  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, type RecordFilter, canonicalLinktype,
+  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, type RecordFilter, type RecordScanner, canonicalLinktype,
   newRecord, u16, u32,
 } from './capture-common.js';
 
@@ -47,6 +47,8 @@ export class PcapParser {
   readonly #record = newRecord();
   /** The prefilter when it applies to the file's link type (known after the header). */
   #pre: RecordFilter | null = null;
+  /** #skipRun's loop in bulk, when the prefilter has one. */
+  #scan: RecordScanner | null = null;
 
   constructor(private readonly handlers: CaptureHandlers) {}
 
@@ -110,6 +112,12 @@ export class PcapParser {
    * goes through step's full checks.
    */
   #skipRun(b: Uint8Array, start: number, end: number): number {
+    const scan = this.#scan;
+    if (scan !== null) {
+      const n = scan.pcap(b, start, end, this.#le, this.#snaplen);
+      this.count += scan.skipped;
+      return n;
+    }
     const pre = this.#pre!;
     const le = this.#le;
     let p = start;
@@ -148,7 +156,10 @@ export class PcapParser {
     }
     this.#snaplen = snaplen;
     this.#linktype = canonicalLinktype(linktype);
-    if (this.handlers.prefilter?.linktype === this.#linktype) this.#pre = this.handlers.prefilter.keep;
+    if (this.handlers.prefilter?.linktype === this.#linktype) {
+      this.#pre = this.handlers.prefilter.keep;
+      this.#scan = this.handlers.prefilter.scan ?? null;
+    }
     this.#header = true;
     const r = this.#record;
     r.linktype = this.#linktype;

@@ -20,7 +20,7 @@
  */
 import {
   CaptureError, type CaptureHandlers, type CaptureInterface, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
-  type RecordFilter, canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
+  type RecordFilter, type RecordScanner, canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
 } from './capture-common.js';
 
 export const BT_SHB = 0x0a0d0d0a;
@@ -68,9 +68,13 @@ export class PcapngParser {
   readonly #pre: RecordFilter | null;
   /** The prefilter's link type, -1 without one. */
   readonly #preLinktype: number;
+  /** #skipRun's loop in bulk, when the prefilter has one; it reads #snaplens (-1: not the prefilter's link type). */
+  readonly #scan: RecordScanner | null;
+  #snaplens = new Int32Array(0);
 
   constructor(private readonly handlers: CaptureHandlers) {
     this.#pre = handlers.prefilter?.keep ?? null;
+    this.#scan = handlers.prefilter?.scan ?? null;
     this.#preLinktype = handlers.prefilter?.linktype ?? -1;
   }
 
@@ -137,6 +141,12 @@ export class PcapngParser {
    */
   #skipRun(b: Uint8Array, start: number, end: number): number {
     if (this.#skipSection) return 0;
+    const scan = this.#scan;
+    if (scan !== null) {
+      const n = scan.pcapng(b, start, end, this.#le, this.#snaplens);
+      this.count += scan.skipped;
+      return n;
+    }
     const pre = this.#pre!;
     const le = this.#le;
     let p = start;
@@ -160,6 +170,7 @@ export class PcapngParser {
     if (end - off < 24) throw new CaptureError('ECAPTURECORRUPT', 'section header block too short', fileOffset);
     this.#sections++;
     this.#ifaces = [];
+    this.#snaplens = new Int32Array(0);
     const major = u16(b, off + 12, this.#le);
     const minor = u16(b, off + 14, this.#le);
     this.#skipSection = major !== 1;
@@ -203,6 +214,7 @@ export class PcapngParser {
       iface.nsPerUnit = 10 ** (9 - iface.tsExponent);
     }
     this.#ifaces.push(iface);
+    if (this.#scan !== null) this.#snaplens = Int32Array.from(this.#ifaces, (i) => (i.linktype === this.#preLinktype ? i.snaplen : -1));
     this.handlers.interface?.(iface, this.#ifaces.length - 1);
   }
 

@@ -2,11 +2,11 @@
  * `npm test` after the build: every compiled *.test.js under dist/test/{unit,
  * integration,e2e}, in one `node --test` run (dist/test/kernel runs inside
  * the kernel-lab VM, started by integration/kernel-lab.test.js).
- * Arguments narrow the run to files whose path contains one of them.
+ * Arguments narrow the run to files whose path below dist/test contains one of them.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const testRoot = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -29,7 +29,14 @@ function collect(dir: string, out: string[]): string[] {
 const filters = process.argv.slice(2);
 const files = ['unit', 'integration', 'e2e']
   .flatMap((tier) => collect(join(testRoot, tier), []))
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+  // Matched below the test root, so that a checkout's own path (a worktree named "tracestart") does not match every file.
+  .filter((f) => filters.length === 0 || filters.some((s) => relative(testRoot, f).includes(s)));
+
+// `node --test` without files would search the working directory and run everything.
+if (files.length === 0) {
+  process.stderr.write(`run-tests: no test file matches ${filters.join(', ')}\n`);
+  process.exit(1);
+}
 
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
