@@ -5,7 +5,7 @@
  * that runs `ip netns add|del` (iproute2 is a hard dependency).
  */
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
 
@@ -32,6 +32,20 @@ export function openNetns(netns: string): number {
 
 export function closeNetns(fd: number): void {
   closeSync(fd);
+}
+
+/**
+ * Which namespace a name (or path) stands for now: the device and inode of
+ * its nsfs file, equal for every mount of one namespace; undefined when it
+ * is gone. A name deleted and created again gets a new identity.
+ */
+export function netnsIdentity(netns: string): string | undefined {
+  try {
+    const s = statSync(netnsPath(netns));
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 export function netnsExists(name: string): boolean {
