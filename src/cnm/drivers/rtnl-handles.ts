@@ -5,13 +5,14 @@
  * share a handle: the client matches each reply to its request by sequence
  * number and runs one dump at a time (netlink/client.ts).
  *
- * An open netlink socket keeps its namespace alive. So a handle is closed
- * before weft deletes the namespace (forget), after IDLE_MS without use, and
- * at close(); and each use compares the namespace's identity with the one
- * the handle was opened in, reopening when the name now stands for another
- * namespace (deleted and created again behind weft's back). A name that is
- * gone fails as a fresh open does (NetnsNotFoundError). A handle whose socket
- * failed or timed out is replaced on the next use. Nothing here outlives the
+ * An open netlink socket keeps its namespace alive (docs/netlink.md,
+ * Handles). So a handle is closed before weft deletes the namespace
+ * (forget), after IDLE_MS without use, and at close(); and each use compares
+ * the namespace's identity with the one the handle was opened in, reopening
+ * when the name now stands for another namespace (deleted and created again
+ * behind weft's back). A name that is gone fails as a fresh open does
+ * (NetnsNotFoundError). A handle whose socket failed or timed out is
+ * replaced on the next use. Nothing here outlives the
  * process, so kill -9 and restart start from no handles.
  */
 import { Rtnl } from '../../netlink/rtnetlink/handle.js';
