@@ -32,6 +32,7 @@ import { native } from '../src/io/native.js';
 import { AF_INET, sockaddrInet } from '../src/io/sockaddr.js';
 import { MultiHostLab, call, createEndpoint, createNetwork, randomId, ETCD_URL } from '../test/e2e/multihost-lab.js';
 import { readKernelPeers } from '../src/control/peers.js';
+import { withRtnl } from '../src/cnm/drivers/links.js';
 import { Rtnl } from '../src/netlink/rtnetlink/handle.js';
 import { setLink } from '../src/netlink/rtnetlink/link-ops.js';
 import { addAddress } from '../src/netlink/rtnetlink/addr.js';
@@ -383,7 +384,7 @@ async function scale(m: MultiHostLab, h1: MultiHostLab['hosts'][number], sizes: 
     let converged = NaN;
     const wall0 = Date.now();
     while (Date.now() - wall0 < 120_000 && !failed) {
-      const k = await readKernelPeers(nsBig);
+      const k = await withRtnl(nsBig, readKernelPeers);
       if (k.fdb.size >= total && k.neigh.size >= total) {
         converged = Date.now();
         break;

@@ -22,7 +22,7 @@
 import type { EndpointRecord, NetworkRecord } from '../cnm/model.js';
 import { names } from '../cnm/model.js';
 import type { OverlayDriver } from '../cnm/drivers/overlay.js';
-import { withRtnl } from '../cnm/drivers/links.js';
+import type { Rtnl } from '../netlink/rtnetlink/handle.js';
 import { fdbBatch, listFdb, ZERO_MAC } from '../netlink/rtnetlink/fdb.js';
 import { deleteNeighbours, listNeighbours } from '../netlink/rtnetlink/neigh.js';
 import { NTF_SELF, NUD_PERMANENT } from '../netlink/rtnetlink/constants.js';
@@ -337,7 +337,7 @@ export class PeerDistributor {
     return this.controller.withNetwork(n.id, async () => {
       const ns = names.overlayNetns(n.id, this.opts.instance);
       const changes = full
-        ? diffKernel(await readKernelPeers(ns), desired)
+        ? diffKernel(await this.overlay.handles.run(ns, readKernelPeers), desired)
         : diffProgrammed(this.#programmed.get(n.id) ?? new Map(), desired);
       if (!emptyChanges(changes)) await applyChanges(ns, n, changes, this.overlay);
       this.#programmed.set(n.id, desired);
@@ -355,27 +355,25 @@ function parse<T>(v: string | undefined): T | undefined {
   }
 }
 
-/** The peer entries weft owns on an overlay namespace's vxlan0. */
-export async function readKernelPeers(ns: string): Promise<KernelPeers> {
-  return withRtnl(ns, async (rtnl) => {
-    const [fdb, neigh] = await Promise.all([listFdb(rtnl, { dev: 'vxlan0' }), listNeighbours(rtnl, { dev: 'vxlan0' })]);
-    const out: KernelPeers = { fdb: new Map(), neigh: new Map() };
-    for (const e of fdb) {
-      if (!(e.flags & NTF_SELF) || !e.dst || !e.lladdr || !(e.state & NUD_PERMANENT)) continue;
-      const mac = e.lladdr.toLowerCase();
-      if (mac !== ZERO_MAC) out.fdb.set(mac, e.dst);
-    }
-    for (const e of neigh) {
-      if (e.dst && e.lladdr && e.state & NUD_PERMANENT) out.neigh.set(e.dst, e.lladdr.toLowerCase());
-    }
-    return out;
-  });
+/** The peer entries weft owns on vxlan0 of the overlay namespace rtnl is in. */
+export async function readKernelPeers(rtnl: Rtnl): Promise<KernelPeers> {
+  const [fdb, neigh] = await Promise.all([listFdb(rtnl, { dev: 'vxlan0' }), listNeighbours(rtnl, { dev: 'vxlan0' })]);
+  const out: KernelPeers = { fdb: new Map(), neigh: new Map() };
+  for (const e of fdb) {
+    if (!(e.flags & NTF_SELF) || !e.dst || !e.lladdr || !(e.state & NUD_PERMANENT)) continue;
+    const mac = e.lladdr.toLowerCase();
+    if (mac !== ZERO_MAC) out.fdb.set(mac, e.dst);
+  }
+  for (const e of neigh) {
+    if (e.dst && e.lladdr && e.state & NUD_PERMANENT) out.neigh.set(e.dst, e.lladdr.toLowerCase());
+  }
+  return out;
 }
 
 /** Deletes stale entries (same family and flags they were added with), then REPLACEs the wanted ones. */
 async function applyChanges(ns: string, n: NetworkRecord, c: PeerChanges, overlay: OverlayDriver): Promise<void> {
   if (c.delFdb.length || c.delNeigh.length) {
-    await withRtnl(ns, async (rtnl) => {
+    await overlay.handles.run(ns, async (rtnl) => {
       await deleteNeighbours(rtnl, c.delNeigh.map((dst) => ({ dev: 'vxlan0', dst })), { ignoreMissing: true });
       await fdbBatch(rtnl, 'del', c.delFdb.map((f) => ({ dev: 'vxlan0', mac: f.mac, dst: f.vtep, self: true })), { ignoreMissing: true });
     });

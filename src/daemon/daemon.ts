@@ -10,6 +10,7 @@ import { BridgeDriver } from '../cnm/drivers/bridge.js';
 import { MacvlanDriver } from '../cnm/drivers/macvlan.js';
 import { OverlayDriver } from '../cnm/drivers/overlay.js';
 import { applyConnectivity } from '../cnm/drivers/connectivity.js';
+import { RtnlHandles } from '../cnm/drivers/rtnl-handles.js';
 import { boundPorts } from '../io/listening.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
 // etcd3 and gRPC take seconds to load: only daemons with an etcd store load them (fast restarts after a crash).
@@ -94,6 +95,7 @@ export class Daemon {
     private readonly cancelHostSideWatch?: () => void,
     private readonly claims?: Claims,
     private readonly reconciler?: DockerReconciler,
+    private readonly handles?: RtnlHandles,
   ) {}
 
   static async openStore(opts: DaemonOptions): Promise<KvStore> {
@@ -106,12 +108,15 @@ export class Daemon {
     const embedded = opts.store === 'embedded' || opts.store === '';
     const claims = await claimAndCheck({ ...opts, embedded });
     let early: EarlySocket | undefined;
+    // The drivers' netlink handles, one per namespace, shared by every request.
+    const handles = new RtnlHandles();
     try {
       if (opts.listenEarly) early = await Daemon.#listenEarly(opts.socket, log);
-      return await Daemon.#start(opts, log, claims, early);
+      return await Daemon.#start(opts, log, claims, early, handles);
     } catch (err) {
       early?.fail(err);
       await early?.server.close().catch(() => undefined);
+      handles.close();
       claims.release();
       throw err;
     }
@@ -130,7 +135,7 @@ export class Daemon {
     return { server, ready, fail };
   }
 
-  static async #start(opts: DaemonOptions, log: Logger, claims: Claims, early: EarlySocket | undefined): Promise<Daemon> {
+  static async #start(opts: DaemonOptions, log: Logger, claims: Claims, early: EarlySocket | undefined, handles: RtnlHandles): Promise<Daemon> {
     const store = instrumentStore(await Daemon.openStore(opts));
     if (store instanceof EmbeddedStore) {
       const o = store.opened;
@@ -160,13 +165,13 @@ export class Daemon {
       const hosts = [...(await store.list('hosts/')).values()].map((v) => (JSON.parse(v) as { address?: string }).address).filter((a): a is string => !!a);
       await security.setPeers(hosts);
     }
-    const overlay = new OverlayDriver({
+    const overlay = new OverlayDriver(handles, {
       security,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.underlayDevice ? { underlayDevice: opts.underlayDevice } : {}),
       ...(opts.instance ? { instance: opts.instance } : {}),
     });
-    const drivers = [overlay, new BridgeDriver(opts.instance ? { instance: opts.instance } : {}), new MacvlanDriver()];
+    const drivers = [overlay, new BridgeDriver(handles, opts.instance ? { instance: opts.instance } : {}), new MacvlanDriver(handles)];
     const hostName = opts.hostName ?? hostname();
     const controller = store.kind === 'etcd'
       ? new GlobalController(store as EtcdStore, drivers, hostName, overlay)
@@ -213,7 +218,7 @@ export class Daemon {
       controller.onLostRetry = () => reconciler!.soon();
       await reconciler.start();
     }
-    return new Daemon(security, controller, store, server, control, peers, dns, mesh, cancelHostSideWatch, claims, reconciler);
+    return new Daemon(security, controller, store, server, control, peers, dns, mesh, cancelHostSideWatch, claims, reconciler, handles);
   }
 
   /** The routing mesh, fed by the shared records; with peers, backends of hosts whose lease expired leave it. */
@@ -254,6 +259,7 @@ export class Daemon {
     await this.peers?.stop();
     await this.security.stop();
     await this.controller.settle();
+    this.handles?.close();
     await this.store.close();
     this.claims?.release();
   }

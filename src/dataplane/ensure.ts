@@ -39,13 +39,21 @@ async function commonChange(rtnl: Rtnl, spec: LinkSpec, have: Link): Promise<Lin
   return c;
 }
 
+export interface EnsureLinkOptions {
+  /** A handle for `spec.netns`, where the link lives when it is created elsewhere. */
+  target?: Rtnl;
+  /** The link as the caller just read it (null: it does not exist): no second read. */
+  have?: Link | null;
+}
+
 /**
  * Makes link `spec.name` exist as specified (in the handle's namespace; for
  * `spec.netns`, pass a handle for that namespace as `target`). A link of
  * another kind with that name is an error, never silently replaced.
  */
-export async function ensureLink(rtnl: Rtnl, spec: LinkSpec, target: Rtnl = rtnl): Promise<EnsureResult> {
-  const have = await target.link(spec.name);
+export async function ensureLink(rtnl: Rtnl, spec: LinkSpec, opts: EnsureLinkOptions = {}): Promise<EnsureResult> {
+  const target = opts.target ?? rtnl;
+  const have = opts.have !== undefined ? opts.have : await target.link(spec.name);
   if (!have) {
     await addLink(rtnl, spec);
     return { action: 'created', changed: [] };
@@ -100,7 +108,7 @@ export async function ensureLink(rtnl: Rtnl, spec: LinkSpec, target: Rtnl = rtnl
   }
   const keys = Object.keys(change);
   if (keys.length === 0) return unchanged;
-  await setLink(target, have.index, change);
+  await setLink(target, have, change);
   return { action: 'changed', changed: keys };
 }
 

@@ -4,7 +4,7 @@
  * IFLA_NET_NS_FD). Creating one needs unshare(2) on a thread of its own:
  * the addon starts one for it (native/weft.c, netnsAdd), so no `ip` runs.
  */
-import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { native, netnsPath } from './native.js';
 
@@ -31,6 +31,20 @@ export function openNetns(netns: string): number {
 
 export function closeNetns(fd: number): void {
   closeSync(fd);
+}
+
+/**
+ * Which namespace a name (or path) stands for now: the device and inode of
+ * its nsfs file, equal for every mount of one namespace; undefined when it
+ * is gone. A name deleted and created again gets a new identity.
+ */
+export function netnsIdentity(netns: string): string | undefined {
+  try {
+    const s = statSync(netnsPath(netns));
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 export function netnsExists(name: string): boolean {

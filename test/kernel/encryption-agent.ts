@@ -13,6 +13,7 @@
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 import { OverlaySecurity } from '../../src/control/overlay-security.js';
 import { OverlayDriver, type RemotePeer } from '../../src/cnm/drivers/overlay.js';
+import { RtnlHandles } from '../../src/cnm/drivers/rtnl-handles.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/cnm/model.js';
 
 export interface AgentSpec {
@@ -26,7 +27,8 @@ export interface AgentSpec {
 const spec = JSON.parse(process.argv[2]!) as AgentSpec;
 const store = await EmbeddedStore.open(spec.stateDir);
 const security = new OverlaySecurity(store, { localAddress: spec.local, instance: spec.instance, storeIsPrivate: true, log: () => undefined });
-const overlay = new OverlayDriver({ localAddress: spec.local, instance: spec.instance, security });
+const handles = new RtnlHandles();
+const overlay = new OverlayDriver(handles, { localAddress: spec.local, instance: spec.instance, security });
 process.stdout.write('started\n');
 await security.setPeers(spec.peers);
 for (const n of spec.networks) {
@@ -34,6 +36,7 @@ for (const n of spec.networks) {
   await overlay.ensureEndpoint(n.record, n.endpoint);
   await overlay.addPeers(n.record, n.remote);
 }
+handles.close();
 await security.settled();
 await security.stop();
 await store.close();

@@ -4,11 +4,9 @@
  *   weft addr ls [dev DEV] --json     (fields as `ip -j addr`)
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import { type AddressSpec, addAddress, deleteAddress, listAddresses, replaceAddress } from '../../netlink/rtnetlink/addr.js';
-import { commonFlags } from '../args.js';
 import { addressesToJson } from '../iproute-json.js';
-import { Words } from './link.js';
+import { Words, runIprouteVerb } from '../iproute-verb.js';
 
 export const summary = 'list and change addresses (ip addr syntax): ls | add | replace | del';
 
@@ -39,13 +37,10 @@ export function parseAddr(words: string[]): AddressSpec {
   return s as AddressSpec;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { netns, json, rest } = commonFlags(args);
-  const [verb = 'ls', ...more] = rest;
-  const rtnl = Rtnl.open(netns !== undefined ? { netns } : {});
-  try {
-    if (verb === 'ls' || verb === 'show' || verb === 'list') {
-      const dev = more[0] === 'dev' ? more[1] : more[0];
+export function run(args: string[]): Promise<number> {
+  return runIprouteVerb('addr', args, {
+    async list(rtnl, words, json) {
+      const dev = words[0] === 'dev' ? words[1] : words[0];
       const [addrs, links] = await Promise.all([listAddresses(rtnl), rtnl.links()]);
       const shown = dev !== undefined ? links.filter((l) => l.name === dev) : links;
       if (dev !== undefined && shown.length === 0) throw new InvalidArgumentError(`device ${JSON.stringify(dev)} does not exist`);
@@ -57,16 +52,11 @@ export async function run(args: string[]): Promise<number> {
           process.stdout.write(`    ${a.family} ${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''} scope ${a.scope}${a.label ? ` ${a.label}` : ''}\n`);
         }
       }
-      return 0;
-    }
-    const spec = parseAddr(more);
-    if (verb === 'add') await addAddress(rtnl, spec);
-    else if (verb === 'replace') await replaceAddress(rtnl, spec);
-    else if (verb === 'del' || verb === 'delete') await deleteAddress(rtnl, spec);
-    else throw new InvalidArgumentError(`unknown addr verb '${verb}' (ls, add, replace, del)`);
-    if (json) process.stdout.write('{}\n');
-    return 0;
-  } finally {
-    rtnl.close();
-  }
+    },
+    changes: {
+      add: (rtnl, words) => addAddress(rtnl, parseAddr(words)),
+      replace: (rtnl, words) => replaceAddress(rtnl, parseAddr(words)),
+      del: (rtnl, words) => deleteAddress(rtnl, parseAddr(words)),
+    },
+  });
 }

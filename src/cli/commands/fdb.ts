@@ -4,11 +4,10 @@
  *   weft fdb ls dev vx0 --json          (fields as `bridge -j fdb show`)
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { Rtnl } from '../../netlink/rtnetlink/handle.js';
+import type { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import { type FdbOp, type FdbSpec, fdbBatch, listFdb } from '../../netlink/rtnetlink/fdb.js';
-import { commonFlags } from '../args.js';
 import { fdbToJson } from '../iproute-json.js';
-import { Words } from './link.js';
+import { Words, runIprouteVerb, withLinkNames } from '../iproute-verb.js';
 
 export const summary = 'list and change FDB entries (bridge fdb syntax): ls | add | append | replace | del';
 
@@ -39,15 +38,13 @@ export function parseFdb(words: string[]): FdbSpec {
   return s as FdbSpec;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { netns, json, rest } = commonFlags(args);
-  const [verb = 'ls', ...more] = rest;
-  const rtnl = Rtnl.open(netns !== undefined ? { netns } : {});
-  try {
-    if (verb === 'ls' || verb === 'show' || verb === 'list') {
-      const dev = more[0] === 'dev' ? more[1] : undefined;
-      const [entries, links] = await Promise.all([listFdb(rtnl, dev !== undefined ? { dev } : {}), rtnl.links()]);
-      const names = new Map(links.map((l) => [l.index, l.name]));
+const change = (op: FdbOp) => (rtnl: Rtnl, words: string[]) => fdbBatch(rtnl, op, [parseFdb(words)]);
+
+export function run(args: string[]): Promise<number> {
+  return runIprouteVerb('fdb', args, {
+    async list(rtnl, words, json) {
+      const dev = words[0] === 'dev' ? words[1] : undefined;
+      const [entries, names] = await withLinkNames(rtnl, listFdb(rtnl, dev !== undefined ? { dev } : {}));
       const out = entries.map((e) => fdbToJson(e, names));
       if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else for (const e of out) {
@@ -57,15 +54,7 @@ export async function run(args: string[]): Promise<number> {
         if (e.state) parts.push(String(e.state));
         process.stdout.write(`${parts.join(' ')}\n`);
       }
-      return 0;
-    }
-    const ops: Record<string, FdbOp> = { add: 'add', append: 'append', replace: 'replace', del: 'del', delete: 'del' };
-    const op = ops[verb];
-    if (!op) throw new InvalidArgumentError(`unknown fdb verb '${verb}' (ls, add, append, replace, del)`);
-    await fdbBatch(rtnl, op, [parseFdb(more)]);
-    if (json) process.stdout.write('{}\n');
-    return 0;
-  } finally {
-    rtnl.close();
-  }
+    },
+    changes: { add: change('add'), append: change('append'), replace: change('replace'), del: change('del') },
+  });
 }

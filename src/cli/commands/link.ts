@@ -6,48 +6,18 @@
  *   weft link set vx0 master br0 up
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import type { Link } from '../../netlink/rtnetlink/link.js';
 import { type LinkChange, type LinkKind, type LinkSpec, addLink, deleteLink, setLink } from '../../netlink/rtnetlink/link-ops.js';
 import type { MacvlanMode } from '../../netlink/rtnetlink/link-kinds/macvlan.js';
 import type { VxlanOptions } from '../../netlink/rtnetlink/link-kinds/vxlan.js';
 import type { BridgeOptions } from '../../netlink/rtnetlink/link-kinds/bridge.js';
-import { commonFlags, intArg } from '../args.js';
+import { intArg } from '../args.js';
+import { Words, runIprouteVerb } from '../iproute-verb.js';
 import { linkToJson, linkToText } from '../iproute-json.js';
 
 export const summary = 'list and change links (ip link syntax): ls | add | del | set';
 
 const KINDS: LinkKind[] = ['bridge', 'veth', 'vxlan', 'macvlan', 'vlan', 'tun', 'tap', 'dummy'];
-
-async function list(netns: string | undefined, json: boolean, names: string[]): Promise<number> {
-  const rtnl = Rtnl.open(netns !== undefined ? { netns } : {});
-  try {
-    const links = await rtnl.links();
-    const byIndex = new Map<number, Link>(links.map((l) => [l.index, l]));
-    const shown = names.length ? links.filter((l) => names.includes(l.name)) : links;
-    if (names.length && shown.length === 0) throw new InvalidArgumentError(`device ${JSON.stringify(names[0])} does not exist`);
-    if (json) process.stdout.write(`${JSON.stringify(shown.map((l) => linkToJson(l, byIndex)))}\n`);
-    else for (const l of shown) process.stdout.write(`${linkToText(l, byIndex)}\n`);
-    return 0;
-  } finally {
-    rtnl.close();
-  }
-}
-
-/** A cursor over the words of a command line. */
-export class Words {
-  i = 0;
-  constructor(readonly w: string[]) {}
-  get done(): boolean { return this.i >= this.w.length; }
-  peek(): string | undefined { return this.w[this.i]; }
-  next(): string { return this.w[this.i++]!; }
-  value(what: string): string {
-    const v = this.w[this.i++];
-    if (v === undefined) throw new InvalidArgumentError(`${what} needs a value`);
-    return v;
-  }
-  int(what: string, min: number, max: number): number { return intArg(what, this.value(what), min, max); }
-}
 
 /** Generic link words (mtu, address, master, up ...); true when consumed. */
 function commonWord(w: Words, word: string, t: LinkChange & { parent?: string; name?: string }): boolean {
@@ -200,38 +170,28 @@ export function parseSet(words: string[]): { dev: string; change: LinkChange } {
   return { dev, change };
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { netns, json, rest } = commonFlags(args);
-  const [verb = 'ls', ...more] = rest;
-  switch (verb) {
-    case 'ls':
-    case 'list':
-    case 'show': {
-      const names = more[0] === 'dev' ? more.slice(1, 2) : more.slice(0, 1);
-      return list(netns, json, names);
-    }
-    case 'add':
-    case 'set':
-    case 'del':
-    case 'delete': {
-      const rtnl = Rtnl.open(netns !== undefined ? { netns } : {});
-      try {
-        if (verb === 'add') await addLink(rtnl, parseAdd(more));
-        else if (verb === 'set') {
-          const { dev, change } = parseSet(more);
-          await setLink(rtnl, dev, change);
-        } else {
-          const dev = more[0] === 'dev' ? more[1] : more[0];
-          if (!dev) throw new InvalidArgumentError('link del needs a device');
-          await deleteLink(rtnl, dev);
-        }
-      } finally {
-        rtnl.close();
-      }
-      if (json) process.stdout.write('{}\n');
-      return 0;
-    }
-    default:
-      throw new InvalidArgumentError(`unknown link verb '${verb}' (ls, add, del, set)`);
-  }
+export function run(args: string[]): Promise<number> {
+  return runIprouteVerb('link', args, {
+    async list(rtnl, words, json) {
+      const names = words[0] === 'dev' ? words.slice(1, 2) : words.slice(0, 1);
+      const links = await rtnl.links();
+      const byIndex = new Map<number, Link>(links.map((l) => [l.index, l]));
+      const shown = names.length ? links.filter((l) => names.includes(l.name)) : links;
+      if (names.length && shown.length === 0) throw new InvalidArgumentError(`device ${JSON.stringify(names[0])} does not exist`);
+      if (json) process.stdout.write(`${JSON.stringify(shown.map((l) => linkToJson(l, byIndex)))}\n`);
+      else for (const l of shown) process.stdout.write(`${linkToText(l, byIndex)}\n`);
+    },
+    changes: {
+      add: (rtnl, words) => addLink(rtnl, parseAdd(words)),
+      del: (rtnl, words) => {
+        const dev = words[0] === 'dev' ? words[1] : words[0];
+        if (!dev) throw new InvalidArgumentError('link del needs a device');
+        return deleteLink(rtnl, dev);
+      },
+      set: (rtnl, words) => {
+        const { dev, change } = parseSet(words);
+        return setLink(rtnl, dev, change);
+      },
+    },
+  });
 }

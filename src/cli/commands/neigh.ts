@@ -5,14 +5,12 @@
  *   weft neigh ls [dev DEV] [proxy] --json     (fields as `ip -j neigh`)
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import {
   type NeighbourSpec, type NudName, addNeighbour, deleteNeighbour, listNeighbours, replaceNeighbour,
 } from '../../netlink/rtnetlink/neigh.js';
 import { NUD_NOARP } from '../../netlink/rtnetlink/constants.js';
-import { commonFlags } from '../args.js';
 import { neighToJson } from '../iproute-json.js';
-import { Words } from './link.js';
+import { Words, runIprouteVerb, withLinkNames } from '../iproute-verb.js';
 
 export const summary = 'list and change neighbour entries (ip neigh syntax): ls | add | replace | del';
 
@@ -45,19 +43,15 @@ export function parseNeigh(words: string[]): NeighbourSpec {
   return s as NeighbourSpec;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { netns, json, rest } = commonFlags(args);
-  const [verb = 'ls', ...more] = rest;
-  const rtnl = Rtnl.open(netns !== undefined ? { netns } : {});
-  try {
-    if (verb === 'ls' || verb === 'show' || verb === 'list') {
-      const di = more.indexOf('dev');
-      const dev = di >= 0 ? more[di + 1] : undefined;
-      const filter = { ...(dev !== undefined ? { dev } : {}), ...(more.includes('proxy') ? { proxy: true } : {}) };
-      const [entries, links] = await Promise.all([listNeighbours(rtnl, filter), rtnl.links()]);
-      const names = new Map(links.map((l) => [l.index, l.name]));
+export function run(args: string[]): Promise<number> {
+  return runIprouteVerb('neigh', args, {
+    async list(rtnl, words, json) {
+      const di = words.indexOf('dev');
+      const dev = di >= 0 ? words[di + 1] : undefined;
+      const filter = { ...(dev !== undefined ? { dev } : {}), ...(words.includes('proxy') ? { proxy: true } : {}) };
+      const [entries, names] = await withLinkNames(rtnl, listNeighbours(rtnl, filter));
       // As `ip neigh show`: NOARP entries (multicast mappings) only with `nud all`.
-      const all = more.includes('all');
+      const all = words.includes('all');
       const out = entries.filter((e) => all || e.state !== NUD_NOARP).map((e) => neighToJson(e, names));
       if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else for (const e of out) {
@@ -68,16 +62,11 @@ export async function run(args: string[]): Promise<number> {
         if (e.state) parts.push(...(e.state as string[]));
         process.stdout.write(`${parts.join(' ')}\n`);
       }
-      return 0;
-    }
-    const spec = parseNeigh(more);
-    if (verb === 'add') await addNeighbour(rtnl, spec);
-    else if (verb === 'replace') await replaceNeighbour(rtnl, spec);
-    else if (verb === 'del' || verb === 'delete') await deleteNeighbour(rtnl, spec);
-    else throw new InvalidArgumentError(`unknown neigh verb '${verb}' (ls, add, replace, del)`);
-    if (json) process.stdout.write('{}\n');
-    return 0;
-  } finally {
-    rtnl.close();
-  }
+    },
+    changes: {
+      add: (rtnl, words) => addNeighbour(rtnl, parseNeigh(words)),
+      replace: (rtnl, words) => replaceNeighbour(rtnl, parseNeigh(words)),
+      del: (rtnl, words) => deleteNeighbour(rtnl, parseNeigh(words)),
+    },
+  });
 }

@@ -4,12 +4,11 @@
  *   weft route ls [-6] [table N] --json     (fields as `ip -j route`)
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { Rtnl } from '../../netlink/rtnetlink/handle.js';
 import { AF_INET, AF_INET6 } from '../../netlink/rtnetlink/constants.js';
 import { type RouteSpec, ROUTE_TYPES, addRoute, deleteRoute, listRoutes, replaceRoute } from '../../netlink/rtnetlink/route.js';
-import { commonFlags, intArg } from '../args.js';
+import { intArg } from '../args.js';
 import { routeToJson } from '../iproute-json.js';
-import { Words } from './link.js';
+import { Words, runIprouteVerb, withLinkNames } from '../iproute-verb.js';
 
 export const summary = 'list and change routes (ip route syntax): ls | add | replace | del';
 
@@ -41,20 +40,14 @@ export function parseRoute(words: string[]): RouteSpec {
   return s as RouteSpec;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { netns, json, rest } = commonFlags(args);
-  const six = rest.includes('-6');
-  const words = rest.filter((a) => a !== '-6' && a !== '-4');
-  const [verb = 'ls', ...more] = words;
-  const rtnl = Rtnl.open(netns !== undefined ? { netns } : {});
-  try {
-    if (verb === 'ls' || verb === 'show' || verb === 'list') {
-      const ti = more.indexOf('table');
-      const table = ti >= 0 ? (more[ti + 1] === 'all' ? 0 : intArg('table', more[ti + 1], 1, 0xffffffff)) : undefined;
-      const [routes, links] = await Promise.all([
-        listRoutes(rtnl, { family: six ? AF_INET6 : AF_INET, ...(table !== undefined ? { table } : {}) }), rtnl.links(),
-      ]);
-      const names = new Map(links.map((l) => [l.index, l.name]));
+export function run(args: string[]): Promise<number> {
+  const six = args.includes('-6');
+  const parse = (words: string[]) => parseRoute(six ? [...words, '-6'] : words);
+  return runIprouteVerb('route', args.filter((a) => a !== '-6' && a !== '-4'), {
+    async list(rtnl, words, json) {
+      const ti = words.indexOf('table');
+      const table = ti >= 0 ? (words[ti + 1] === 'all' ? 0 : intArg('table', words[ti + 1], 1, 0xffffffff)) : undefined;
+      const [routes, names] = await withLinkNames(rtnl, listRoutes(rtnl, { family: six ? AF_INET6 : AF_INET, ...(table !== undefined ? { table } : {}) }));
       const out = routes.map((r) => routeToJson(r, names));
       if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else for (const r of out) {
@@ -64,16 +57,11 @@ export async function run(args: string[]): Promise<number> {
         }
         process.stdout.write(`${parts.join(' ')}\n`);
       }
-      return 0;
-    }
-    const spec = parseRoute(six ? [...more, '-6'] : more);
-    if (verb === 'add') await addRoute(rtnl, spec);
-    else if (verb === 'replace') await replaceRoute(rtnl, spec);
-    else if (verb === 'del' || verb === 'delete') await deleteRoute(rtnl, spec);
-    else throw new InvalidArgumentError(`unknown route verb '${verb}' (ls, add, replace, del)`);
-    if (json) process.stdout.write('{}\n');
-    return 0;
-  } finally {
-    rtnl.close();
-  }
+    },
+    changes: {
+      add: (rtnl, words) => addRoute(rtnl, parse(words)),
+      replace: (rtnl, words) => replaceRoute(rtnl, parse(words)),
+      del: (rtnl, words) => deleteRoute(rtnl, parse(words)),
+    },
+  });
 }

@@ -225,11 +225,12 @@ export async function collect(opts: { stateDir: string; store?: string; control?
   // The kernel against the store: every other live host's endpoint has its FDB entry on this host's overlay.
   if (daemon && shared) {
     const { readKernelPeers } = await import('../../control/peers.js');
+    const { withRtnl } = await import('../../cnm/drivers/links.js');
     for (const n of networks.filter((x) => x.mode === 'overlay')) {
       const ns = names.overlayNetns(n.id, daemon.instance);
       if (!pathExists(`/var/run/netns/${ns}`)) continue;
       const want = endpoints.filter((e) => e.networkId === n.id && e.host && e.host !== hostName && live.has(e.host));
-      const k = await readKernelPeers(ns).catch(() => undefined);
+      const k = await withRtnl(ns, readKernelPeers).catch(() => undefined);
       if (!k) continue;
       const wanted = new Set(want.map((e) => e.mac.toLowerCase()));
       for (const e of want) {

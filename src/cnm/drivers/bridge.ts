@@ -7,20 +7,23 @@ import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js
 import { type EndpointRecord, type NetworkRecord, NetworkOptionError, bridgeOf, ownsLinkName, portOf } from '../model.js';
 import { ensureMasquerade, removeMasquerade } from './nat.js';
 import { ensureLink } from '../../dataplane/ensure.js';
-import { ensureAddresses, linksWithPrefix, removeLink, withRtnl } from './links.js';
-
+import { ensureAddresses, linksWithPrefix, removeLink } from './links.js';
+import type { RtnlHandles } from './rtnl-handles.js';
 
 export class BridgeDriver implements NetworkDriver {
   readonly mode = 'bridge' as const;
-  /** `instance`: whose links the orphan sweep may remove (model.ts ownsLinkName). */
-  constructor(private readonly options: { instance?: string } = {}) {}
+  /**
+   * `handles`: the rtnetlink handles (rtnl-handles.ts), owned by the caller.
+   * `instance`: whose links the orphan sweep may remove (model.ts ownsLinkName).
+   */
+  constructor(private readonly handles: RtnlHandles, private readonly options: { instance?: string } = {}) {}
 
   validate(n: NetworkRecord): void {
     if (n.ipv4.length === 0 && n.ipv6Subnets.length === 0) throw new NetworkOptionError('a bridge network needs at least one subnet (use --ipam-driver weft or --subnet)');
   }
 
   async ensureNetwork(n: NetworkRecord): Promise<void> {
-    await withRtnl(undefined, async (rtnl) => {
+    await this.handles.run(undefined, async (rtnl) => {
       const br = bridgeOf(n);
       await ensureLink(rtnl, { name: br, kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
       await ensureAddresses(rtnl, br, [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
@@ -30,22 +33,23 @@ export class BridgeDriver implements NetworkDriver {
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
     if (n.masquerade) await removeMasquerade(n);
-    await withRtnl(undefined, (rtnl) => removeLink(rtnl, bridgeOf(n)));
+    await this.handles.run(undefined, (rtnl) => removeLink(rtnl, bridgeOf(n)));
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    await withRtnl(undefined, async (rtnl) => {
+    await this.handles.run(undefined, async (rtnl) => {
       const port = portOf(ep);
-      if (!(await rtnl.link(port)) && ep.sandboxKey) return; // joined and gone with its sandbox
+      const have = (await rtnl.link(port)) ?? null;
+      if (!have && ep.sandboxKey) return; // joined and gone with its sandbox
       await ensureLink(rtnl, {
         name: port, kind: 'veth', mtu: n.mtu, up: true, master: bridgeOf(n),
         veth: { peer: { name: ep.srcName, mtu: n.mtu, address: ep.mac } },
-      });
+      }, { have });
     });
   }
 
   async removeEndpoint(_n: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    await withRtnl(undefined, async (rtnl) => {
+    await this.handles.run(undefined, async (rtnl) => {
       await removeLink(rtnl, portOf(ep));
       await removeLink(rtnl, ep.srcName);
     });
@@ -60,7 +64,7 @@ export class BridgeDriver implements NetworkDriver {
       ...networks.filter((n) => n.mode === 'bridge').map((n) => bridgeOf(n)),
       ...endpoints.flatMap((e) => [portOf(e), e.srcName]),
     ]);
-    return withRtnl(undefined, async (rtnl) => {
+    return this.handles.run(undefined, async (rtnl) => {
       const removed: string[] = [];
       // Only links this instance named: another daemon's (or a foreign tool's) wf* links are never touched.
       for (const l of await linksWithPrefix(rtnl, ['wf'])) {

@@ -10,7 +10,8 @@ import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
 import { IFF_UP } from '../../netlink/rtnetlink/constants.js';
 import { setLink } from '../../netlink/rtnetlink/link-ops.js';
 import { ensureLink } from '../../dataplane/ensure.js';
-import { ensureAddresses, linksWithPrefix, removeLink, withRtnl } from './links.js';
+import { ensureAddresses, linksWithPrefix, removeLink } from './links.js';
+import type { RtnlHandles } from './rtnl-handles.js';
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
 
@@ -22,6 +23,8 @@ export function vlanParent(parent: string): { base: string; id: number } | undef
 
 export class MacvlanDriver implements NetworkDriver {
   readonly mode = 'macvlan' as const;
+  /** `handles`: the rtnetlink handles (rtnl-handles.ts), owned by the caller. */
+  constructor(private readonly handles: RtnlHandles) {}
 
   validate(n: NetworkRecord): void {
     if (!n.parent) throw new NetworkOptionError('macvlan needs -o parent=<interface> (e.g. eth0 or eth0.100)');
@@ -40,7 +43,7 @@ export class MacvlanDriver implements NetworkDriver {
     if (address) {
       // The host's leg on the network: a macvlan sibling of the containers (a
       // parent cannot talk to its own macvlans), carrying the reserved address.
-      await withRtnl(undefined, async (rtnl) => {
+      await this.handles.run(undefined, async (rtnl) => {
         const leg = names.macvlanHost(n.id);
         await ensureLink(rtnl, { name: leg, kind: 'macvlan', parent: n.parent!, macvlan: { mode: 'bridge' }, up: true, ...(n.mtu ? { mtu: n.mtu } : {}) });
         await ensureAddresses(rtnl, leg, [address]);
@@ -50,30 +53,31 @@ export class MacvlanDriver implements NetworkDriver {
   }
 
   async #ensureParent(n: NetworkRecord): Promise<Partial<NetworkRecord> | void> {
-    return withRtnl(undefined, async (rtnl) => {
+    return this.handles.run(undefined, async (rtnl) => {
       const parent = n.parent!;
       const existing = await rtnl.link(parent);
       if (existing) {
-        if (!(existing.flags & IFF_UP)) await setLink(rtnl, existing.index, { up: true });
+        if (!(existing.flags & IFF_UP)) await setLink(rtnl, existing, { up: true });
         return;
       }
       const vlan = vlanParent(parent);
       if (!vlan) throw new NetworkOptionError(`parent interface ${parent} does not exist`);
-      if (!(await rtnl.link(vlan.base))) throw new LinkNotFoundError(vlan.base, 'parent', rtnl.netns, parent);
-      await ensureLink(rtnl, { name: parent, kind: 'vlan', parent: vlan.base, vlan: { id: vlan.id }, up: true });
+      const base = await rtnl.link(vlan.base);
+      if (!base) throw new LinkNotFoundError(vlan.base, 'parent', rtnl.netns, parent);
+      await ensureLink(rtnl, { name: parent, kind: 'vlan', parent: base.index, vlan: { id: vlan.id }, up: true }, { have: null });
       return { createdParent: true };
     });
   }
 
   async removeNetwork(n: NetworkRecord, remaining: NetworkRecord[]): Promise<void> {
-    await withRtnl(undefined, (rtnl) => removeLink(rtnl, names.macvlanHost(n.id)));
+    await this.handles.run(undefined, (rtnl) => removeLink(rtnl, names.macvlanHost(n.id)));
     if (!n.createdParent || remaining.some((o) => o.mode === 'macvlan' && o.parent === n.parent)) return;
-    await withRtnl(undefined, (rtnl) => removeLink(rtnl, n.parent!));
+    await this.handles.run(undefined, (rtnl) => removeLink(rtnl, n.parent!));
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     if (ep.sandboxKey) return; // moved into its sandbox by Docker
-    await withRtnl(undefined, (rtnl) => ensureLink(rtnl, {
+    await this.handles.run(undefined, (rtnl) => ensureLink(rtnl, {
       name: ep.srcName, kind: 'macvlan', parent: n.parent!, address: ep.mac,
       macvlan: { mode: n.macvlanMode ?? 'bridge' },
       ...(n.mtu ? { mtu: n.mtu } : {}),
@@ -81,7 +85,7 @@ export class MacvlanDriver implements NetworkDriver {
   }
 
   async removeEndpoint(_n: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    await withRtnl(undefined, (rtnl) => removeLink(rtnl, ep.srcName));
+    await this.handles.run(undefined, (rtnl) => removeLink(rtnl, ep.srcName));
   }
 
   joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
@@ -91,7 +95,7 @@ export class MacvlanDriver implements NetworkDriver {
   /** Host legs of networks gone; endpoint links are swept by their wfc prefix in the bridge driver's pass. */
   async sweepOrphans(networks: NetworkRecord[]): Promise<string[]> {
     const keep = new Set(networks.filter((n) => n.mode === 'macvlan').map((n) => names.macvlanHost(n.id)));
-    return withRtnl(undefined, async (rtnl) => {
+    return this.handles.run(undefined, async (rtnl) => {
       const removed: string[] = [];
       for (const l of await linksWithPrefix(rtnl, ['wfm'])) {
         if (keep.has(l.name)) continue;

@@ -13,10 +13,12 @@ import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/nei
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';
 import { ensureLink } from '../../dataplane/ensure.js';
 import { applyEncryptionMark } from '../../dataplane/nft-overlay.js';
+import { addLink, setLink } from '../../netlink/rtnetlink/link-ops.js';
 import { replaceRoute } from '../../netlink/rtnetlink/route.js';
 import { writeSysctls } from '../../io/sysctl.js';
 import type { Rtnl } from '../../netlink/rtnetlink/handle.js';
-import { ensureAddresses, removeLink, withRtnl } from './links.js';
+import { ensureAddresses, removeLink } from './links.js';
+import type { RtnlHandles } from './rtnl-handles.js';
 
 const bare = (cidr: string | undefined) => cidr?.split('/')[0];
 const VXLAN_PORT = 4789;
@@ -52,7 +54,8 @@ export interface RemotePeer {
 
 export class OverlayDriver implements NetworkDriver {
   readonly mode = 'overlay' as const;
-  constructor(private readonly options: OverlayOptions = {}) {}
+  /** `handles`: the rtnetlink handles (rtnl-handles.ts), owned by the caller; the peer programming shares them. */
+  constructor(readonly handles: RtnlHandles, private readonly options: OverlayOptions = {}) {}
 
   #ns(n: NetworkRecord): string {
     return names.overlayNetns(n.id, this.options.instance);
@@ -72,7 +75,7 @@ export class OverlayDriver implements NetworkDriver {
     await ensureNetns(ns);
     // Before vxlan0 exists: nothing of an encrypted network leaves unmarked (docs/encryption.md).
     if (isEncrypted(n.options)) await applyEncryptionMark(ns);
-    await withRtnl(ns, async (inner) => {
+    await this.handles.run(ns, async (inner) => {
       await ensureLink(inner, { name: 'br0', kind: 'bridge', mtu: n.mtu, up: true, bridge: { stpState: 0 } });
       await ensureAddresses(inner, 'br0', [...n.ipv4, ...n.ipv6Subnets].map((s) => s.gateway));
       // Created from the host namespace so its UDP socket stays on the underlay.
@@ -84,9 +87,11 @@ export class OverlayDriver implements NetworkDriver {
           ...(this.options.underlayDevice ? { dev: this.options.underlayDevice } : {}),
         },
       };
-      await withRtnl(undefined, async (host) => {
-        await ensureLink(host, vxlan, inner);
-        await ensureLink(host, { ...vxlan, up: true, master: 'br0' }, inner);
+      await this.handles.run(undefined, async (host) => {
+        // Two steps: created (or recreated) in the namespace first, then enslaved there.
+        const have = (await inner.link('vxlan0')) ?? null;
+        const made = await ensureLink(host, vxlan, { target: inner, have });
+        await ensureLink(host, { ...vxlan, up: true, master: 'br0' }, { target: inner, ...(made.action === 'unchanged' ? { have } : {}) });
         if (!n.internal) await this.#ensureEgress(n, ns, host, inner);
       });
     });
@@ -102,9 +107,16 @@ export class OverlayDriver implements NetworkDriver {
    */
   async #ensureEgress(n: NetworkRecord, ns: string, host: Rtnl, inner: Rtnl): Promise<void> {
     const leg = names.egress(n.id);
-    if (!(await inner.link(EGRESS_INNER))) await removeLink(host, leg); // a half left by a crash
-    await ensureLink(host, { name: leg, kind: 'veth', mtu: n.mtu, up: true, veth: { peer: { name: EGRESS_INNER, netns: ns, mtu: n.mtu } } });
-    await ensureLink(inner, { name: EGRESS_INNER, kind: 'veth', mtu: n.mtu, up: true });
+    const legSpec = { name: leg, kind: 'veth' as const, mtu: n.mtu, up: true, veth: { peer: { name: EGRESS_INNER, netns: ns, mtu: n.mtu } } };
+    const inside = await inner.link(EGRESS_INNER);
+    if (inside) {
+      await ensureLink(host, legSpec);
+      await ensureLink(inner, { name: EGRESS_INNER, kind: 'veth', mtu: n.mtu, up: true }, { have: inside });
+    } else {
+      await removeLink(host, leg); // a half left by a crash
+      await addLink(host, legSpec);
+      await setLink(inner, EGRESS_INNER, { up: true });
+    }
     await writeSysctls(ns, {
       'net.ipv4.ip_forward': 1,
       [`net.ipv4.conf.${EGRESS_INNER}.proxy_arp`]: 1,
@@ -118,37 +130,44 @@ export class OverlayDriver implements NetworkDriver {
 
   async removeNetwork(n: NetworkRecord): Promise<void> {
     // Deleted explicitly: the kernel tears a namespace's links down in the background, after deleteNetns returns.
-    await withRtnl(undefined, (host) => removeLink(host, names.egress(n.id)));
+    await this.handles.run(undefined, (host) => removeLink(host, names.egress(n.id)));
+    // An open handle would keep the namespace, and its vxlan0, alive.
+    this.handles.forget(this.#ns(n));
     await deleteNetns(this.#ns(n), { ignoreMissing: true });
     await this.options.security?.removeNetwork(n);
   }
 
   async ensureEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     const ns = this.#ns(n);
-    await withRtnl(ns, async (inner) => {
+    await this.handles.run(ns, async (inner) => {
       const port = portOf(ep);
-      if (!(await inner.link(port))) {
-        if (ep.sandboxKey) return; // joined: the pair went away with its sandbox
-        await withRtnl(undefined, (host) => ensureLink(host, {
-          name: ep.srcName, kind: 'veth', mtu: n.mtu, address: ep.mac,
-          veth: { peer: { name: port, netns: ns, mtu: n.mtu } },
-        }));
+      const have = await inner.link(port);
+      if (have) {
+        await ensureLink(inner, { name: port, kind: 'veth', mtu: n.mtu, up: true, master: 'br0' }, { have });
+        return;
       }
-      await ensureLink(inner, { name: port, kind: 'veth', mtu: n.mtu, up: true, master: 'br0' });
+      if (ep.sandboxKey) return; // joined: the pair went away with its sandbox
+      // A veth pair is created whole or not at all, so no port means no pair.
+      await this.handles.run(undefined, (host) => addLink(host, {
+        name: ep.srcName, kind: 'veth', mtu: n.mtu, address: ep.mac,
+        veth: { peer: { name: port, netns: ns, mtu: n.mtu } },
+      }));
+      await setLink(inner, port, { up: true, master: 'br0' });
     });
     if (ep.ingress) {
       // The host keeps this end: an address in the overlay subnet gives the
       // host a route to every endpoint of the network, on any host.
-      await withRtnl(undefined, async (host) => {
-        await ensureLink(host, { name: ep.srcName, kind: 'veth', mtu: n.mtu, up: true });
-        await ensureAddresses(host, ep.srcName, [ep.address, ep.addressV6]);
+      await this.handles.run(undefined, async (host) => {
+        const leg = (await host.link(ep.srcName)) ?? null;
+        await ensureLink(host, { name: ep.srcName, kind: 'veth', mtu: n.mtu, up: true }, { have: leg });
+        await ensureAddresses(host, leg?.index ?? ep.srcName, [ep.address, ep.addressV6]);
       });
     }
   }
 
   async removeEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    await withRtnl(this.#ns(n), (inner) => removeLink(inner, portOf(ep))).catch(() => undefined);
-    await withRtnl(undefined, (host) => removeLink(host, ep.srcName));
+    await this.handles.run(this.#ns(n), (inner) => removeLink(inner, portOf(ep))).catch(() => undefined);
+    await this.handles.run(undefined, (host) => removeLink(host, ep.srcName));
   }
 
   joinInfo(n: NetworkRecord, ep: EndpointRecord): JoinInfo {
@@ -160,14 +179,14 @@ export class OverlayDriver implements NetworkDriver {
    * (docs/overlay.md), with REPLACE semantics so re-adding is never EEXIST.
    */
   async addPeers(n: NetworkRecord, peers: RemotePeer[]): Promise<void> {
-    await withRtnl(this.#ns(n), async (inner) => {
+    await this.handles.run(this.#ns(n), async (inner) => {
       await fdbBatch(inner, 'replace', peers.map(fdbEntry));
       await replaceNeighbours(inner, peers.map(neighEntry));
     });
   }
 
   async removePeers(n: NetworkRecord, peers: RemotePeer[]): Promise<void> {
-    await withRtnl(this.#ns(n), async (inner) => {
+    await this.handles.run(this.#ns(n), async (inner) => {
       await deleteNeighbours(inner, peers.map(neighEntry), { ignoreMissing: true });
       await fdbBatch(inner, 'del', peers.map(fdbEntry), { ignoreMissing: true });
     });
@@ -180,6 +199,7 @@ export class OverlayDriver implements NetworkDriver {
     for (const ns of listNetns()) {
       // Only this instance's namespaces: wf-ov-<ID prefix> or wf-ov-<instance>-<ID prefix> (IDs have no '-').
       if (ns.startsWith(mine) && /^[0-9a-zA-Z]{1,12}$/.test(ns.slice(mine.length)) && !keep.has(ns)) {
+        this.handles.forget(ns);
         await deleteNetns(ns, { ignoreMissing: true });
         removed.push(ns);
       }

@@ -283,44 +283,57 @@ async function addTuntap(rtnl: Rtnl, spec: LinkSpec): Promise<void> {
 /**
  * Changes an existing link in one request. Equivalent to
  * `ip link set DEV [up|down] [mtu M] [address A] [master B|nomaster] [name N] [netns NS] [type KIND ...]`.
+ * `link`: a name, an index, or the Link as the caller just read it. The link
+ * is read first only when the request needs what it holds: kind settings
+ * (its kind, a vxlan's VNI) or renaming a link given by name.
  */
-export async function setLink(rtnl: Rtnl, nameOrIndex: string | number, change: LinkChange): Promise<void> {
-  const shown = String(nameOrIndex);
+export async function setLink(rtnl: Rtnl, link: string | number | Link, change: LinkChange): Promise<void> {
+  const shown = typeof link === 'object' ? link.name : String(link);
   const mac = checkCommon(shown, change);
   if (change.name !== undefined) checkName(change.name);
-  const current = await rtnl.link(nameOrIndex);
-  if (!current) throw new LinkNotFoundError(shown, 'link', rtnl.netns);
-  if (current.kind === 'vxlan' && change.vxlan && Object.keys(change.vxlan).length && change.mtu !== undefined) {
+  if (change.macvlan?.mode !== undefined) macvlanModeNumber(shown, change.macvlan.mode);
+  let current = typeof link === 'object' ? link : undefined;
+  if (!current && (hasKindChange(change) || (typeof link === 'string' && change.name !== undefined))) {
+    current = await rtnl.link(link as string | number);
+    if (!current) throw new LinkNotFoundError(shown, 'link', rtnl.netns);
+  }
+  if (current?.kind === 'vxlan' && change.vxlan && Object.keys(change.vxlan).length && change.mtu !== undefined) {
     // vxlan's changelink refuses IFLA_MTU next to kind data ("Cannot change mtu"): two requests.
     const { mtu, ...rest } = change;
-    await setLink(rtnl, current.index, { mtu });
-    return setLink(rtnl, current.index, rest);
+    await setLink(rtnl, current, { mtu });
+    return setLink(rtnl, current, rest);
   }
-  const master = change.master === null ? 0 : change.master !== undefined ? await linkIndex(rtnl, change.master, 'master', current.name) : undefined;
-  if (change.macvlan?.mode !== undefined) macvlanModeNumber(current.name, change.macvlan.mode);
+  const master = change.master === null ? 0 : change.master !== undefined ? await linkIndex(rtnl, change.master, 'master', shown) : undefined;
+  // Without an index the kernel finds the link by IFLA_IFNAME.
+  const index = current?.index ?? (typeof link === 'number' ? link : 0);
   const fd = change.netns !== undefined ? openNetns(change.netns) : undefined;
   try {
     await rtnl.client.request({
       type: RTM_NEWLINK,
       flags: 0,
-      what: `change link ${current.name}`,
+      what: `change link ${shown}`,
       build: (w) => {
         const up = change.up === undefined ? {} : { flags: change.up ? IFF_UP : 0, change: IFF_UP };
-        writeIfinfomsg(w, { index: current.index, ...up });
-        if (change.name !== undefined) w.string(IFLA_IFNAME, change.name);
+        writeIfinfomsg(w, { index, ...up });
+        if (index === 0) w.string(IFLA_IFNAME, shown);
+        else if (change.name !== undefined) w.string(IFLA_IFNAME, change.name);
         if (change.mtu !== undefined) w.u32(IFLA_MTU, change.mtu);
         if (mac) w.binary(IFLA_ADDRESS, mac);
         if (change.txqlen !== undefined) w.u32(IFLA_TXQLEN, change.txqlen);
         if (master !== undefined) w.u32(IFLA_MASTER, master);
         if (fd !== undefined) w.u32(IFLA_NET_NS_FD, fd);
-        encodeKindChange(w, current, change);
+        if (current) encodeKindChange(w, current, change);
       },
     });
   } catch (err) {
-    throw linkError(err, current.name, rtnl.netns, 'change', current.kind, change.mtu);
+    throw linkError(err, shown, rtnl.netns, 'change', current?.kind, change.mtu);
   } finally {
     if (fd !== undefined) closeNetns(fd);
   }
+}
+
+function hasKindChange(change: LinkChange): boolean {
+  return [change.bridge, change.vxlan, change.macvlan].some((d) => d !== undefined && Object.keys(d).length > 0);
 }
 
 function encodeKindChange(w: AttrWriter, current: Link, change: LinkChange): void {
