@@ -21,6 +21,7 @@
 import { FrameBatch, MAX_FRAME_SLOT, type TapDevice } from '../io/tap.js';
 import type { UdpBatchView, UdpSocket } from '../io/udp.js';
 import * as vxlan from '../wire/vxlan.js';
+import { ETH_HEADER_LENGTH } from '../wire/fields.js';
 import * as vnet from '../wire/virtio-net.js';
 import { GSO_OK, GsoFrame, completeChecksum, viewOf } from './gso.js';
 import { TcpCoalescer } from './gro.js';
@@ -108,7 +109,7 @@ export class VtepDataPath {
       const len = b.lengths[i]! - hdrLen;
       let isSuper = false;
       let classLen = len;
-      if (hdrLen !== 0 && len >= 14) {
+      if (hdrLen !== 0 && len >= ETH_HEADER_LENGTH) {
         const gsoType = vnet.gsoType(buf, base) & ~vnet.GSO_ECN;
         if (gsoType !== vnet.GSO_NONE) {
           if (gso.parse(view, off, len, gsoType, vnet.gsoSize(buf, base), vnet.csumStart(buf, base)) !== GSO_OK) {

@@ -5,7 +5,7 @@
  * it), a load relative to a header the packet lacks makes that relation
  * false.
  */
-import { ETH_HEADER_LENGTH, IPV6_DESTINATION, IPV6_SOURCE, VLAN_TAG_LENGTH } from '../wire/fields.js';
+import { ARP_ETHERNET_IPV4_LENGTH, ARP_SPA, ARP_TPA, ETH_HEADER_LENGTH, IPV4_DESTINATION, IPV4_SOURCE, IPV6_DESTINATION, IPV6_SOURCE, VLAN_TAG_LENGTH } from '../wire/fields.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_RARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
 } from '../wire/numbers.js';
@@ -98,12 +98,12 @@ function matchV4(dir: Direction, f: Facts, l: Level, want: number, mask: number)
   const b = f.data;
   if (l.ipVersion === 4) {
     const o = l.ipOffset;
-    return either(dir, ((rd32(b, o + 12) & mask) >>> 0) === want, ((rd32(b, o + 16) & mask) >>> 0) === want);
+    return either(dir, ((rd32(b, o + IPV4_SOURCE) & mask) >>> 0) === want, ((rd32(b, o + IPV4_DESTINATION) & mask) >>> 0) === want);
   }
   // ARP/RARP: sender protocol address at 14, target at 24 (Ethernet/IPv4 layout, as libpcap reads them).
-  if (l.arpOffset >= 0 && l.arpOffset + 28 <= f.end) {
+  if (l.arpOffset >= 0 && l.arpOffset + ARP_ETHERNET_IPV4_LENGTH <= f.end) {
     const o = l.arpOffset;
-    return either(dir, ((rd32(b, o + 14) & mask) >>> 0) === want, ((rd32(b, o + 24) & mask) >>> 0) === want);
+    return either(dir, ((rd32(b, o + ARP_SPA) & mask) >>> 0) === want, ((rd32(b, o + ARP_TPA) & mask) >>> 0) === want);
   }
   return false;
 }
