@@ -20,8 +20,14 @@
  * Frames are written into preallocated slots; nothing is allocated per
  * packet.
  */
+import {
+  ETH_HEADER_LENGTH, ETH_TYPE, IPV4_CHECKSUM, IPV4_FRAGMENT, IPV4_FRAGMENT_MASK, IPV4_MIN_HEADER_LENGTH, IPV4_PROTOCOL, IPV4_TOTAL_LENGTH,
+  IPV4_TTL, IPV6_HEADER_LENGTH, IPV6_HOP_LIMIT, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LENGTH, TCP_ACKNOWLEDGMENT, TCP_CHECKSUM, TCP_DATA_OFFSET,
+  TCP_FLAGS, TCP_MIN_HEADER_LENGTH, TCP_SEQUENCE, TCP_URGENT,
+} from '../wire/fields.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_TCP, TCP_ACK, TCP_FLAG_MASK, TCP_PSH } from '../wire/numbers.js';
 import * as vnet from '../wire/virtio-net.js';
-import { fold, sum16, viewOf } from './gso.js';
+import { addressesAt, addressesLength, fold, sum16, viewOf } from './gso.js';
 
 /** Open super-frames searched for a merge (as the kernel's GRO keeps 8 per bucket). */
 const MAX_OPEN = 8;
@@ -30,6 +36,9 @@ const MAX_IP_LENGTH = 65535;
 const NOT_TCP = 0;
 const TCP_ALONE = 1;
 const TCP_MERGEABLE = 2;
+/** The smallest TCP segment over IPv4 / IPv6 in an Ethernet frame. */
+const MIN_TCP4_FRAME = ETH_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + TCP_MIN_HEADER_LENGTH;
+const MIN_TCP6_FRAME = ETH_HEADER_LENGTH + IPV6_HEADER_LENGTH + TCP_MIN_HEADER_LENGTH;
 
 export class TcpCoalescer {
   readonly buffer: Buffer;
@@ -125,19 +134,18 @@ export class TcpCoalescer {
       const l4 = this.#l4[s]!;
       const frameLen = this.lengths[s]! - this.headroom;
       const l4Len = frameLen - l4;
-      let pseudo: number;
-      if (kind === 2) {
-        dv.setUint16(f + l3 + 4, frameLen - l3 - 40);
-        pseudo = sum16(dv, f + l3 + 8, 32, 6 + l4Len);
+      const v6 = kind === 2;
+      if (v6) {
+        dv.setUint16(f + l3 + IPV6_PAYLOAD_LENGTH, frameLen - l3 - IPV6_HEADER_LENGTH);
       } else {
-        dv.setUint16(f + l3 + 2, frameLen - l3);
-        dv.setUint16(f + l3 + 10, 0);
-        dv.setUint16(f + l3 + 10, ~fold(sum16(dv, f + l3, l4 - l3, 0)) & 0xffff);
-        pseudo = sum16(dv, f + l3 + 12, 8, 6 + l4Len);
+        dv.setUint16(f + l3 + IPV4_TOTAL_LENGTH, frameLen - l3);
+        dv.setUint16(f + l3 + IPV4_CHECKSUM, 0);
+        dv.setUint16(f + l3 + IPV4_CHECKSUM, ~fold(sum16(dv, f + l3, l4 - l3, 0)) & 0xffff);
       }
+      const pseudo = sum16(dv, f + l3 + addressesAt(v6), addressesLength(v6), IPPROTO_TCP + l4Len);
       // NEEDS_CSUM: the field holds the folded pseudo-header sum, the rest is the receiver's to add.
-      dv.setUint16(f + l4 + 16, fold(pseudo));
-      vnet.write(this.buffer, base, vnet.F_NEEDS_CSUM, kind === 2 ? vnet.GSO_TCPV6 : vnet.GSO_TCPV4, this.#hdr[s]!, this.#gso[s]!, l4, 16);
+      dv.setUint16(f + l4 + TCP_CHECKSUM, fold(pseudo));
+      vnet.write(this.buffer, base, vnet.F_NEEDS_CSUM, v6 ? vnet.GSO_TCPV6 : vnet.GSO_TCPV4, this.#hdr[s]!, this.#gso[s]!, l4, TCP_CHECKSUM);
     }
   }
 
@@ -149,40 +157,40 @@ export class TcpCoalescer {
 
   /** Parses the packet's L3/L4 headers into #p*; says whether it may be merged. */
   #classify(dv: DataView, off: number, len: number): number {
-    if (len < 54) return NOT_TCP;
-    const type = dv.getUint16(off + 12);
-    const l3 = 14;
+    if (len < MIN_TCP4_FRAME) return NOT_TCP;
+    const type = dv.getUint16(off + ETH_TYPE);
+    const l3 = ETH_HEADER_LENGTH;
     let l4: number;
     let ipLen: number;
-    if (type === 0x0800) {
+    if (type === ETHERTYPE_IPV4) {
       const vihl = dv.getUint8(off + l3);
-      if (vihl >> 4 !== 4 || dv.getUint8(off + l3 + 9) !== 6) return NOT_TCP;
+      if (vihl >> 4 !== 4 || dv.getUint8(off + l3 + IPV4_PROTOCOL) !== IPPROTO_TCP) return NOT_TCP;
       l4 = l3 + (vihl & 15) * 4;
-      ipLen = dv.getUint16(off + l3 + 2);
-      if ((vihl & 15) < 5 || ipLen > len - l3 || ipLen < l4 - l3 + 20) return NOT_TCP;
-      if ((dv.getUint16(off + l3 + 6) & 0x3fff) !== 0) return NOT_TCP; // a fragment
+      ipLen = dv.getUint16(off + l3 + IPV4_TOTAL_LENGTH);
+      if ((vihl & 15) < 5 || ipLen > len - l3 || ipLen < l4 - l3 + TCP_MIN_HEADER_LENGTH) return NOT_TCP;
+      if ((dv.getUint16(off + l3 + IPV4_FRAGMENT) & IPV4_FRAGMENT_MASK) !== 0) return NOT_TCP; // a fragment
       this.#pv6 = false;
-    } else if (type === 0x86dd) {
-      if (len < 74 || dv.getUint8(off + l3) >> 4 !== 6 || dv.getUint8(off + l3 + 6) !== 6) return NOT_TCP;
-      l4 = l3 + 40;
-      ipLen = dv.getUint16(off + l3 + 4) + 40;
-      if (ipLen > len - l3 || ipLen < 60) return NOT_TCP;
+    } else if (type === ETHERTYPE_IPV6) {
+      if (len < MIN_TCP6_FRAME || dv.getUint8(off + l3) >> 4 !== 6 || dv.getUint8(off + l3 + IPV6_NEXT_HEADER) !== IPPROTO_TCP) return NOT_TCP;
+      l4 = l3 + IPV6_HEADER_LENGTH;
+      ipLen = dv.getUint16(off + l3 + IPV6_PAYLOAD_LENGTH) + IPV6_HEADER_LENGTH;
+      if (ipLen > len - l3 || ipLen < IPV6_HEADER_LENGTH + TCP_MIN_HEADER_LENGTH) return NOT_TCP;
       this.#pv6 = true;
     } else {
       return NOT_TCP;
     }
-    const hdr = l4 + (dv.getUint8(off + l4 + 12) >> 4) * 4;
+    const hdr = l4 + (dv.getUint8(off + l4 + TCP_DATA_OFFSET) >> 4) * 4;
     this.#pl3 = l3;
     this.#pl4 = l4;
     this.#plen = ipLen;
-    if (hdr < l4 + 20 || hdr > l3 + ipLen) return NOT_TCP;
+    if (hdr < l4 + TCP_MIN_HEADER_LENGTH || hdr > l3 + ipLen) return NOT_TCP;
     this.#phdr = hdr;
     // ACK, optionally PSH, nothing else; and some payload.
-    const flags = dv.getUint16(off + l4 + 12) & 0x1ff;
-    if ((flags & ~0x08) !== 0x10 || hdr === l3 + ipLen) return TCP_ALONE;
+    const flags = dv.getUint16(off + l4 + TCP_DATA_OFFSET) & TCP_FLAG_MASK;
+    if ((flags & ~TCP_PSH) !== TCP_ACK || hdr === l3 + ipLen) return TCP_ALONE;
     const l4Len = l3 + ipLen - l4;
-    const a = off + l3 + (this.#pv6 ? 8 : 12);
-    const s = sum16(dv, off + l4, l4Len, sum16(dv, a, this.#pv6 ? 32 : 8, 6 + l4Len));
+    const pseudo = sum16(dv, off + l3 + addressesAt(this.#pv6), addressesLength(this.#pv6), IPPROTO_TCP + l4Len);
+    const s = sum16(dv, off + l4, l4Len, pseudo);
     return fold(s) === 0xffff ? TCP_MERGEABLE : TCP_ALONE;
   }
 
@@ -191,9 +199,9 @@ export class TcpCoalescer {
     const f = s * this.slotSize + this.headroom;
     const d = this.#dv;
     if (this.#l4[s] !== this.#pl4 || (this.#kind[s] === 2) !== this.#pv6) return false;
-    for (let i = 0; i < 12; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
-    const a = this.#pl3 + (this.#pv6 ? 8 : 12);
-    const n = this.#pv6 ? 32 : 8;
+    for (let i = 0; i < ETH_TYPE; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
+    const a = this.#pl3 + addressesAt(this.#pv6);
+    const n = addressesLength(this.#pv6);
     for (let i = 0; i < n; i += 4) if (d.getUint32(f + a + i) !== dv.getUint32(off + a + i)) return false;
     return d.getUint32(f + this.#pl4) === dv.getUint32(off + this.#pl4);
   }
@@ -206,20 +214,22 @@ export class TcpCoalescer {
     const l4 = this.#pl4;
     const payload = this.#pl3 + this.#plen - this.#phdr;
     if (this.#hdr[s] !== this.#phdr || payload > this.#gso[s]!) return false;
-    if (dv.getUint32(off + l4 + 4) !== this.#next[s]) return false;
+    if (dv.getUint32(off + l4 + TCP_SEQUENCE) !== this.#next[s]) return false;
     if (this.lengths[s]! - this.headroom - l3 + payload > MAX_IP_LENGTH || this.lengths[s]! + payload > this.slotSize) return false;
     if (this.#pv6) {
-      if (d.getUint32(f + l3) !== dv.getUint32(off + l3) || d.getUint8(f + l3 + 7) !== dv.getUint8(off + l3 + 7)) return false;
+      // version, traffic class, flow label; hop limit.
+      if (d.getUint32(f + l3) !== dv.getUint32(off + l3) || d.getUint8(f + l3 + IPV6_HOP_LIMIT) !== dv.getUint8(off + l3 + IPV6_HOP_LIMIT)) return false;
     } else {
       // version/IHL/TOS, DF, TTL; and IP options, if any.
-      if (d.getUint16(f + l3) !== dv.getUint16(off + l3) || d.getUint16(f + l3 + 6) !== dv.getUint16(off + l3 + 6) || d.getUint8(f + l3 + 8) !== dv.getUint8(off + l3 + 8)) return false;
-      for (let i = l3 + 20; i < l4; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
+      if (d.getUint16(f + l3) !== dv.getUint16(off + l3) || d.getUint16(f + l3 + IPV4_FRAGMENT) !== dv.getUint16(off + l3 + IPV4_FRAGMENT)
+        || d.getUint8(f + l3 + IPV4_TTL) !== dv.getUint8(off + l3 + IPV4_TTL)) return false;
+      for (let i = l3 + IPV4_MIN_HEADER_LENGTH; i < l4; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
     }
     // ack; data offset, flags (PSH aside) and window; urgent pointer; options.
-    if (d.getUint32(f + l4 + 8) !== dv.getUint32(off + l4 + 8)) return false;
-    if (((d.getUint32(f + l4 + 12) ^ dv.getUint32(off + l4 + 12)) & ~0x00080000) !== 0) return false;
-    if (d.getUint16(f + l4 + 18) !== dv.getUint16(off + l4 + 18)) return false;
-    for (let i = l4 + 20; i < this.#phdr; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
+    if (d.getUint32(f + l4 + TCP_ACKNOWLEDGMENT) !== dv.getUint32(off + l4 + TCP_ACKNOWLEDGMENT)) return false;
+    if (((d.getUint32(f + l4 + TCP_DATA_OFFSET) ^ dv.getUint32(off + l4 + TCP_DATA_OFFSET)) & ~(TCP_PSH << 16)) !== 0) return false;
+    if (d.getUint16(f + l4 + TCP_URGENT) !== dv.getUint16(off + l4 + TCP_URGENT)) return false;
+    for (let i = l4 + TCP_MIN_HEADER_LENGTH; i < this.#phdr; i += 4) if (d.getUint32(f + i) !== dv.getUint32(off + i)) return false;
     return true;
   }
 
@@ -231,9 +241,9 @@ export class TcpCoalescer {
     this.#next[s] = (this.#next[s]! + payload) >>> 0;
     this.#segs[s] = this.#segs[s]! + 1;
     this.merged++;
-    const psh = dv.getUint8(off + this.#pl4 + 13) & 0x08;
+    const psh = dv.getUint8(off + this.#pl4 + TCP_FLAGS) & TCP_PSH;
     if (psh !== 0 || payload < this.#gso[s]!) {
-      const f = s * this.slotSize + this.headroom + this.#pl4 + 13;
+      const f = s * this.slotSize + this.headroom + this.#pl4 + TCP_FLAGS;
       this.#dv.setUint8(f, this.#dv.getUint8(f) | psh);
       for (let i = 0; i < this.#nOpen; i++) {
         if (this.#open[i] === s) {

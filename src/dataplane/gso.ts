@@ -13,15 +13,17 @@
  * first; UDP length; and a complete L4 checksum (pseudo-header, header,
  * payload), so no segment relies on offload downstream.
  */
+import {
+  ETH_HEADER_LENGTH, ETH_TYPE, IPV4_CHECKSUM, IPV4_FRAGMENT, IPV4_FRAGMENT_MASK, IPV4_ID, IPV4_MIN_HEADER_LENGTH, IPV4_PROTOCOL, IPV4_SOURCE,
+  IPV4_TOTAL_LENGTH, IPV6_ADDRESS_LENGTH, IPV6_HEADER_LENGTH, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LENGTH, IPV6_SOURCE, TCP_CHECKSUM,
+  TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LENGTH, TCP_SEQUENCE, UDP_CHECKSUM, UDP_HEADER_LENGTH, UDP_LENGTH, VLAN_TAG_LENGTH,
+} from '../wire/fields.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_TCP, IPPROTO_UDP, TCP_CWR, TCP_FIN, TCP_PSH } from '../wire/numbers.js';
 import * as vnet from '../wire/virtio-net.js';
 
 /** Why a super-frame was refused (counted by the caller). */
 export const GSO_OK = 0;
 export const GSO_BAD = 1;
-
-const TCP_FIN = 0x01;
-const TCP_PSH = 0x08;
-const TCP_CWR = 0x80;
 
 /** A DataView over exactly the bytes of `b` (offsets in the view equal offsets in b). */
 export function viewOf(b: Uint8Array): DataView {
@@ -69,18 +71,28 @@ export function checksumField(sum: number): number {
  * goes there. Returns false (frame untouched) when the offsets do not fit.
  */
 export function completeChecksum(dv: DataView, off: number, len: number, start: number, offset: number): boolean {
-  if (start < 14 || offset + 2 > len - start || (offset & 1) !== 0) return false;
+  if (start < ETH_HEADER_LENGTH || offset + 2 > len - start || (offset & 1) !== 0) return false;
   const s = sum16(dv, off + start, len - start, 0);
   dv.setUint16(off + start + offset, checksumField(s));
   return true;
 }
 
+/** Where the source and destination addresses start in an IPv6 or IPv4 header (the pseudo-header's). */
+export function addressesAt(v6: boolean): number {
+  return v6 ? IPV6_SOURCE : IPV4_SOURCE;
+}
+
+/** Bytes of both addresses. */
+export function addressesLength(v6: boolean): number {
+  return v6 ? 2 * IPV6_ADDRESS_LENGTH : 8;
+}
+
 /** Offset of the L3 header: 14, or 18 behind one 802.1Q tag; -1 when the frame is too short. */
 function l3Offset(dv: DataView, off: number, len: number): number {
-  if (len < 14) return -1;
-  const t = dv.getUint16(off + 12);
-  if (t !== 0x8100) return 14;
-  return len < 18 ? -1 : 18;
+  if (len < ETH_HEADER_LENGTH) return -1;
+  const t = dv.getUint16(off + ETH_TYPE);
+  if (t !== ETHERTYPE_VLAN) return ETH_HEADER_LENGTH;
+  return len < ETH_HEADER_LENGTH + VLAN_TAG_LENGTH ? -1 : ETH_HEADER_LENGTH + VLAN_TAG_LENGTH;
 }
 
 /**
@@ -113,40 +125,40 @@ export class GsoFrame {
     const ethType = dv.getUint16(off + l3 - 2);
     let l4: number;
     let proto: number;
-    if (gsoType === vnet.GSO_TCPV4 || (gsoType === vnet.GSO_UDP_L4 && ethType === 0x0800)) {
-      if (ethType !== 0x0800 || len < l3 + 20) return GSO_BAD;
+    if (gsoType === vnet.GSO_TCPV4 || (gsoType === vnet.GSO_UDP_L4 && ethType === ETHERTYPE_IPV4)) {
+      if (ethType !== ETHERTYPE_IPV4 || len < l3 + IPV4_MIN_HEADER_LENGTH) return GSO_BAD;
       const vihl = dv.getUint8(off + l3);
       if (vihl >> 4 !== 4 || (vihl & 15) < 5) return GSO_BAD;
       l4 = l3 + (vihl & 15) * 4;
-      proto = dv.getUint8(off + l3 + 9);
+      proto = dv.getUint8(off + l3 + IPV4_PROTOCOL);
       // No fragments: MF and the offset clear.
-      if ((dv.getUint16(off + l3 + 6) & 0x3fff) !== 0) return GSO_BAD;
+      if ((dv.getUint16(off + l3 + IPV4_FRAGMENT) & IPV4_FRAGMENT_MASK) !== 0) return GSO_BAD;
       this.v6 = false;
-      this.#id = dv.getUint16(off + l3 + 4);
+      this.#id = dv.getUint16(off + l3 + IPV4_ID);
     } else if (gsoType === vnet.GSO_TCPV6 || gsoType === vnet.GSO_UDP_L4) {
-      if (ethType !== 0x86dd || len < l3 + 40 || dv.getUint8(off + l3) >> 4 !== 6) return GSO_BAD;
-      l4 = l3 + 40;
-      proto = dv.getUint8(off + l3 + 6);
+      if (ethType !== ETHERTYPE_IPV6 || len < l3 + IPV6_HEADER_LENGTH || dv.getUint8(off + l3) >> 4 !== 6) return GSO_BAD;
+      l4 = l3 + IPV6_HEADER_LENGTH;
+      proto = dv.getUint8(off + l3 + IPV6_NEXT_HEADER);
       this.v6 = true;
     } else {
       return GSO_BAD;
     }
     const tcp = gsoType !== vnet.GSO_UDP_L4;
-    if (proto !== (tcp ? 6 : 17) || l4 !== csumStart) return GSO_BAD;
+    if (proto !== (tcp ? IPPROTO_TCP : IPPROTO_UDP) || l4 !== csumStart) return GSO_BAD;
     let hdrLen: number;
     if (tcp) {
-      if (len < l4 + 20) return GSO_BAD;
-      const doff = (dv.getUint8(off + l4 + 12) >> 4) * 4;
-      if (doff < 20) return GSO_BAD;
+      if (len < l4 + TCP_MIN_HEADER_LENGTH) return GSO_BAD;
+      const doff = (dv.getUint8(off + l4 + TCP_DATA_OFFSET) >> 4) * 4;
+      if (doff < TCP_MIN_HEADER_LENGTH) return GSO_BAD;
       hdrLen = l4 + doff;
-      this.#seq = dv.getUint32(off + l4 + 4);
-      this.#flags = dv.getUint8(off + l4 + 13);
+      this.#seq = dv.getUint32(off + l4 + TCP_SEQUENCE);
+      this.#flags = dv.getUint8(off + l4 + TCP_FLAGS);
     } else {
-      hdrLen = l4 + 8;
+      hdrLen = l4 + UDP_HEADER_LENGTH;
     }
     if (hdrLen > len) return GSO_BAD;
     // Every byte past the headers is payload (the kernel pads nothing on a super-frame).
-    const ipLen = this.v6 ? dv.getUint16(off + l3 + 4) + 40 : dv.getUint16(off + l3 + 2);
+    const ipLen = this.v6 ? dv.getUint16(off + l3 + IPV6_PAYLOAD_LENGTH) + IPV6_HEADER_LENGTH : dv.getUint16(off + l3 + IPV4_TOTAL_LENGTH);
     if (ipLen !== len - l3) return GSO_BAD;
     this.l3 = l3;
     this.l4 = l4;
@@ -155,8 +167,7 @@ export class GsoFrame {
     this.gsoSize = gsoSize;
     this.segments = this.payload === 0 ? 1 : Math.ceil(this.payload / gsoSize);
     this.tcp = tcp;
-    const a = off + l3 + (this.v6 ? 8 : 12);
-    this.#pseudo = sum16(dv, a, this.v6 ? 32 : 8, proto);
+    this.#pseudo = sum16(dv, off + l3 + addressesAt(this.v6), addressesLength(this.v6), proto);
     return GSO_OK;
   }
 
@@ -203,24 +214,24 @@ export class GsoFrame {
     const segLen = this.segmentLength(j) - h;
     const l4Len = h - l4 + segLen;
     if (this.v6) {
-      ddv.setUint16(d + l3 + 4, h - l3 - 40 + segLen);
+      ddv.setUint16(d + l3 + IPV6_PAYLOAD_LENGTH, h - l3 - IPV6_HEADER_LENGTH + segLen);
     } else {
-      ddv.setUint16(d + l3 + 2, h - l3 + segLen);
-      ddv.setUint16(d + l3 + 4, (this.#id + j) & 0xffff);
-      ddv.setUint16(d + l3 + 10, 0);
-      ddv.setUint16(d + l3 + 10, ~sum16(ddv, d + l3, l4 - l3, 0) & 0xffff);
+      ddv.setUint16(d + l3 + IPV4_TOTAL_LENGTH, h - l3 + segLen);
+      ddv.setUint16(d + l3 + IPV4_ID, (this.#id + j) & 0xffff);
+      ddv.setUint16(d + l3 + IPV4_CHECKSUM, 0);
+      ddv.setUint16(d + l3 + IPV4_CHECKSUM, ~sum16(ddv, d + l3, l4 - l3, 0) & 0xffff);
     }
     let csumAt: number;
     if (this.tcp) {
-      ddv.setUint32(d + l4 + 4, (this.#seq + j * this.gsoSize) >>> 0);
+      ddv.setUint32(d + l4 + TCP_SEQUENCE, (this.#seq + j * this.gsoSize) >>> 0);
       let f = this.#flags;
       if (j !== this.segments - 1) f &= ~(TCP_FIN | TCP_PSH);
       if (j !== 0) f &= ~TCP_CWR;
-      ddv.setUint8(d + l4 + 13, f);
-      csumAt = d + l4 + 16;
+      ddv.setUint8(d + l4 + TCP_FLAGS, f);
+      csumAt = d + l4 + TCP_CHECKSUM;
     } else {
-      ddv.setUint16(d + l4 + 4, l4Len);
-      csumAt = d + l4 + 6;
+      ddv.setUint16(d + l4 + UDP_LENGTH, l4Len);
+      csumAt = d + l4 + UDP_CHECKSUM;
     }
     ddv.setUint16(csumAt, 0);
     ddv.setUint16(csumAt, checksumField(sum16(ddv, d + l4, l4Len, this.#pseudo + l4Len)));

@@ -20,16 +20,42 @@
  *  - replies are rate-limited (A7).
  */
 import { WeftError } from '../errors.js';
-import { macBytes, macToString, onesSum, foldChecksum, u32 } from '../wire/bytes.js';
+import { foldChecksum, isMulticastMac, isZeroMac, macBytes, macToString, onesSum, setU16, setU32, u16, u32 } from '../wire/bytes.js';
 import { formatIPv6, ipBytes, numberToIPv4 } from '../wire/ip.js';
+import {
+  ARP_ETHERNET_IPV4_LENGTH, ARP_HLEN, ARP_HTYPE, ARP_OP, ARP_PLEN, ARP_PTYPE, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ETH_DESTINATION,
+  ETH_HEADER_LENGTH, ETH_SOURCE, ETH_TYPE, ICMP_CODE, ICMP_CHECKSUM, ICMP_TYPE, ICMP_COMMON_LENGTH, IPV6_ADDRESS_LENGTH, IPV6_DESTINATION,
+  IPV6_HEADER_LENGTH, IPV6_HOP_LIMIT, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LENGTH, IPV6_SOURCE, MAC_LENGTH, NDP_FLAGS, NDP_NS_LENGTH, NDP_OPTIONS,
+  NDP_TARGET,
+} from '../wire/fields.js';
+import {
+  ARP_HTYPE_ETHERNET, ARP_OP_REPLY, ARP_OP_REQUEST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ICMPV6_NEIGHBOR_ADVERTISEMENT,
+  ICMPV6_NEIGHBOR_SOLICITATION, IPPROTO_ICMPV6, NDP_HOP_LIMIT, NDP_OPT_SOURCE_LL, NDP_OPT_TARGET_LL,
+} from '../wire/numbers.js';
 
 /** handle(): the frame is not ARP or an NDP solicitation; the caller forwards it. */
 export const NOT_NEIGHBOUR = -1;
 /** handle(): consumed (counted) without a reply. */
 export const CONSUMED = 0;
 
-export const ARP_REPLY_LENGTH = 42;
-export const NA_LENGTH = 86;
+export const ARP_REPLY_LENGTH = ETH_HEADER_LENGTH + ARP_ETHERNET_IPV4_LENGTH;
+/** A link-layer address option for Ethernet: type, length (in 8-byte units), MAC. */
+const LL_OPTION_LENGTH = 8;
+/** Ethernet, IPv6, the NA and one target link-layer option. */
+export const NA_LENGTH = ETH_HEADER_LENGTH + IPV6_HEADER_LENGTH + NDP_NS_LENGTH + LL_OPTION_LENGTH;
+/** Where an ICMPv6 message starts in an Ethernet frame without IPv6 extension headers. */
+const ETH_ICMPV6 = ETH_HEADER_LENGTH + IPV6_HEADER_LENGTH;
+
+/**
+ * Whether the Ethernet frame f[off, off+len) is ARP or an ICMPv6 Neighbor
+ * Solicitation without extension headers: what the proxy answers.
+ */
+export function isNeighbourQuery(f: Uint8Array, off: number, len: number): boolean {
+  if (len < ETH_HEADER_LENGTH) return false;
+  const type = etherTypeAt(f, off);
+  return type === ETHERTYPE_ARP || (type === ETHERTYPE_IPV6 && len >= ETH_ICMPV6 + ICMP_COMMON_LENGTH
+    && f[off + ETH_HEADER_LENGTH + IPV6_NEXT_HEADER] === IPPROTO_ICMPV6 && f[off + ETH_ICMPV6 + ICMP_TYPE] === ICMPV6_NEIGHBOR_SOLICITATION);
+}
 
 export type ProxyCounterName =
   | 'arp_replies' | 'na_replies' | 'malformed' | 'not_request' | 'bad_target' | 'not_owned' | 'self_query'
@@ -150,9 +176,6 @@ export interface ProxyResponderOptions {
   burst?: number;
 }
 
-const ETH_ARP = 0x0806;
-const ETH_IPV6 = 0x86dd;
-
 export class ProxyResponder {
   readonly counters: ProxyCounters = newProxyCounters();
   readonly #bucket: TokenBucket;
@@ -168,29 +191,26 @@ export class ProxyResponder {
    * `out` needs NA_LENGTH bytes.
    */
   handle(f: Uint8Array, off: number, len: number, now: number, out: Uint8Array, outOff: number): number {
-    if (len < 14) return NOT_NEIGHBOUR;
-    const type = (f[off + 12]! << 8) | f[off + 13]!;
-    if (type === ETH_ARP) return this.#arp(f, off, len, now, out, outOff);
-    if (type === ETH_IPV6 && len >= 14 + 40 + 4 && f[off + 14 + 6] === 58 && f[off + 54] === 135) return this.#ns(f, off, len, now, out, outOff);
-    return NOT_NEIGHBOUR;
+    if (!isNeighbourQuery(f, off, len)) return NOT_NEIGHBOUR;
+    return etherTypeAt(f, off) === ETHERTYPE_ARP ? this.#arp(f, off, len, now, out, outOff) : this.#ns(f, off, len, now, out, outOff);
   }
 
   #arp(f: Uint8Array, off: number, len: number, now: number, out: Uint8Array, o: number): number {
-    const a = off + 14;
+    const a = off + ETH_HEADER_LENGTH;
     const c = this.counters;
-    if (len < 14 + 28 || f[a] !== 0 || f[a + 1] !== 1 || f[a + 2] !== 8 || f[a + 3] !== 0 || f[a + 4] !== 6 || f[a + 5] !== 4) {
+    if (len < ARP_REPLY_LENGTH || !isEthernetIpv4Arp(f, a)) {
       c.malformed++;
       return CONSUMED;
     }
-    const op = (f[a + 6]! << 8) | f[a + 7]!;
-    if (op !== 1) {
-      if (op === 2) c.not_request++;
+    const op = u16(f, a + ARP_OP);
+    if (op !== ARP_OP_REQUEST) {
+      if (op === ARP_OP_REPLY) c.not_request++;
       else c.malformed++;
       return CONSUMED;
     }
-    const sha = a + 8;
-    const sip = u32(f, a + 14);
-    const tip = u32(f, a + 24);
+    const sha = a + ARP_SHA;
+    const sip = u32(f, a + ARP_SPA);
+    const tip = u32(f, a + ARP_TPA);
     if (tip === 0 || tip >>> 24 === 127 || tip >>> 28 === 0xe || tip === 0xffffffff) {
       c.bad_target++;
       return CONSUMED;
@@ -199,7 +219,7 @@ export class ProxyResponder {
       c.gratuitous_ignored++;
       return CONSUMED;
     }
-    if ((f[sha]! & 1) === 1 || isZero6(f, sha)) {
+    if (isMulticastMac(f, sha) || isZeroMac(f, sha)) {
       c.invalid_src_mac++;
       return CONSUMED;
     }
@@ -219,51 +239,46 @@ export class ProxyResponder {
       return CONSUMED;
     }
     // Ethernet: to the requester, from the owner (what the kernel's arp_reduce builds).
-    out.set(f.subarray(sha, sha + 6), o);
-    out.set(owner, o + 6);
-    out[o + 12] = 0x08;
-    out[o + 13] = 0x06;
-    const r = o + 14;
-    out[r] = 0; out[r + 1] = 1; out[r + 2] = 8; out[r + 3] = 0; out[r + 4] = 6; out[r + 5] = 4; out[r + 6] = 0; out[r + 7] = 2;
-    out.set(owner, r + 8);
-    out.set(f.subarray(a + 24, a + 28), r + 14);
-    out.set(f.subarray(sha, sha + 6), r + 18);
-    out.set(f.subarray(a + 14, a + 18), r + 24);
+    out.set(f.subarray(sha, sha + MAC_LENGTH), o + ETH_DESTINATION);
+    const r = writeArpHeader(out, o, owner, ARP_OP_REPLY);
+    out.set(f.subarray(a + ARP_TPA, a + ARP_TPA + 4), r + ARP_SPA);
+    out.set(f.subarray(sha, sha + MAC_LENGTH), r + ARP_THA);
+    out.set(f.subarray(a + ARP_SPA, a + ARP_SPA + 4), r + ARP_TPA);
     c.arp_replies++;
     return ARP_REPLY_LENGTH;
   }
 
   #ns(f: Uint8Array, off: number, len: number, now: number, out: Uint8Array, o: number): number {
     const c = this.counters;
-    const ip = off + 14;
-    const icmp = ip + 40;
-    const payload = (f[ip + 4]! << 8) | f[ip + 5]!;
-    if (f[ip]! >>> 4 !== 6 || payload < 24 || 54 + payload > len || f[icmp + 1] !== 0 || f[ip + 7] !== 255) {
+    const ip = off + ETH_HEADER_LENGTH;
+    const icmp = off + ETH_ICMPV6;
+    const payload = u16(f, ip + IPV6_PAYLOAD_LENGTH);
+    if (f[ip]! >>> 4 !== 6 || payload < NDP_NS_LENGTH || ETH_ICMPV6 + payload > len || f[icmp + ICMP_CODE] !== 0 || f[ip + IPV6_HOP_LIMIT] !== NDP_HOP_LIMIT) {
       c.malformed++;
       return CONSUMED;
     }
-    const sum = onesSum(f, icmp, payload, pseudoSum(f, ip + 8, ip + 24, payload));
+    const sum = onesSum(f, icmp, payload, pseudoSum(f, ip + IPV6_SOURCE, ip + IPV6_DESTINATION, payload));
     if (foldChecksum(sum) !== 0) {
       c.bad_checksum++;
       return CONSUMED;
     }
-    const target = icmp + 8;
-    if (f[target] === 0xff || isLoopback16(f, target) || f[ip + 24] !== 0xff && isLoopback16(f, ip + 24)) {
+    const target = icmp + NDP_TARGET;
+    if (f[target] === 0xff || isLoopback16(f, target) || f[ip + IPV6_DESTINATION] !== 0xff && isLoopback16(f, ip + IPV6_DESTINATION)) {
       c.bad_target++;
       return CONSUMED;
     }
     // Requester MAC: the source link-layer option when present (as the kernel), else the Ethernet source.
-    let requester = off + 6;
-    for (let p = icmp + 24; p + 2 <= icmp + payload; ) {
+    let requester = off + ETH_SOURCE;
+    for (let p = icmp + NDP_OPTIONS; p + 2 <= icmp + payload; ) {
       const olen = f[p + 1]! * 8;
       if (olen === 0 || p + olen > icmp + payload) {
         c.malformed++;
         return CONSUMED;
       }
-      if (f[p] === 1 && olen === 8) requester = p + 2;
+      if (f[p] === NDP_OPT_SOURCE_LL && olen === LL_OPTION_LENGTH) requester = p + 2;
       p += olen;
     }
-    if ((f[requester]! & 1) === 1 || isZero6(f, requester)) {
+    if (isMulticastMac(f, requester) || isZeroMac(f, requester)) {
       c.invalid_src_mac++;
       return CONSUMED;
     }
@@ -272,7 +287,7 @@ export class ProxyResponder {
       c.not_owned++;
       return CONSUMED;
     }
-    if (equal6(owner, 0, f, off + 6)) {
+    if (equal6(owner, 0, f, off + ETH_SOURCE)) {
       c.self_query++;
       return CONSUMED;
     }
@@ -280,10 +295,10 @@ export class ProxyResponder {
       c.rate_limited++;
       return CONSUMED;
     }
-    const dad = isZero16(f, ip + 8);
+    const dad = isZero16(f, ip + IPV6_SOURCE);
     if (dad) writeAllNodes(out, o);
-    else out.set(f.subarray(requester, requester + 6), o);
-    buildNa(out, o, owner, f, target, dad ? null : f, ip + 8, !dad);
+    else out.set(f.subarray(requester, requester + MAC_LENGTH), o + ETH_DESTINATION);
+    buildNa(out, o, owner, f, target, dad ? null : f, ip + IPV6_SOURCE, !dad);
     c.na_replies++;
     return NA_LENGTH;
   }
@@ -291,17 +306,12 @@ export class ProxyResponder {
   /** A gratuitous ARP request (sender IP = target IP) announcing ip at mac. Returns its length. */
   gratuitousArp(ip: string, out: Uint8Array, o = 0): number {
     const mac = this.#owned(ip, 4);
-    out.fill(0xff, o, o + 6);
-    out.set(mac, o + 6);
-    out[o + 12] = 0x08;
-    out[o + 13] = 0x06;
-    const r = o + 14;
-    out[r] = 0; out[r + 1] = 1; out[r + 2] = 8; out[r + 3] = 0; out[r + 4] = 6; out[r + 5] = 4; out[r + 6] = 0; out[r + 7] = 1;
+    out.fill(0xff, o + ETH_DESTINATION, o + ETH_DESTINATION + MAC_LENGTH);
+    const r = writeArpHeader(out, o, mac, ARP_OP_REQUEST);
     const a = ipBytes(ip);
-    out.set(mac, r + 8);
-    out.set(a, r + 14);
-    out.fill(0, r + 18, r + 24);
-    out.set(a, r + 24);
+    out.set(a, r + ARP_SPA);
+    out.fill(0, r + ARP_THA, r + ARP_THA + MAC_LENGTH);
+    out.set(a, r + ARP_TPA);
     this.counters.announcements++;
     return ARP_REPLY_LENGTH;
   }
@@ -333,28 +343,59 @@ export class ProxyResponder {
  * out[o..o+6]). Destination IP: dst[dstOff..] or ff02::1 when dst is null.
  */
 function buildNa(out: Uint8Array, o: number, mac: Uint8Array, tb: Uint8Array, tOff: number, dst: Uint8Array | null, dstOff: number, solicited: boolean): void {
-  out.set(mac, o + 6);
-  out[o + 12] = 0x86;
-  out[o + 13] = 0xdd;
-  const ip = o + 14;
-  out[ip] = 0x60; out[ip + 1] = 0; out[ip + 2] = 0; out[ip + 3] = 0;
-  out[ip + 4] = 0; out[ip + 5] = 32; out[ip + 6] = 58; out[ip + 7] = 255;
-  out.set(tb.subarray(tOff, tOff + 16), ip + 8);
-  if (dst) out.set(dst.subarray(dstOff, dstOff + 16), ip + 24);
+  out.set(mac, o + ETH_SOURCE);
+  setU16(out, o + ETH_TYPE, ETHERTYPE_IPV6);
+  const ip = o + ETH_HEADER_LENGTH;
+  const icmpLength = NA_LENGTH - ETH_ICMPV6;
+  setU32(out, ip, 0x60000000); // version 6, traffic class and flow label 0
+  setU16(out, ip + IPV6_PAYLOAD_LENGTH, icmpLength);
+  out[ip + IPV6_NEXT_HEADER] = IPPROTO_ICMPV6;
+  out[ip + IPV6_HOP_LIMIT] = NDP_HOP_LIMIT;
+  out.set(tb.subarray(tOff, tOff + IPV6_ADDRESS_LENGTH), ip + IPV6_SOURCE);
+  const ipDst = ip + IPV6_DESTINATION;
+  if (dst) out.set(dst.subarray(dstOff, dstOff + IPV6_ADDRESS_LENGTH), ipDst);
   else {
-    out.fill(0, ip + 24, ip + 40);
-    out[ip + 24] = 0xff; out[ip + 25] = 0x02; out[ip + 39] = 1;
+    out.fill(0, ipDst, ipDst + IPV6_ADDRESS_LENGTH);
+    out[ipDst] = 0xff; out[ipDst + 1] = 0x02; out[ipDst + 15] = 1;
   }
-  const icmp = ip + 40;
-  out[icmp] = 136; out[icmp + 1] = 0; out[icmp + 2] = 0; out[icmp + 3] = 0;
+  const icmp = o + ETH_ICMPV6;
+  out[icmp + ICMP_TYPE] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
+  out[icmp + ICMP_CODE] = 0;
+  setU16(out, icmp + ICMP_CHECKSUM, 0);
   // R=0, S as asked, O=1 (the kernel's vxlan_na_create sets S and O).
-  out[icmp + 4] = (solicited ? 0x40 : 0) | 0x20; out[icmp + 5] = 0; out[icmp + 6] = 0; out[icmp + 7] = 0;
-  out.set(tb.subarray(tOff, tOff + 16), icmp + 8);
-  out[icmp + 24] = 2; out[icmp + 25] = 1;
-  out.set(mac, icmp + 26);
-  const cs = foldChecksum(onesSum(out, icmp, 32, pseudoSum(out, ip + 8, ip + 24, 32)));
-  out[icmp + 2] = cs >>> 8;
-  out[icmp + 3] = cs & 0xff;
+  setU32(out, icmp + NDP_FLAGS, ((solicited ? 0x40 : 0) | 0x20) << 24);
+  out.set(tb.subarray(tOff, tOff + IPV6_ADDRESS_LENGTH), icmp + NDP_TARGET);
+  const opt = icmp + NDP_OPTIONS;
+  out[opt] = NDP_OPT_TARGET_LL;
+  out[opt + 1] = LL_OPTION_LENGTH / 8;
+  out.set(mac, opt + 2);
+  setU16(out, icmp + ICMP_CHECKSUM, foldChecksum(onesSum(out, icmp, icmpLength, pseudoSum(out, ip + IPV6_SOURCE, ipDst, icmpLength))));
+}
+
+/** htype Ethernet, ptype IPv4, lengths 6 and 4: the only ARP the proxy answers. */
+function isEthernetIpv4Arp(f: Uint8Array, a: number): boolean {
+  return u16(f, a + ARP_HTYPE) === ARP_HTYPE_ETHERNET && u16(f, a + ARP_PTYPE) === ETHERTYPE_IPV4 && f[a + ARP_HLEN] === MAC_LENGTH && f[a + ARP_PLEN] === 4;
+}
+
+/**
+ * Writes the Ethernet source and type and the ARP header up to the sender
+ * hardware address (`mac`) of a frame at out[o..]; returns the ARP offset.
+ */
+function writeArpHeader(out: Uint8Array, o: number, mac: Uint8Array, op: number): number {
+  out.set(mac, o + ETH_SOURCE);
+  setU16(out, o + ETH_TYPE, ETHERTYPE_ARP);
+  const r = o + ETH_HEADER_LENGTH;
+  setU16(out, r + ARP_HTYPE, ARP_HTYPE_ETHERNET);
+  setU16(out, r + ARP_PTYPE, ETHERTYPE_IPV4);
+  out[r + ARP_HLEN] = MAC_LENGTH;
+  out[r + ARP_PLEN] = 4;
+  setU16(out, r + ARP_OP, op);
+  out.set(mac, r + ARP_SHA);
+  return r;
+}
+
+function etherTypeAt(f: Uint8Array, off: number): number {
+  return (f[off + ETH_TYPE]! << 8) | f[off + ETH_TYPE + 1]!;
 }
 
 function writeAllNodes(out: Uint8Array, o: number): void {
@@ -363,7 +404,7 @@ function writeAllNodes(out: Uint8Array, o: number): void {
 
 /** IPv6 pseudo-header sum for ICMPv6 (addresses read in place, no allocation). */
 function pseudoSum(b: Uint8Array, src: number, dst: number, length: number): number {
-  return onesSum(b, dst, 16, onesSum(b, src, 16)) + 58 + length;
+  return onesSum(b, dst, IPV6_ADDRESS_LENGTH, onesSum(b, src, IPV6_ADDRESS_LENGTH)) + IPPROTO_ICMPV6 + length;
 }
 
 function equal6(a: Uint8Array, ao: number, b: Uint8Array, bo = 0): boolean {
@@ -374,10 +415,6 @@ function equal6(a: Uint8Array, ao: number, b: Uint8Array, bo = 0): boolean {
 function equal16(a: Uint8Array, b: Uint8Array, bo: number): boolean {
   for (let i = 0; i < 16; i++) if (a[i] !== b[bo + i]) return false;
   return true;
-}
-
-function isZero6(b: Uint8Array, o: number): boolean {
-  return (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 4]! | b[o + 5]!) === 0;
 }
 
 function isZero16(b: Uint8Array, o: number): boolean {

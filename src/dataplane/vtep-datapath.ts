@@ -21,6 +21,7 @@
 import { FrameBatch, MAX_FRAME_SLOT, type TapDevice } from '../io/tap.js';
 import type { UdpBatchView, UdpSocket } from '../io/udp.js';
 import * as vxlan from '../wire/vxlan.js';
+import { ETH_HEADER_LENGTH } from '../wire/fields.js';
 import * as vnet from '../wire/virtio-net.js';
 import { GSO_OK, GsoFrame, completeChecksum, viewOf } from './gso.js';
 import { TcpCoalescer } from './gro.js';
@@ -108,7 +109,7 @@ export class VtepDataPath {
       const len = b.lengths[i]! - hdrLen;
       let isSuper = false;
       let classLen = len;
-      if (hdrLen !== 0 && len >= 14) {
+      if (hdrLen !== 0 && len >= ETH_HEADER_LENGTH) {
         const gsoType = vnet.gsoType(buf, base) & ~vnet.GSO_ECN;
         if (gsoType !== vnet.GSO_NONE) {
           if (gso.parse(view, off, len, gsoType, vnet.gsoSize(buf, base), vnet.csumStart(buf, base)) !== GSO_OK) {
@@ -215,11 +216,11 @@ export class VtepDataPath {
   /** Queues the inner frame of the datagram d[off, off+len) for the TAP; returns the frames queued. */
   #queue(d: Buffer, off: number, len: number, n: number): number {
     const inner = len - vxlan.HEADER_LENGTH;
-    const co = this.#coalescer;
-    if (co !== undefined) {
-      if (co.full) this.#flushTap(co.count);
-      co.add(d, this.#rxView!, off + vxlan.HEADER_LENGTH, inner);
-      return co.count;
+    const coalescer = this.#coalescer;
+    if (coalescer !== undefined) {
+      if (coalescer.full) this.#flushTap(coalescer.count);
+      coalescer.add(d, this.#rxView!, off + vxlan.HEADER_LENGTH, inner);
+      return coalescer.count;
     }
     const out = this.#tapOut;
     const o = n * out.slotSize;
@@ -236,14 +237,14 @@ export class VtepDataPath {
 
   #flushTap(n: number): void {
     if (n === 0) return;
-    const co = this.#coalescer;
+    const coalescer = this.#coalescer;
     const counters = this.#engine.counters;
-    if (co !== undefined) co.finish();
+    if (coalescer !== undefined) coalescer.finish();
     const written = this.#tap.writeBatch(this.#tapOut, n);
-    if (co !== undefined) {
-      counters.rx_tap_full += co.segmentsIn(written, n);
-      counters.rx_coalesced = co.merged;
-      co.reset();
+    if (coalescer !== undefined) {
+      counters.rx_tap_full += coalescer.segmentsIn(written, n);
+      counters.rx_coalesced = coalescer.merged;
+      coalescer.reset();
     } else {
       counters.rx_tap_full += n - written;
     }

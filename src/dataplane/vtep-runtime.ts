@@ -132,22 +132,22 @@ export class UserspaceVtep {
   }
 
   /** Creates the TAP (queues) and the socket(s), programs the table, and starts forwarding. Undoes everything on failure. */
-  static async open(o: UserspaceVtepOptions): Promise<UserspaceVtep> {
-    const workers = o.workers ?? 1;
-    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new WeftError('EINVALARG', `workers must be 1..${MAX_WORKERS}, got ${String(o.workers)}`);
-    const mtu = o.mtu ?? 1450;
-    const config = { ...o, mtu, proxy: o.proxy ?? false };
+  static async open(options: UserspaceVtepOptions): Promise<UserspaceVtep> {
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new WeftError('EINVALARG', `workers must be 1..${MAX_WORKERS}, got ${String(options.workers)}`);
+    const mtu = options.mtu ?? 1450;
+    const config = { ...options, mtu, proxy: options.proxy ?? false };
     const { engine, table, responder } = buildTables(config, workers > 1);
-    const batch = o.batch ?? 64;
-    const offloads = o.offloads ?? true;
+    const batch = options.batch ?? 64;
+    const offloads = options.offloads ?? true;
     const sizes: Sizes = {
       batch,
       tapSlot: offloads ? MAX_FRAME_SLOT : Math.max(2048, engine.maxFrame + 64),
       // Room for frames somewhat over the MTU, so they are counted as jumbo rather than truncated.
-      udpSlot: o.udpGro ? GRO_SLOT : Math.max(4096, engine.maxFrame + vxlan.HEADER_LENGTH + 64),
+      udpSlot: options.udpGro ? GRO_SLOT : Math.max(4096, engine.maxFrame + vxlan.HEADER_LENGTH + 64),
     };
-    const ns = o.netns !== undefined ? { netns: o.netns } : {};
-    const tapOpts = { name: o.tap, batch, vnetHeader: offloads, slotSize: sizes.tapSlot, ...ns };
+    const ns = options.netns !== undefined ? { netns: options.netns } : {};
+    const tapOpts = { name: options.tap, batch, vnetHeader: offloads, slotSize: sizes.tapSlot, ...ns };
     const queues = workers > 1 ? TapDevice.openQueues({ ...tapOpts, queues: workers }) : [TapDevice.open(tapOpts)];
     const sockets: UdpSocket[] = [];
     let rtnl: Rtnl | undefined;
@@ -156,21 +156,21 @@ export class UserspaceVtep {
       let tapOffloads = 0;
       // TUNSETOFFLOAD applies to the whole device; asked on each queue it grants the same.
       if (offloads) for (const q of queues) tapOffloads = q.enableOffloads();
-      const buf = o.socketBufferBytes ?? 4 << 20;
+      const buf = options.socketBufferBytes ?? 4 << 20;
       for (let i = 0; i < workers; i++) {
         sockets.push(UdpSocket.open({
-          address: o.local, port: o.port ?? vxlan.PORT, recvBufferBytes: buf, sendBufferBytes: buf, batchSize: batch,
+          address: options.local, port: options.port ?? vxlan.PORT, recvBufferBytes: buf, sendBufferBytes: buf, batchSize: batch,
           slotSize: sizes.udpSlot, reusePort: workers > 1, ...ns,
         }));
       }
       rtnl = Rtnl.open(ns);
       const name = queues[0]!.name;
-      await setLink(rtnl, name, { mtu, ...(o.mac ? { address: o.mac } : {}) });
-      if (o.address) await addAddress(rtnl, { dev: name, address: o.address });
+      await setLink(rtnl, name, { mtu, ...(options.mac ? { address: options.mac } : {}) });
+      if (options.address) await addAddress(rtnl, { dev: name, address: options.address });
       const link = await rtnl.link(name);
-      const mac = link?.address ?? o.mac ?? '00:00:00:00:00:00';
+      const mac = link?.address ?? options.mac ?? '00:00:00:00:00:00';
       engine.addLocalMac(macBytes(mac));
-      const offload: Offloads = { tap: tapOffloads, udpGso: o.udpGso ?? true, udpGro: o.udpGro ?? false, coalesce: offloads && (o.coalesce ?? true) };
+      const offload: Offloads = { tap: tapOffloads, udpGso: options.udpGso ?? true, udpGro: options.udpGro ?? false, coalesce: offloads && (options.coalesce ?? true) };
       if (workers === 1) {
         if (offload.udpGro) sockets[0]!.setGro(true);
         const local = new VtepDataPath(engine, responder, queues[0]!, sockets[0]!, batch, offload);
@@ -201,22 +201,22 @@ export class UserspaceVtep {
    * another MAC, announces it on the TAP (gratuitous ARP / unsolicited NA).
    */
   setProxyEntry(ip: string, mac: string): ProxySetResult {
-    const r = this.proxyTable.set(ip, mac);
-    if (this.#closing) return r;
+    const result = this.proxyTable.set(ip, mac);
+    if (this.#closing) return result;
     const local = this.#local;
     if (local) {
-      if (r !== 'unchanged') local.writeScratch(this.responder.announce(ip, local.scratch, local.vnetHdrLen));
+      if (result !== 'unchanged') local.writeScratch(this.responder.announce(ip, local.scratch, local.vnetHdrLen));
     } else {
       // Every worker answers from its copy; the first one announces.
-      this.#threads!.threads.forEach((t, i) => t.postMessage({ op: 'proxySet', ip, mac, announce: i === 0 } satisfies WorkerMessage));
+      this.#threads!.threads.forEach((thread, i) => thread.postMessage({ op: 'proxySet', ip, mac, announce: i === 0 } satisfies WorkerMessage));
     }
-    return r;
+    return result;
   }
 
   removeProxyEntry(ip: string): boolean {
-    const r = this.proxyTable.delete(ip);
+    const deleted = this.proxyTable.delete(ip);
     if (this.#threads && !this.#closing) post(this.#threads, { op: 'proxyDelete', ip });
-    return r;
+    return deleted;
   }
 
   stats(): VtepStats {
@@ -267,8 +267,8 @@ function closeQuietly(fd: number): void {
   }
 }
 
-function post(set: WorkerSet, m: WorkerMessage): void {
-  for (const t of set.threads) t.postMessage(m);
+function post(set: WorkerSet, message: WorkerMessage): void {
+  for (const thread of set.threads) thread.postMessage(message);
 }
 
 /**
@@ -291,22 +291,22 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
       index: i, config: tableConfig, localMacs, tapFd: queues[i]!.fd, tapName: queues[i]!.name, vnetHeader: queues[i]!.vnetHeader, tapSlot: sizes.tapSlot,
       udpFd: sockets[i]!.fd, family: sockets[i]!.family, udpSlot: sizes.udpSlot, batch: sizes.batch, offload, counters,
     };
-    const w = new Worker(new URL('./vtep-worker.js', import.meta.url), { workerData: init });
-    threads.push(w);
+    const worker = new Worker(new URL('./vtep-worker.js', import.meta.url), { workerData: init });
+    threads.push(worker);
     let closedItself = false;
-    w.on('message', (m: { op: string }) => {
+    worker.on('message', (m: { op: string }) => {
       if (m.op === 'closed') closedItself = true;
     });
     // A worker that died (an exception) leaves its fds open: close them, so the TAP still goes with the rest.
     const fds = [init.tapFd, init.udpFd];
-    exited.push(new Promise((resolve) => w.once('exit', () => {
+    exited.push(new Promise((resolve) => worker.once('exit', () => {
       if (!closedItself && started) for (const fd of fds) closeQuietly(fd);
       resolve();
     })));
     ready.push(new Promise((resolve, reject) => {
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new WeftError('EWORKER', `VTEP worker ${i} exited (${code}) while starting`)));
-      w.once('message', () => resolve());
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new WeftError('EWORKER', `VTEP worker ${i} exited (${code}) while starting`)));
+      worker.once('message', () => resolve());
     }));
   }
   let started = false;
@@ -314,13 +314,13 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
     await Promise.all(ready);
     started = true;
   } catch (err) {
-    await Promise.all(threads.map((t) => t.terminate()));
+    await Promise.all(threads.map((thread) => thread.terminate()));
     throw err;
   }
-  for (const t of threads) {
-    t.removeAllListeners('error');
+  for (const thread of threads) {
+    thread.removeAllListeners('error');
     // A worker failing later loses its queue's traffic, not the process.
-    t.on('error', () => undefined);
+    thread.on('error', () => undefined);
   }
   return { threads, counters, exited };
 }

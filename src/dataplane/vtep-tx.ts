@@ -28,12 +28,12 @@ const PLAIN_SLOTS = 512;
 export class VxlanSender {
   readonly #udp: UdpSocket;
   readonly #vni: number;
-  readonly #c: VtepCounters;
+  readonly #counters: VtepCounters;
   readonly #maxDatagram: number;
   #gso: boolean;
   #out: UdpSendBatch;
-  #dv: DataView;
-  #segs: Int32Array;
+  #outView: DataView;
+  #segmentsPerSlot: Int32Array;
   #remotes: (RemoteVtep | undefined)[];
   #n = 0;
   /** Segment size of the GSO messages queued in this batch (0: none). */
@@ -48,12 +48,12 @@ export class VxlanSender {
   constructor(udp: UdpSocket, vni: number, counters: VtepCounters, maxDatagram: number, batch: number, udpGso: boolean) {
     this.#udp = udp;
     this.#vni = vni;
-    this.#c = counters;
+    this.#counters = counters;
     this.#maxDatagram = maxDatagram;
     this.#gso = udpGso;
     this.#out = udpGso ? new UdpSendBatch(MAX_DATAGRAM, batch) : new UdpSendBatch(maxDatagram, Math.max(batch, PLAIN_SLOTS));
-    this.#dv = viewOf(this.#out.buffer);
-    this.#segs = new Int32Array(this.#out.capacity);
+    this.#outView = viewOf(this.#out.buffer);
+    this.#segmentsPerSlot = new Int32Array(this.#out.capacity);
     this.#remotes = new Array<RemoteVtep | undefined>(this.#out.capacity).fill(undefined);
   }
 
@@ -74,18 +74,18 @@ export class VxlanSender {
     this.#queued(dlen, 1, remote);
   }
 
-  /** Queues every segment of the super-frame src[off..] that `g` parsed. */
-  segments(src: Buffer, off: number, g: GsoFrame, remote: RemoteVtep): void {
-    const n = g.segments;
-    const seg = vxlan.HEADER_LENGTH + g.hdrLen + g.gsoSize;
+  /** Queues every segment of the super-frame src[off..] that `frame` parsed. */
+  segments(src: Buffer, off: number, frame: GsoFrame, remote: RemoteVtep): void {
+    const n = frame.segments;
     const H = vxlan.HEADER_LENGTH;
+    const seg = H + frame.hdrLen + frame.gsoSize;
     if (!this.#gso || n === 1) {
       for (let j = 0; j < n; j++) {
-        const dlen = H + g.segmentLength(j);
+        const dlen = H + frame.segmentLength(j);
         if (this.#n === this.#out.capacity || (this.#batchSeg !== 0 && dlen > this.#batchSeg)) this.flush();
         const o = this.#n * this.#out.slotSize;
         vxlan.encodeHeader(this.#vni, this.#out.buffer, o);
-        g.write(src, off, j, 1, this.#out.buffer, this.#dv, o + H, 0);
+        frame.write(src, off, j, 1, this.#out.buffer, this.#outView, o + H, 0);
         if (dlen > this.#maxPlain) this.#maxPlain = dlen;
         this.#queued(dlen, 1, remote);
       }
@@ -98,7 +98,7 @@ export class VxlanSender {
       this.#batchSeg = seg;
       const cnt = Math.min(per, n - first);
       const o = this.#n * this.#out.slotSize;
-      const last = g.write(src, off, first, cnt, this.#out.buffer, this.#dv, o + H, seg);
+      const last = frame.write(src, off, first, cnt, this.#out.buffer, this.#outView, o + H, seg);
       for (let t = 0; t < cnt; t++) vxlan.encodeHeader(this.#vni, this.#out.buffer, o + t * seg);
       this.#queued((cnt - 1) * seg + H + last, cnt, remote);
     }
@@ -107,7 +107,7 @@ export class VxlanSender {
   #queued(len: number, segs: number, remote: RemoteVtep): void {
     const i = this.#n++;
     this.#out.lengths[i] = len;
-    this.#segs[i] = segs;
+    this.#segmentsPerSlot[i] = segs;
     this.#remotes[i] = remote;
     this.#out.setDestinationSockaddr(i, remote.sockaddr);
   }
@@ -116,7 +116,7 @@ export class VxlanSender {
   flush(): void {
     const n = this.#n;
     if (n === 0) return;
-    const c = this.#c;
+    const c = this.#counters;
     let sent = 0;
     try {
       if (this.#gso) this.#setSegment();
@@ -127,15 +127,15 @@ export class VxlanSender {
         this.#fallback();
         return;
       }
-      for (let i = 0; i < n; i++) c.tx_errors += this.#segs[i]!;
+      for (let i = 0; i < n; i++) c.tx_errors += this.#segmentsPerSlot[i]!;
       this.#reset();
       return;
     }
     for (let i = 0; i < sent; i++) {
-      c.tx_packets += this.#segs[i]!;
-      c.tx_bytes += this.#out.lengths[i]! - vxlan.HEADER_LENGTH * this.#segs[i]!;
+      c.tx_packets += this.#segmentsPerSlot[i]!;
+      c.tx_bytes += this.#out.lengths[i]! - vxlan.HEADER_LENGTH * this.#segmentsPerSlot[i]!;
     }
-    for (let i = sent; i < n; i++) c.tx_socket_full += this.#segs[i]!;
+    for (let i = sent; i < n; i++) c.tx_socket_full += this.#segmentsPerSlot[i]!;
     this.#reset();
   }
 
@@ -160,7 +160,7 @@ export class VxlanSender {
 
   /** GSO send failed: resend the batch datagram by datagram, then continue without GSO. */
   #fallback(): void {
-    const c = this.#c;
+    const c = this.#counters;
     const out = this.#out;
     const seg = this.#batchSeg;
     try {
@@ -190,8 +190,8 @@ export class VxlanSender {
     }
     this.#gso = false;
     this.#out = new UdpSendBatch(this.#maxDatagram, PLAIN_SLOTS);
-    this.#dv = viewOf(this.#out.buffer);
-    this.#segs = new Int32Array(this.#out.capacity);
+    this.#outView = viewOf(this.#out.buffer);
+    this.#segmentsPerSlot = new Int32Array(this.#out.capacity);
     this.#remotes = new Array<RemoteVtep | undefined>(this.#out.capacity).fill(undefined);
     this.#reset();
   }

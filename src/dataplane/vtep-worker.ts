@@ -1,5 +1,5 @@
 /**
- * A worker thread of a multi-queue userspace VTEP (vtep-workers.ts starts
+ * A worker thread of a multi-queue userspace VTEP (vtep-runtime.ts starts
  * it). It owns one TAP queue fd and one SO_REUSEPORT socket, opened by the
  * main thread, and runs a VtepDataPath on its own event loop. Its
  * forwarding and proxy tables are copies: the main thread sends every
@@ -24,14 +24,14 @@ path.start();
 path.publishNow();
 
 function applyFdb(op: FdbOp): void {
-  const f = engine.fdb;
+  const fdb = engine.fdb;
   switch (op.method) {
-    case 'addEntry': f.addEntry(op.args[0], op.args[1]); break;
-    case 'replaceEntry': f.replaceEntry(op.args[0], op.args[1]); break;
-    case 'removeEntry': f.removeEntry(op.args[0]); break;
-    case 'addPeer': f.addPeer(op.args[0]); break;
-    case 'removePeer': f.removePeer(op.args[0]); break;
-    case 'setFloodList': f.setFloodList(op.args); break;
+    case 'addEntry': fdb.addEntry(op.args[0], op.args[1]); break;
+    case 'replaceEntry': fdb.replaceEntry(op.args[0], op.args[1]); break;
+    case 'removeEntry': fdb.removeEntry(op.args[0]); break;
+    case 'addPeer': fdb.addPeer(op.args[0]); break;
+    case 'removePeer': fdb.removePeer(op.args[0]); break;
+    case 'setFloodList': fdb.setFloodList(op.args); break;
   }
 }
 

@@ -16,9 +16,11 @@
  * source MAC that the table pins to another VTEP (no FDB poisoning).
  */
 import { WeftError } from '../errors.js';
+import { isMulticastMac, isZeroMac } from '../wire/bytes.js';
+import { ETH_DESTINATION, ETH_HEADER_LENGTH, ETH_SOURCE, VLAN_TAG_LENGTH } from '../wire/fields.js';
 import * as vxlan from '../wire/vxlan.js';
 import { macKey, type RemoteVtep, type VtepFdb } from './fdb-table.js';
-import { TokenBucket } from './proxy-arp.js';
+import { TokenBucket, isNeighbourQuery } from './proxy-arp.js';
 
 export type BumPolicy = 'drop' | 'replicate';
 
@@ -92,7 +94,7 @@ export class VtepEngine {
     this.acceptUnknownPeers = cfg.acceptUnknownPeers ?? false;
     this.#fdb = fdb;
     this.#bumBucket = new TokenBucket(cfg.bumRatePerSecond ?? 1000, cfg.bumBurst ?? 200);
-    this.#maxFrame = cfg.mtu + 14 + 4;
+    this.#maxFrame = cfg.mtu + ETH_HEADER_LENGTH + VLAN_TAG_LENGTH;
   }
 
   get fdb(): VtepFdb {
@@ -112,7 +114,7 @@ export class VtepEngine {
   /** Classifies a frame read from the TAP; counts drops. */
   classifyEgress(f: Uint8Array, off: number, len: number, now: number): number {
     const c = this.counters;
-    if (len < 14) {
+    if (len < ETH_HEADER_LENGTH) {
       c.tx_short++;
       return EGRESS_DROP;
     }
@@ -120,13 +122,8 @@ export class VtepEngine {
       c.tx_too_big++;
       return EGRESS_DROP;
     }
-    if (this.proxy) {
-      const type = (f[off + 12]! << 8) | f[off + 13]!;
-      if (type === 0x0806) return EGRESS_PROXY;
-      // ICMPv6 (no extension headers) type 135: a Neighbor Solicitation.
-      if (type === 0x86dd && len >= 58 && f[off + 20] === 58 && f[off + 54] === 135) return EGRESS_PROXY;
-    }
-    if ((f[off]! & 1) === 0) {
+    if (this.proxy && isNeighbourQuery(f, off, len)) return EGRESS_PROXY;
+    if (!isMulticastMac(f, off + ETH_DESTINATION)) {
       const r = this.#fdb.lookup(f, off);
       if (r) {
         this.remote = r;
@@ -164,7 +161,7 @@ export class VtepEngine {
       c[bad]++;
       return false;
     }
-    if (((d[off + 4]! << 16) | (d[off + 5]! << 8) | d[off + 6]!) !== this.vni) {
+    if (vxlan.vniAt(d, off) !== this.vni) {
       c.vni_not_found++;
       return false;
     }
@@ -177,8 +174,8 @@ export class VtepEngine {
       c.jumbo++;
       return false;
     }
-    const src = inner + 6;
-    if ((d[src]! & 1) === 1 || (d[src]! | d[src + 1]! | d[src + 2]! | d[src + 3]! | d[src + 4]! | d[src + 5]!) === 0) {
+    const src = inner + ETH_SOURCE;
+    if (isMulticastMac(d, src) || isZeroMac(d, src)) {
       c.invalid_src_mac++;
       return false;
     }

@@ -37,9 +37,8 @@ function total(k: keyof DnsStats): number {
 
 metrics.collect('weft_dns_queries_total', 'DNS queries received (UDP and TCP).', 'counter', () => [[{}, total('queries')]]);
 metrics.collect('weft_dns_forwarded_total', 'DNS queries forwarded upstream.', 'counter', () => [[{}, total('forwarded')]]);
-metrics.collect('weft_dns_rate_limited_total', 'DNS queries dropped by the per-client rate limit.', 'counter', () => [[{}, total('droppedRate')]]);
 metrics.collect('weft_dns_dropped_total', 'DNS queries dropped without an answer, by reason.', 'counter', () => [
-  [{ reason: 'source' }, total('droppedSource')], [{ reason: 'malformed' }, total('droppedOther')],
-  [{ reason: 'send' }, total('droppedSend')], [{ reason: 'kernel' }, total('droppedKernel')],
+  [{ reason: 'source' }, total('droppedSource')], [{ reason: 'rate_limited' }, total('droppedRate')], [{ reason: 'malformed' }, total('droppedOther')],
+  [{ reason: 'send' }, total('droppedSend')], [{ reason: 'kernel' }, total('droppedKernel')], [{ reason: 'late' }, total('droppedLate')],
 ]);
 metrics.collect('weft_dns_listeners', 'DNS listeners open.', 'gauge', () => [[{}, live.size]]);

@@ -11,6 +11,15 @@
  * judged by the kernel on its header, while userspace treats it as
  * malformed, so `not udp` may lose such a broken packet.)
  */
+import { u32 } from '../wire/bytes.js';
+import {
+  ARP_SPA, ARP_TPA, ETH_DESTINATION, ETH_HEADER_LENGTH, ETH_SOURCE, ETH_TYPE, IPV4_DESTINATION, IPV4_FRAGMENT, IPV4_PROTOCOL, IPV4_SOURCE,
+  IPV6_DESTINATION, IPV6_HEADER_LENGTH, IPV6_NEXT_HEADER, IPV6_SOURCE, UDP_DESTINATION_PORT, UDP_SOURCE_PORT,
+} from '../wire/fields.js';
+import {
+  ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MIN, ETHERTYPE_QINQ, ETHERTYPE_QINQ_LEGACY, ETHERTYPE_RARP, ETHERTYPE_VLAN,
+  IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_ROUTING, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+} from '../wire/numbers.js';
 import { MAX_TAGS } from '../wire/vlan.js';
 import type { FilterNode } from './filter.js';
 
@@ -34,6 +43,12 @@ const JGE_K = 0x35;
 const JSET_K = 0x45;
 const AND_K = 0x54;
 const RET_K = 0x06;
+
+// Absolute packet offsets over an untagged Ethernet frame (the emitter shifts those past the MACs by the tags).
+const ETHERTYPE_AT = ETH_TYPE;
+const IP_AT = ETH_HEADER_LENGTH;
+/** The transport header behind an IPv6 header without extension headers. */
+const L4V6_AT = IP_AT + IPV6_HEADER_LENGTH;
 const SNAP = 262144;
 
 type Approx = FilterNode | boolean;
@@ -96,7 +111,7 @@ class Emitter {
     l.at = this.code.length;
   }
   op(code: number, k: number): void {
-    if (LOADS.has(code) && k >= 12) k += this.shift;
+    if (LOADS.has(code) && k >= ETHERTYPE_AT) k += this.shift;
     this.code.push({ insn: { code, jt: 0, jf: 0, k: k >>> 0 } });
   }
   /** Conditional jump; `undefined` means "fall through to the next instruction". */
@@ -155,22 +170,22 @@ const MAX_TAGGED_LENGTH = 1024;
 function compileTagged(a: FilterNode, depth: number, snap: boolean): BpfInsn[] | undefined {
   const e = new Emitter();
   const keep = e.label();
-  e.op(LD_H_ABS, 12);
+  e.op(LD_H_ABS, ETHERTYPE_AT);
   for (let d = 0; d <= depth; d++) {
     e.shift = 4 * d;
     const tagged = d < depth ? e.label() : keep;
     const body = e.label();
     const accept = e.label();
     const reject = e.label();
-    e.jump(JEQ_K, 0x8100, tagged, undefined);
-    e.jump(JEQ_K, 0x88a8, tagged, undefined);
-    e.jump(JEQ_K, 0x9100, tagged, undefined);
-    e.jump(JGE_K, 0x0600, body, undefined);
+    e.jump(JEQ_K, ETHERTYPE_VLAN, tagged, undefined);
+    e.jump(JEQ_K, ETHERTYPE_QINQ, tagged, undefined);
+    e.jump(JEQ_K, ETHERTYPE_QINQ_LEGACY, tagged, undefined);
+    e.jump(JGE_K, ETHERTYPE_MIN, body, undefined);
     // 802.3: SNAP (AA AA) may carry IP; other LLC frames are never IP, ARP
     // or IPv6, and their length field stands where the filter reads the EtherType.
-    if (snap) genSnap(e, 14 + e.shift, body);
+    if (snap) genSnap(e, IP_AT + e.shift, body);
     else {
-      e.op(LD_H_ABS, 14);
+      e.op(LD_H_ABS, IP_AT);
       e.jump(JEQ_K, 0xaaaa, accept, body);
     }
     if (snap) {
@@ -264,7 +279,7 @@ function gen(e: Emitter, n: FilterNode, t: Label, f: Label, positive = true): vo
       genEther(e, n.dir, n.mac, t, f);
       return;
     case 'etherProto':
-      e.op(LD_H_ABS, 12);
+      e.op(LD_H_ABS, ETHERTYPE_AT);
       e.jump(JEQ_K, n.type, t, f);
       return;
     case 'rel': {
@@ -286,7 +301,7 @@ function gen(e: Emitter, n: FilterNode, t: Label, f: Label, positive = true): vo
 
 function genEther(e: Emitter, dir: 'src' | 'dst' | 'any' | 'both', mac: Uint8Array, t: Label, f: Label): void {
   const hi = (mac[0]! << 8) | mac[1]!;
-  const lo = ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) >>> 0;
+  const lo = u32(mac, 2);
   // One address at `off`: match → yes, else → no.
   const one = (off: number, yes: Label, no: Label): void => {
     e.op(LD_W_ABS, off + 2);
@@ -295,16 +310,16 @@ function genEther(e: Emitter, dir: 'src' | 'dst' | 'any' | 'both', mac: Uint8Arr
     e.jump(JEQ_K, hi, yes, no);
   };
   const second = e.label();
-  if (dir === 'src') return one(6, t, f);
-  if (dir === 'dst') return one(0, t, f);
+  if (dir === 'src') return one(ETH_SOURCE, t, f);
+  if (dir === 'dst') return one(ETH_DESTINATION, t, f);
   if (dir === 'both') {
-    one(6, second, f);
+    one(ETH_SOURCE, second, f);
     e.place(second);
-    return one(0, t, f);
+    return one(ETH_DESTINATION, t, f);
   }
-  one(6, t, second);
+  one(ETH_SOURCE, t, second);
   e.place(second);
-  one(0, t, f);
+  one(ETH_DESTINATION, t, f);
 }
 
 function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>, t: Label, f: Label): void {
@@ -315,37 +330,37 @@ function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>
       e.jump(JEQ_K, n.v4, t, next);
     };
     const notIp = e.label();
-    e.op(LD_H_ABS, 12);
-    e.jump(JEQ_K, 0x0800, undefined, notIp);
+    e.op(LD_H_ABS, ETHERTYPE_AT);
+    e.jump(JEQ_K, ETHERTYPE_IPV4, undefined, notIp);
     const ipDst = e.label();
     if (n.dir === 'both') {
       // Source and destination: both must match (rare; the kernel only narrows).
-      e.op(LD_H_ABS, 12);
-      e.jump(JEQ_K, 0x0800, t, undefined);
-      e.jump(JEQ_K, 0x0806, t, f);
+      e.op(LD_H_ABS, ETHERTYPE_AT);
+      e.jump(JEQ_K, ETHERTYPE_IPV4, t, undefined);
+      e.jump(JEQ_K, ETHERTYPE_ARP, t, f);
       e.place(notIp);
       return;
     }
-    if (n.dir !== 'dst') v4(26, n.dir === 'src' ? f : ipDst);
+    if (n.dir !== 'dst') v4(IP_AT + IPV4_SOURCE, n.dir === 'src' ? f : ipDst);
     e.place(ipDst);
-    if (n.dir !== 'src') v4(30, f);
+    if (n.dir !== 'src') v4(IP_AT + IPV4_DESTINATION, f);
     // ARP (Ethernet/IPv4): sender protocol address at 28, target at 38.
     e.place(notIp);
-    e.jump(JEQ_K, 0x0806, undefined, f);
+    e.jump(JEQ_K, ETHERTYPE_ARP, undefined, f);
     const arpDst = e.label();
-    if (n.dir !== 'dst') v4(28, n.dir === 'src' ? f : arpDst);
+    if (n.dir !== 'dst') v4(IP_AT + ARP_SPA, n.dir === 'src' ? f : arpDst);
     e.place(arpDst);
-    if (n.dir !== 'src') v4(38, f);
+    if (n.dir !== 'src') v4(IP_AT + ARP_TPA, f);
     return;
   }
-  e.op(LD_H_ABS, 12);
-  if (n.dir === 'both') return e.jump(JEQ_K, 0x86dd, t, f);
-  e.jump(JEQ_K, 0x86dd, undefined, f);
+  e.op(LD_H_ABS, ETHERTYPE_AT);
+  if (n.dir === 'both') return e.jump(JEQ_K, ETHERTYPE_IPV6, t, f);
+  e.jump(JEQ_K, ETHERTYPE_IPV6, undefined, f);
   const bits = n.kind === 'net' ? n.prefix : 128;
   const v6 = (base: number, next: Label): void => {
     for (let w = 0; w < 4 && w * 32 < bits; w++) {
       const left = Math.min(32, bits - w * 32);
-      const want = ((n.v6[w * 4]! << 24) | (n.v6[w * 4 + 1]! << 16) | (n.v6[w * 4 + 2]! << 8) | n.v6[w * 4 + 3]!) >>> 0;
+      const want = u32(n.v6, w * 4);
       const mask = left === 32 ? 0xffffffff : (0xffffffff << (32 - left)) >>> 0;
       e.op(LD_W_ABS, base + w * 4);
       if (mask !== 0xffffffff) e.op(AND_K, mask);
@@ -355,9 +370,9 @@ function genAddress(e: Emitter, n: Extract<FilterNode, { kind: 'host' | 'net' }>
     if (bits === 0) e.jump(JEQ_K, 0, t, t);
   };
   const dst = e.label();
-  if (n.dir !== 'dst') v6(22, n.dir === 'src' ? f : dst);
+  if (n.dir !== 'dst') v6(IP_AT + IPV6_SOURCE, n.dir === 'src' ? f : dst);
   e.place(dst);
-  if (n.dir !== 'src') v6(38, f);
+  if (n.dir !== 'src') v6(IP_AT + IPV6_DESTINATION, f);
 }
 
 function genPort(e: Emitter, dir: 'src' | 'dst' | 'any' | 'both', lo: number, hi: number, t: Label, f: Label, positive: boolean): void {
@@ -381,73 +396,73 @@ function genPort(e: Emitter, dir: 'src' | 'dst' | 'any' | 'both', lo: number, hi
     range(t, f);
   };
   const notV4 = e.label();
-  e.op(LD_H_ABS, 12);
-  e.jump(JEQ_K, 0x0800, undefined, notV4);
+  e.op(LD_H_ABS, ETHERTYPE_AT);
+  e.jump(JEQ_K, ETHERTYPE_IPV4, undefined, notV4);
   // IPv4: TCP/UDP/SCTP, first fragment only, header length from IHL.
   const isL4 = e.label();
-  e.op(LD_B_ABS, 23);
-  e.jump(JEQ_K, 6, isL4, undefined);
-  e.jump(JEQ_K, 17, isL4, undefined);
-  e.jump(JEQ_K, 132, isL4, f);
+  e.op(LD_B_ABS, IP_AT + IPV4_PROTOCOL);
+  e.jump(JEQ_K, IPPROTO_TCP, isL4, undefined);
+  e.jump(JEQ_K, IPPROTO_UDP, isL4, undefined);
+  e.jump(JEQ_K, IPPROTO_SCTP, isL4, f);
   e.place(isL4);
-  e.op(LD_H_ABS, 20);
+  e.op(LD_H_ABS, IP_AT + IPV4_FRAGMENT);
   e.jump(JSET_K, 0x1fff, f, undefined);
-  e.op(LDX_B_MSH, 14);
-  ports(() => e.op(LD_H_IND, 14), () => e.op(LD_H_IND, 16));
+  e.op(LDX_B_MSH, IP_AT);
+  ports(() => e.op(LD_H_IND, IP_AT + UDP_SOURCE_PORT), () => e.op(LD_H_IND, IP_AT + UDP_DESTINATION_PORT));
   // IPv6 without extension headers (the userspace filter sees through them).
   e.place(notV4);
-  e.jump(JEQ_K, 0x86dd, undefined, f);
+  e.jump(JEQ_K, ETHERTYPE_IPV6, undefined, f);
   const isL4v6 = e.label();
-  e.op(LD_B_ABS, 20);
-  e.jump(JEQ_K, 6, isL4v6, undefined);
-  e.jump(JEQ_K, 17, isL4v6, undefined);
-  e.jump(JEQ_K, 132, isL4v6, undefined);
+  e.op(LD_B_ABS, IP_AT + IPV6_NEXT_HEADER);
+  e.jump(JEQ_K, IPPROTO_TCP, isL4v6, undefined);
+  e.jump(JEQ_K, IPPROTO_UDP, isL4v6, undefined);
+  e.jump(JEQ_K, IPPROTO_SCTP, isL4v6, undefined);
   genV6Extensions(e, positive ? t : f, f);
   e.place(isL4v6);
-  ports(() => e.op(LD_H_ABS, 54), () => e.op(LD_H_ABS, 56));
+  ports(() => e.op(LD_H_ABS, L4V6_AT + UDP_SOURCE_PORT), () => e.op(LD_H_ABS, L4V6_AT + UDP_DESTINATION_PORT));
 }
 
 function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'rarp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | number, family: 0 | 4 | 6, t: Label, f: Label, positive: boolean): void {
   const ether = (type: number): void => {
-    e.op(LD_H_ABS, 12);
+    e.op(LD_H_ABS, ETHERTYPE_AT);
     e.jump(JEQ_K, type, t, f);
   };
-  if (p === 'ip') return ether(0x0800);
-  if (p === 'ip6') return ether(0x86dd);
-  if (p === 'arp') return ether(0x0806);
-  if (p === 'rarp') return ether(0x8035);
-  const num = p === 'tcp' ? 6 : p === 'udp' ? 17 : p === 'icmp' ? 1 : p === 'icmp6' ? 58 : p;
+  if (p === 'ip') return ether(ETHERTYPE_IPV4);
+  if (p === 'ip6') return ether(ETHERTYPE_IPV6);
+  if (p === 'arp') return ether(ETHERTYPE_ARP);
+  if (p === 'rarp') return ether(ETHERTYPE_RARP);
+  const num = p === 'tcp' ? IPPROTO_TCP : p === 'udp' ? IPPROTO_UDP : p === 'icmp' ? IPPROTO_ICMP : p === 'icmp6' ? IPPROTO_ICMPV6 : p;
   const notV4 = e.label();
-  e.op(LD_H_ABS, 12);
+  e.op(LD_H_ABS, ETHERTYPE_AT);
   if (family === 4) {
-    e.jump(JEQ_K, 0x0800, undefined, f);
-    e.op(LD_B_ABS, 23);
+    e.jump(JEQ_K, ETHERTYPE_IPV4, undefined, f);
+    e.op(LD_B_ABS, IP_AT + IPV4_PROTOCOL);
     return e.jump(JEQ_K, num, t, f);
   }
   if (p === 'icmp6' || family === 6) {
-    e.jump(JEQ_K, 0x86dd, undefined, f);
+    e.jump(JEQ_K, ETHERTYPE_IPV6, undefined, f);
   } else {
     // ICMP (v4) exists only over IPv4: anything else goes straight to false.
-    e.jump(JEQ_K, 0x0800, undefined, p === 'icmp' ? f : notV4);
-    e.op(LD_B_ABS, 23);
+    e.jump(JEQ_K, ETHERTYPE_IPV4, undefined, p === 'icmp' ? f : notV4);
+    e.op(LD_B_ABS, IP_AT + IPV4_PROTOCOL);
     e.jump(JEQ_K, num, t, f);
     if (p === 'icmp') return;
     e.place(notV4);
-    e.jump(JEQ_K, 0x86dd, undefined, f);
+    e.jump(JEQ_K, ETHERTYPE_IPV6, undefined, f);
   }
   // IPv6: next header directly after the fixed header; behind extension
   // headers the kernel cannot tell, so it guesses (see gen).
-  e.op(LD_B_ABS, 20);
+  e.op(LD_B_ABS, IP_AT + IPV6_NEXT_HEADER);
   e.jump(JEQ_K, num, t, undefined);
   genV6Extensions(e, positive ? t : f, f);
 }
 
 /** A holds the IPv6 next header: extension header → `ext`, anything else → `other`. */
 function genV6Extensions(e: Emitter, ext: Label, other: Label): void {
-  e.jump(JEQ_K, 0, ext, undefined); // hop-by-hop
-  e.jump(JEQ_K, 43, ext, undefined); // routing
-  e.jump(JEQ_K, 44, ext, undefined); // fragment
-  e.jump(JEQ_K, 60, ext, other); // destination options
+  e.jump(JEQ_K, IPPROTO_HOPOPTS, ext, undefined);
+  e.jump(JEQ_K, IPPROTO_ROUTING, ext, undefined);
+  e.jump(JEQ_K, IPPROTO_FRAGMENT, ext, undefined);
+  e.jump(JEQ_K, IPPROTO_DSTOPTS, ext, other);
 }
 
 /** The 8-byte sock_filter array SO_ATTACH_FILTER expects (host byte order). */
@@ -472,7 +487,7 @@ export function encodeBpf(program: BpfInsn[]): Uint8Array {
 export function runBpf(program: BpfInsn[], pkt: Uint8Array, wirelen = pkt.length): number {
   let a = 0;
   let x = 0;
-  const w = (o: number): number | undefined => (o + 4 <= pkt.length ? ((pkt[o]! << 24) | (pkt[o + 1]! << 16) | (pkt[o + 2]! << 8) | pkt[o + 3]!) >>> 0 : undefined);
+  const w = (o: number): number | undefined => (o + 4 <= pkt.length ? u32(pkt, o) : undefined);
   const h = (o: number): number | undefined => (o + 2 <= pkt.length ? (pkt[o]! << 8) | pkt[o + 1]! : undefined);
   for (let pc = 0; pc < program.length; pc++) {
     const i = program[pc]!;

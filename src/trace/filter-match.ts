@@ -5,6 +5,10 @@
  * it), a load relative to a header the packet lacks makes that relation
  * false.
  */
+import { ARP_ETHERNET_IPV4_LENGTH, ARP_SPA, ARP_TPA, ETH_HEADER_LENGTH, IPV4_DESTINATION, IPV4_SOURCE, IPV6_DESTINATION, IPV6_SOURCE, VLAN_TAG_LENGTH } from '../wire/fields.js';
+import {
+  ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_RARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+} from '../wire/numbers.js';
 import type { Facts, Level } from './facts.js';
 import type { Arith, Direction, FilterNode, LoadBase, ProtoName } from './filter.js';
 
@@ -36,7 +40,7 @@ function match(node: FilterNode, facts: Facts, level: number): boolean {
     case 'net':
       return node.family === 4 ? matchV4(node.dir, facts, l, node.v4, node.v4mask) : matchV6(node.dir, facts.data, l, node.v6, node.prefix);
     case 'port': {
-      if (l.sourcePort < 0 || (l.protocol !== 6 && l.protocol !== 17 && l.protocol !== 132)) return false;
+      if (l.sourcePort < 0 || (l.protocol !== IPPROTO_TCP && l.protocol !== IPPROTO_UDP && l.protocol !== IPPROTO_SCTP)) return false;
       const s = l.sourcePort >= node.lo && l.sourcePort <= node.hi;
       const d = l.destinationPort >= node.lo && l.destinationPort <= node.hi;
       return either(node.dir, s, d);
@@ -94,12 +98,12 @@ function matchV4(dir: Direction, f: Facts, l: Level, want: number, mask: number)
   const b = f.data;
   if (l.ipVersion === 4) {
     const o = l.ipOffset;
-    return either(dir, ((rd32(b, o + 12) & mask) >>> 0) === want, ((rd32(b, o + 16) & mask) >>> 0) === want);
+    return either(dir, ((rd32(b, o + IPV4_SOURCE) & mask) >>> 0) === want, ((rd32(b, o + IPV4_DESTINATION) & mask) >>> 0) === want);
   }
   // ARP/RARP: sender protocol address at 14, target at 24 (Ethernet/IPv4 layout, as libpcap reads them).
-  if (l.arpOffset >= 0 && l.arpOffset + 28 <= f.end) {
+  if (l.arpOffset >= 0 && l.arpOffset + ARP_ETHERNET_IPV4_LENGTH <= f.end) {
     const o = l.arpOffset;
-    return either(dir, ((rd32(b, o + 14) & mask) >>> 0) === want, ((rd32(b, o + 24) & mask) >>> 0) === want);
+    return either(dir, ((rd32(b, o + ARP_SPA) & mask) >>> 0) === want, ((rd32(b, o + ARP_TPA) & mask) >>> 0) === want);
   }
   return false;
 }
@@ -115,19 +119,19 @@ function prefixMatch(b: Uint8Array, o: number, want: Uint8Array, prefix: number)
 
 function matchV6(dir: Direction, b: Uint8Array, l: Level, want: Uint8Array, prefix: number): boolean {
   if (l.ipVersion !== 6) return false;
-  return either(dir, prefixMatch(b, l.ipOffset + 8, want, prefix), prefixMatch(b, l.ipOffset + 24, want, prefix));
+  return either(dir, prefixMatch(b, l.ipOffset + IPV6_SOURCE, want, prefix), prefixMatch(b, l.ipOffset + IPV6_DESTINATION, want, prefix));
 }
 
 function matchProto(p: ProtoName, family: 0 | 4 | 6, l: Level): boolean {
   switch (p) {
-    case 'ip': return l.etherType === 0x0800;
-    case 'ip6': return l.etherType === 0x86dd;
-    case 'arp': return l.etherType === 0x0806;
-    case 'rarp': return l.etherType === 0x8035;
-    case 'tcp': return l.protocol === 6;
-    case 'udp': return l.protocol === 17;
-    case 'icmp': return l.protocol === 1 && l.ipVersion === 4;
-    case 'icmp6': return l.protocol === 58 && l.ipVersion === 6;
+    case 'ip': return l.etherType === ETHERTYPE_IPV4;
+    case 'ip6': return l.etherType === ETHERTYPE_IPV6;
+    case 'arp': return l.etherType === ETHERTYPE_ARP;
+    case 'rarp': return l.etherType === ETHERTYPE_RARP;
+    case 'tcp': return l.protocol === IPPROTO_TCP;
+    case 'udp': return l.protocol === IPPROTO_UDP;
+    case 'icmp': return l.protocol === IPPROTO_ICMP && l.ipVersion === 4;
+    case 'icmp6': return l.protocol === IPPROTO_ICMPV6 && l.ipVersion === 6;
     case 'vxlan': return l.vni >= 0;
     default: return l.protocol === p && l.ipVersion !== 0 && (family === 0 || l.ipVersion === family);
   }
@@ -139,13 +143,13 @@ function baseOffset(base: LoadBase, f: Facts, l: Level): number {
     case 'link': return l.ethOffset >= 0 ? l.ethOffset : f.start;
     case 'ip': return l.ipVersion === 4 ? l.ipOffset : -1;
     case 'ip6': return l.ipVersion === 6 ? l.ipOffset : -1;
-    case 'tcp': return l.protocol === 6 && !l.fragment ? l.l4Offset : -1;
-    case 'udp': return l.protocol === 17 && !l.fragment ? l.l4Offset : -1;
-    case 'sctp': return l.protocol === 132 && !l.fragment ? l.l4Offset : -1;
-    case 'icmp': return l.protocol === 1 && l.ipVersion === 4 && !l.fragment ? l.l4Offset : -1;
-    case 'icmp6': return l.protocol === 58 && l.ipVersion === 6 && !l.fragment ? l.l4Offset : -1;
-    case 'arp': return l.etherType === 0x0806 ? l.arpOffset : -1;
-    case 'rarp': return l.etherType === 0x8035 && l.ethOffset >= 0 ? l.ethOffset + 14 + 4 * l.vlanCount : -1;
+    case 'tcp': return l.protocol === IPPROTO_TCP && !l.fragment ? l.l4Offset : -1;
+    case 'udp': return l.protocol === IPPROTO_UDP && !l.fragment ? l.l4Offset : -1;
+    case 'sctp': return l.protocol === IPPROTO_SCTP && !l.fragment ? l.l4Offset : -1;
+    case 'icmp': return l.protocol === IPPROTO_ICMP && l.ipVersion === 4 && !l.fragment ? l.l4Offset : -1;
+    case 'icmp6': return l.protocol === IPPROTO_ICMPV6 && l.ipVersion === 6 && !l.fragment ? l.l4Offset : -1;
+    case 'arp': return l.etherType === ETHERTYPE_ARP ? l.arpOffset : -1;
+    case 'rarp': return l.etherType === ETHERTYPE_RARP && l.ethOffset >= 0 ? l.ethOffset + ETH_HEADER_LENGTH + VLAN_TAG_LENGTH * l.vlanCount : -1;
   }
 }
 

@@ -23,6 +23,10 @@
  */
 import { WeftError } from '../errors.js';
 import { isIPv4, isIPv6 } from '../wire/ip.js';
+import {
+  ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_LLDP, ETHERTYPE_MPLS, ETHERTYPE_RARP, ETHERTYPE_VLAN, IPPROTO_AH, IPPROTO_ESP,
+  IPPROTO_GRE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IGMP, IPPROTO_PIM, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_VRRP,
+} from '../wire/numbers.js';
 
 export { matchFilter } from './filter-match.js';
 
@@ -64,10 +68,16 @@ export type FilterNode =
 
 const PROTO_WORDS: Record<string, ProtoName> = {
   ip: 'ip', ip4: 'ip', ipv4: 'ip', ip6: 'ip6', ipv6: 'ip6', arp: 'arp', rarp: 'rarp', tcp: 'tcp', udp: 'udp',
-  icmp: 'icmp', icmp6: 'icmp6', icmpv6: 'icmp6', vxlan: 'vxlan', sctp: 132, igmp: 2, gre: 47, esp: 50, ah: 51, pim: 103, vrrp: 112,
+  icmp: 'icmp', icmp6: 'icmp6', icmpv6: 'icmp6', vxlan: 'vxlan', sctp: IPPROTO_SCTP, igmp: IPPROTO_IGMP, gre: IPPROTO_GRE, esp: IPPROTO_ESP,
+  ah: IPPROTO_AH, pim: IPPROTO_PIM, vrrp: IPPROTO_VRRP,
 };
-const PROTO_NUMBERS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmp6: 58, icmpv6: 58, pim: 103, vrrp: 112, sctp: 132 };
-const ETHER_TYPES: Record<string, number> = { ip: 0x0800, ip6: 0x86dd, arp: 0x0806, rarp: 0x8035, lldp: 0x88cc, vlan: 0x8100, mpls: 0x8847 };
+const PROTO_NUMBERS: Record<string, number> = {
+  icmp: IPPROTO_ICMP, igmp: IPPROTO_IGMP, tcp: IPPROTO_TCP, udp: IPPROTO_UDP, gre: IPPROTO_GRE, esp: IPPROTO_ESP, ah: IPPROTO_AH,
+  icmp6: IPPROTO_ICMPV6, icmpv6: IPPROTO_ICMPV6, pim: IPPROTO_PIM, vrrp: IPPROTO_VRRP, sctp: IPPROTO_SCTP,
+};
+const ETHER_TYPES: Record<string, number> = {
+  ip: ETHERTYPE_IPV4, ip6: ETHERTYPE_IPV6, arp: ETHERTYPE_ARP, rarp: ETHERTYPE_RARP, lldp: ETHERTYPE_LLDP, vlan: ETHERTYPE_VLAN, mpls: ETHERTYPE_MPLS,
+};
 /** Protocols that may qualify host/net/port: `udp port 4789`, `ip host X`, `arp net N`. */
 const QUALIFIERS = new Set(['ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp', 'sctp', 'ether']);
 const LOAD_BASES: Record<string, LoadBase> = {

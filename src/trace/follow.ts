@@ -12,6 +12,8 @@
  * earliest sighting decides. Timestamps are as precise as the caller's.
  */
 import { formatIPv4, formatIPv6 } from '../wire/ip.js';
+import { IPV4_DESTINATION, IPV4_SOURCE, IPV6_DESTINATION, IPV6_SOURCE } from '../wire/fields.js';
+import { ICMP_ECHO_REQUEST, ICMPV6_ECHO_REQUEST, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../wire/numbers.js';
 import type { Facts, Level } from './facts.js';
 import { innermostIp } from './dissect.js';
 
@@ -58,18 +60,19 @@ export function packetKey(f: Facts): { key: string; summary: string; level: Leve
   const l = f.levels[i]!;
   const b = f.data;
   const v4 = l.ipVersion === 4;
-  const src = v4 ? formatIPv4(b, l.ipOffset + 12) : formatIPv6(b, l.ipOffset + 8);
-  const dst = v4 ? formatIPv4(b, l.ipOffset + 16) : formatIPv6(b, l.ipOffset + 24);
+  const src = v4 ? formatIPv4(b, l.ipOffset + IPV4_SOURCE) : formatIPv6(b, l.ipOffset + IPV6_SOURCE);
+  const dst = v4 ? formatIPv4(b, l.ipOffset + IPV4_DESTINATION) : formatIPv6(b, l.ipOffset + IPV6_DESTINATION);
   let key: string;
   let summary: string;
-  if ((l.protocol === 1 || l.protocol === 58) && l.icmpId >= 0) {
+  if ((l.protocol === IPPROTO_ICMP || l.protocol === IPPROTO_ICMPV6) && l.icmpId >= 0) {
     key = `icmp|${src}|${dst}|${l.icmpType}|${l.icmpId}|${l.icmpSeq}`;
-    const req = l.icmpType === 8 || l.icmpType === 128;
+    const req = l.icmpType === ICMP_ECHO_REQUEST || l.icmpType === ICMPV6_ECHO_REQUEST;
     summary = `${src} > ${dst} ICMP echo ${req ? 'request' : 'reply'} id ${l.icmpId} seq ${l.icmpSeq}`;
-  } else if ((l.protocol === 6 || l.protocol === 17) && l.sourcePort >= 0) {
-    const p = l.protocol === 6 ? 'tcp' : 'udp';
-    key = `${p}|${src}|${l.sourcePort}|${dst}|${l.destinationPort}|${l.ipId}|${l.protocol === 6 ? l.tcpSeq : ''}`;
-    summary = `${src}.${l.sourcePort} > ${dst}.${l.destinationPort} ${p.toUpperCase()}${l.ipId >= 0 ? ` id ${l.ipId}` : ''}${l.protocol === 6 ? ` seq ${l.tcpSeq}` : ''}`;
+  } else if ((l.protocol === IPPROTO_TCP || l.protocol === IPPROTO_UDP) && l.sourcePort >= 0) {
+    const tcp = l.protocol === IPPROTO_TCP;
+    const p = tcp ? 'tcp' : 'udp';
+    key = `${p}|${src}|${l.sourcePort}|${dst}|${l.destinationPort}|${l.ipId}|${tcp ? l.tcpSeq : ''}`;
+    summary = `${src}.${l.sourcePort} > ${dst}.${l.destinationPort} ${p.toUpperCase()}${l.ipId >= 0 ? ` id ${l.ipId}` : ''}${tcp ? ` seq ${l.tcpSeq}` : ''}`;
   } else {
     key = `ip|${src}|${dst}|${l.protocol}|${l.ipId}|${l.icmpType}`;
     summary = `${src} > ${dst} proto ${l.protocol}${l.ipId >= 0 ? ` id ${l.ipId}` : ''}`;

@@ -7,9 +7,19 @@
  * README.md): sequence numbers are absolute (tcpdump -S), an IP length of 0
  * (TSO) is decoded from the frame and marked, not refused as `bad-len 0`.
  */
-import { u16 } from '../wire/bytes.js';
+import { u16, u32 } from '../wire/bytes.js';
 import * as esp from '../wire/esp.js';
-import { formatIPv6 } from '../wire/ip.js';
+import {
+  ICMP_QUOTE, ICMP_REST_OF_HEADER, IPV4_DESTINATION, IPV4_PROTOCOL, IPV4_SOURCE, IPV6_DESTINATION, IPV6_NEXT_HEADER, IPV6_SOURCE, TCP_DATA_OFFSET,
+  TCP_MIN_HEADER_LENGTH, TCP_URGENT, UDP_HEADER_LENGTH, UDP_LENGTH,
+} from '../wire/fields.js';
+import { formatIPv4, formatIPv6 } from '../wire/ip.js';
+import {
+  ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_PARAMETER_PROBLEM, ICMP_REDIRECT, ICMP_TIME_EXCEEDED, ICMPV6_DEST_UNREACH,
+  ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_TIME_EXCEEDED, IPPROTO_DSTOPTS, IPPROTO_ESP, IPPROTO_HOPOPTS, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IGMP, IPPROTO_TCP, IPPROTO_UDP,
+  TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG,
+} from '../wire/numbers.js';
 import { type Facts, type Level, IP_LENGTH_BEYOND, IP_LENGTH_ZERO } from './facts.js';
 import { writeDns } from './dns-print.js';
 import { type TextBuffer, lit, putAscii, putByte, putDec, putIpv4, putLit } from './text.js';
@@ -48,49 +58,47 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
     p = putAscii(dv, p, isV4 ? '[total length 0 (TSO)] ' : '[payload length 0 (TSO)] ');
   }
   // tcpdump names IPv6 extension headers after the addresses, then the ports.
-  const ext = !isV4 && (l.ipNextHeader === 0 || l.ipNextHeader === 60);
+  const ext = !isV4 && (l.ipNextHeader === IPPROTO_HOPOPTS || l.ipNextHeader === IPPROTO_DSTOPTS);
   const ports = l.sourcePort >= 0 && !ext;
-  if (isV4) p = putIpv4(dv, p, b, l.ipOffset + 12);
-  else p = putAscii(dv, p, formatIPv6(b, l.ipOffset + 8));
+  if (isV4) p = putIpv4(dv, p, b, l.ipOffset + IPV4_SOURCE);
+  else p = putAscii(dv, p, formatIPv6(b, l.ipOffset + IPV6_SOURCE));
   if (ports) {
     p = putByte(dv, p, 46);
     p = putDec(dv, p, l.sourcePort);
   }
   p = putLit(dv, p, L_GT);
-  if (isV4) p = putIpv4(dv, p, b, l.ipOffset + 16);
-  else p = putAscii(dv, p, formatIPv6(b, l.ipOffset + 24));
+  if (isV4) p = putIpv4(dv, p, b, l.ipOffset + IPV4_DESTINATION);
+  else p = putAscii(dv, p, formatIPv6(b, l.ipOffset + IPV6_DESTINATION));
   if (ports) {
     p = putByte(dv, p, 46);
     p = putDec(dv, p, l.destinationPort);
   }
   t.pos = putLit(dv, p, L_COLON);
   if (ext) {
-    t.ascii(l.ipNextHeader === 0 ? 'HBH ' : 'DSTOPT ');
+    t.ascii(l.ipNextHeader === IPPROTO_HOPOPTS ? 'HBH ' : 'DSTOPT ');
     if (l.sourcePort >= 0) t.ascii(`${l.sourcePort} > ${l.destinationPort}: `);
   }
   if (l.fragment) {
     t.ascii(`ip-proto-${l.protocol}`);
     return;
   }
-  if (l.protocol === 2 && !l.problem && l.l4Length >= 8 && b[l.l4Offset] === 0x22) {
+  if (l.protocol === IPPROTO_IGMP && !l.problem && l.l4Length >= 8 && b[l.l4Offset] === 0x22) {
     // IGMPv3 membership report (the kernel sends them when a link comes up): tcpdump's one line.
     t.ascii(`igmp v3 report, ${u16(b, l.l4Offset + 6)} group record(s)`);
     return;
   }
   switch (l.protocol) {
-    case 6:
+    case IPPROTO_TCP:
       if (l.problem) return transportProblem(t, b, l);
       return tcp(t, b, l);
-    case 17:
+    case IPPROTO_UDP:
       if (l.problem) return transportProblem(t, b, l);
       return udp(t, b, l);
-    case 1:
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
       if (l.problem) return transportProblem(t, b, l);
-      return icmp4(t, b, l);
-    case 58:
-      if (l.problem) return transportProblem(t, b, l);
-      return icmp6(t, b, l);
-    case esp.IP_PROTOCOL:
+      return icmp(t, b, l);
+    case IPPROTO_ESP:
       // tcpdump's ESP line: only the clear header (SPI, sequence) is readable.
       if (l.problem || l.l4Length < esp.HEADER_LENGTH) return transportProblem(t, b, l);
       t.ascii(`${esp.describe({ spi: u32(b, l.l4Offset), sequence: u32(b, l.l4Offset + 4) })}, length ${l.l4Length}`);
@@ -103,7 +111,7 @@ export function writeIp(t: TextBuffer, f: Facts, l: Level): void {
 
 function transportProblem(t: TextBuffer, b: Uint8Array, l: Level): void {
   if (l.problem === 'tcp-header-length') {
-    const hl = (b[l.l4Offset + 12]! >> 4) * 4;
+    const hl = (b[l.l4Offset + TCP_DATA_OFFSET]! >> 4) * 4;
     t.ascii(` tcp ${l.l4Length - hl} [bad hdr length ${hl} - too short, < 20]`);
     return;
   }
@@ -113,7 +121,7 @@ function transportProblem(t: TextBuffer, b: Uint8Array, l: Level): void {
 function tcp(t: TextBuffer, b: Uint8Array, l: Level): void {
   const o = l.l4Offset;
   const flags = l.tcpFlags;
-  const hl = (b[o + 12]! >> 4) * 4;
+  const hl = (b[o + TCP_DATA_OFFSET]! >> 4) * 4;
   const len = Math.max(0, l.l4Length - hl);
   t.room(ROOM);
   const dv = t.dv;
@@ -121,7 +129,7 @@ function tcp(t: TextBuffer, b: Uint8Array, l: Level): void {
   if (flags === 0) p = putLit(dv, p, L_NONE);
   else for (let i = 0; i < 8; i++) if (flags & (1 << i)) p = putByte(dv, p, TCP_FLAG_LETTERS[i]!);
   p = putByte(dv, p, 93);
-  if (len > 0 || flags & 0x07) {
+  if (len > 0 || flags & (TCP_FIN | TCP_SYN | TCP_RST)) {
     p = putLit(dv, p, L_SEQ_T);
     p = putDec(dv, p, l.tcpSeq);
     if (len > 0) {
@@ -129,16 +137,16 @@ function tcp(t: TextBuffer, b: Uint8Array, l: Level): void {
       p = putDec(dv, p, (l.tcpSeq + len) >>> 0);
     }
   }
-  if (flags & 0x10) {
+  if (flags & TCP_ACK) {
     p = putLit(dv, p, L_ACK);
     p = putDec(dv, p, l.tcpAck);
   }
   p = putLit(dv, p, L_WIN);
   p = putDec(dv, p, l.tcpWindow);
   t.pos = p;
-  if (flags & 0x20) t.ascii(`, urg ${u16(b, o + 18)}`);
+  if (flags & TCP_URG) t.ascii(`, urg ${u16(b, o + TCP_URGENT)}`);
   // A malformed option ends the line, as in tcpdump.
-  if (hl > 20 && !tcpOptions(t, b, o + 20, o + hl)) return;
+  if (hl > TCP_MIN_HEADER_LENGTH && !tcpOptions(t, b, o + TCP_MIN_HEADER_LENGTH, o + hl)) return;
   t.room(32);
   p = putLit(t.dv, t.pos, L_LENGTH);
   t.pos = putDec(t.dv, p, len);
@@ -227,10 +235,6 @@ function tcpOptions(t: TextBuffer, b: Uint8Array, o: number, end: number): boole
   return true;
 }
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
 function udp(t: TextBuffer, b: Uint8Array, l: Level): void {
   const o = l.l4Offset;
   if (l.vni >= 0) {
@@ -238,10 +242,10 @@ function udp(t: TextBuffer, b: Uint8Array, l: Level): void {
     t.dec(l.vni);
     return;
   }
-  const len = Math.max(0, u16(b, o + 4) - 8);
+  const len = Math.max(0, u16(b, o + UDP_LENGTH) - UDP_HEADER_LENGTH);
   const sp = l.sourcePort;
   const dp = l.destinationPort;
-  if (sp === 53 || dp === 53 || sp === 5353 || dp === 5353) return writeDns(t, b, o + 8, l.l4Captured - 8, len);
+  if (sp === 53 || dp === 53 || sp === 5353 || dp === 5353) return writeDns(t, b, o + UDP_HEADER_LENGTH, l.l4Captured - UDP_HEADER_LENGTH, len);
   t.room(32);
   t.pos = putDec(t.dv, putLit(t.dv, t.pos, L_UDP_LENGTH), len);
 }
@@ -258,36 +262,61 @@ const ICMP4_NAMES: Record<number, string> = {
   15: 'information request', 16: 'information reply', 17: 'address mask request', 18: 'address mask reply',
 };
 
-function icmp4(t: TextBuffer, b: Uint8Array, l: Level): void {
+/**
+ * ICMP and ICMPv6 as tcpdump prints them: the message by name (echo id and
+ * seq, the quoted header of errors), then the length, which a cut header
+ * leaves out (the message ends in `[|icmp]`).
+ */
+function icmp(t: TextBuffer, b: Uint8Array, l: Level): void {
+  const complete = l.protocol === IPPROTO_ICMPV6 ? icmp6Message(t, b, l) : icmp4Message(t, b, l);
+  if (!complete) return;
+  t.room(32);
+  t.pos = putDec(t.dv, putLit(t.dv, t.pos, L_LENGTH), l.l4Length);
+}
+
+/** ", id N, seq N" of an echo request or reply. */
+function echoIds(t: TextBuffer, l: Level): void {
+  t.room(32);
+  let p = putLit(t.dv, t.pos, L_ID);
+  p = putDec(t.dv, p, l.icmpId);
+  p = putLit(t.dv, p, L_SEQ);
+  t.pos = putDec(t.dv, p, l.icmpSeq);
+}
+
+/** The quoted destination and port of a port unreachable, as both printers name it. */
+function unreachablePort(dst: string, protocol: number, port: number): string {
+  if (protocol === IPPROTO_TCP) return `${dst} tcp port ${port}`;
+  if (protocol === IPPROTO_UDP) return `${dst} udp port ${port}`;
+  return `${dst} protocol ${protocol} port ${port} unreachable`;
+}
+
+/** Writes an ICMP message; false when its header was cut (the text then ends in [|icmp]). */
+function icmp4Message(t: TextBuffer, b: Uint8Array, l: Level): boolean {
   const o = l.l4Offset;
   const have = l.l4Captured;
   const type = l.icmpType;
   const code = l.icmpCode;
   t.ascii('ICMP ');
-  if (type === 0 || type === 8) {
-    if (l.icmpId < 0) return void t.ascii(' [|icmp]');
-    t.ascii(type === 8 ? 'echo request' : 'echo reply');
-    t.room(32);
-    let p = putLit(t.dv, t.pos, L_ID);
-    p = putDec(t.dv, p, l.icmpId);
-    p = putLit(t.dv, p, L_SEQ);
-    t.pos = putDec(t.dv, p, l.icmpSeq);
-  } else if (type === 3 || type === 5) {
+  if (type === ICMP_ECHO_REPLY || type === ICMP_ECHO_REQUEST) {
+    if (l.icmpId < 0) return cut(t, ' [|icmp]');
+    t.ascii(type === ICMP_ECHO_REQUEST ? 'echo request' : 'echo reply');
+    echoIds(t, l);
+  } else if (type === ICMP_DEST_UNREACH || type === ICMP_REDIRECT) {
     // Errors quote the offending IP header (and 8 bytes after it) from offset 8.
-    const q = o + 8;
-    if (have < 28 || b[q]! >> 4 !== 4 || have < 8 + (b[q]! & 0xf) * 4) return void t.ascii(' [|icmp]');
-    const dst = ipv4Text(b, q + 16);
-    if (type === 5) {
-      const gw = ipv4Text(b, o + 4);
+    const q = o + ICMP_QUOTE;
+    if (have < 28 || b[q]! >> 4 !== 4 || have < ICMP_QUOTE + (b[q]! & 0xf) * 4) return cut(t, ' [|icmp]');
+    const dst = formatIPv4(b, q + IPV4_DESTINATION);
+    if (type === ICMP_REDIRECT) {
+      const gw = formatIPv4(b, o + ICMP_REST_OF_HEADER);
       t.ascii(code === 0 ? `redirect ${dst} to net ${gw}` : code === 1 ? `redirect ${dst} to host ${gw}` : code === 2 ? `redirect-tos ${dst} to net ${gw}` : `redirect-tos ${dst} to host ${gw}`);
     } else if (code === 2) {
-      t.ascii(`${dst} protocol ${b[q + 9]!} unreachable`);
+      t.ascii(`${dst} protocol ${b[q + IPV4_PROTOCOL]!} unreachable`);
     } else if (code === 3) {
-      const proto = b[q + 9]!;
+      const proto = b[q + IPV4_PROTOCOL]!;
       const ports = q + (b[q]! & 0xf) * 4;
-      if (ports + 4 > o + have) return void t.ascii(' [|icmp]');
-      const port = u16(b, ports + 2);
-      t.ascii(proto === 6 ? `${dst} tcp port ${port} unreachable` : proto === 17 ? `${dst} udp port ${port} unreachable` : `${dst} protocol ${proto} port ${port} unreachable`);
+      if (ports + 4 > o + have) return cut(t, ' [|icmp]');
+      const text = unreachablePort(dst, proto, u16(b, ports + 2));
+      t.ascii(proto === IPPROTO_TCP || proto === IPPROTO_UDP ? `${text} unreachable` : text);
     } else if (code === 4) {
       const mtu = u16(b, o + 6);
       t.ascii(mtu ? `${dst} unreachable - need to frag (mtu ${mtu})` : `${dst} unreachable - need to frag`);
@@ -295,19 +324,19 @@ function icmp4(t: TextBuffer, b: Uint8Array, l: Level): void {
       const f = UNREACH[code];
       t.ascii(f ? f.replace('%s', dst) : `${dst} unreachable - #${code}`);
     }
-  } else if (type === 11) {
+  } else if (type === ICMP_TIME_EXCEEDED) {
     t.ascii(code === 0 ? 'time exceeded in-transit' : code === 1 ? 'ip reassembly time exceeded' : `time exceeded-#${code}`);
-  } else if (type === 12) {
+  } else if (type === ICMP_PARAMETER_PROBLEM) {
     t.ascii(code ? `parameter problem - code ${code}` : `parameter problem - octet ${have >= 5 ? b[o + 4]! : 0}`);
   } else {
     t.ascii(ICMP4_NAMES[type] ?? `type-#${type}`);
   }
-  t.room(32);
-  t.pos = putDec(t.dv, putLit(t.dv, t.pos, L_LENGTH), l.l4Length);
+  return true;
 }
 
-function ipv4Text(b: Uint8Array, o: number): string {
-  return `${b[o]!}.${b[o + 1]!}.${b[o + 2]!}.${b[o + 3]!}`;
+function cut(t: TextBuffer, marker: string): false {
+  t.ascii(marker);
+  return false;
 }
 
 const ICMP6_NAMES: Record<number, string> = {
@@ -322,7 +351,8 @@ const ICMP6_NAMES: Record<number, string> = {
 };
 const UNREACH6 = ['unreachable route', 'unreachable prohibited', 'beyond scope', 'unreachable address', 'unreachable port'];
 
-function icmp6(t: TextBuffer, b: Uint8Array, l: Level): void {
+/** Writes an ICMPv6 message; false when its header was cut (the text then ends in [|icmp6]). */
+function icmp6Message(t: TextBuffer, b: Uint8Array, l: Level): boolean {
   const o = l.l4Offset;
   const have = l.l4Captured;
   const type = l.icmpType;
@@ -330,55 +360,53 @@ function icmp6(t: TextBuffer, b: Uint8Array, l: Level): void {
   const name = ICMP6_NAMES[type];
   t.ascii(name ? `ICMP6, ${name}` : `ICMP6, unknown icmp6 type (${type})`);
   // The quoted IPv6 header of an error starts at offset 8; its destination at +24.
-  const quotedDst = (): string | undefined => (have >= 48 ? formatIPv6(b, o + 32) : undefined);
+  const quoted = o + ICMP_QUOTE;
+  const quotedDst = (): string | undefined => (have >= 48 ? formatIPv6(b, quoted + IPV6_DESTINATION) : undefined);
   switch (type) {
-    case 1: {
+    case ICMPV6_DEST_UNREACH: {
       t.ascii(`, ${UNREACH6[code] ?? `unknown unreach code (${code})`}`);
       const dst = quotedDst();
-      if (dst === undefined) return void t.ascii(' [|icmp6]');
+      if (dst === undefined) return cut(t, ' [|icmp6]');
       if (code === 4) {
-        const next = b[o + 14]!;
-        if (have < 52) return void t.ascii(' [|icmp6]');
-        const port = u16(b, o + 50);
-        t.ascii(next === 6 ? `, ${dst} tcp port ${port}` : next === 17 ? `, ${dst} udp port ${port}` : `, ${dst} protocol ${next} port ${port} unreachable`);
+        const next = b[quoted + IPV6_NEXT_HEADER]!;
+        if (have < 52) return cut(t, ' [|icmp6]');
+        t.ascii(`, ${unreachablePort(dst, next, u16(b, o + 50))}`);
       } else t.ascii(` ${dst}`);
       break;
     }
-    case 2:
-      if (have < 8) return void t.ascii(' [|icmp6]');
+    case ICMPV6_PACKET_TOO_BIG:
+      if (have < 8) return cut(t, ' [|icmp6]');
       t.ascii(`, mtu ${u32(b, o + 4)}`);
       break;
-    case 3: {
+    case ICMPV6_TIME_EXCEEDED: {
       const dst = quotedDst();
       if (code === 0 && dst !== undefined) t.ascii(` in-transit for ${dst}`);
       else if (code === 1) t.ascii(' reassembly');
       break;
     }
-    case 128:
-    case 129:
-      if (l.icmpId < 0) return void t.ascii(' [|icmp6]');
-      t.room(32);
-      t.pos = putDec(t.dv, putLit(t.dv, putDec(t.dv, putLit(t.dv, t.pos, L_ID), l.icmpId), L_SEQ), l.icmpSeq);
+    case ICMPV6_ECHO_REQUEST:
+    case ICMPV6_ECHO_REPLY:
+      if (l.icmpId < 0) return cut(t, ' [|icmp6]');
+      echoIds(t, l);
       break;
     case 130:
     case 131:
     case 132:
-      if (have < 24) return void t.ascii(' [|icmp6]');
+      if (have < 24) return cut(t, ' [|icmp6]');
       if (type === 130 && have >= 28) t.ascii(' v2');
       else t.ascii(`max resp delay: ${u16(b, o + 4)} addr: ${formatIPv6(b, o + 8)}`);
       break;
-    case 135:
-    case 136:
-      if (have < 24) return void t.ascii(' [|icmp6]');
-      t.ascii(`${type === 135 ? ', who has ' : ', tgt is '}${formatIPv6(b, o + 8)}`);
+    case ICMPV6_NEIGHBOR_SOLICITATION:
+    case ICMPV6_NEIGHBOR_ADVERTISEMENT:
+      if (have < 24) return cut(t, ' [|icmp6]');
+      t.ascii(`${type === ICMPV6_NEIGHBOR_SOLICITATION ? ', who has ' : ', tgt is '}${formatIPv6(b, o + 8)}`);
       break;
     case 143:
-      if (have < 8) return void t.ascii(' [|icmp6]');
+      if (have < 8) return cut(t, ' [|icmp6]');
       t.ascii(`, ${u16(b, o + 6)} group record(s)`);
       break;
     default:
       break;
   }
-  t.room(32);
-  t.pos = putDec(t.dv, putLit(t.dv, t.pos, L_LENGTH), l.l4Length);
+  return true;
 }

@@ -8,9 +8,11 @@
  * frames recursively, DNS messages by their question/answer counts. The
  * JSON form and the -v tree are in print-layers.ts.
  */
-import { u16 } from '../wire/bytes.js';
+import { isZeroMac, u16 } from '../wire/bytes.js';
 import { LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2 } from '../wire/capture-common.js';
 import { stpKind } from '../wire/llc.js';
+import { ARP_FIXED_LENGTH, ARP_HLEN, ARP_SHA, ETH_SOURCE, MAC_LENGTH } from '../wire/fields.js';
+import { ARP_OP_REPLY, ARP_OP_REQUEST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/numbers.js';
 import { type Facts, type Level, LINK_LLC, LINK_LLDP, LINK_STP, LINK_UNKNOWN } from './facts.js';
 import { writeIp } from './print-ip.js';
 import { TextBuffer, lit, putAscii, putByte, putDec, putFixed, putIpv4, putLit, putMac } from './text.js';
@@ -102,7 +104,7 @@ function level(t: TextBuffer, f: Facts, l: Level): void {
   if (l.ethOffset >= 0) {
     t.room(64);
     const dv = t.dv;
-    let p = putMac(dv, t.pos, b, l.ethOffset + 6);
+    let p = putMac(dv, t.pos, b, l.ethOffset + ETH_SOURCE);
     p = putLit(dv, p, L_GT);
     p = putMac(dv, p, b, l.ethOffset);
     if (l.vlan >= 0) {
@@ -125,11 +127,11 @@ function level(t: TextBuffer, f: Facts, l: Level): void {
       break;
   }
   switch (l.etherType) {
-    case 0x0800:
+    case ETHERTYPE_IPV4:
       return void t.ascii(l.problem === 'ip-length' ? `IP bad-len ${l.ipLength}` : 'IP  [|ip]');
-    case 0x86dd:
+    case ETHERTYPE_IPV6:
       return void t.ascii('IP6  [|ip6]');
-    case 0x0806:
+    case ETHERTYPE_ARP:
       return arpLine(t, b, l);
     default:
       if (l.ethOffset < 0) return void t.ascii(`ethertype Unknown (0x${hex4(l.etherType)}), length ${f.origlen}`);
@@ -150,29 +152,29 @@ function onWire(f: Facts, o: number): number {
 function arpLine(t: TextBuffer, b: Uint8Array, l: Level): void {
   if (l.problem) return void t.ascii(' [|arp]');
   const o = l.arpOffset;
-  const hln = b[o + 4]!;
-  const spa = o + 8 + hln;
+  const hln = b[o + ARP_HLEN]!;
+  const spa = o + ARP_SHA + hln;
   const tha = spa + 4;
   const tpa = tha + hln;
-  const len = 8 + 2 * (hln + 4);
+  const len = ARP_FIXED_LENGTH + 2 * (hln + 4);
   t.room(160);
   const dv = t.dv;
   let p = t.pos;
-  if (l.arpOp === 1) {
+  if (l.arpOp === ARP_OP_REQUEST) {
     p = putLit(dv, p, L_ARP_REQUEST_WHO_HAS);
     p = putIpv4(dv, p, b, tpa);
-    if (hln === 6 && (b[tha]! | b[tha + 1]! | b[tha + 2]! | b[tha + 3]! | b[tha + 4]! | b[tha + 5]!) !== 0) {
+    if (hln === MAC_LENGTH && !isZeroMac(b, tha)) {
       p = putAscii(dv, p, ' (');
       p = putMac(dv, p, b, tha);
       p = putByte(dv, p, 41);
     }
     p = putLit(dv, p, L_TELL);
     p = putIpv4(dv, p, b, spa);
-  } else if (l.arpOp === 2 && hln === 6) {
+  } else if (l.arpOp === ARP_OP_REPLY && hln === MAC_LENGTH) {
     p = putLit(dv, p, L_ARP_REPLY);
     p = putIpv4(dv, p, b, spa);
     p = putLit(dv, p, L_IS_AT);
-    p = putMac(dv, p, b, o + 8);
+    p = putMac(dv, p, b, o + ARP_SHA);
   } else {
     p = putAscii(dv, p, `ARP, ${ARP_OPS[l.arpOp] ?? `Unknown (${l.arpOp})`}`);
   }

@@ -5,6 +5,8 @@
  * Memory is bounded: at most MAX_KEYS distinct talkers are tracked.
  */
 import { formatIPv4, formatIPv6 } from '../wire/ip.js';
+import { IPV4_DESTINATION, IPV4_SOURCE, IPV6_DESTINATION, IPV6_SOURCE } from '../wire/fields.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/numbers.js';
 import type { Facts, Level } from './facts.js';
 
 const MAX_KEYS = 100_000;
@@ -59,8 +61,8 @@ export class TraceStats {
 
   #talk(map: Map<string, Count>, b: Uint8Array, l: Level, len: number): void {
     const key = l.ipVersion === 4
-      ? `${formatIPv4(b, l.ipOffset + 12)} > ${formatIPv4(b, l.ipOffset + 16)}`
-      : `${formatIPv6(b, l.ipOffset + 8)} > ${formatIPv6(b, l.ipOffset + 24)}`;
+      ? `${formatIPv4(b, l.ipOffset + IPV4_SOURCE)} > ${formatIPv4(b, l.ipOffset + IPV4_DESTINATION)}`
+      : `${formatIPv6(b, l.ipOffset + IPV6_SOURCE)} > ${formatIPv6(b, l.ipOffset + IPV6_DESTINATION)}`;
     if (!map.has(key) && map.size >= MAX_KEYS) {
       this.untracked++;
       return;
@@ -91,7 +93,7 @@ function bump<K>(m: Map<K, Count>, k: K, len: number): void {
   } else m.set(k, { packets: 1, bytes: len });
 }
 
-const L4: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmp6', 132: 'sctp' };
+const L4: Record<number, string> = { [IPPROTO_ICMP]: 'icmp', [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp', [IPPROTO_ICMPV6]: 'icmp6', [IPPROTO_SCTP]: 'sctp' };
 
 function protoPath(l: Level): string {
   if (l.arpOffset >= 0) return 'arp';
@@ -100,7 +102,7 @@ function protoPath(l: Level): string {
   if (l.fragment) return `${ip}/fragment`;
   if (l.protocol < 0) return ip;
   let s = `${ip}/${L4[l.protocol] ?? `proto-${l.protocol}`}`;
-  if ((l.protocol === 17 || l.protocol === 6) && (l.sourcePort === 53 || l.destinationPort === 53)) s += '/dns';
+  if ((l.protocol === IPPROTO_UDP || l.protocol === IPPROTO_TCP) && (l.sourcePort === 53 || l.destinationPort === 53)) s += '/dns';
   return s;
 }
 

@@ -14,14 +14,16 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
-import { hex, macToString, setU16, u16, writeMac } from './bytes.js';
+import { hex, macToString, setU16, u16, u32, writeMac } from './bytes.js';
 import { formatIPv4, writeIPv4 } from './ip.js';
+import {
+  ARP_ETHERNET_IPV4_LENGTH, ARP_FIXED_LENGTH, ARP_HLEN, ARP_HTYPE, ARP_OP, ARP_PLEN, ARP_PTYPE, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, MAC_LENGTH,
+} from './fields.js';
+import { ARP_HTYPE_ETHERNET, ETHERTYPE_IPV4 } from './numbers.js';
 
-export const FIXED_LENGTH = 8;
+export const FIXED_LENGTH = ARP_FIXED_LENGTH;
 /** Length of an Ethernet/IPv4 ARP packet. */
-export const ETHERNET_IPV4_LENGTH = 28;
-
-export const Operation = { Request: 1, Reply: 2 } as const;
+export const ETHERNET_IPV4_LENGTH = ARP_ETHERNET_IPV4_LENGTH;
 
 export interface ArpRepr {
   hardwareType: number;
@@ -59,20 +61,20 @@ export class ArpView {
     return u16(this.bytes, this.offset);
   }
   get protocolType(): number {
-    return u16(this.bytes, this.offset + 2);
+    return u16(this.bytes, this.offset + ARP_PTYPE);
   }
   get hardwareLength(): number {
-    return this.bytes[this.offset + 4]!;
+    return this.bytes[this.offset + ARP_HLEN]!;
   }
   get protocolLength(): number {
-    return this.bytes[this.offset + 5]!;
+    return this.bytes[this.offset + ARP_PLEN]!;
   }
   get operation(): number {
-    return u16(this.bytes, this.offset + 6);
+    return u16(this.bytes, this.offset + ARP_OP);
   }
   /** Whether this is the Ethernet/IPv4 shape with a request or reply operation. */
   get isEthernetIPv4(): boolean {
-    return this.hardwareType === 1 && this.protocolType === 0x0800 && this.hardwareLength === 6 && this.protocolLength === 4;
+    return this.hardwareType === ARP_HTYPE_ETHERNET && this.protocolType === ETHERTYPE_IPV4 && this.hardwareLength === MAC_LENGTH && this.protocolLength === 4;
   }
   /** Offsets of the four address fields (valid for any hlen/plen, checked by the constructor). */
   get senderHardwareOffset(): number {
@@ -89,18 +91,16 @@ export class ArpView {
   }
   /** Sender/target protocol addresses as u32 (Ethernet/IPv4 only). */
   get senderIPv4(): number {
-    const o = this.senderProtocolOffset;
-    return ((this.bytes[o]! << 24) | (this.bytes[o + 1]! << 16) | (this.bytes[o + 2]! << 8) | this.bytes[o + 3]!) >>> 0;
+    return u32(this.bytes, this.senderProtocolOffset);
   }
   get targetIPv4(): number {
-    const o = this.targetProtocolOffset;
-    return ((this.bytes[o]! << 24) | (this.bytes[o + 1]! << 16) | (this.bytes[o + 2]! << 8) | this.bytes[o + 3]!) >>> 0;
+    return u32(this.bytes, this.targetProtocolOffset);
   }
 }
 
 export function check(bytes: Uint8Array, offset: number, length: number): DecodeReason | null {
   if (offset < 0 || length < FIXED_LENGTH || offset + length > bytes.length) return 'truncated';
-  const need = FIXED_LENGTH + 2 * (bytes[offset + 4]! + bytes[offset + 5]!);
+  const need = FIXED_LENGTH + 2 * (bytes[offset + ARP_HLEN]! + bytes[offset + ARP_PLEN]!);
   return length < need ? 'truncated' : null;
 }
 
@@ -135,14 +135,14 @@ export function encode(repr: ArpRepr, out: Uint8Array = new Uint8Array(ETHERNET_
   if (!Number.isInteger(repr.operation) || repr.operation < 0 || repr.operation > 0xffff) {
     throw new InvalidArgumentError(`ARP operation must be 0..65535, got ${repr.operation}`);
   }
-  setU16(out, offset, repr.hardwareType);
-  setU16(out, offset + 2, repr.protocolType);
-  out[offset + 4] = 6;
-  out[offset + 5] = 4;
-  setU16(out, offset + 6, repr.operation);
-  writeMac(repr.senderHardwareAddress, out, offset + 8);
-  writeIPv4(repr.senderProtocolAddress, out, offset + 14);
-  writeMac(repr.targetHardwareAddress, out, offset + 18);
-  writeIPv4(repr.targetProtocolAddress, out, offset + 24);
+  setU16(out, offset + ARP_HTYPE, repr.hardwareType);
+  setU16(out, offset + ARP_PTYPE, repr.protocolType);
+  out[offset + ARP_HLEN] = MAC_LENGTH;
+  out[offset + ARP_PLEN] = 4;
+  setU16(out, offset + ARP_OP, repr.operation);
+  writeMac(repr.senderHardwareAddress, out, offset + ARP_SHA);
+  writeIPv4(repr.senderProtocolAddress, out, offset + ARP_SPA);
+  writeMac(repr.targetHardwareAddress, out, offset + ARP_THA);
+  writeIPv4(repr.targetProtocolAddress, out, offset + ARP_TPA);
   return out;
 }

@@ -306,3 +306,61 @@ export function u32(b: Uint8Array, o: number, le: boolean): number {
 export function u16(b: Uint8Array, o: number, le: boolean): number {
   return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
 }
+
+/**
+ * The reused output buffer of the pcap and pcapng writers: integers are
+ * appended in the file's byte order, and whole chunks go to `sink`, which
+ * must consume them before it returns (the bytes are reused).
+ */
+export class CaptureOutput {
+  readonly buf: Buffer;
+  len = 0;
+
+  constructor(readonly littleEndian: boolean, size: number, private readonly sink: (bytes: Uint8Array) => void) {
+    this.buf = Buffer.alloc(size);
+  }
+
+  u16(v: number): void {
+    if (this.littleEndian) this.buf.writeUInt16LE(v, this.len);
+    else this.buf.writeUInt16BE(v, this.len);
+    this.len += 2;
+  }
+
+  u32(v: number): void {
+    this.setU32(this.len, v);
+    this.len += 4;
+  }
+
+  /** A 64-bit field given as its high and low 32 bits. */
+  u64(high: number, low: number): void {
+    this.u32(this.littleEndian ? low : high);
+    this.u32(this.littleEndian ? high : low);
+  }
+
+  /** Overwrites the u32 at `at` (a length known only once the block is written). */
+  setU32(at: number, v: number): void {
+    if (this.littleEndian) this.buf.writeUInt32LE(v >>> 0, at);
+    else this.buf.writeUInt32BE(v >>> 0, at);
+  }
+
+  bytes(data: Uint8Array): void {
+    this.buf.set(data, this.len);
+    this.len += data.length;
+  }
+
+  /** Zero bytes up to the next multiple of 4 (pcapng aligns every field that way). */
+  pad4(): void {
+    while (this.len & 3) this.buf[this.len++] = 0;
+  }
+
+  /** Flushes first unless n more bytes fit. */
+  room(n: number): void {
+    if (this.len + n > this.buf.length) this.flush();
+  }
+
+  flush(): void {
+    if (this.len === 0) return;
+    this.sink(this.buf.subarray(0, this.len));
+    this.len = 0;
+  }
+}

@@ -18,8 +18,6 @@
 import { DecodeError } from './errors.js';
 
 export const HEADER_LENGTH = 8;
-/** IP protocol number of ESP. */
-export const IP_PROTOCOL = 50;
 
 export interface EspRepr {
   spi: number;

@@ -12,19 +12,15 @@
  */
 import { DecodeError, type DecodeReason } from './errors.js';
 import { macToString, setU16, u16, writeMac } from './bytes.js';
+import { ETH_HEADER_LENGTH, ETH_SOURCE, ETH_TYPE, MAC_LENGTH } from './fields.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_QINQ_LEGACY, ETHERTYPE_VLAN } from './numbers.js';
 
-export const HEADER_LENGTH = 14;
+export const HEADER_LENGTH = ETH_HEADER_LENGTH;
 
-export const EtherType = {
-  IPv4: 0x0800,
-  ARP: 0x0806,
-  VLAN: 0x8100,
-  IPv6: 0x86dd,
-  QinQ: 0x88a8,
-  QinQLegacy: 0x9100,
-} as const;
-
-const NAMES: Record<number, string> = { 0x0800: 'ipv4', 0x0806: 'arp', 0x8100: 'vlan', 0x86dd: 'ipv6', 0x88a8: 'qinq', 0x9100: 'qinq-legacy' };
+const NAMES: Record<number, string> = {
+  [ETHERTYPE_IPV4]: 'ipv4', [ETHERTYPE_ARP]: 'arp', [ETHERTYPE_VLAN]: 'vlan', [ETHERTYPE_IPV6]: 'ipv6', [ETHERTYPE_QINQ]: 'qinq',
+  [ETHERTYPE_QINQ_LEGACY]: 'qinq-legacy',
+};
 
 /** A label for an EtherType; unknown values print as unknown(0x....). */
 export function etherTypeName(t: number): string {
@@ -33,7 +29,7 @@ export function etherTypeName(t: number): string {
 
 /** Whether an EtherType announces an 802.1Q / 802.1ad tag. */
 export function isVlanTpid(t: number): boolean {
-  return t === 0x8100 || t === 0x88a8 || t === 0x9100;
+  return t === ETHERTYPE_VLAN || t === ETHERTYPE_QINQ || t === ETHERTYPE_QINQ_LEGACY;
 }
 
 export interface EthernetRepr {
@@ -69,16 +65,16 @@ export class EthernetView {
 
   /** The "destination address" bytes (a subarray). */
   get destination(): Uint8Array {
-    return this.bytes.subarray(this.offset, this.offset + 6);
+    return this.bytes.subarray(this.offset, this.offset + MAC_LENGTH);
   }
   get source(): Uint8Array {
-    return this.bytes.subarray(this.offset + 6, this.offset + 12);
+    return this.bytes.subarray(this.offset + ETH_SOURCE, this.offset + ETH_SOURCE + MAC_LENGTH);
   }
   get etherType(): number {
-    return u16(this.bytes, this.offset + 12);
+    return u16(this.bytes, this.offset + ETH_TYPE);
   }
   set etherType(v: number) {
-    setU16(this.bytes, this.offset + 12, v);
+    setU16(this.bytes, this.offset + ETH_TYPE, v);
   }
   get payloadOffset(): number {
     return this.offset + HEADER_LENGTH;
@@ -96,7 +92,7 @@ export function check(bytes: Uint8Array, offset: number, length: number): Decode
 
 export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset): EthernetRepr {
   const v = new EthernetView(bytes, offset, length);
-  return { destination: macToString(bytes, offset), source: macToString(bytes, offset + 6), etherType: v.etherType, payload: v.payload };
+  return { destination: macToString(bytes, offset), source: macToString(bytes, offset + ETH_SOURCE), etherType: v.etherType, payload: v.payload };
 }
 
 export function encodingLength(repr: EthernetRepr): number {
@@ -106,8 +102,8 @@ export function encodingLength(repr: EthernetRepr): number {
 /** Writes header and payload at offset (allocating when out is omitted); returns out. */
 export function encode(repr: EthernetRepr, out: Uint8Array = new Uint8Array(encodingLength(repr)), offset = 0): Uint8Array {
   writeMac(repr.destination, out, offset);
-  writeMac(repr.source, out, offset + 6);
-  setU16(out, offset + 12, repr.etherType);
+  writeMac(repr.source, out, offset + ETH_SOURCE);
+  setU16(out, offset + ETH_TYPE, repr.etherType);
   out.set(repr.payload, offset + HEADER_LENGTH);
   return out;
 }

@@ -31,6 +31,7 @@ import * as icmpv6 from './icmpv6.js';
 import * as udp from './udp.js';
 import * as tcp from './tcp.js';
 import * as vxlan from './vxlan.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from './numbers.js';
 
 interface Base {
   offset: number;
@@ -127,9 +128,9 @@ class Walk {
   }
 
   network(etherType: number, o: number, end: number, depth: number): void {
-    if (etherType === ethernet.EtherType.IPv4) return this.ipv4(o, end, depth);
-    if (etherType === ethernet.EtherType.IPv6) return this.ipv6(o, end, depth);
-    if (etherType === ethernet.EtherType.ARP) {
+    if (etherType === ETHERTYPE_IPV4) return this.ipv4(o, end, depth);
+    if (etherType === ETHERTYPE_IPV6) return this.ipv6(o, end, depth);
+    if (etherType === ETHERTYPE_ARP) {
       const v = new arp.ArpView(this.b, o, end - o);
       const len = arp.FIXED_LENGTH + 2 * (v.hardwareLength + v.protocolLength);
       this.layers.push({ layer: 'arp', offset: o, length: len, ...arp.decode(this.b, o, len) });
@@ -217,7 +218,7 @@ class Walk {
   /** `partial`: a first fragment or a cut datagram, so lengths and checksums cover bytes we do not have. */
   transport(protocol: number, o: number, end: number, src: Uint8Array, dst: Uint8Array, depth: number, partial: boolean, cut = false): void {
     const b = this.b;
-    if (protocol === 17) {
+    if (protocol === IPPROTO_UDP) {
       if (partial) {
         const hint = cut ? 'cut' : 'fragment';
         if (end - o < udp.HEADER_LENGTH) return this.payload(o, end, hint);
@@ -236,7 +237,7 @@ class Walk {
       const hint = sp === 53 || dp === 53 || sp === 5353 || dp === 5353 ? 'dns' : undefined;
       return this.payload(p, pEnd, hint);
     }
-    if (protocol === 6 && cut && end - o >= 20 && end - o >= (b[o + 12]! >> 4) * 4 && b[o + 12]! >> 4 >= 5) {
+    if (protocol === IPPROTO_TCP && cut && end - o >= 20 && end - o >= (b[o + 12]! >> 4) * 4 && b[o + 12]! >> 4 >= 5) {
       const hl = (b[o + 12]! >> 4) * 4;
       const flags = b[o + 13]!;
       this.layers.push({
@@ -246,7 +247,7 @@ class Walk {
       });
       return this.payload(o + hl, end, u16(b, o) === 53 || u16(b, o + 2) === 53 ? 'dns-tcp' : 'cut');
     }
-    if (protocol === 6 && !partial) {
+    if (protocol === IPPROTO_TCP && !partial) {
       const v = new tcp.TcpView(b, o, end - o);
       const flags = v.flags;
       this.layers.push({
@@ -257,14 +258,14 @@ class Walk {
       const hint = v.sourcePort === 53 || v.destinationPort === 53 ? 'dns-tcp' : undefined;
       return this.payload(v.payloadOffset, end, hint);
     }
-    if (protocol === 1 && !partial) {
+    if (protocol === IPPROTO_ICMP && !partial) {
       const v = new icmpv4.Icmpv4View(b, o, end - o);
       const l: Layer = { layer: 'icmpv4', offset: o, length: end - o, type: v.type, code: v.code, checksum: v.checksum, checksumValid: v.checksumValid };
       if (v.isEcho) Object.assign(l, { identifier: v.identifier, sequence: v.sequence });
       this.layers.push(l);
       return this.payload(o + icmpv4.HEADER_LENGTH, end);
     }
-    if (protocol === 58 && !partial) {
+    if (protocol === IPPROTO_ICMPV6 && !partial) {
       const v = new icmpv6.Icmpv6View(b, o, end - o);
       const l: Layer = { layer: 'icmpv6', offset: o, length: end - o, type: v.type, code: v.code, checksum: v.checksum, checksumValid: v.checksumValid(src, dst) };
       if ((v.type === 128 || v.type === 129) && end - o >= 8) Object.assign(l, { identifier: u16(b, o + 4), sequence: u16(b, o + 6) });

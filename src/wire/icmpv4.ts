@@ -13,10 +13,10 @@
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
 import { internetChecksum, setU16, setU32, u16, u32 } from './bytes.js';
+import { ICMP_HEADER_LENGTH } from './fields.js';
+import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from './numbers.js';
 
-export const HEADER_LENGTH = 8;
-
-export const Type = { EchoReply: 0, DestinationUnreachable: 3, Redirect: 5, EchoRequest: 8, TimeExceeded: 11, ParameterProblem: 12 } as const;
+export const HEADER_LENGTH = ICMP_HEADER_LENGTH;
 
 export interface Icmpv4Repr {
   type: number;
@@ -61,7 +61,7 @@ export class Icmpv4View {
     return u32(this.bytes, this.offset + 4);
   }
   get isEcho(): boolean {
-    return this.type === Type.EchoRequest || this.type === Type.EchoReply;
+    return this.type === ICMP_ECHO_REQUEST || this.type === ICMP_ECHO_REPLY;
   }
   /** Echo "identifier" (meaningful for types 0 and 8). */
   get identifier(): number {

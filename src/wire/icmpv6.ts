@@ -20,25 +20,12 @@ import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
 import { foldChecksum, macToString, onesSum, pseudoHeaderSum, setU16, setU32, u16, u32, writeMac } from './bytes.js';
 import { formatIPv6, ipBytes, writeIPv6 } from './ip.js';
+import { ICMP_COMMON_LENGTH } from './fields.js';
+import { IPPROTO_ICMPV6 } from './numbers.js';
 
-export const HEADER_LENGTH = 4;
-const PROTOCOL = 58;
+export const HEADER_LENGTH = ICMP_COMMON_LENGTH;
 /** A 1280-byte minimum-MTU message holds at most 155 8-byte options; 64 is plenty for real NDP. */
 export const MAX_OPTIONS = 64;
-
-export const Type = {
-  DestinationUnreachable: 1,
-  PacketTooBig: 2,
-  TimeExceeded: 3,
-  ParameterProblem: 4,
-  EchoRequest: 128,
-  EchoReply: 129,
-  RouterSolicitation: 133,
-  RouterAdvertisement: 134,
-  NeighborSolicitation: 135,
-  NeighborAdvertisement: 136,
-  Redirect: 137,
-} as const;
 
 export interface Icmpv6Repr {
   type: number;
@@ -82,7 +69,7 @@ export class Icmpv6View {
     return this.bytes.subarray(this.offset + HEADER_LENGTH, this.offset + this.length);
   }
   checksumValid(source: Uint8Array, destination: Uint8Array): boolean {
-    return foldChecksum(onesSum(this.bytes, this.offset, this.length, pseudoHeaderSum(source, destination, PROTOCOL, this.length))) === 0;
+    return foldChecksum(onesSum(this.bytes, this.offset, this.length, pseudoHeaderSum(source, destination, IPPROTO_ICMPV6, this.length))) === 0;
   }
 }
 
@@ -112,13 +99,12 @@ export function encode(repr: Icmpv6Repr, pseudo: { source: string | Uint8Array; 
   out.set(repr.body, offset + HEADER_LENGTH);
   const s = typeof pseudo.source === 'string' ? ipBytes(pseudo.source) : pseudo.source;
   const d = typeof pseudo.destination === 'string' ? ipBytes(pseudo.destination) : pseudo.destination;
-  setU16(out, offset + 2, foldChecksum(onesSum(out, offset, len, pseudoHeaderSum(s, d, PROTOCOL, len))));
+  setU16(out, offset + 2, foldChecksum(onesSum(out, offset, len, pseudoHeaderSum(s, d, IPPROTO_ICMPV6, len))));
   return out;
 }
 
 // --- Neighbor Discovery -----------------------------------------------------
 
-export const NdpOptionType = { SourceLinkLayerAddress: 1, TargetLinkLayerAddress: 2, PrefixInformation: 3, RedirectedHeader: 4, Mtu: 5 } as const;
 
 export type NdpOption =
   | { type: 1 | 2; linkLayerAddress: string }

@@ -22,13 +22,19 @@ import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
 import { internetChecksum, setU16, u16, u32 } from './bytes.js';
 import { formatIPv4, writeIPv4 } from './ip.js';
+import { IPV4_MAX_HEADER_LENGTH, IPV4_MIN_HEADER_LENGTH } from './fields.js';
+import {
+  IPPROTO_AH, IPPROTO_ESP, IPPROTO_GRE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IGMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_SCTP, IPPROTO_TCP,
+  IPPROTO_UDP,
+} from './numbers.js';
 
-export const MIN_HEADER_LENGTH = 20;
-export const MAX_HEADER_LENGTH = 60;
+export const MIN_HEADER_LENGTH = IPV4_MIN_HEADER_LENGTH;
+export const MAX_HEADER_LENGTH = IPV4_MAX_HEADER_LENGTH;
 
-export const Protocol = { ICMP: 1, TCP: 6, UDP: 17, IPv6: 41, ICMPv6: 58 } as const;
-
-const NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 4: 'ipip', 6: 'tcp', 17: 'udp', 41: 'ipv6', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 132: 'sctp' };
+const NAMES: Record<number, string> = {
+  [IPPROTO_ICMP]: 'icmp', [IPPROTO_IGMP]: 'igmp', [IPPROTO_IPIP]: 'ipip', [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp', [IPPROTO_IPV6]: 'ipv6',
+  [IPPROTO_GRE]: 'gre', [IPPROTO_ESP]: 'esp', [IPPROTO_AH]: 'ah', [IPPROTO_ICMPV6]: 'icmpv6', [IPPROTO_SCTP]: 'sctp',
+};
 
 /** A label for an IP protocol / next-header number; unknown values print as unknown(N). */
 export function protocolName(p: number): string {

@@ -20,25 +20,20 @@ import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
 import { setU16, u16, u32 } from './bytes.js';
 import { formatIPv6, writeIPv6 } from './ip.js';
+import { IPV6_HEADER_LENGTH } from './fields.js';
+import {
+  IPPROTO_AH, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HIP, IPPROTO_HOPOPTS, IPPROTO_MH, IPPROTO_ROUTING, IPPROTO_SHIM6,
+} from './numbers.js';
 
-export const HEADER_LENGTH = 40;
+export const HEADER_LENGTH = IPV6_HEADER_LENGTH;
 /** RFC 8200 §4.1 allows each header once (Destination Options twice): 8 covers a legal chain. */
 export const MAX_EXTENSION_HEADERS = 8;
 
-export const ExtensionHeader = {
-  HopByHop: 0,
-  Routing: 43,
-  Fragment: 44,
-  ESP: 50,
-  AH: 51,
-  NoNextHeader: 59,
-  DestinationOptions: 60,
-  Mobility: 135,
-  HIP: 139,
-  Shim6: 140,
-} as const;
-
-const EXTENSION_NAMES: Record<number, string> = { 0: 'hop-by-hop', 43: 'routing', 44: 'fragment', 51: 'ah', 60: 'destination-options', 135: 'mobility', 139: 'hip', 140: 'shim6' };
+/** The extension headers walkExtensions follows (ESP and No Next Header end the walk). */
+const EXTENSION_NAMES: Record<number, string> = {
+  [IPPROTO_HOPOPTS]: 'hop-by-hop', [IPPROTO_ROUTING]: 'routing', [IPPROTO_FRAGMENT]: 'fragment', [IPPROTO_AH]: 'ah',
+  [IPPROTO_DSTOPTS]: 'destination-options', [IPPROTO_MH]: 'mobility', [IPPROTO_HIP]: 'hip', [IPPROTO_SHIM6]: 'shim6',
+};
 
 export interface Ipv6Repr {
   trafficClass: number;
@@ -189,11 +184,11 @@ export function walkExtensions(bytes: Uint8Array, nextHeader: number, offset: nu
     if (headers.length === MAX_EXTENSION_HEADERS) throw new DecodeError('ipv6', o, 'too-many-headers');
     if (end - o < 8) throw new DecodeError('ipv6', o, 'truncated', `${EXTENSION_NAMES[type]} header`);
     let len: number;
-    if (type === ExtensionHeader.Fragment) {
+    if (type === IPPROTO_FRAGMENT) {
       len = 8;
       const fo = u16(bytes, o + 2);
       fragment = { offset: fo & 0xfff8, moreFragments: (fo & 1) === 1, identification: u32(bytes, o + 4) };
-    } else if (type === ExtensionHeader.AH) {
+    } else if (type === IPPROTO_AH) {
       len = (bytes[o + 1]! + 2) * 4; // RFC 4302: length in 4-byte units, minus 2
     } else {
       len = (bytes[o + 1]! + 1) * 8; // RFC 8200: length in 8-byte units, not counting the first 8

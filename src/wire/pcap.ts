@@ -15,7 +15,7 @@
  * a record over 262144 bytes is an error, a caplen over snaplen is clipped.
  */
 import {
-  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_RECORD_LENGTH, type RecordFilter, type RecordScanner, canonicalLinktype,
+  CaptureError, type CaptureHandlers, type CaptureInterface, CaptureOutput, MAX_RECORD_LENGTH, type RecordFilter, type RecordScanner, canonicalLinktype,
   newRecord, u16, u32,
 } from './capture-common.js';
 
@@ -192,53 +192,36 @@ export interface PcapWriterOptions {
  * returns (they are the writer's reused buffer), e.g. fs.writeSync.
  */
 export class PcapWriter {
-  readonly #buf: Buffer;
-  #len = 0;
-  readonly #le: boolean;
+  readonly #out: CaptureOutput;
   readonly #nano: boolean;
   readonly #snaplen: number;
 
-  constructor(private readonly sink: (bytes: Uint8Array) => void, opts: PcapWriterOptions = {}) {
-    this.#le = opts.littleEndian ?? true;
+  constructor(sink: (bytes: Uint8Array) => void, opts: PcapWriterOptions = {}) {
     this.#nano = opts.nanosecond ?? false;
     this.#snaplen = opts.snaplen ?? MAX_RECORD_LENGTH;
-    this.#buf = Buffer.alloc(Math.max(opts.bufferSize ?? 1 << 20, FILE_HEADER + RECORD_HEADER + this.#snaplen));
-    this.#u32(this.#nano ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
-    this.#u16(2);
-    this.#u16(4);
-    this.#u32(0);
-    this.#u32(0);
-    this.#u32(this.#snaplen);
-    this.#u32(opts.linktype ?? 1);
+    const out = (this.#out = new CaptureOutput(opts.littleEndian ?? true, Math.max(opts.bufferSize ?? 1 << 20, FILE_HEADER + RECORD_HEADER + this.#snaplen), sink));
+    out.u32(this.#nano ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
+    out.u16(2);
+    out.u16(4);
+    out.u32(0);
+    out.u32(0);
+    out.u32(this.#snaplen);
+    out.u32(opts.linktype ?? 1);
   }
 
   /** Appends one record; `data` longer than snaplen is cut. */
   packet(sec: number, nsec: number, data: Uint8Array, origlen = data.length): void {
+    const out = this.#out;
     const caplen = Math.min(data.length, this.#snaplen);
-    if (this.#len + RECORD_HEADER + caplen > this.#buf.length) this.flush();
-    this.#u32(sec);
-    this.#u32(this.#nano ? nsec : Math.floor(nsec / 1000));
-    this.#u32(caplen);
-    this.#u32(origlen);
-    this.#buf.set(data.subarray(0, caplen), this.#len);
-    this.#len += caplen;
+    out.room(RECORD_HEADER + caplen);
+    out.u32(sec);
+    out.u32(this.#nano ? nsec : Math.floor(nsec / 1000));
+    out.u32(caplen);
+    out.u32(origlen);
+    out.bytes(data.subarray(0, caplen));
   }
 
   flush(): void {
-    if (this.#len === 0) return;
-    this.sink(this.#buf.subarray(0, this.#len));
-    this.#len = 0;
-  }
-
-  #u32(v: number): void {
-    if (this.#le) this.#buf.writeUInt32LE(v >>> 0, this.#len);
-    else this.#buf.writeUInt32BE(v >>> 0, this.#len);
-    this.#len += 4;
-  }
-
-  #u16(v: number): void {
-    if (this.#le) this.#buf.writeUInt16LE(v, this.#len);
-    else this.#buf.writeUInt16BE(v, this.#len);
-    this.#len += 2;
+    this.#out.flush();
   }
 }

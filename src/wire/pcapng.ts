@@ -19,7 +19,7 @@
  * blocks and options are skipped; packets on a missing interface are errors.
  */
 import {
-  CaptureError, type CaptureHandlers, type CaptureInterface, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
+  CaptureError, type CaptureHandlers, type CaptureInterface, CaptureOutput, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
   type RecordFilter, type RecordScanner, canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
 } from './capture-common.js';
 
@@ -386,23 +386,20 @@ export interface PcapngWriterOptions {
  * No allocation per packet.
  */
 export class PcapngWriter {
-  readonly #buf: Buffer;
-  #len = 0;
-  readonly #le: boolean;
+  readonly #out: CaptureOutput;
   readonly #ifaces: { snaplen: number; exponent: number }[] = [];
 
-  constructor(private readonly sink: (bytes: Uint8Array) => void, opts: PcapngWriterOptions = {}) {
-    this.#le = opts.littleEndian ?? true;
-    this.#buf = Buffer.alloc(Math.max(opts.bufferSize ?? 1 << 20, 2 * MAX_RECORD_LENGTH));
+  constructor(sink: (bytes: Uint8Array) => void, opts: PcapngWriterOptions = {}) {
+    const out = (this.#out = new CaptureOutput(opts.littleEndian ?? true, Math.max(opts.bufferSize ?? 1 << 20, 2 * MAX_RECORD_LENGTH), sink));
     const options: [number, Uint8Array][] = [];
     if (opts.comment) options.push([OPT_COMMENT, Buffer.from(opts.comment)]);
     options.push([4 /* shb_userappl */, Buffer.from(opts.application ?? 'weft')]);
     const start = this.#begin(BT_SHB);
-    this.#u32(BYTE_ORDER_MAGIC);
-    this.#u16(1);
-    this.#u16(0);
-    this.#u32(0xffffffff);
-    this.#u32(0xffffffff);
+    out.u32(BYTE_ORDER_MAGIC);
+    out.u16(1);
+    out.u16(0);
+    // Section length unknown: -1.
+    out.u64(0xffffffff, 0xffffffff);
     this.#writeOptions(options);
     this.#end(start);
   }
@@ -419,9 +416,9 @@ export class PcapngWriter {
     options.push([IF_TSRESOL, Uint8Array.of(exponent)]);
     this.#room(512 + options.reduce((n, [, v]) => n + v.length + 8, 0));
     const start = this.#begin(BT_IDB);
-    this.#u16(o.linktype);
-    this.#u16(0);
-    this.#u32(snaplen);
+    this.#out.u16(o.linktype);
+    this.#out.u16(0);
+    this.#out.u32(snaplen);
     this.#writeOptions(options);
     this.#end(start);
     this.#ifaces.push({ snaplen, exponent });
@@ -435,8 +432,9 @@ export class PcapngWriter {
     const caplen = Math.min(data.length, iface.snaplen);
     const commentBytes = comment ? Buffer.from(comment) : undefined;
     this.#room(32 + caplen + 3 + (commentBytes ? commentBytes.length + 12 : 0));
+    const out = this.#out;
     const start = this.#begin(BT_EPB);
-    this.#u32(ifId);
+    out.u32(ifId);
     const d = 10 ** iface.exponent;
     // units = sec * d + nsec / (1e9 / d), split into 32-bit halves exactly.
     const a = Math.floor(sec / 65536);
@@ -444,64 +442,50 @@ export class PcapngWriter {
     const A = a * d;
     const S = (A % 65536) * 65536 + bsec * d + Math.floor(nsec / (1e9 / d));
     const high = Math.floor(A / 65536) + Math.floor(S / 4294967296);
-    this.#u32(high);
-    this.#u32(S % 4294967296);
-    this.#u32(caplen);
-    this.#u32(origlen);
-    this.#buf.set(data.subarray(0, caplen), this.#len);
-    this.#len += caplen;
-    while (this.#len & 3) this.#buf[this.#len++] = 0;
+    // Timestamp high, then low, each in file order (not one u64).
+    out.u32(high);
+    out.u32(S % 4294967296);
+    out.u32(caplen);
+    out.u32(origlen);
+    out.bytes(data.subarray(0, caplen));
+    out.pad4();
     if (commentBytes) this.#writeOptions([[OPT_COMMENT, commentBytes]]);
     this.#end(start);
   }
 
   flush(): void {
-    if (this.#len === 0) return;
-    this.sink(this.#buf.subarray(0, this.#len));
-    this.#len = 0;
+    this.#out.flush();
   }
 
   #room(n: number): void {
-    if (n > this.#buf.length) throw new RangeError(`block of ${n} bytes does not fit the writer buffer`);
-    if (this.#len + n > this.#buf.length) this.flush();
+    if (n > this.#out.buf.length) throw new RangeError(`block of ${n} bytes does not fit the writer buffer`);
+    this.#out.room(n);
   }
 
   #begin(type: number): number {
-    const start = this.#len;
-    this.#u32(type);
-    this.#u32(0);
+    const start = this.#out.len;
+    this.#out.u32(type);
+    this.#out.u32(0);
     return start;
   }
 
   #end(start: number): void {
-    const total = this.#len + 4 - start;
-    this.#u32(total);
-    if (this.#le) this.#buf.writeUInt32LE(total, start + 4);
-    else this.#buf.writeUInt32BE(total, start + 4);
+    const out = this.#out;
+    const total = out.len + 4 - start;
+    out.u32(total);
+    out.setU32(start + 4, total);
   }
 
   #writeOptions(options: [number, Uint8Array][]): void {
     if (options.length === 0) return;
+    const out = this.#out;
     for (const [code, value] of options) {
-      this.#u16(code);
-      this.#u16(value.length);
-      this.#buf.set(value, this.#len);
-      this.#len += value.length;
-      while (this.#len & 3) this.#buf[this.#len++] = 0;
+      out.u16(code);
+      out.u16(value.length);
+      out.bytes(value);
+      out.pad4();
     }
-    this.#u16(OPT_ENDOFOPT);
-    this.#u16(0);
-  }
-
-  #u32(v: number): void {
-    if (this.#le) this.#buf.writeUInt32LE(v >>> 0, this.#len);
-    else this.#buf.writeUInt32BE(v >>> 0, this.#len);
-    this.#len += 4;
-  }
-
-  #u16(v: number): void {
-    if (this.#le) this.#buf.writeUInt16LE(v, this.#len);
-    else this.#buf.writeUInt16BE(v, this.#len);
-    this.#len += 2;
+    out.u16(OPT_ENDOFOPT);
+    out.u16(0);
   }
 }

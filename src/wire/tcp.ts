@@ -16,17 +16,18 @@
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
 import { foldChecksum, onesSum, pseudoHeaderSum, setU16, setU32, u16, u32 } from './bytes.js';
+import { TCP_MIN_HEADER_LENGTH } from './fields.js';
+import { TCP_FLAG_MASK } from './numbers.js';
 
-export const MIN_HEADER_LENGTH = 20;
+export const MIN_HEADER_LENGTH = TCP_MIN_HEADER_LENGTH;
 
-export const Flags = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80, AE: 0x100 } as const;
 
 export interface TcpRepr {
   sourcePort: number;
   destinationPort: number;
   sequenceNumber: number;
   acknowledgmentNumber: number;
-  /** The 9 flag bits (Flags.*), AE (ex-NS) included. */
+  /** The 9 flag bits (TCP_FIN..TCP_AE in numbers.ts). */
   flags: number;
   window: number;
   urgentPointer: number;
@@ -73,7 +74,7 @@ export class TcpView {
     return (this.bytes[this.offset + 12]! >> 4) * 4;
   }
   get flags(): number {
-    return u16(this.bytes, this.offset + 12) & 0x1ff;
+    return u16(this.bytes, this.offset + 12) & TCP_FLAG_MASK;
   }
   get window(): number {
     return u16(this.bytes, this.offset + 14);

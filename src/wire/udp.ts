@@ -16,8 +16,9 @@ import { InvalidArgumentError } from '../errors.js';
 import { DecodeError, type DecodeReason } from './errors.js';
 import { foldChecksum, onesSum, pseudoHeaderSum, setU16, u16 } from './bytes.js';
 import { ipBytes } from './ip.js';
+import { UDP_HEADER_LENGTH } from './fields.js';
 
-export const HEADER_LENGTH = 8;
+export const HEADER_LENGTH = UDP_HEADER_LENGTH;
 const PROTOCOL = 17;
 
 export interface UdpRepr {

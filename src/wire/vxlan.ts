@@ -18,8 +18,13 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DecodeError } from './errors.js';
+import {
+  ETH_HEADER_LENGTH, ETH_TYPE, IPV4_DESTINATION, IPV4_MIN_HEADER_LENGTH, IPV4_PROTOCOL, IPV4_SOURCE, IPV6_HEADER_LENGTH, IPV6_NEXT_HEADER,
+  IPV6_SOURCE, VXLAN_FLAGS, VXLAN_HEADER_LENGTH, VXLAN_VNI,
+} from './fields.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './numbers.js';
 
-export const HEADER_LENGTH = 8;
+export const HEADER_LENGTH = VXLAN_HEADER_LENGTH;
 /** IANA port (RFC 7348 §5); Linux's legacy default is 8472. */
 export const PORT = 4789;
 export const LINUX_LEGACY_PORT = 8472;
@@ -62,19 +67,13 @@ export class VxlanView {
   }
 
   get flags(): number {
-    return this.bytes[this.offset]!;
+    return this.bytes[this.offset + VXLAN_FLAGS]!;
   }
   get vni(): number {
-    const b = this.bytes;
-    const o = this.offset;
-    return (b[o + 4]! << 16) | (b[o + 5]! << 8) | b[o + 6]!;
+    return vniAt(this.bytes, this.offset);
   }
   set vni(v: number) {
-    const b = this.bytes;
-    const o = this.offset;
-    b[o + 4] = (v >>> 16) & 0xff;
-    b[o + 5] = (v >>> 8) & 0xff;
-    b[o + 6] = v & 0xff;
+    writeVni(this.bytes, this.offset, v);
   }
   get payloadOffset(): number {
     return this.offset + HEADER_LENGTH;
@@ -93,9 +92,25 @@ export function check(bytes: Uint8Array, offset: number, length: number): VxlanD
   if (offset < 0 || length < HEADER_LENGTH || offset + length > bytes.length) return 'short_header';
   const b = bytes;
   const o = offset;
-  if (b[o] !== FLAG_I || (b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 7]!) !== 0) return 'invalid_header';
-  if (length - HEADER_LENGTH <= 14) return 'short_inner';
+  if (!validHeader(b, o)) return 'invalid_header';
+  if (length - HEADER_LENGTH <= ETH_HEADER_LENGTH) return 'short_inner';
   return null;
+}
+
+/** Whether the 8 bytes at b[o..] are a header the strict policy accepts: the I flag alone, reserved bits zero. */
+export function validHeader(b: Uint8Array, o: number): boolean {
+  return b[o + VXLAN_FLAGS] === FLAG_I && (b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 7]!) === 0;
+}
+
+/** The VNI of the header at b[o..] (no checks: hot path). */
+export function vniAt(b: Uint8Array, o: number): number {
+  return (b[o + VXLAN_VNI]! << 16) | (b[o + VXLAN_VNI + 1]! << 8) | b[o + VXLAN_VNI + 2]!;
+}
+
+function writeVni(b: Uint8Array, o: number, vni: number): void {
+  b[o + VXLAN_VNI] = (vni >>> 16) & 0xff;
+  b[o + VXLAN_VNI + 1] = (vni >>> 8) & 0xff;
+  b[o + VXLAN_VNI + 2] = vni & 0xff;
 }
 
 export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset): VxlanRepr {
@@ -114,13 +129,11 @@ export function validVni(vni: number): boolean {
 /** Writes only the 8 header bytes at offset (hot path: the inner frame is already in place). */
 export function encodeHeader(vni: number, out: Uint8Array, offset: number): void {
   if (!validVni(vni)) throw new InvalidArgumentError(`VNI must be an integer 0..${MAX_VNI}, got ${vni}`);
-  out[offset] = FLAG_I;
+  out[offset + VXLAN_FLAGS] = FLAG_I;
   out[offset + 1] = 0;
   out[offset + 2] = 0;
   out[offset + 3] = 0;
-  out[offset + 4] = (vni >>> 16) & 0xff;
-  out[offset + 5] = (vni >>> 8) & 0xff;
-  out[offset + 6] = vni & 0xff;
+  writeVni(out, offset, vni);
   out[offset + 7] = 0;
 }
 
@@ -138,18 +151,18 @@ export function encode(repr: VxlanRepr, out: Uint8Array = new Uint8Array(encodin
  */
 export function sourcePort(frame: Uint8Array, offset = 0, length = frame.length - offset): number {
   const end = offset + Math.max(0, Math.min(length, frame.length - offset));
-  let h = fnv(frame, offset, Math.min(end, offset + 14), 0x811c9dc5);
-  const type = end >= offset + 14 ? (frame[offset + 12]! << 8) | frame[offset + 13]! : 0;
-  const ip = offset + 14;
-  if (type === 0x0800 && end >= ip + 20) {
+  const ip = offset + ETH_HEADER_LENGTH;
+  let h = fnv(frame, offset, Math.min(end, ip), 0x811c9dc5);
+  const type = end >= ip ? (frame[offset + ETH_TYPE]! << 8) | frame[offset + ETH_TYPE + 1]! : 0;
+  if (type === ETHERTYPE_IPV4 && end >= ip + IPV4_MIN_HEADER_LENGTH) {
     const ihl = (frame[ip]! & 0x0f) * 4;
-    h = fnv(frame, ip + 9, ip + 10, h); // protocol
-    h = fnv(frame, ip + 12, ip + 20, h); // addresses
-    if (ihl >= 20 && end >= ip + ihl + 4) h = fnv(frame, ip + ihl, ip + ihl + 4, h); // ports
-  } else if (type === 0x86dd && end >= ip + 40) {
-    h = fnv(frame, ip + 6, ip + 7, h);
-    h = fnv(frame, ip + 8, ip + 40, h);
-    if (end >= ip + 44) h = fnv(frame, ip + 40, ip + 44, h);
+    h = fnv(frame, ip + IPV4_PROTOCOL, ip + IPV4_PROTOCOL + 1, h);
+    h = fnv(frame, ip + IPV4_SOURCE, ip + IPV4_DESTINATION + 4, h);
+    if (ihl >= IPV4_MIN_HEADER_LENGTH && end >= ip + ihl + 4) h = fnv(frame, ip + ihl, ip + ihl + 4, h); // ports
+  } else if (type === ETHERTYPE_IPV6 && end >= ip + IPV6_HEADER_LENGTH) {
+    h = fnv(frame, ip + IPV6_NEXT_HEADER, ip + IPV6_NEXT_HEADER + 1, h);
+    h = fnv(frame, ip + IPV6_SOURCE, ip + IPV6_HEADER_LENGTH, h); // addresses
+    if (end >= ip + IPV6_HEADER_LENGTH + 4) h = fnv(frame, ip + IPV6_HEADER_LENGTH, ip + IPV6_HEADER_LENGTH + 4, h); // ports
   }
   return 49152 + ((h >>> 0) % 16384);
 }

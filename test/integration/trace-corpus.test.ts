@@ -48,7 +48,8 @@ async function tsharkFields(file: string): Promise<Fields[]> {
   const out = await sh(['tshark', '-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=f',
     '-e', 'frame.time_epoch', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
     '-e', 'icmp.type', '-e', 'vxlan.vni', '-e', 'arp.opcode', '-e', 'icmpv6.type']);
-  return out.trim().split('\n').map((line) => {
+  // Only the final newline goes: trim() would also eat the tabs of empty trailing fields on the last line.
+  return out.replace(/\n+$/, '').split('\n').map((line) => {
     const c = line.split('\t');
     return { time: c[0]!, src: c[1]!, dst: c[2]!, sport: c[3] || c[5]!, dport: c[4] || c[6]!, icmp: c[7]!, vni: c[8]!, arp: c[9]!, icmp6: c[10]! };
   });

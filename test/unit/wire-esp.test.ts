@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import * as esp from '../../src/wire/esp.js';
 import * as ethernet from '../../src/wire/ethernet.js';
 import * as ipv4 from '../../src/wire/ipv4.js';
+import { IPPROTO_ESP } from '../../src/wire/numbers.js';
 import { PcapWriter } from '../../src/wire/pcap.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
@@ -51,7 +52,7 @@ test('weft trace read prints ESP like tcpdump -nn -r', { skip: tcpdumpSkip() }, 
     const frames = [[0x8a3b19c2, 42], [0x00000100, 0], [0xffffffff, 0xdeadbeef]] as const;
     for (const [i, [spi, sequence]] of frames.entries()) {
       const ip = ipv4.encode({
-        dscp: 0, ecn: 0, identification: i, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: esp.IP_PROTOCOL,
+        dscp: 0, ecn: 0, identification: i, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ESP,
         source: '198.18.0.1', destination: '198.18.0.2', options: new Uint8Array(), payload: esp.encode({ spi, sequence, payload: new Uint8Array(48).fill(0x77) }),
       });
       w.packet(1_700_000_000 + i, 0, ethernet.encode({ destination: '02:00:00:00:00:02', source: '02:00:00:00:00:01', etherType: 0x0800, payload: ip }));

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import * as ethernet from '../../src/wire/ethernet.js';
 import * as vlan from '../../src/wire/vlan.js';
 import * as arp from '../../src/wire/arp.js';
+import { ARP_OP_REQUEST } from '../../src/wire/numbers.js';
 import { DecodeError } from '../../src/wire/errors.js';
 import { bytes, encodeAt, ipv4Addr, mac, u16 } from './wire-arb.js';
 
@@ -84,7 +85,7 @@ describe('wire/arp', () => {
   it('deconstructs a request', () => {
     const v = new arp.ArpView(pkt);
     assert.ok(v.isEthernetIPv4);
-    assert.equal(v.operation, arp.Operation.Request);
+    assert.equal(v.operation, ARP_OP_REQUEST);
     assert.equal(v.targetIPv4, 0xc6120002);
     assert.deepEqual(arp.decode(pkt), {
       hardwareType: 1, protocolType: 0x0800, operation: 1,

@@ -58,22 +58,3 @@ export const RR_FIXED = 10;
 export const MIN_RR = 11;
 /** Smallest question: root name + type + class. */
 export const MIN_QUESTION = 5;
-
-const typeNames: Record<number, string> = {
-  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 41: 'OPT', 255: 'ANY',
-};
-const typeNumbers: Record<string, number> = Object.fromEntries(Object.entries(typeNames).map(([k, v]) => [v, Number(k)]));
-
-/** "A", "AAAA", ... or "TYPE<n>" (RFC 3597 presentation). */
-export function typeName(type: number): string {
-  return typeNames[type] ?? `TYPE${type}`;
-}
-
-/** The number of a type name ("aaaa", "TYPE65"), or undefined. */
-export function typeNumber(name: string): number | undefined {
-  const up = name.toUpperCase();
-  if (typeNumbers[up] !== undefined) return typeNumbers[up];
-  const m = /^TYPE(\d{1,5})$/.exec(up);
-  if (m && Number(m[1]) <= 65535) return Number(m[1]);
-  return undefined;
-}
