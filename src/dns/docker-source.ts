@@ -25,7 +25,7 @@
  * happens in between is missed. Records of other writers are never touched.
  */
 import { request, type IncomingMessage } from 'node:http';
-import { WeftError } from '../errors.js';
+import { DockerApiError } from '../errors.js';
 import { isValidName } from '../wire/dns/name.js';
 import { endpointRecords, normalizeRecord, recordKey, serviceRecords, type DnsRecords, type NameRecord } from './records.js';
 
@@ -171,7 +171,7 @@ export class DockerNameSource {
   /** Lists every container and refreshes each, dropping those that are gone. */
   async resync(): Promise<void> {
     const list = await this.#get<{ Id: string }[]>('/containers/json');
-    if (!Array.isArray(list)) throw new WeftError('EDOCKER', 'GET /containers/json did not return a list');
+    if (!Array.isArray(list)) throw new DockerApiError('GET /containers/json did not return a list');
     const seen = new Set(list.map((c) => c.Id));
     await Promise.all([...seen, ...[...this.#added.keys()].filter((id) => !seen.has(id))].map((id) => this.refresh(id)));
     this.syncs++;
@@ -321,16 +321,16 @@ export class DockerNameSource {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           if (res.statusCode === 404 && allow404) return resolve(undefined);
-          if (res.statusCode !== 200) return reject(new WeftError('EDOCKER', `GET ${path}: HTTP ${res.statusCode}`));
+          if (res.statusCode !== 200) return reject(new DockerApiError(`GET ${path}: HTTP ${res.statusCode}`));
           try {
             resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
           } catch {
-            reject(new WeftError('EDOCKER', `GET ${path}: response is not JSON`));
+            reject(new DockerApiError(`GET ${path}: response is not JSON`));
           }
         });
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new WeftError('ETIMEDOUT', `GET ${path} timed out`)));
+      req.on('timeout', () => req.destroy(new DockerApiError(`GET ${path} timed out`)));
       req.on('error', reject);
       req.end();
     });

@@ -1,12 +1,6 @@
 /** GET requests to dockerd's API on its unix socket, JSON answers only. */
 import { request } from 'node:http';
-import { WeftError } from '../errors.js';
-
-export class DockerApiError extends WeftError {
-  constructor(message: string, readonly status?: number) {
-    super('EDOCKERAPI', message);
-  }
-}
+import { DockerApiError } from '../errors.js';
 
 export function dockerGetJson<T>(socketPath: string, path: string, timeoutMs = 10_000): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, SysError, UnsupportedPlatformError } from '../errors.js';
 
 export interface PollHandle {
   readonly __poll: unique symbol;
@@ -37,24 +37,6 @@ export interface NativeAddon {
   pollUpdate(handle: PollHandle, events: number): void;
   pollClose(handle: PollHandle): void;
   errnoName(errno: number): string;
-}
-
-/** A failed system call, carrying the errno name as `code` (EEXIST, ENODEV ...). */
-export class SysError extends WeftError {
-  readonly errno: number;
-  readonly syscall: string;
-  constructor(code: string, errno: number, syscall: string, message: string) {
-    super(code, message);
-    this.errno = errno;
-    this.syscall = syscall;
-  }
-}
-
-/** Thrown when weft's native parts are used where they cannot work. */
-export class UnsupportedPlatformError extends WeftError {
-  constructor(message: string) {
-    super('EUNSUPPORTED', message);
-  }
 }
 
 function findAddon(): string {
@@ -126,7 +108,7 @@ function toSysError(err: unknown, netns?: unknown): unknown {
     return new SysError(e.code, e.errno, e.syscall, e.message);
   }
   if (err instanceof Error && (err as { code?: unknown }).code === 'EINVALARG') {
-    return new WeftError('EINVALARG', err.message);
+    return new InvalidArgumentError(err.message);
   }
   return err;
 }
@@ -140,7 +122,7 @@ export function native(): NativeAddon {
 export function netnsPath(name: string): string {
   if (name.startsWith('/')) return name;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name === '.' || name === '..') {
-    throw new WeftError('EINVALARG', `invalid network namespace name: ${JSON.stringify(name)}`);
+    throw new InvalidArgumentError(`invalid network namespace name: ${JSON.stringify(name)}`);
   }
   return `/var/run/netns/${name}`;
 }

@@ -6,19 +6,10 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
-import { WeftError } from '../errors.js';
+import { NetnsCommandError, NetnsNotFoundError, WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
 
 const NETNS_DIR = '/var/run/netns';
-
-/** A network namespace that does not exist (code ENETNSNOTFOUND) or cannot be opened (ENETNSOPEN). */
-export class NetnsNotFoundError extends WeftError {
-  readonly netns: string;
-  constructor(netns: string, code = 'ENOENT', options?: { cause?: unknown }) {
-    super(code === 'ENOENT' ? 'ENETNSNOTFOUND' : 'ENETNSOPEN', `network namespace ${netns} ${code === 'ENOENT' ? 'does not exist' : `cannot be opened (${code})`}`, options);
-    this.netns = netns;
-  }
-}
 
 /** Opens a namespace (name as `ip netns`, or path) and returns its fd; close it with closeNetns. */
 export function openNetns(netns: string): number {
@@ -97,7 +88,7 @@ function ipCommand(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     // Generous: on a busy host the bind mount behind `ip netns add` can take seconds.
     execFile('ip', args, { timeout: 30_000 }, (err, _out, stderr) => {
-      if (err) reject(new WeftError('ENETNS', `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      if (err) reject(new NetnsCommandError(`ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });
   });

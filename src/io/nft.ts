@@ -8,17 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WeftError } from '../errors.js';
+import { NftError } from '../errors.js';
 import { netnsPath } from './native.js';
-
-/** nft failed (bad ruleset, missing binary, kernel without nf_tables). */
-export class NftError extends WeftError {
-  readonly stderr: string;
-  constructor(what: string, stderr: string, code = 'ENFT') {
-    super(code, `nft ${what}: ${stderr.trim().split('\n')[0] || 'failed'}`);
-    this.stderr = stderr;
-  }
-}
 
 export interface NftJson {
   nftables: Array<Record<string, unknown>>;
@@ -35,7 +26,7 @@ function run(netns: string | undefined, args: string[], input: string | undefine
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new NftError(what, e.message, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENFTMISSING' : 'ENFT'));
+      reject(new NftError(what, e.message, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_WEFT_NFT_MISSING' : 'ERR_WEFT_NFT'));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -16,8 +16,7 @@
  * path; `decode` throws DecodeError. Encoding always writes exactly
  * `08 00 00 00 | VNI << 8` (V17).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError } from './errors.js';
+import { DecodeError, InvalidArgumentError } from '../errors.js';
 
 export const HEADER_LENGTH = 8;
 /** IANA port (RFC 7348 §5); Linux's legacy default is 8472. */
