@@ -6,7 +6,7 @@
  * while this instance's objects are still in the kernel; `--mesh ipvs` needs
  * a kernel with IPVS.
  */
-import { StateMissingError } from '../errors.js';
+import { InvalidArgumentError, StateMissingError } from '../errors.js';
 import { instanceTag, names, ownsLinkName } from '../cnm/model.js';
 import { withRtnl } from '../cnm/drivers/links.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
@@ -15,7 +15,6 @@ import { claimNamespaceName, lockDirectory } from '../io/instance-lock.js';
 import { readJournal } from '../io/journal.js';
 import { listNetns } from '../io/netns.js';
 import { assertSocketFree } from '../io/unix-http.js';
-import { InvalidArgumentError } from '../errors.js';
 
 export const INSTANCE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$/;
 
