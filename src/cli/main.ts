@@ -56,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   return cmd.run(args);
 }
 
+/** One line on stderr with the error code (docs/errors.md); exit 2 for bad arguments. */
 function report(err: unknown): number {
   if (process.env.WEFT_DEBUG) console.error(err);
   const msg = err instanceof Error ? err.message : String(err);

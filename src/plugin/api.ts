@@ -174,7 +174,7 @@ function errorBody(message: string, forIpam: boolean): Obj {
 
 export const tooLarge = json(413, { Err: `request body larger than ${MAX_BODY_BYTES} bytes` });
 
-/** Handles one plugin request; returns the response and the error code for the log. */
+/** Handles one plugin request; returns the response and the error code for the log (docs/errors.md). */
 export async function handle(req: HttpRequest, c: Controller): Promise<{ response: HttpResponse; code?: string }> {
   if (req.path === '/Plugin.Activate') return { response: json(200, { Implements: ['NetworkDriver', 'IpamDriver'] }) };
   const route = routes.get(req.path);
