@@ -29,7 +29,7 @@ export const ERROR_CODES = [
   'ERR_WEFT_NEIGHBOUR', 'ERR_WEFT_FDB', 'ERR_WEFT_IPVS_REPLY',
   // io
   'ERR_WEFT_SYSCALL', 'ERR_WEFT_UNSUPPORTED_PLATFORM', 'ERR_WEFT_NETNS_NOT_FOUND', 'ERR_WEFT_NETNS_OPEN',
-  'ERR_WEFT_NETNS_COMMAND', 'ERR_WEFT_SYSCTL', 'ERR_WEFT_NFT', 'ERR_WEFT_NFT_MISSING', 'ERR_WEFT_SOCKET_CLOSED',
+  'ERR_WEFT_NETNS_OPERATION', 'ERR_WEFT_SYSCTL', 'ERR_WEFT_NFT', 'ERR_WEFT_NFT_MISSING', 'ERR_WEFT_SOCKET_CLOSED',
   'ERR_WEFT_SOCKET_POLL', 'ERR_WEFT_SOCKET_IN_USE', 'ERR_WEFT_NOT_A_SOCKET', 'ERR_WEFT_DAEMON_UNREACHABLE',
   'ERR_WEFT_CLAIMED', 'ERR_WEFT_DOCKER_API', 'ERR_WEFT_FILE_WRITE', 'ERR_WEFT_JOURNAL_CORRUPT',
   'ERR_WEFT_JOURNAL_WRITE', 'ERR_WEFT_STATE_FILE',
@@ -335,10 +335,10 @@ export class NetnsNotFoundError extends WeftError {
   }
 }
 
-/** `ip netns` failed to add or delete a namespace. */
-export class NetnsCommandError extends WeftError {
-  constructor(message: string) {
-    super('ERR_WEFT_NETNS_COMMAND', message);
+/** Adding or deleting a named network namespace failed. */
+export class NetnsOperationError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_WEFT_NETNS_OPERATION', message, options);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statfsSync } from 'node:fs';
-import { NetnsCommandError, NetnsNotFoundError, WeftError } from '../errors.js';
+import { NetnsOperationError, NetnsNotFoundError, WeftError } from '../errors.js';
 import { netnsPath } from './native.js';
 
 const NETNS_DIR = '/var/run/netns';
@@ -88,7 +88,7 @@ function ipCommand(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     // Generous: on a busy host the bind mount behind `ip netns add` can take seconds.
     execFile('ip', args, { timeout: 30_000 }, (err, _out, stderr) => {
-      if (err) reject(new NetnsCommandError(`ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      if (err) reject(new NetnsOperationError(`ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });
   });
