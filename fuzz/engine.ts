@@ -6,7 +6,7 @@
  * frames), their mutations (bit flips, byte sets, truncations, splices,
  * length-field bumps) and plain random bytes. Deterministic for a seed.
  */
-import { DecodeError } from '../src/wire/errors.js';
+import { DecodeError } from '../src/errors.js';
 
 export interface FuzzTarget {
   /** Seed inputs: real, valid packets of this protocol. */

@@ -7,7 +7,7 @@
  */
 import { ok } from 'node:assert/strict';
 import { writeTruncatedReply } from '../../src/dns/answer.js';
-import { DnsDecodeError } from '../../src/wire/dns/errors.js';
+import { DnsDecodeError } from '../../src/errors.js';
 import { OPTION_COOKIE, messageLayout, setOptUdpSize, withoutOption } from '../../src/wire/dns/layout.js';
 import { decodeMessage, emptyMessage, encodeMessage } from '../../src/wire/dns/message.js';
 

@@ -5,7 +5,7 @@
  * (miekg's Fuzz round trip).
  */
 import { deepStrictEqual } from 'node:assert/strict';
-import { DnsDecodeError, DnsEncodeError } from '../../src/wire/dns/errors.js';
+import { DnsDecodeError, DnsEncodeError } from '../../src/errors.js';
 import { decodeMessage, encodeMessage, type DnsMessage } from '../../src/wire/dns/message.js';
 import { QueryInfo, acceptQuery, parseQuery } from '../../src/wire/dns/query.js';
 

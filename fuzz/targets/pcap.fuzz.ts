@@ -6,7 +6,7 @@
  * back gives the same packets (round trip).
  */
 import { deepStrictEqual } from 'node:assert/strict';
-import { CaptureError } from '../../src/wire/capture-common.js';
+import { CaptureError } from '../../src/errors.js';
 import { CaptureReader, readCapture } from '../../src/wire/capture-reader.js';
 import { PcapWriter } from '../../src/wire/pcap.js';
 import { PcapngWriter } from '../../src/wire/pcapng.js';

@@ -1,5 +1,5 @@
 import { parsePortmap } from '../../src/cnm/drivers/ports.js';
-import { NetworkOptionError } from '../../src/cnm/model.js';
+import { NetworkOptionError } from '../../src/errors.js';
 import { parseProcNet } from '../../src/io/listening.js';
 import type { FuzzTarget } from '../engine.js';
 

@@ -9,7 +9,8 @@ import { ok } from 'node:assert/strict';
 import { bpfToFunction, compileBpf, runBpf } from '../../src/trace/bpf.js';
 import { dissect } from '../../src/trace/dissect.js';
 import { newFacts } from '../../src/trace/facts.js';
-import { FilterSyntaxError, matchFilter, parseFilter } from '../../src/trace/filter.js';
+import { FilterSyntaxError } from '../../src/errors.js';
+import { matchFilter, parseFilter } from '../../src/trace/filter.js';
 import { FILTER_EXTRA, GOLDEN } from '../../test/unit/trace-packets.js';
 
 const WORDS = ['tcp', 'udp', 'port', '53', 'host', '198.18.0.2', 'and', 'or', 'not', '(', ')', '[', ']', ':', '2', '&', '!=', '<', '=', 'ip',

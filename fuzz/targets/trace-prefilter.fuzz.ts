@@ -6,7 +6,8 @@
  * the JavaScript reading runs.
  */
 import { deepStrictEqual } from 'node:assert/strict';
-import { CaptureError, type CaptureHandlers } from '../../src/wire/capture-common.js';
+import { CaptureError } from '../../src/errors.js';
+import type { CaptureHandlers } from '../../src/wire/capture-common.js';
 import { CaptureReader } from '../../src/wire/capture-reader.js';
 import { PcapWriter } from '../../src/wire/pcap.js';
 import { PcapngWriter } from '../../src/wire/pcapng.js';

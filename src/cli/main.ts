@@ -56,12 +56,13 @@ export async function main(argv: string[]): Promise<number> {
   return cmd.run(args);
 }
 
+/** One line on stderr with the error code (docs/errors.md); exit 2 for bad arguments. */
 function report(err: unknown): number {
   if (process.env.WEFT_DEBUG) console.error(err);
   const msg = err instanceof Error ? err.message : String(err);
   const code = err instanceof WeftError ? ` [${err.code}]` : '';
   process.stderr.write(`weft: ${msg.split('\n')[0]}${code}\n`);
-  return err instanceof WeftError && err.code === 'EINVALARG' ? 2 : 1;
+  return err instanceof WeftError && err.code === 'ERR_WEFT_INVALID_ARGUMENT' ? 2 : 1;
 }
 
 // A reader that went away (head, less quitting) ends the command, quietly and successfully.

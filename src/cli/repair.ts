@@ -7,7 +7,7 @@
 import type { EndpointRecord, NetworkRecord } from '../cnm/model.js';
 import type { PoolRecord } from '../cnm/ipam.js';
 import { containsAddress, ipToBigint, parseCidr } from '../cnm/cidr.js';
-import { InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, RepairError } from '../errors.js';
 import { postUnixJson } from '../io/unix-http.js';
 import { DEFAULTS } from '../daemon/daemon.js';
 import { readEndpoints, readNetworks, readState, type StateArgs } from './state.js';
@@ -69,7 +69,7 @@ async function perform(r: RepairArgs, calls: Call[], json: boolean): Promise<num
       continue;
     }
     const res = await postUnixJson(r.socket, c.path, c.body);
-    if (res.status !== 200) throw new WeftError('EREPAIR', `${c.path} failed: ${String(res.body.Err ?? `HTTP ${res.status}`)}`);
+    if (res.status !== 200) throw new RepairError(`${c.path} failed: ${String(res.body.Err ?? `HTTP ${res.status}`)}`);
     if (!json) process.stdout.write(`${c.path} ${JSON.stringify(c.body)}: done\n`);
   }
   if (json && !r.dryRun) process.stdout.write(`${JSON.stringify({ done: calls })}\n`);

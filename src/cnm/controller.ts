@@ -8,10 +8,8 @@ import type { KvStore } from '../control/store.js';
 import { Ipam } from './ipam.js';
 import { KeyedSerial } from './keyed-serial.js';
 import type { JoinInfo, NetworkDriver } from './driver.js';
-import {
-  type EndpointRecord, EndpointNotFoundError, type LinkKind, type NetworkMode, type NetworkRecord, NetworkNotFoundError,
-  HOST_AUX, NetworkOptionError, type PortBinding, isEncrypted, linkName, macFromAddress, macvlanHostAddress,
-} from './model.js';
+import { EndpointNotFoundError, NetworkNotFoundError, NetworkOptionError } from '../errors.js';
+import { type EndpointRecord, type LinkKind, type NetworkMode, type NetworkRecord, HOST_AUX, type PortBinding, isEncrypted, linkName, macFromAddress, macvlanHostAddress } from './model.js';
 import { formatCidr, overlaps, parseCidr } from './cidr.js';
 import { type PortRequest, allocatePorts } from './drivers/ports.js';
 import { sandboxExists } from '../io/netns.js';

@@ -5,7 +5,7 @@
  * (`ipam/addrs/<pool>/<ip>`), so two hosts sharing etcd can never hand out
  * the same address, and state survives restarts with no replay from Docker.
  */
-import { WeftError } from '../errors.js';
+import { IpamError } from '../errors.js';
 import type { KvStore } from '../control/store.js';
 import { type Cidr, bigintToIp, contains, containsAddress, formatCidr, ipToBigint, overlaps, parseCidr, size } from './cidr.js';
 import { validateAddress, validatePool } from './validate.js';
@@ -13,8 +13,6 @@ import { validateAddress, validatePool } from './validate.js';
 export const LOCAL_SPACE = 'weft-local';
 export const GLOBAL_SPACE = 'weft-global';
 export const GATEWAY_REQUEST = 'com.docker.network.gateway';
-
-export class IpamError extends WeftError {}
 
 export interface PoolRecord {
   id: string;
@@ -85,7 +83,7 @@ export class Ipam {
 
   async pool(id: string): Promise<PoolRecord> {
     const v = await this.store.get(poolKey(id));
-    if (!v) throw new IpamError('ENOPOOL', `unknown pool ${JSON.stringify(id)}`);
+    if (!v) throw new IpamError('ERR_WEFT_IPAM_NO_POOL', `unknown pool ${JSON.stringify(id)}`);
     return JSON.parse(v) as PoolRecord;
   }
 
@@ -98,7 +96,7 @@ export class Ipam {
    */
   async requestPool(req: { space: string; pool?: string; subPool?: string; v6: boolean }, inUse: string[] = []): Promise<PoolRecord> {
     const space = req.space || LOCAL_SPACE;
-    if (!req.pool && req.subPool) throw new IpamError('EINVALARG', `--ip-range ${req.subPool} needs --subnet`);
+    if (!req.pool && req.subPool) throw new IpamError('ERR_WEFT_IPAM_INVALID_REQUEST', `--ip-range ${req.subPool} needs --subnet`);
     const existing = (await this.pools()).filter((p) => p.space === space);
     let cidr: Cidr;
     if (req.pool) {
@@ -108,18 +106,18 @@ export class Ipam {
       if (same && !inUse.includes(same.pool) && !(await this.#hasEndpointAddresses(same.id))) return same;
       for (const p of existing) {
         if (overlaps(cidr, parseCidr(p.pool))) {
-          throw new IpamError('EPOOLOVERLAP', `subnet ${formatCidr(cidr)} overlaps subnet ${p.pool} already in use in address space ${space}`);
+          throw new IpamError('ERR_WEFT_IPAM_POOL_OVERLAP', `subnet ${formatCidr(cidr)} overlaps subnet ${p.pool} already in use in address space ${space}`);
         }
       }
     } else {
       cidr = this.#nextDefault(req.v6, existing.map((p) => parseCidr(p.pool)));
     }
     const hostBits = cidr.bits - cidr.prefix;
-    if (!cidr.v6 && hostBits < 2) throw new IpamError('EINVALARG', `subnet ${formatCidr(cidr)} has no room for hosts`);
+    if (!cidr.v6 && hostBits < 2) throw new IpamError('ERR_WEFT_IPAM_INVALID_REQUEST', `subnet ${formatCidr(cidr)} has no room for hosts`);
     let range: Cidr | undefined;
     if (req.subPool) {
       range = validatePool(req.subPool, '--ip-range');
-      if (!contains(cidr, range)) throw new IpamError('EINVALARG', `--ip-range ${req.subPool} is not inside subnet ${formatCidr(cidr)}`);
+      if (!contains(cidr, range)) throw new IpamError('ERR_WEFT_IPAM_INVALID_REQUEST', `--ip-range ${req.subPool} is not inside subnet ${formatCidr(cidr)}`);
     }
     const pool: PoolRecord = {
       id: `${space}/${formatCidr(cidr)}${range ? `/${formatCidr(range)}` : ''}`,
@@ -130,7 +128,7 @@ export class Ipam {
     };
     if (range) pool.range = formatCidr(range);
     if (!(await this.store.create(poolKey(pool.id), JSON.stringify(pool)))) {
-      throw new IpamError('EPOOLOVERLAP', `subnet ${pool.pool} is already in use in address space ${space}`);
+      throw new IpamError('ERR_WEFT_IPAM_POOL_OVERLAP', `subnet ${pool.pool} is already in use in address space ${space}`);
     }
     return pool;
   }
@@ -155,7 +153,7 @@ export class Ipam {
       const c: Cidr = { v6, network: base.network + i * step, prefix, bits: base.bits };
       if (!taken.some((t) => overlaps(t, c))) return c;
     }
-    throw new IpamError('ENOPOOL', `no free /${prefix} left in the default pool ${formatCidr(base)}`);
+    throw new IpamError('ERR_WEFT_IPAM_NO_POOL', `no free /${prefix} left in the default pool ${formatCidr(base)}`);
   }
 
   /** ReleasePool: drops the pool and any addresses still recorded in it. Unknown pools are fine. */
@@ -181,14 +179,14 @@ export class Ipam {
     if (address) {
       validateAddress(address, 'address', { bare: true });
       const { value, v6 } = ipToBigint(address);
-      if (v6 !== pool.v6 || !containsAddress(cidr, value)) throw new IpamError('EOUTOFPOOL', `address ${address} is not in subnet ${pool.pool}`);
+      if (v6 !== pool.v6 || !containsAddress(cidr, value)) throw new IpamError('ERR_WEFT_IPAM_OUT_OF_POOL', `address ${address} is not in subnet ${pool.pool}`);
       if (!pool.v6 && (value === cidr.network || value === cidr.network + size(cidr) - 1n)) {
-        throw new IpamError('EINVALARG', `address ${address} is the network or broadcast address of subnet ${pool.pool}`);
+        throw new IpamError('ERR_WEFT_IPAM_INVALID_REQUEST', `address ${address} is the network or broadcast address of subnet ${pool.pool}`);
       }
       const ip = bigintToIp(value, v6);
       if (held?.[0] === ip) return `${ip}/${cidr.prefix}`;
       if (!(await this.store.create(addrKey(poolId, ip), owner))) {
-        throw new IpamError('EADDRINUSE', `address ${ip} is already in use in subnet ${pool.pool}`);
+        throw new IpamError('ERR_WEFT_IPAM_ADDRESS_IN_USE', `address ${ip} is already in use in subnet ${pool.pool}`);
       }
       return `${ip}/${cidr.prefix}`;
     }
@@ -199,7 +197,7 @@ export class Ipam {
     const rangeEnd = range.network + size(range) - 1n;
     const subnetLast = cidr.network + size(cidr) - 1n;
     const last = !pool.v6 && rangeEnd === subnetLast ? rangeEnd - 1n : rangeEnd;
-    if (last < first) throw new IpamError('ENOADDR', `no available addresses in subnet ${pool.pool}`);
+    if (last < first) throw new IpamError('ERR_WEFT_IPAM_NO_ADDRESS', `no available addresses in subnet ${pool.pool}`);
     const span = last - first + 1n;
     // The gateway takes the first address; endpoints continue after the last one given out.
     let start = first;
@@ -216,7 +214,7 @@ export class Ipam {
         return `${ip}/${cidr.prefix}`;
       }
     }
-    throw new IpamError('ENOADDR', `no available addresses in subnet ${pool.pool}${pool.range ? ` (range ${pool.range})` : ''}`);
+    throw new IpamError('ERR_WEFT_IPAM_NO_ADDRESS', `no available addresses in subnet ${pool.pool}${pool.range ? ` (range ${pool.range})` : ''}`);
   }
 
   /** ReleaseAddress: unknown addresses are fine (Docker only logs failures). */

@@ -4,7 +4,6 @@
  * a restart is here: Docker never replays CreateNetwork (docs/plugin-protocol.md).
  */
 import { createHash } from 'node:crypto';
-import { WeftError } from '../errors.js';
 import { parseIPv4Into } from '../wire/ip.js';
 
 export type NetworkMode = 'bridge' | 'overlay' | 'macvlan';
@@ -78,32 +77,6 @@ export interface PortBinding {
   hostIp?: string;
   hostPort: number;
   port: number;
-}
-
-export class NetworkNotFoundError extends WeftError {
-  constructor(id: string) {
-    super('ENONETWORK', `network ${id} not found`);
-  }
-}
-
-export class EndpointNotFoundError extends WeftError {
-  constructor(id: string) {
-    super('ENOENDPOINT', `endpoint ${id} not found`);
-  }
-}
-
-/** A published host port that is already taken. */
-export class PortInUseError extends WeftError {
-  constructor(message: string) {
-    super('EPORTINUSE', message);
-  }
-}
-
-/** A network option weft cannot honour. */
-export class NetworkOptionError extends WeftError {
-  constructor(message: string) {
-    super('EBADOPTION', message);
-  }
 }
 
 /** `-o encrypted` (Docker passes it as option `encrypted`, "" or "true"). */

@@ -4,7 +4,8 @@
  * returns, compacted when the journal grows. Survives kill -9 at any point.
  */
 import { join } from 'node:path';
-import { Journal, type JournalScan, type JournalWriteError, readJournal } from '../io/journal.js';
+import { type JournalWriteError } from '../errors.js';
+import { Journal, type JournalScan, readJournal } from '../io/journal.js';
 import type { KvStore, WatchEvent } from './store.js';
 
 type Record = { k?: string; v?: string; b?: Record[] };

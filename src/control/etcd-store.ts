@@ -20,9 +20,9 @@
 import { openEtcdClient, type EtcdClient, type EtcdClientOptions as IOptions, type EtcdLease as Lease, type EtcdNamespace as Namespace } from '../io/etcd-client.js';
 import { readBinaryFile, readTextFile } from '../io/files.js';
 import { tlsHandshakeError } from '../io/tls-probe.js';
-import { InvalidArgumentError, WeftError } from '../errors.js';
+import { InvalidArgumentError, StoreAuthError, StoreUnavailableError, WeftError } from '../errors.js';
 import { backoffMs } from './backoff.js';
-import { type KvStore, StoreUnavailableError, type WatchEvent } from './store.js';
+import { type KvStore, type WatchEvent } from './store.js';
 
 const PREFIX = 'weft/';
 /** Deadline of one unary etcd call. */
@@ -38,13 +38,6 @@ export interface EtcdConnectOptions {
   user?: string;
   /** A file holding the password (first line). */
   passwordFile?: string;
-}
-
-/** etcd refused this client: bad credentials, permissions, or TLS material. */
-export class StoreAuthError extends WeftError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ESTOREAUTH', message, options);
-  }
 }
 
 function readPem(what: string, path: string): Buffer {

@@ -20,7 +20,8 @@ import { Controller, type CreateNetworkRequest, type JoinResult } from '../cnm/c
 import { KeyedSerial } from '../cnm/keyed-serial.js';
 import type { NetworkDriver } from '../cnm/driver.js';
 import type { OverlayDriver } from '../cnm/drivers/overlay.js';
-import { type NetworkRecord, NetworkOptionError } from '../cnm/model.js';
+import { NetworkOptionError } from '../errors.js';
+import { type NetworkRecord } from '../cnm/model.js';
 import { SharedIpam } from './shared-ipam.js';
 import type { KvStore } from './store.js';
 

@@ -22,9 +22,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type NetworkRecord, isEncrypted } from '../cnm/model.js';
-import { WeftError } from '../errors.js';
+import { EncryptionUnavailableError, InsecureStoreError, WeftError } from '../errors.js';
 import { type KeyRing, KEY_BYTES, initialRing, primaryKey, rotateRing, sortedKeys } from '../dataplane/encryption-keys.js';
-import { EncryptionUnavailableError, probeEsp, reconcileEncryption } from '../dataplane/encryption.js';
+import { probeEsp, reconcileEncryption } from '../dataplane/encryption.js';
 import { applyOverlayFilter, installedEncryptedVnis, overlayTableName, removeOverlayFilter } from '../dataplane/nft-overlay.js';
 import type { Logger } from '../daemon/log.js';
 import type { KvStore } from './store.js';
@@ -32,13 +32,6 @@ import type { KvStore } from './store.js';
 export const RING_KEY = 'encryption/keyring';
 export const DEFAULT_ROTATE_MS = 12 * 3600_000;
 const DEFAULT_RESYNC_MS = 30_000;
-
-/** Keys would cross the network in clear: refused unless the operator said otherwise. */
-export class InsecureStoreError extends WeftError {
-  constructor() {
-    super('EINSECURESTORE', 'encrypted networks need their keys stored over TLS: use an etcds:// store (WEFT_ETCD_CA/CERT/KEY or --etcd-ca/--etcd-cert/--etcd-key), or start weft with --insecure-store-keys to accept keys travelling in clear to etcd');
-  }
-}
 
 export interface OverlaySecurityOptions {
   /** This host's VTEP address (needed for SAs; without it only the filter is programmed). */

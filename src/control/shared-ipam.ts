@@ -9,7 +9,8 @@
  * same one.
  */
 import type { KvStore } from './store.js';
-import { DEFAULT_IPAM_OPTIONS, Ipam, IpamError, type IpamOptions, LOCAL_SPACE, type PoolRecord } from '../cnm/ipam.js';
+import { IpamError } from '../errors.js';
+import { DEFAULT_IPAM_OPTIONS, Ipam, type IpamOptions, LOCAL_SPACE, type PoolRecord } from '../cnm/ipam.js';
 import { bigintToIp, formatCidr, ipToBigint, parseCidr } from '../cnm/cidr.js';
 
 const holdersPrefix = (poolId: string) => `ipam/holders/${encodeURIComponent(poolId)}/`;
@@ -79,6 +80,6 @@ function canonicalIp(ip: string): string {
     const { value, v6 } = ipToBigint(ip);
     return bigintToIp(value, v6);
   } catch {
-    throw new IpamError('EINVALARG', `invalid address ${JSON.stringify(ip)}`);
+    throw new IpamError('ERR_WEFT_IPAM_INVALID_REQUEST', `invalid address ${JSON.stringify(ip)}`);
   }
 }

@@ -4,7 +4,6 @@
  * convention). create() is the one atomic primitive allocation relies on:
  * two hosts racing for the same key, exactly one wins.
  */
-import { WeftError } from '../errors.js';
 
 export interface WatchEvent {
   type: 'put' | 'delete';
@@ -32,9 +31,3 @@ export interface KvStore {
   close(): Promise<void>;
 }
 
-/** The store cannot be reached (etcd down); operations may be retried. */
-export class StoreUnavailableError extends WeftError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ESTOREUNAVAILABLE', message, options);
-  }
-}

@@ -6,7 +6,7 @@
  * while this instance's objects are still in the kernel; `--mesh ipvs` needs
  * a kernel with IPVS.
  */
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, StateMissingError } from '../errors.js';
 import { instanceTag, names, ownsLinkName } from '../cnm/model.js';
 import { withRtnl } from '../cnm/drivers/links.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
@@ -15,14 +15,6 @@ import { claimNamespaceName, lockDirectory } from '../io/instance-lock.js';
 import { readJournal } from '../io/journal.js';
 import { listNetns } from '../io/netns.js';
 import { assertSocketFree } from '../io/unix-http.js';
-import { InvalidArgumentError } from '../errors.js';
-
-/** The journal is gone or empty while the kernel still holds this instance's objects. */
-export class StateMissingError extends WeftError {
-  constructor(path: string, status: string, objects: string[]) {
-    super('ESTATEMISSING', `state journal ${path} is ${status}, but the kernel still has ${objects.length} object(s) of this weft instance (${objects.slice(0, 5).join(', ')}${objects.length > 5 ? ', …' : ''}); weft refuses to start rather than delete them. Rebuild the state with 'weft state recover --state-dir ${path.replace(/\/state\.journal$/, '')}', or remove the objects if they are not wanted`);
-  }
-}
 
 export const INSTANCE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$/;
 

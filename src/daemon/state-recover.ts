@@ -15,13 +15,13 @@ import { withRtnl } from '../cnm/drivers/links.js';
 import { EmbeddedStore } from '../control/embedded-store.js';
 import { dockerGetJson } from '../io/docker-api.js';
 import { lockDirectory } from '../io/instance-lock.js';
-import { JournalCorruptError, type JournalScan, readJournal, writeJournal } from '../io/journal.js';
+import { type JournalScan, readJournal, writeJournal } from '../io/journal.js';
 import { netnsExists } from '../io/netns.js';
 import { decodeVxlan } from '../netlink/rtnetlink/link-kinds/vxlan.js';
 import { listAddresses } from '../netlink/rtnetlink/addr.js';
 import { containsAddress, ipToBigint, parseCidr } from '../cnm/cidr.js';
 import { instanceKernelObjects } from './startup.js';
-import { WeftError } from '../errors.js';
+import { DockerApiError, JournalCorruptError } from '../errors.js';
 
 export interface CheckReport {
   path: string;
@@ -128,7 +128,7 @@ export async function recoverState(o: RecoverOptions): Promise<RecoverReport> {
         if (n.Driver === o.driver || n.IPAM?.Driver === o.driver) docker.push(await dockerGetJson<DockerNetwork>(o.dockerSocket, `/networks/${encodeURIComponent(n.Id)}`));
       }
     } catch (err) {
-      if (!o.withoutDocker) throw new WeftError('EDOCKERAPI', `cannot read Docker's view to rebuild from (${(err as Error).message}); start dockerd, give --docker-socket, or pass --without-docker to keep only the ${data.size} intact record(s)`);
+      if (!o.withoutDocker) throw new DockerApiError(`cannot read Docker's view to rebuild from (${(err as Error).message}); start dockerd, give --docker-socket, or pass --without-docker to keep only the ${data.size} intact record(s)`);
       report.dockerError = (err as Error).message;
       docker = [];
     }

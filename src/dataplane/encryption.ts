@@ -7,7 +7,7 @@
  * and the repair after `ip xfrm state flush`.
  */
 import { randomBytes } from 'node:crypto';
-import { WeftError } from '../errors.js';
+import { EncryptionUnavailableError, errnoOf, isErrno } from '../errors.js';
 import { deleteNetns, ensureNetns } from '../io/netns.js';
 import { IPPROTO_UDP, XFRM_POLICY_OUT } from '../netlink/xfrm/constants.js';
 import { Xfrm } from '../netlink/xfrm/handle.js';
@@ -16,13 +16,6 @@ import {
   keyMaterial, planSas, sortedKeys,
 } from './encryption-keys.js';
 import { VXLAN_PORT } from './nft-overlay.js';
-
-/** The kernel cannot do what an encrypted overlay needs; nothing was set up. */
-export class EncryptionUnavailableError extends WeftError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('EENCRYPTIONUNAVAILABLE', message, options);
-  }
-}
 
 const MARK = { value: ENCRYPTION_MARK, mask: 0xffffffff };
 
@@ -49,12 +42,12 @@ export async function probeEsp(probeNetns = `wf-xprobe-${process.pid}`): Promise
     try {
       await x.addState({ src: '198.18.255.1', dst: '198.18.255.2', spi: 0x100, reqid: ENCRYPTION_REQID, aead: ENCRYPTION_AEAD, key, icvBits: ENCRYPTION_ICV_BITS });
     } catch (err) {
-      const e = err as { code?: string; extackMessage?: string };
-      if (e.code === 'ENOSYS' || /algorithm not found/i.test(e.extackMessage ?? '')) {
+      const errno = errnoOf(err);
+      if (errno === 'ENOSYS' || /algorithm not found/i.test((err as { extackMessage?: string }).extackMessage ?? '')) {
         throw missing(`the kernel has no AEAD ${ENCRYPTION_AEAD}: modules aes/gcm/rfc4106 (crypto) not available`, err);
       }
-      if (e.code === 'EPROTONOSUPPORT' || e.code === 'ENOPROTOOPT') throw missing('no ESP transform: module esp4', err);
-      throw missing(`the kernel refused a test ESP state: ${e.code ?? 'error'}`, err);
+      if (errno === 'EPROTONOSUPPORT' || errno === 'ENOPROTOOPT') throw missing('no ESP transform: module esp4', err);
+      throw missing(`the kernel refused a test ESP state: ${errno ?? 'error'}`, err);
     } finally {
       key.fill(0);
     }
@@ -104,7 +97,7 @@ async function applyOp(x: Xfrm, spec: EncryptionSpec, op: SaOp): Promise<void> {
       try {
         await x.addState({ src: op.src, dst: op.dst, spi: op.spi, reqid: ENCRYPTION_REQID, aead: ENCRYPTION_AEAD, key, icvBits: ENCRYPTION_ICV_BITS });
       } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        if (!isErrno(err, 'EEXIST')) throw err;
       } finally {
         key.fill(0);
       }

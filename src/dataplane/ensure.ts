@@ -5,7 +5,7 @@
  * restart can never fail with EEXIST (docs/overlay.md). Peers' neighbour
  * and FDB entries are written with REPLACE by their callers.
  */
-import { LinkConfigError } from '../netlink/rtnetlink/errors.js';
+import { LinkConfigError } from '../errors.js';
 import type { Rtnl } from '../netlink/rtnetlink/handle.js';
 import type { Link } from '../netlink/rtnetlink/link.js';
 import { type AddressSpec, listAddresses, replaceAddress } from '../netlink/rtnetlink/addr.js';

@@ -8,17 +8,10 @@
  * Lookups take the MAC straight from frame bytes as a 48-bit number, so
  * the per-packet path never builds a string or an object.
  */
-import { WeftError } from '../errors.js';
+import { FdbEntryError, InvalidArgumentError } from '../errors.js';
 import { macBytes, macToString } from '../wire/bytes.js';
 import { ipv4Bytes } from '../wire/ip.js';
 import { PORT as VXLAN_PORT } from '../wire/vxlan.js';
-
-/** A forwarding-table operation that contradicts the table (code EFDBENTRY). */
-export class FdbEntryError extends WeftError {
-  constructor(message: string) {
-    super('EFDBENTRY', message);
-  }
-}
 
 /** A remote VTEP (IPv4 underlay). `sockaddr` is ready for sendmmsg. */
 export interface RemoteVtep {
@@ -83,13 +76,13 @@ export class VtepFdb {
   #flood: RemoteVtep[] = [];
 
   constructor(port = VXLAN_PORT) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new WeftError('EINVALARG', `VXLAN port must be 1..65535, got ${port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError(`VXLAN port must be 1..65535, got ${port}`);
     this.port = port;
   }
 
   #remote(address: string): RemoteVtep {
     const ip = ipv4Number(address);
-    if (ip === 0 || ip >>> 28 === 0xe || ip === 0xffffffff) throw new WeftError('EINVALARG', `remote VTEP must be a unicast IPv4 address, got ${address}`);
+    if (ip === 0 || ip >>> 28 === 0xe || ip === 0xffffffff) throw new InvalidArgumentError(`remote VTEP must be a unicast IPv4 address, got ${address}`);
     let r = this.#remotes.get(ip);
     if (!r) {
       r = { address: `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`, ip, sockaddr: sockaddrIn(address, this.port) };

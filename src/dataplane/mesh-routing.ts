@@ -6,7 +6,7 @@
  * conntrack un-DNATs them (the client sees the address it connected to).
  */
 import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js';
-import { NetlinkError } from '../netlink/errors.js';
+import { isErrno } from '../errors.js';
 import { Rtnl } from '../netlink/rtnetlink/handle.js';
 import { deleteRoute, replaceRoute } from '../netlink/rtnetlink/route.js';
 import { PEER_MARK_BASE, type MeshPeer } from './mesh-model.js';
@@ -49,7 +49,7 @@ export async function syncMeshRouting(netns: string | undefined, selfIndex: numb
       try {
         await ruleRequest(rtnl, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, p.index);
       } catch (err) {
-        if (!(err instanceof NetlinkError && err.code === 'EEXIST')) throw err;
+        if (!isErrno(err, 'EEXIST')) throw err;
       }
     }
     for (const index of gone) await removePeer(rtnl, index);
@@ -62,7 +62,7 @@ async function removePeer(rtnl: Rtnl, index: number): Promise<void> {
   try {
     await ruleRequest(rtnl, RTM_DELRULE, 0, index);
   } catch (err) {
-    if (!(err instanceof NetlinkError && (err.code === 'ENOENT' || err.code === 'ESRCH'))) throw err;
+    if (!isErrno(err, 'ENOENT', 'ESRCH')) throw err;
   }
   try {
     await deleteRoute(rtnl, { dst: 'default', table: MESH_TABLE_BASE + index });

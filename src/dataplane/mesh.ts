@@ -17,8 +17,8 @@
  */
 import { removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 import { readTextFile } from '../io/files.js';
-import { InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
-import { FamilyNotFoundError, openGenl, resolveFamily } from '../netlink/genl.js';
+import { FamilyNotFoundError, InvalidArgumentError, MeshStateError, NotFoundError } from '../errors.js';
+import { openGenl, resolveFamily } from '../netlink/genl.js';
 import { IpvsMeshDataplane } from './mesh-ipvs.js';
 import {
   type MeshBackendAddr, type MeshDataplane, type MeshPeer, type MeshService, type MeshState, NFT_SCHEDULERS,
@@ -42,13 +42,6 @@ export interface MeshOptions {
   stateFile?: string;
   /** Skip writing net.ipv4.ip_forward=1 (the caller manages forwarding). */
   keepForwarding?: boolean;
-}
-
-/** The state file is unreadable or from an unknown version. */
-export class MeshStateError extends WeftError {
-  constructor(path: string, reason: string) {
-    super('EMESHSTATE', `mesh state ${path}: ${reason}`);
-  }
 }
 
 /** 'ipvs' when the kernel (in that namespace) has the IPVS genl family, else 'nft'. */

@@ -19,7 +19,7 @@
  *    with S=0 (RFC 4861 §7.2.4), the kernel replies to `::`;
  *  - replies are rate-limited (A7).
  */
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { foldChecksum, isMulticastMac, isZeroMac, macBytes, macToString, onesSum, setU16, setU32, u16, u32 } from '../wire/bytes.js';
 import { formatIPv6, ipBytes, numberToIPv4 } from '../wire/ip.js';
 import {
@@ -86,17 +86,17 @@ export class ProxyNeighbourTable {
   /** Sets ip → mac. 'moved' means the MAC changed: announce it (gratuitous ARP / unsolicited NA). */
   set(ip: string, mac: string): ProxySetResult {
     const m = macBytes(mac);
-    if ((m[0]! & 1) === 1 || m.every((x) => x === 0)) throw new WeftError('EINVALARG', `proxy entry ${ip}: ${mac} is not a unicast MAC`);
+    if ((m[0]! & 1) === 1 || m.every((x) => x === 0)) throw new InvalidArgumentError(`proxy entry ${ip}: ${mac} is not a unicast MAC`);
     const a = ipBytes(ip);
     if (a.length === 4) {
       const key = u32(a, 0);
-      if (key === 0 || a[0]! >= 224 || a[0] === 127) throw new WeftError('EINVALARG', `proxy entry: ${ip} is not a unicast address`);
+      if (key === 0 || a[0]! >= 224 || a[0] === 127) throw new InvalidArgumentError(`proxy entry: ${ip} is not a unicast address`);
       const cur = this.#v4.get(key);
       this.#v4.set(key, m);
       return !cur ? 'added' : equal6(cur, 0, m) ? 'unchanged' : 'moved';
     }
     if (a[0] === 0xff || a.every((x, i) => x === (i === 15 ? 1 : 0)) || a.every((x) => x === 0)) {
-      throw new WeftError('EINVALARG', `proxy entry: ${ip} is not a unicast address`);
+      throw new InvalidArgumentError(`proxy entry: ${ip} is not a unicast address`);
     }
     const h = hash16(a, 0);
     const bucket = this.#v6.get(h) ?? [];
@@ -154,7 +154,7 @@ export class TokenBucket {
   #tokens: number;
   #last = -1;
   constructor(readonly perSecond: number, readonly burst: number) {
-    if (!(perSecond > 0) || !(burst >= 1)) throw new WeftError('EINVALARG', 'rate limit needs perSecond > 0 and burst >= 1');
+    if (!(perSecond > 0) || !(burst >= 1)) throw new InvalidArgumentError('rate limit needs perSecond > 0 and burst >= 1');
     this.#tokens = burst;
   }
 
@@ -333,7 +333,7 @@ export class ProxyResponder {
 
   #owned(ip: string, family: 4 | 16): Uint8Array {
     const mac = this.table.get(ip);
-    if (!mac || ipBytes(ip).length !== family) throw new WeftError('ENOTFOUND', `${ip} is not in the proxy table`);
+    if (!mac || ipBytes(ip).length !== family) throw new NotFoundError(`${ip} is not in the proxy table`);
     return mac;
   }
 }

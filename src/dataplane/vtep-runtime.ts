@@ -19,7 +19,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, WorkerExitError } from '../errors.js';
 import { MAX_FRAME_SLOT, TapDevice } from '../io/tap.js';
 import { closeFd } from '../io/native.js';
 import { UdpSocket } from '../io/udp.js';
@@ -134,7 +134,7 @@ export class UserspaceVtep {
   /** Creates the TAP (queues) and the socket(s), programs the table, and starts forwarding. Undoes everything on failure. */
   static async open(options: UserspaceVtepOptions): Promise<UserspaceVtep> {
     const workers = options.workers ?? 1;
-    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new WeftError('EINVALARG', `workers must be 1..${MAX_WORKERS}, got ${String(options.workers)}`);
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new InvalidArgumentError(`workers must be 1..${MAX_WORKERS}, got ${String(options.workers)}`);
     const mtu = options.mtu ?? 1450;
     const config = { ...options, mtu, proxy: options.proxy ?? false };
     const { engine, table, responder } = buildTables(config, workers > 1);
@@ -305,7 +305,7 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
     })));
     ready.push(new Promise((resolve, reject) => {
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new WeftError('EWORKER', `VTEP worker ${i} exited (${code}) while starting`)));
+      worker.once('exit', (code) => reject(new WorkerExitError(`VTEP worker ${i} exited (${code}) while starting`)));
       worker.once('message', () => resolve());
     }));
   }
@@ -328,6 +328,6 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
 /** Parses "MAC=ADDR" (an --fdb or --proxy argument). */
 export function parsePair(text: string, what: string): [string, string] {
   const i = text.indexOf('=');
-  if (i <= 0 || i === text.length - 1) throw new WeftError('EINVALARG', `${what} must look like KEY=VALUE, got ${JSON.stringify(text)}`);
+  if (i <= 0 || i === text.length - 1) throw new InvalidArgumentError(`${what} must look like KEY=VALUE, got ${JSON.stringify(text)}`);
   return [text.slice(0, i), text.slice(i + 1)];
 }

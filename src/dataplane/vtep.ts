@@ -15,7 +15,7 @@
  * header, VNI, sender, inner length, inner source MAC, local MAC, and a
  * source MAC that the table pins to another VTEP (no FDB poisoning).
  */
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { isMulticastMac, isZeroMac } from '../wire/bytes.js';
 import { ETH_DESTINATION, ETH_HEADER_LENGTH, ETH_SOURCE, VLAN_TAG_LENGTH } from '../wire/fields.js';
 import * as vxlan from '../wire/vxlan.js';
@@ -84,10 +84,10 @@ export class VtepEngine {
   readonly #maxFrame: number;
 
   constructor(cfg: VtepConfig, fdb: VtepFdb) {
-    if (!vxlan.validVni(cfg.vni)) throw new WeftError('EINVALARG', `VNI must be an integer 0..${vxlan.MAX_VNI}, got ${cfg.vni}`);
-    if (!Number.isInteger(cfg.mtu) || cfg.mtu < 68 || cfg.mtu > 65000) throw new WeftError('EINVALARG', `MTU must be 68..65000, got ${cfg.mtu}`);
+    if (!vxlan.validVni(cfg.vni)) throw new InvalidArgumentError(`VNI must be an integer 0..${vxlan.MAX_VNI}, got ${cfg.vni}`);
+    if (!Number.isInteger(cfg.mtu) || cfg.mtu < 68 || cfg.mtu > 65000) throw new InvalidArgumentError(`MTU must be 68..65000, got ${cfg.mtu}`);
     const bum = cfg.bum ?? 'drop';
-    if (bum !== 'drop' && bum !== 'replicate') throw new WeftError('EINVALARG', `BUM policy must be drop or replicate, got ${String(bum)}`);
+    if (bum !== 'drop' && bum !== 'replicate') throw new InvalidArgumentError(`BUM policy must be drop or replicate, got ${String(bum)}`);
     this.vni = cfg.vni;
     this.mtu = cfg.mtu;
     this.bum = bum;

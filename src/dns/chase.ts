@@ -7,7 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { Rcode } from '../wire/dns/constants.js';
-import { DnsDecodeError, DnsEncodeError } from '../wire/dns/errors.js';
+import { DnsDecodeError, DnsEncodeError } from '../errors.js';
 import { EDNS_DO } from '../wire/dns/layout.js';
 import { decodeMessage, emptyMessage, encodeMessage, type DnsRecord } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';

@@ -24,7 +24,7 @@
  * meanwhile. The event stream is opened before the listing, so nothing that
  * happens in between is missed. Records of other writers are never touched.
  */
-import { WeftError } from '../errors.js';
+import { DockerApiError } from '../errors.js';
 import { dockerGet, followDockerStream, type DockerStream } from '../io/docker-api.js';
 import { isValidName } from '../wire/dns/name.js';
 import { endpointRecords, normalizeRecord, recordKey, serviceRecords, type DnsRecords, type NameRecord } from './records.js';
@@ -169,7 +169,7 @@ export class DockerNameSource {
   /** Lists every container and refreshes each, dropping those that are gone. */
   async resync(): Promise<void> {
     const list = await this.#get<{ Id: string }[]>('/containers/json');
-    if (!Array.isArray(list)) throw new WeftError('EDOCKER', 'GET /containers/json did not return a list');
+    if (!Array.isArray(list)) throw new DockerApiError('GET /containers/json did not return a list');
     const seen = new Set(list.map((c) => c.Id));
     await Promise.all([...seen, ...[...this.#added.keys()].filter((id) => !seen.has(id))].map((id) => this.refresh(id)));
     this.syncs++;
@@ -297,11 +297,11 @@ export class DockerNameSource {
   #get<T>(path: string, allow404 = false): Promise<T | undefined> {
     return dockerGet(this.#o.socketPath, path, this.#o.requestTimeoutMs ?? 10_000).then(({ status, body }) => {
       if (status === 404 && allow404) return undefined;
-      if (status !== 200) throw new WeftError('EDOCKER', `GET ${path}: HTTP ${status}`);
+      if (status !== 200) throw new DockerApiError(`GET ${path}: HTTP ${status}`);
       try {
         return JSON.parse(body.toString('utf8')) as T;
       } catch {
-        throw new WeftError('EDOCKER', `GET ${path}: response is not JSON`);
+        throw new DockerApiError(`GET ${path}: response is not JSON`);
       }
     });
   }

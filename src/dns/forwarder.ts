@@ -26,7 +26,7 @@
 import { randomFillSync } from 'node:crypto';
 import { UdpSendBatch, UdpSocket } from '../io/udp.js';
 import { Rcode } from '../wire/dns/constants.js';
-import { DnsDecodeError } from '../wire/dns/errors.js';
+import { DnsDecodeError } from '../errors.js';
 import { OPTION_COOKIE, messageLayout, setOptUdpSize, withoutOption } from '../wire/dns/layout.js';
 import { decodeMessage } from '../wire/dns/message.js';
 import { nameKey } from '../wire/dns/name.js';

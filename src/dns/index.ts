@@ -1,7 +1,8 @@
 /** Embedded DNS: records, Docker-semantics resolver, forwarder, listeners. */
 export { DnsService, type DnsServiceOptions } from './service.js';
 export { DnsListener, type DnsStats, type ListenOptions } from './listener.js';
-export { MemoryDnsRecords, InvalidRecordError, endpointRecords, serviceRecords, normalizeRecord, type DnsRecords, type NameRecord } from './records.js';
+export { InvalidRecordError } from '../errors.js';
+export { MemoryDnsRecords, endpointRecords, serviceRecords, normalizeRecord, type DnsRecords, type NameRecord } from './records.js';
 export { DnsResolver, DEFAULT_TTL, type Resolution } from './resolver.js';
 export { parseHostPort, formatHostPort, type HostPort } from './hostport.js';
 export { type NetworkScope } from './scope.js';

@@ -15,11 +15,10 @@
  */
 import { AF_INET } from '../io/sockaddr.js';
 import { performance } from 'node:perf_hooks';
-import { WeftError } from '../errors.js';
+import { DnsDecodeError, WeftError } from '../errors.js';
 import { serveTcp, type TcpConnection, type TcpServer } from '../io/tcp.js';
 import { SOCKADDR_SLOT, UdpSendBatch, UdpSocket, type UdpBatchView } from '../io/udp.js';
 import { CLASS_IN, FLAG_TC, HEADER_SIZE, MAX_MESSAGE, Rcode, RrType } from '../wire/dns/constants.js';
-import { DnsDecodeError } from '../wire/dns/errors.js';
 import { Accept, QueryInfo, acceptQuery, parseQuery, udpLimit } from '../wire/dns/query.js';
 import { buildTemplate, writeError, writeFromTemplate, writeTruncatedReply, type QuestionShape, type Template } from './answer.js';
 import { Chase, forwardChase } from './chase.js';

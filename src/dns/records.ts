@@ -4,7 +4,7 @@
  * other hosts); the resolver reads it. Operations are idempotent: adding a
  * record that is already there, or removing one that is not, changes nothing.
  */
-import { WeftError } from '../errors.js';
+import { InvalidRecordError } from '../errors.js';
 import { canonicalIPv6, isIPv4 } from '../wire/ip.js';
 import { isValidName, nameKey } from '../wire/dns/name.js';
 
@@ -24,13 +24,6 @@ export type NameRecord = Common & (
   | { type: 'SRV'; priority: number; weight: number; port: number; target: string }
   | { type: 'TXT'; text: string[] }
 );
-
-/** Thrown for a record that cannot be stored (bad name, address, field). */
-export class InvalidRecordError extends WeftError {
-  constructor(message: string) {
-    super('EDNS_RECORD', message);
-  }
-}
 
 export interface DnsRecords {
   /** Adds a record; false when it was already present. */

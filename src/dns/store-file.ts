@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { readTextFileIfExists } from '../io/files.js';
-import { WeftError } from '../errors.js';
+import { StateFileError } from '../errors.js';
 import { isIPv4, canonicalIPv6 } from '../wire/ip.js';
 import { MemoryDnsRecords, normalizeRecord, type DnsRecords, type NameRecord } from './records.js';
 
@@ -34,10 +34,10 @@ export class FileDnsRecords implements DnsRecords {
     try {
       doc = JSON.parse(text);
     } catch {
-      throw new WeftError('ESTATE', `${path} is not valid JSON`);
+      throw new StateFileError(`${path} is not valid JSON`);
     }
     const records = (doc as { records?: unknown }).records;
-    if (!Array.isArray(records)) throw new WeftError('ESTATE', `${path} has no "records" list`);
+    if (!Array.isArray(records)) throw new StateFileError(`${path} has no "records" list`);
     return new FileDnsRecords(path, records.map((r) => normalizeRecord(r as NameRecord)));
   }
 

@@ -7,14 +7,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { WeftError } from '../errors.js';
-
-/** A file could not be written durably (full disk, I/O error); the previous contents are intact. */
-export class FileWriteError extends WeftError {
-  constructor(readonly path: string, cause: unknown) {
-    super('EWRITE', `cannot write ${path}: ${describeWriteFailure(path, cause)}`, { cause });
-  }
-}
+import { FileWriteError } from '../errors.js';
 
 /** "no space left on device (12 kB free)" and the like, naming the free space where it matters. */
 export function describeWriteFailure(path: string, cause: unknown): string {
@@ -95,7 +88,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     } catch {
       // never created
     }
-    throw new FileWriteError(path, err);
+    throw new FileWriteError(path, describeWriteFailure(path, err), err);
   }
   fsyncDir(dir);
 }

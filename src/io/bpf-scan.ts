@@ -7,7 +7,8 @@
  * records, with the same result, more slowly.
  */
 import type { RecordFilter, RecordScanner } from '../wire/capture-common.js';
-import { type NativeAddon, UnsupportedPlatformError, native } from './native.js';
+import { UnsupportedPlatformError } from '../errors.js';
+import { type NativeAddon, native } from './native.js';
 
 class NativeScanner implements RecordScanner {
   readonly #out = new Uint32Array(1);

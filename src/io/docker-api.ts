@@ -1,12 +1,6 @@
 /** dockerd's API on its unix socket: JSON GETs and followed streams (GET /events). */
 import { request, type IncomingMessage } from 'node:http';
-import { WeftError } from '../errors.js';
-
-export class DockerApiError extends WeftError {
-  constructor(message: string, readonly status?: number) {
-    super('EDOCKERAPI', message);
-  }
-}
+import { DockerApiError, TimeoutError } from '../errors.js';
 
 export function dockerGetJson<T>(socketPath: string, path: string, timeoutMs = 10_000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -39,7 +33,7 @@ export function dockerGet(socketPath: string, path: string, timeoutMs: number): 
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new WeftError('ETIMEDOUT', `GET ${path} timed out`)));
+    req.on('timeout', () => req.destroy(new TimeoutError(`GET ${path} timed out`)));
     req.on('error', reject);
     req.end();
   });

@@ -10,14 +10,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { join } from 'node:path';
-import { WeftError } from '../errors.js';
-
-/** Another live daemon holds the claim. */
-export class ClaimedError extends WeftError {
-  constructor(message: string) {
-    super('ECLAIMED', message);
-  }
-}
+import { ClaimedError } from '../errors.js';
 
 function alive(pid: number): boolean {
   try {

@@ -17,8 +17,8 @@
 import { closeSync, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { WeftError } from '../errors.js';
-import { FileWriteError, describeWriteFailure, removeStaleTemps, writeFileAtomic, writeFully } from './atomic-file.js';
+import { FileWriteError, JournalCorruptError, JournalWriteError } from '../errors.js';
+import { describeWriteFailure, removeStaleTemps, writeFileAtomic, writeFully } from './atomic-file.js';
 import { metrics } from '../metrics.js';
 
 const FSYNC_SECONDS = metrics.histogram('weft_journal_fsync_duration_seconds', 'Time an fsync of the state journal took.').with();
@@ -27,19 +27,9 @@ export const JOURNAL_HEADER = 'weft-journal v2\n';
 const RECORD_HEADER = 18; // 8 hex, space, 8 hex, space
 const NL = 0x0a;
 
-/** The journal is damaged in a way a crash cannot explain; nothing was changed. */
-export class JournalCorruptError extends WeftError {
-  /** `records`: the intact records before the damage (what `weft state recover` starts from). */
-  constructor(readonly path: string, readonly offset: number, reason: string, readonly records: unknown[] = []) {
-    super('EJOURNALCORRUPT', `state journal ${path} is damaged at byte ${offset} (${reason}); weft refuses to start rather than lose state. Inspect with 'weft state check --state-dir ${dirname(path)}', rebuild with 'weft state recover --state-dir ${dirname(path)}' (keeps a backup of the damaged file)`);
-  }
-}
-
-/** An append could not be made durable; the journal is back at its last good record. */
-export class JournalWriteError extends WeftError {
-  constructor(readonly path: string, cause: unknown) {
-    super('EJOURNALWRITE', `cannot write state journal ${path}: ${cause instanceof FileWriteError ? cause.message.replace(/^cannot write [^:]+: /, '') : describeWriteFailure(path, cause)}; the change was not made`, { cause });
-  }
+/** A failed append or rewrite as a JournalWriteError naming why (the atomic writer already said why). */
+function writeFailed(path: string, err: unknown): JournalWriteError {
+  return new JournalWriteError(path, err instanceof FileWriteError ? err.reason : describeWriteFailure(path, err), err);
 }
 
 /**
@@ -165,7 +155,7 @@ export class Journal {
         else j.#size = scan.goodSize;
       }
     } catch (err) {
-      deferred = new JournalWriteError(path, err);
+      deferred = writeFailed(path, err);
       const records = scan.records;
       j.#pending = scan.status === 'ok' || scan.status === 'repaired'
         ? () => j.#truncate(scan.goodSize)
@@ -202,14 +192,14 @@ export class Journal {
 
   /** Appends records and makes them durable before returning; on failure nothing of them remains. */
   append(...records: unknown[]): void {
-    if (this.#fd < 0 && !this.#pending) throw new JournalWriteError(this.path, new Error('journal is closed'));
+    if (this.#fd < 0 && !this.#pending) throw writeFailed(this.path, new Error('journal is closed'));
     try {
       if (this.#pending) {
         this.#pending();
         this.#pending = undefined;
       }
     } catch (err) {
-      throw new JournalWriteError(this.path, err);
+      throw writeFailed(this.path, err);
     }
     const data = Buffer.concat(records.map(encodeRecord));
     try {
@@ -224,7 +214,7 @@ export class Journal {
       } catch {
         this.#pending = () => this.#truncate(good);
       }
-      throw new JournalWriteError(this.path, err);
+      throw writeFailed(this.path, err);
     }
     this.#size += data.length;
     this.#appended += records.length;
@@ -245,7 +235,7 @@ export class Journal {
     try {
       this.#rewrite(records);
     } catch (err) {
-      throw new JournalWriteError(this.path, err);
+      throw writeFailed(this.path, err);
     }
     this.#pending = undefined;
     this.#appended = 0;

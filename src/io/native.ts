@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, SysError, UnsupportedPlatformError } from '../errors.js';
 
 export interface PollHandle {
   readonly __poll: unique symbol;
@@ -44,24 +44,6 @@ export interface NativeAddon {
   bpfSkipPcap(buf: Uint8Array, start: number, end: number, littleEndian: boolean, snaplen: number,
     program: Uint8Array, out: Uint32Array): number;
   bpfRun(buf: Uint8Array, offset: number, caplen: number, wirelen: number, program: Uint8Array): number;
-}
-
-/** A failed system call, carrying the errno name as `code` (EEXIST, ENODEV ...). */
-export class SysError extends WeftError {
-  readonly errno: number;
-  readonly syscall: string;
-  constructor(code: string, errno: number, syscall: string, message: string) {
-    super(code, message);
-    this.errno = errno;
-    this.syscall = syscall;
-  }
-}
-
-/** Thrown when weft's native parts are used where they cannot work. */
-export class UnsupportedPlatformError extends WeftError {
-  constructor(message: string) {
-    super('EUNSUPPORTED', message);
-  }
 }
 
 function findAddon(): string {
@@ -102,6 +84,8 @@ function wrapErrors(raw: NativeAddon): NativeAddon {
   // The per-packet calls get fixed-arity wrappers: no rest array per call.
   const r = raw;
   Object.assign(out, {
+    netnsAdd: (path: string) => r.netnsAdd(path).catch((err: unknown) => { throw toSysError(err); }),
+    netnsDelete: (path: string) => r.netnsDelete(path).catch((err: unknown) => { throw toSysError(err); }),
     sendTo: (fd: number, b: Uint8Array, o: number, l: number, a?: Uint8Array | null) => {
       try { return r.sendTo(fd, b, o, l, a); } catch (err) { throw toSysError(err); }
     },
@@ -142,7 +126,7 @@ function toSysError(err: unknown, netns?: unknown): unknown {
     return new SysError(e.code, e.errno, e.syscall, e.message);
   }
   if (err instanceof Error && (err as { code?: unknown }).code === 'EINVALARG') {
-    return new WeftError('EINVALARG', err.message);
+    return new InvalidArgumentError(err.message);
   }
   return err;
 }
@@ -166,7 +150,7 @@ export function closeFd(fd: number): void {
 export function netnsPath(name: string): string {
   if (name.startsWith('/')) return name;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name === '.' || name === '..') {
-    throw new WeftError('EINVALARG', `invalid network namespace name: ${JSON.stringify(name)}`);
+    throw new InvalidArgumentError(`invalid network namespace name: ${JSON.stringify(name)}`);
   }
   return `/var/run/netns/${name}`;
 }

@@ -3,6 +3,7 @@
  * another network namespace, read on the event loop. Datagrams are handed to
  * the consumer as views into one reused buffer: valid only during the call.
  */
+import { SysError } from '../errors.js';
 import { native } from './native.js';
 import { FdWatcher, READABLE } from './poll.js';
 import { AF_NETLINK, SOCK_RAW, sockaddrNetlink } from './sockaddr.js';
@@ -82,7 +83,7 @@ export class NetlinkSocket {
     const sent = native().sendTo(this.fd, data, 0, length, NetlinkSocket.#kernel);
     if (sent === -1) {
       // Netlink sends to the kernel do not normally block; treat as a full buffer.
-      throw Object.assign(new Error('netlink send would block'), { code: 'EAGAIN' });
+      throw new SysError('EAGAIN', 11, 'sendto', 'netlink send would block');
     }
   }
 
@@ -107,7 +108,7 @@ export class NetlinkSocket {
       }
       if (len < 0) return;
       if (len > this.#buffer.length) {
-        this.#onError?.(Object.assign(new Error(`netlink datagram of ${len} bytes truncated`), { code: 'EMSGSIZE' }));
+        this.#onError?.(new SysError('EMSGSIZE', 90, 'recvfrom', `netlink datagram of ${len} bytes truncated`));
         continue;
       }
       this.#onDatagram?.(this.#buffer, len);

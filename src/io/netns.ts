@@ -5,19 +5,10 @@
  * the addon starts one for it (native/weft.c, netnsAdd), so no `ip` runs.
  */
 import { closeSync, existsSync, openSync, readdirSync, statSync, statfsSync } from 'node:fs';
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, NetnsOperationError, NetnsNotFoundError, WeftError, errnoOf } from '../errors.js';
 import { native, netnsPath } from './native.js';
 
 const NETNS_DIR = '/var/run/netns';
-
-/** A network namespace that does not exist (code ENETNSNOTFOUND) or cannot be opened (ENETNSOPEN). */
-export class NetnsNotFoundError extends WeftError {
-  readonly netns: string;
-  constructor(netns: string, code = 'ENOENT', options?: { cause?: unknown }) {
-    super(code === 'ENOENT' ? 'ENETNSNOTFOUND' : 'ENETNSOPEN', `network namespace ${netns} ${code === 'ENOENT' ? 'does not exist' : `cannot be opened (${code})`}`, options);
-    this.netns = netns;
-  }
-}
 
 /** Opens a namespace (name as `ip netns`, or path) and returns its fd; close it with closeNetns. */
 export function openNetns(netns: string): number {
@@ -82,14 +73,14 @@ export async function ensureNetns(name: string): Promise<void> {
 /**
  * Creates a named network namespace (a bind mount under /var/run/netns),
  * with loopback up. Equivalent to `ip netns add NAME; ip -n NAME link set lo up`;
- * nothing is left behind when it fails (code ENETNS, the errno in `cause`).
+ * nothing is left behind when it fails (NetnsOperationError, the SysError in `cause`).
  */
 export async function createNetns(name: string): Promise<void> {
   const path = namedPath(name);
   try {
     await native().netnsAdd(path);
   } catch (err) {
-    throw new WeftError('ENETNS', `netns add ${name}: ${(err as Error).message}`, { cause: err });
+    throw new NetnsOperationError(`netns add ${name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -99,13 +90,13 @@ export async function deleteNetns(name: string, opts: { ignoreMissing?: boolean 
   try {
     await native().netnsDelete(path);
   } catch (err) {
-    if (opts.ignoreMissing && (err as { code?: unknown }).code === 'ENOENT') return;
-    throw new WeftError('ENETNS', `netns del ${name}: ${(err as Error).message}`, { cause: err });
+    if (opts.ignoreMissing && errnoOf(err) === 'ENOENT') return;
+    throw new NetnsOperationError(`netns del ${name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
 /** /var/run/netns/NAME for a plain name; a path is refused (the addon makes its directory a shared mount). */
 function namedPath(name: string): string {
-  if (name.startsWith('/')) throw new WeftError('EINVALARG', `a named network namespace, not a path: ${JSON.stringify(name)}`);
+  if (name.startsWith('/')) throw new InvalidArgumentError(`a named network namespace, not a path: ${JSON.stringify(name)}`);
   return netnsPath(name);
 }

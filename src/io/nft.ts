@@ -7,18 +7,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WeftError } from '../errors.js';
+import { NftError } from '../errors.js';
 import { netnsPath } from './native.js';
 import { runProgram } from './process.js';
-
-/** nft failed (bad ruleset, missing binary, kernel without nf_tables). */
-export class NftError extends WeftError {
-  readonly stderr: string;
-  constructor(what: string, stderr: string, code = 'ENFT') {
-    super(code, `nft ${what}: ${stderr.trim().split('\n')[0] || 'failed'}`);
-    this.stderr = stderr;
-  }
-}
 
 export interface NftJson {
   nftables: Array<Record<string, unknown>>;
@@ -29,7 +20,7 @@ async function run(netns: string | undefined, args: string[], what: string): Pro
     ? runProgram('nft', args, { timeoutMs: 60_000 })
     : runProgram('nsenter', [`--net=${netnsPath(netns)}`, '--', 'nft', ...args], { timeoutMs: 60_000 })
   ).catch((e: NodeJS.ErrnoException) => {
-    throw new NftError(what, e.message, e.code === 'ENOENT' ? 'ENFTMISSING' : 'ENFT');
+    throw new NftError(what, e.message, e.code === 'ENOENT' ? 'ERR_WEFT_NFT_MISSING' : 'ERR_WEFT_NFT');
   });
   if (r.status !== 0) throw new NftError(what, r.stderr || `exit ${r.status ?? r.signal}`);
   return r.stdout;

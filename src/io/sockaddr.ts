@@ -2,7 +2,7 @@
  * struct sockaddr encodings (Linux ABI, x86_64 and every other Linux arch
  * weft targets: the layouts below are fixed by the kernel uapi).
  */
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { AF_INET, AF_INET6, formatIPv6, ipv6Bytes, isIPv4, isIPv6 } from '../wire/ip.js';
 
 export const AF_UNIX = 1;
@@ -35,7 +35,7 @@ export function sockaddrPacket(ifindex: number, protocol: number): Buffer {
 /** sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes) for an address string. */
 export function sockaddrInet(address: string, port: number): Buffer {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new WeftError('EINVALARG', `invalid port ${port}`);
+    throw new InvalidArgumentError(`invalid port ${port}`);
   }
   if (isIPv4(address)) {
     const b = Buffer.alloc(16);
@@ -51,7 +51,7 @@ export function sockaddrInet(address: string, port: number): Buffer {
     b.set(ipv6Bytes(address), 8);
     return b;
   }
-  throw new WeftError('EINVALARG', `invalid IP address ${JSON.stringify(address)}`);
+  throw new InvalidArgumentError(`invalid IP address ${JSON.stringify(address)}`);
 }
 
 /** Reads an AF_INET/AF_INET6 sockaddr back into address and port. */

@@ -10,20 +10,9 @@
  * plain file I/O.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { WeftError } from '../errors.js';
+import { SysctlError } from '../errors.js';
 import { netnsPath } from './native.js';
 import { runFailure, runProgram } from './process.js';
-
-/** A sysctl could not be read or written (missing key, bad value, namespace gone). */
-export class SysctlError extends WeftError {
-  readonly key: string;
-  readonly netns: string | undefined;
-  constructor(key: string, netns: string | undefined, reason: string) {
-    super('ESYSCTL', `sysctl ${key}${netns ? ` in netns ${netns}` : ''}: ${reason}`);
-    this.key = key;
-    this.netns = netns;
-  }
-}
 
 /**
  * `net.ipv4.conf.eth0.proxy_arp` or `net/ipv4/conf/eth0.100/proxy_arp`

@@ -8,7 +8,7 @@
  * A TAP opened here is not persistent: the kernel removes the interface
  * when the last fd closes, so `close()` (or the process dying) cleans up.
  */
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, SocketClosedError } from '../errors.js';
 import { native, netnsPath } from './native.js';
 import { PacketSocket, caplen, packetType } from './packet-socket.js';
 import { FdWatcher, READABLE } from './poll.js';
@@ -46,8 +46,8 @@ export class FrameBatch {
   readonly lengths: Int32Array;
   count = 0;
   constructor(readonly slotSize: number, readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) throw new WeftError('EINVALARG', `batch capacity must be 1..1024, got ${capacity}`);
-    if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > MAX_FRAME_SLOT) throw new WeftError('EINVALARG', `slot size must be 64..${MAX_FRAME_SLOT}, got ${slotSize}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) throw new InvalidArgumentError(`batch capacity must be 1..1024, got ${capacity}`);
+    if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > MAX_FRAME_SLOT) throw new InvalidArgumentError(`slot size must be 64..${MAX_FRAME_SLOT}, got ${slotSize}`);
     this.buffer = Buffer.alloc(slotSize * capacity);
     this.lengths = new Int32Array(capacity);
   }
@@ -97,7 +97,7 @@ export class TapDevice implements FramePort {
   }
 
   static open(opts: TapOptions = {}): TapDevice {
-    if (opts.name !== undefined && !/^[^\s/:]{1,15}$/.test(opts.name)) throw new WeftError('EINVALARG', `invalid interface name ${JSON.stringify(opts.name)}`);
+    if (opts.name !== undefined && !/^[^\s/:]{1,15}$/.test(opts.name)) throw new InvalidArgumentError(`invalid interface name ${JSON.stringify(opts.name)}`);
     const batch = new FrameBatch(opts.slotSize ?? 2048, opts.batch ?? 64);
     const flags = IFF_TAP | IFF_NO_PI | (opts.vnetHeader ? IFF_VNET_HDR : 0) | ((opts.queues ?? 1) > 1 ? IFF_MULTI_QUEUE : 0);
     const { fd, name } = native().openTun(opts.name ?? null, flags, opts.netns === undefined ? null : netnsPath(opts.netns));
@@ -109,7 +109,7 @@ export class TapDevice implements FramePort {
    * interface lives while any queue is open; all are closed on failure.
    */
   static openQueues(opts: TapOptions & { queues: number }): TapDevice[] {
-    if (!Number.isInteger(opts.queues) || opts.queues < 2 || opts.queues > 64) throw new WeftError('EINVALARG', `TAP queues must be 2..64, got ${opts.queues}`);
+    if (!Number.isInteger(opts.queues) || opts.queues < 2 || opts.queues > 64) throw new InvalidArgumentError(`TAP queues must be 2..64, got ${opts.queues}`);
     const first = TapDevice.open(opts);
     const out = [first];
     try {
@@ -138,7 +138,7 @@ export class TapDevice implements FramePort {
    * (TUNSETVNETHDRSZ takes a pointer, which ioctlInt does not pass).
    */
   enableOffloads(wanted = TAP_OFFLOADS): number {
-    if (!this.vnetHeader) throw new WeftError('EINVALARG', `TAP ${this.name} was opened without a virtio_net_hdr`);
+    if (!this.vnetHeader) throw new InvalidArgumentError(`TAP ${this.name} was opened without a virtio_net_hdr`);
     try {
       this.setOffload(wanted);
       return wanted;
@@ -158,7 +158,7 @@ export class TapDevice implements FramePort {
   }
 
   start(onFrames: (batch: FrameBatch) => void, onError?: (err: unknown) => void): void {
-    if (this.#closed) throw new WeftError('ECLOSED', `TAP ${this.name} is closed`);
+    if (this.#closed) throw new SocketClosedError(`TAP ${this.name} is closed`);
     this.#watcher ??= new FdWatcher(this.fd, () => {
       for (let round = 0; round < MAX_ROUNDS && !this.#closed; round++) {
         let b: FrameBatch;

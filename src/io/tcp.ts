@@ -5,7 +5,7 @@
  * event loop.
  */
 import net from 'node:net';
-import { WeftError } from '../errors.js';
+import { errnoOf, InvalidArgumentError, SysError, TimeoutError } from '../errors.js';
 import { ipVersion } from '../wire/ip.js';
 import { native, netnsPath } from './native.js';
 import { FdWatcher, WRITABLE } from './poll.js';
@@ -21,7 +21,7 @@ const IPV6_V6ONLY = 26;
 function open(address: string, netns?: string): number {
   const version = ipVersion(address);
   const family = version === 4 ? AF_INET : version === 6 ? AF_INET6 : 0;
-  if (!family) throw new WeftError('EINVALARG', `invalid IP address ${JSON.stringify(address)}`);
+  if (!family) throw new InvalidArgumentError(`invalid IP address ${JSON.stringify(address)}`);
   return native().openSocket(family, SOCK_STREAM, IPPROTO_TCP, netns === undefined ? null : netnsPath(netns));
 }
 
@@ -90,7 +90,7 @@ export function connectTcp(address: string, port: number, netns: string | undefi
     try {
       native().connect(fd, sockaddrInet(address, port));
     } catch (err) {
-      if ((err as { code?: string }).code !== 'EINPROGRESS') {
+      if (errnoOf(err) !== 'EINPROGRESS') {
         native().close(fd);
         throw err;
       }
@@ -120,9 +120,9 @@ export function connectTcp(address: string, port: number, netns: string | undefi
         finish(err as Error);
         return;
       }
-      finish(errno ? new WeftError(native().errnoName(errno), `connect to ${address}:${port} failed`) : undefined);
+      finish(errno ? new SysError(native().errnoName(errno), errno, 'connect', `connect to ${address}:${port} failed`) : undefined);
     });
-    const timer = setTimeout(() => finish(new WeftError('ETIMEDOUT', `connect to ${address}:${port} timed out`)), timeoutMs);
+    const timer = setTimeout(() => finish(new TimeoutError(`connect to ${address}:${port} timed out`)), timeoutMs);
     watcher.watch(WRITABLE);
   });
 }

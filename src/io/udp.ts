@@ -14,7 +14,7 @@
  * non-blocking: a full socket buffer means "not sent" (false / fewer than
  * asked), never an exception, because UDP callers drop rather than queue.
  */
-import { WeftError } from '../errors.js';
+import { InvalidArgumentError, SocketClosedError, SocketPollError } from '../errors.js';
 import { formatIPv6, ipVersion } from '../wire/ip.js';
 import { native, netnsPath } from './native.js';
 import { FdWatcher, READABLE } from './poll.js';
@@ -162,10 +162,10 @@ export class UdpSendBatch {
 
   constructor(readonly slotSize: number, readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_BATCH) {
-      throw new WeftError('EINVALARG', `batch capacity must be 1..${MAX_BATCH}, got ${capacity}`);
+      throw new InvalidArgumentError(`batch capacity must be 1..${MAX_BATCH}, got ${capacity}`);
     }
     if (!Number.isInteger(slotSize) || slotSize < 1 || slotSize > 65535) {
-      throw new WeftError('EINVALARG', `slot size must be 1..65535, got ${slotSize}`);
+      throw new InvalidArgumentError(`slot size must be 1..65535, got ${slotSize}`);
     }
     this.buffer = Buffer.alloc(slotSize * capacity);
     this.lengths = new Int32Array(capacity);
@@ -180,7 +180,7 @@ export class UdpSendBatch {
 
   /** Copies bytes into slot i and records its length. */
   set(i: number, bytes: Uint8Array): void {
-    if (bytes.length > this.slotSize) throw new WeftError('EINVALARG', `datagram of ${bytes.length} bytes exceeds slot size ${this.slotSize}`);
+    if (bytes.length > this.slotSize) throw new InvalidArgumentError(`datagram of ${bytes.length} bytes exceeds slot size ${this.slotSize}`);
     this.buffer.set(bytes, i * this.slotSize);
     this.lengths[i] = bytes.length;
   }
@@ -213,7 +213,7 @@ export class UdpSendBatch {
 
   #stride(len: number): number {
     if (this.#addrLen !== 0 && this.#addrLen !== len) {
-      throw new WeftError('EINVALARG', 'one send batch cannot mix IPv4 and IPv6 destinations');
+      throw new InvalidArgumentError('one send batch cannot mix IPv4 and IPv6 destinations');
     }
     this.#addrLen = len;
     return len;
@@ -255,14 +255,14 @@ export class UdpSocket {
   static open(opts: UdpOpenOptions): UdpSocket {
     const version = ipVersion(opts.address);
     const family = version === 4 ? AF_INET : version === 6 ? AF_INET6 : 0;
-    if (family === 0) throw new WeftError('EINVALARG', `invalid IP address ${JSON.stringify(opts.address)}`);
+    if (family === 0) throw new InvalidArgumentError(`invalid IP address ${JSON.stringify(opts.address)}`);
     const batchSize = opts.batchSize ?? 64;
     const slotSize = opts.slotSize ?? 2048;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
-      throw new WeftError('EINVALARG', `batchSize must be 1..${MAX_BATCH}, got ${batchSize}`);
+      throw new InvalidArgumentError(`batchSize must be 1..${MAX_BATCH}, got ${batchSize}`);
     }
     if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > 65535) {
-      throw new WeftError('EINVALARG', `slotSize must be 64..65535, got ${slotSize}`);
+      throw new InvalidArgumentError(`slotSize must be 64..65535, got ${slotSize}`);
     }
     const sockaddr = sockaddrInet(opts.address, opts.port);
     const ns = opts.netns === undefined ? null : netnsPath(opts.netns);
@@ -341,7 +341,7 @@ export class UdpSocket {
   #readable(status: number): void {
     if (this.#fd < 0 || !this.#onBatch) return;
     if (status < 0) {
-      this.#onError?.(new WeftError('EPOLL', `poll on UDP socket failed with status ${status}`));
+      this.#onError?.(new SocketPollError(`poll on UDP socket failed with status ${status}`));
       return;
     }
     for (let round = 0; round < MAX_ROUNDS_PER_WAKEUP && this.#fd >= 0; round++) {
@@ -371,7 +371,7 @@ export class UdpSocket {
   /** sendTo with raw sockaddr bytes (no parsing); null for a connected socket. */
   sendToSockaddr(buf: Uint8Array, offset: number, length: number, sockaddr: Uint8Array | null): boolean {
     if (offset < 0 || length < 0 || offset + length > buf.length) {
-      throw new WeftError('EINVALARG', `range ${offset}+${length} outside a ${buf.length}-byte buffer`);
+      throw new InvalidArgumentError(`range ${offset}+${length} outside a ${buf.length}-byte buffer`);
     }
     return native().sendTo(this.#checkOpen(), buf, offset, length, sockaddr) >= 0;
   }
@@ -379,7 +379,7 @@ export class UdpSocket {
   /** Sends the first `count` slots of a batch; returns how many went out. */
   sendBatch(batch: UdpSendBatch, count = batch.capacity): number {
     if (!Number.isInteger(count) || count < 0 || count > batch.capacity) {
-      throw new WeftError('EINVALARG', `count must be 0..${batch.capacity}, got ${count}`);
+      throw new InvalidArgumentError(`count must be 0..${batch.capacity}, got ${count}`);
     }
     if (count === 0) return 0;
     const { addrs, addrLen } = batch.addressArgs(count);
@@ -400,7 +400,7 @@ export class UdpSocket {
 
   /** UDP_SEGMENT (GSO): sends larger than size are split into size-byte datagrams; 0 turns it off. */
   setGsoSegment(size: number): void {
-    if (!Number.isInteger(size) || size < 0 || size > 65535) throw new WeftError('EINVALARG', `GSO segment size must be 0..65535, got ${size}`);
+    if (!Number.isInteger(size) || size < 0 || size > 65535) throw new InvalidArgumentError(`GSO segment size must be 0..65535, got ${size}`);
     native().setsockoptInt(this.#checkOpen(), SOL_UDP, UDP_SEGMENT, size);
   }
 
@@ -420,7 +420,7 @@ export class UdpSocket {
   }
 
   #checkOpen(): number {
-    if (this.#fd < 0) throw new WeftError('ECLOSED', 'UDP socket is closed');
+    if (this.#fd < 0) throw new SocketClosedError('UDP socket is closed');
     return this.#fd;
   }
 }
@@ -428,7 +428,7 @@ export class UdpSocket {
 /** Sets a socket buffer size, past rmem_max when privileged (the FORCE variant). */
 function setBuffer(fd: number, force: number, plain: number, bytes: number): void {
   if (!Number.isInteger(bytes) || bytes < 1024 || bytes > 1 << 30) {
-    throw new WeftError('EINVALARG', `socket buffer size must be 1024..2^30 bytes, got ${bytes}`);
+    throw new InvalidArgumentError(`socket buffer size must be 1024..2^30 bytes, got ${bytes}`);
   }
   try {
     native().setsockoptInt(fd, SOL_SOCKET, force, bytes);

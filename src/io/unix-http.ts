@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { WeftError } from '../errors.js';
+import { DaemonUnreachableError, NotASocketError, SocketInUseError, TimeoutError } from '../errors.js';
 
 export interface HttpRequest {
   method: string;
@@ -24,12 +24,6 @@ export interface HttpResponse {
 }
 
 export type Handler = (req: HttpRequest) => Promise<HttpResponse>;
-
-export class SocketInUseError extends WeftError {
-  constructor(path: string) {
-    super('EADDRINUSE', `${path} is in use by a running process (another weft daemon?)`);
-  }
-}
 
 /** Whether something accepts connections on the unix socket at path. */
 function isLive(path: string): Promise<boolean> {
@@ -80,7 +74,7 @@ export async function listenUnixHttp(path: string, handler: Handler, opts: { max
   const dir = dirname(path);
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) throw new WeftError('EEXIST', `${path} exists and is not a socket`);
+    if (!lstatSync(path).isSocket()) throw new NotASocketError(path);
     if (await isLive(path)) throw new SocketInUseError(path);
     unlinkSync(path);
   }
@@ -119,7 +113,7 @@ export function httpGet(target: { socketPath: string } | { host: string; port: n
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
       res.on('error', reject);
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new WeftError('ETIMEDOUT', `no answer from ${'socketPath' in target ? target.socketPath : `${target.host}:${target.port}`} within ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new TimeoutError(`no answer from ${'socketPath' in target ? target.socketPath : `${target.host}:${target.port}`} within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
   });
@@ -185,7 +179,7 @@ export function postUnixJson(path: string, url: string, body: unknown): Promise<
         resolve({ status: res.statusCode ?? 0, body: parsed });
       });
     });
-    req.on('error', (err) => reject(new WeftError('ENOCONN', `cannot reach ${path}: ${err.message} (is the weft daemon running?)`)));
+    req.on('error', (err) => reject(new DaemonUnreachableError(`cannot reach ${path}: ${err.message} (is the weft daemon running?)`)));
     req.end(JSON.stringify(body));
   });
 }

@@ -4,7 +4,7 @@
  * fixed headers in front (nlmsghdr, ifinfomsg ...). Reading never trusts a
  * length from the wire: every attribute is bounds-checked against its parent.
  */
-import { NetlinkDecodeError } from './errors.js';
+import { NetlinkDecodeError } from '../errors.js';
 import { NLA_F_NESTED, NLA_TYPE_MASK, align4 } from './constants.js';
 
 export class AttrWriter {

@@ -9,7 +9,7 @@ import { errnoName, netnsPath } from '../io/native.js';
 import { NetlinkSocket } from '../io/netlink-socket.js';
 import { AttrWriter } from './attrs.js';
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST } from './constants.js';
-import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from './errors.js';
+import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from '../errors.js';
 import { type Message, beginMessage, finishMessage, parseErrorPayload, parseMessages } from './message.js';
 
 export interface ClientOptions {

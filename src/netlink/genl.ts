@@ -5,9 +5,8 @@
 import { AttrWriter, attrMap, parseAttrs, read } from './attrs.js';
 import { NetlinkClient, type ClientOptions } from './client.js';
 import { NETLINK_GENERIC } from './constants.js';
-import { NetlinkDecodeError, NetlinkError } from './errors.js';
 import type { Message } from './message.js';
-import { NotFoundError } from '../errors.js';
+import { FamilyNotFoundError, isErrno, NetlinkDecodeError } from '../errors.js';
 
 export const GENL_ID_CTRL = 0x10;
 export const GENL_HDRLEN = 4;
@@ -40,13 +39,6 @@ export function parseGenl(m: Message): { cmd: number; version: number; attrs: Ma
   return { cmd: m.payload[0]!, version: m.payload[1]!, attrs: attrMap(m.payload, GENL_HDRLEN) };
 }
 
-/** Thrown when the kernel has no such generic netlink family (module not loaded/built). */
-export class FamilyNotFoundError extends NotFoundError {
-  constructor(readonly family: string) {
-    super(`generic netlink family ${JSON.stringify(family)} not available in this kernel`);
-  }
-}
-
 /** Resolves a family by name through the controller. */
 export async function resolveFamily(client: NetlinkClient, name: string): Promise<GenlFamily> {
   // GENL_NAMSIZ is 16 with the NUL: a longer name cannot exist.
@@ -63,7 +55,7 @@ export async function resolveFamily(client: NetlinkClient, name: string): Promis
       },
     });
   } catch (err) {
-    if (err instanceof NetlinkError && err.code === 'ENOENT') throw new FamilyNotFoundError(name);
+    if (isErrno(err, 'ENOENT')) throw new FamilyNotFoundError(name);
     throw err;
   }
   const m = replies[0];

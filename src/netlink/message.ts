@@ -2,7 +2,7 @@
  * nlmsghdr framing: len u32, type u16, flags u16, seq u32, pid u32 (16 bytes),
  * payload padded to 4. A datagram from the kernel holds one or more messages.
  */
-import { NetlinkDecodeError } from './errors.js';
+import { NetlinkDecodeError } from '../errors.js';
 import { AttrWriter, parseAttrs, read } from './attrs.js';
 import {
   NLMSG_HDRLEN, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS, NLM_F_ACK_TLVS, NLM_F_CAPPED, align4,

@@ -7,11 +7,11 @@
  */
 import type { Controller } from '../cnm/controller.js';
 import { GATEWAY_REQUEST } from '../cnm/ipam.js';
-import { WeftError } from '../errors.js';
+import { PluginRequestError, WeftError } from '../errors.js';
 import { parsePortmap } from '../cnm/drivers/ports.js';
 import { checkNetworkOptions } from './options.js';
 import type { HttpRequest, HttpResponse } from '../io/unix-http.js';
-import { type Obj, PluginRequestError, bool, field, id, ipData, map, parseBody, str, stringMap } from './schema.js';
+import { type Obj, bool, field, id, ipData, map, parseBody, str, stringMap } from './schema.js';
 import { swarmHandler } from './swarm.js';
 
 const MAC_OPTION = 'com.docker.network.endpoint.macaddress';
@@ -174,19 +174,19 @@ function errorBody(message: string, forIpam: boolean): Obj {
 
 export const tooLarge = json(413, { Err: `request body larger than ${MAX_BODY_BYTES} bytes` });
 
-/** Handles one plugin request; returns the response and the error code for the log. */
+/** Handles one plugin request; returns the response and the error code for the log (docs/errors.md). */
 export async function handle(req: HttpRequest, c: Controller): Promise<{ response: HttpResponse; code?: string }> {
   if (req.path === '/Plugin.Activate') return { response: json(200, { Implements: ['NetworkDriver', 'IpamDriver'] }) };
   const route = routes.get(req.path);
-  if (!route) return { response: json(404, { Err: `unknown method ${req.path}` }), code: 'ENOTFOUND' };
-  if (req.method !== 'POST') return { response: json(405, { Err: `${req.path} needs POST` }), code: 'EMETHOD' };
+  if (!route) return { response: json(404, { Err: `unknown method ${req.path}` }), code: 'ERR_WEFT_NOT_FOUND' };
+  if (req.method !== 'POST') return { response: json(405, { Err: `${req.path} needs POST` }), code: 'ERR_WEFT_PLUGIN_METHOD' };
   try {
     const body = parseBody(req.body);
     const handler = swarmHandler(c, req.path) ?? route.handler;
     return { response: json(200, await handler(body, c)) };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const code = err instanceof WeftError ? err.code : 'EINTERNAL';
+    const code = err instanceof WeftError ? err.code : 'ERR_WEFT_INTERNAL';
     const status = err instanceof PluginRequestError ? 400 : 500;
     return { response: json(status, errorBody(message, route.ipam)), code };
   }

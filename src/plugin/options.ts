@@ -4,7 +4,8 @@
  * stored: a typo in a `weft.*` key, or an option of another mode, is an
  * error rather than a network that silently does something else.
  */
-import { type NetworkMode, NetworkOptionError } from '../cnm/model.js';
+import { NetworkOptionError } from '../errors.js';
+import { type NetworkMode } from '../cnm/model.js';
 
 const ALL_MODES: NetworkMode[] = ['overlay', 'bridge', 'macvlan'];
 

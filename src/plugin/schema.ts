@@ -4,14 +4,7 @@
  * match case-insensitively; everything else is untrusted and checked here,
  * so handlers only ever see well-typed values.
  */
-import { WeftError } from '../errors.js';
-
-/** A request Docker (or anyone) sent that weft cannot accept: HTTP 400 with Err. */
-export class PluginRequestError extends WeftError {
-  constructor(message: string) {
-    super('EBADREQUEST', message);
-  }
-}
+import { PluginRequestError } from '../errors.js';
 
 export type Obj = Record<string, unknown>;
 

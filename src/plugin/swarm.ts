@@ -24,7 +24,8 @@ import type { Controller } from '../cnm/controller.js';
 import { GATEWAY_REQUEST, GLOBAL_SPACE } from '../cnm/ipam.js';
 import { KeyedSerial } from '../cnm/keyed-serial.js';
 import { bigintToIp, formatCidr, ipToBigint, parseCidr } from '../cnm/cidr.js';
-import { type Obj, PluginRequestError, bool, field, id, ipData, map, str, stringMap } from './schema.js';
+import { PluginRequestError } from '../errors.js';
+import { type Obj, bool, field, id, ipData, map, str, stringMap } from './schema.js';
 
 type Handler = (body: Obj, c: Controller) => Promise<Obj>;
 

@@ -21,7 +21,7 @@
  * transport byte offsets (tcp[13]) work over IPv6 too. A bad expression
  * throws FilterSyntaxError naming the 1-based column.
  */
-import { WeftError } from '../errors.js';
+import { FilterSyntaxError } from '../errors.js';
 import { isIPv4, isIPv6 } from '../wire/ip.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_LLDP, ETHERTYPE_MPLS, ETHERTYPE_RARP, ETHERTYPE_VLAN, IPPROTO_AH, IPPROTO_ESP,
@@ -29,14 +29,6 @@ import {
 } from '../wire/numbers.js';
 
 export { matchFilter } from './filter-match.js';
-
-export class FilterSyntaxError extends WeftError {
-  readonly column: number;
-  constructor(message: string, column: number) {
-    super('EFILTER', `filter: ${message} at column ${column}`);
-    this.column = column;
-  }
-}
 
 export type Direction = 'src' | 'dst' | 'any' | 'both';
 export type ProtoName = 'ip' | 'ip6' | 'arp' | 'rarp' | 'tcp' | 'udp' | 'icmp' | 'icmp6' | 'vxlan' | number;

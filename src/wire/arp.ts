@@ -12,8 +12,7 @@
  * Ethernet/IPv4 hosts use (htype 1, ptype 0x0800, 6/4). Proxy ARP should
  * drop everything else (docs/reliability.md A1).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { hex, macToString, setU16, u16, u32, writeMac } from './bytes.js';
 import { formatIPv4, writeIPv4 } from './ip.js';
 import {

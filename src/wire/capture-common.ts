@@ -8,7 +8,6 @@
  * the link type's maximum (262144) is an error, never an allocation; a
  * pcapng block is at most 16 MiB, an SHB at most 1 MiB.
  */
-import { WeftError } from '../errors.js';
 
 /** Link types (tcpdump.org/linktypes.html) the trace dissector decodes; files of any other type are still read. */
 export const LINKTYPE_ETHERNET = 1;
@@ -61,24 +60,6 @@ export const MAX_RECORD_LENGTH = 262144;
 export const MAX_BLOCK_LENGTH = 16 * 1024 * 1024;
 /** libpcap rejects a Section Header Block over 1 MiB as corrupt. */
 export const MAX_SHB_LENGTH = 1024 * 1024;
-
-export type CaptureErrorCode =
-  | 'ENOTCAPTURE' // not a pcap/pcapng file (short or unknown magic)
-  | 'ECAPTUREVERSION' // unsupported format version
-  | 'ECAPTURETRUNCATED' // file ends inside a record or block
-  | 'ECAPTURECORRUPT'; // a length or index that cannot be right
-
-/** A capture file that cannot be read further. `offset` is the file byte where it went wrong. */
-export class CaptureError extends WeftError {
-  readonly offset: number;
-  /** Index of the packet record (0-based) being read, when known. */
-  readonly record: number;
-  constructor(code: CaptureErrorCode, message: string, offset: number, record = -1) {
-    super(code, `${message} (offset ${offset}${record >= 0 ? `, record ${record}` : ''})`);
-    this.offset = offset;
-    this.record = record;
-  }
-}
 
 /**
  * One packet as a reader hands it to its callback. The object and the bytes

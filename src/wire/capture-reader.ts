@@ -5,9 +5,10 @@
  *
  *   const reader = new CaptureReader({ packet(r) { ... } });
  *   for (const chunk of chunks) reader.feed(chunk);
- *   reader.end(); // throws ECAPTURETRUNCATED if the file stopped mid-record
+ *   reader.end(); // throws ERR_WEFT_CAPTURE_TRUNCATED if the file stopped mid-record
  */
-import { CaptureError, type CaptureHandlers, ChunkDriver } from './capture-common.js';
+import { CaptureError } from '../errors.js';
+import { type CaptureHandlers, ChunkDriver } from './capture-common.js';
 import { PcapParser, isPcapMagic } from './pcap.js';
 import { PcapngParser, isPcapngMagic } from './pcapng.js';
 
@@ -56,7 +57,7 @@ export class CaptureReader {
       this.#parser = new PcapParser(this.handlers);
       this.#format = 'pcap';
     } else {
-      throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file (unknown magic)', 0);
+      throw new CaptureError('ERR_WEFT_NOT_A_CAPTURE', 'not a pcap/pcapng file (unknown magic)', 0);
     }
     this.#driver = new ChunkDriver(this.#parser.step, this.#parser.maxUnit);
     this.#driver.feed(this.#sniff);
@@ -66,15 +67,15 @@ export class CaptureReader {
   /** Call at end of input: a partial record is an error. */
   end(): void {
     if (!this.#driver) {
-      throw new CaptureError('ENOTCAPTURE', `not a pcap/pcapng file (only ${this.#sniffLen} bytes)`, 0);
+      throw new CaptureError('ERR_WEFT_NOT_A_CAPTURE', `not a pcap/pcapng file (only ${this.#sniffLen} bytes)`, 0);
     }
     const left = this.#driver.buffered;
     if (left === 0) return;
     const at = this.#driver.position;
     if (at === 0) {
-      throw new CaptureError('ENOTCAPTURE', `not a pcap/pcapng file (file header cut short at ${left} bytes)`, 0);
+      throw new CaptureError('ERR_WEFT_NOT_A_CAPTURE', `not a pcap/pcapng file (file header cut short at ${left} bytes)`, 0);
     }
-    throw new CaptureError('ECAPTURETRUNCATED', `truncated dump file; ${left} bytes of an incomplete record or block`, at, this.count);
+    throw new CaptureError('ERR_WEFT_CAPTURE_TRUNCATED', `truncated dump file; ${left} bytes of an incomplete record or block`, at, this.count);
   }
 }
 

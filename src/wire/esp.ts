@@ -15,7 +15,7 @@
  * SPIs 1-255 are reserved by IANA and 0 is never sent on the wire
  * (RFC 4303 §2.1): such a header is invalid.
  */
-import { DecodeError } from './errors.js';
+import { DecodeError } from '../errors.js';
 
 export const HEADER_LENGTH = 8;
 

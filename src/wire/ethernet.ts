@@ -10,7 +10,7 @@
  * An EtherType of 0x8100 / 0x88a8 / 0x9100 means an 802.1Q tag follows
  * (see vlan.ts); values below 0x0600 are 802.3 lengths, kept as-is.
  */
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason } from '../errors.js';
 import { macToString, setU16, u16, writeMac } from './bytes.js';
 import { ETH_HEADER_LENGTH, ETH_SOURCE, ETH_TYPE, MAC_LENGTH } from './fields.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_QINQ_LEGACY, ETHERTYPE_VLAN } from './numbers.js';

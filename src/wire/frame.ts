@@ -18,7 +18,7 @@
  * Checksums are reported, not enforced: `checksumValid` is false on
  * locally sent packets captured before offload fills them in.
  */
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason } from '../errors.js';
 import { hex, macToString, u16, u32 } from './bytes.js';
 import { formatIPv4, formatIPv6 } from './ip.js';
 import * as ethernet from './ethernet.js';

@@ -10,8 +10,7 @@
  *
  * The checksum covers the whole message (no pseudo-header).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { internetChecksum, setU16, setU32, u16, u32 } from './bytes.js';
 import { ICMP_HEADER_LENGTH } from './fields.js';
 import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from './numbers.js';

@@ -16,8 +16,7 @@
  * invalid (RFC 4861 §4.6) and ends decoding with 'bad-option'. The walk
  * is bounded by the message length and by MAX_OPTIONS.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { foldChecksum, macToString, onesSum, pseudoHeaderSum, setU16, setU32, u16, u32, writeMac } from './bytes.js';
 import { formatIPv6, ipBytes, writeIPv6 } from './ip.js';
 import { ICMP_COMMON_LENGTH } from './fields.js';

@@ -13,7 +13,7 @@
  *    fields are subarrays of the input (no copy).
  *  - `encodingLength(repr)` and `encode(repr, out?, offset?)` write
  *    exactly that many bytes (checksums included); bad reprs throw
- *    InvalidArgumentError (EINVALARG).
+ *    InvalidArgumentError (ERR_WEFT_INVALID_ARGUMENT).
  *  - Only DecodeError (EDECODE) escapes a decoder, on any input.
  */
 export * as bytes from './bytes.js';
@@ -27,5 +27,5 @@ export * as icmpv6 from './icmpv6.js';
 export * as udp from './udp.js';
 export * as tcp from './tcp.js';
 export * as vxlan from './vxlan.js';
-export { DecodeError, type DecodeReason } from './errors.js';
+export { DecodeError, type DecodeReason } from '../errors.js';
 export { decodeFrame, type DecodedFrame, type Layer, type LayerName, type FrameError, type DecodeFrameOptions } from './frame.js';

@@ -18,8 +18,7 @@
  * payload does not start with an upper-layer header. Bytes after Total
  * Length (Ethernet padding) are not payload.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { internetChecksum, setU16, u16, u32 } from './bytes.js';
 import { formatIPv4, writeIPv4 } from './ip.js';
 import { IPV4_MAX_HEADER_LENGTH, IPV4_MIN_HEADER_LENGTH } from './fields.js';

@@ -16,8 +16,7 @@
  * of chained empty headers cannot make the walk long. ESP and "No Next
  * Header" (59) end the walk: what follows is opaque.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { setU16, u16, u32 } from './bytes.js';
 import { formatIPv6, writeIPv6 } from './ip.js';
 import { IPV6_HEADER_LENGTH } from './fields.js';

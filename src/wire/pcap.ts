@@ -14,8 +14,9 @@
  * libpcap's (docs/reliability.md C1-C9): snaplen 0 or > INT_MAX is a warning,
  * a record over 262144 bytes is an error, a caplen over snaplen is clipped.
  */
+import { CaptureError } from '../errors.js';
 import {
-  CaptureError, type CaptureHandlers, type CaptureInterface, CaptureOutput, MAX_RECORD_LENGTH, type RecordFilter, type RecordScanner, canonicalLinktype,
+  type CaptureHandlers, type CaptureInterface, CaptureOutput, MAX_RECORD_LENGTH, type RecordFilter, type RecordScanner, canonicalLinktype,
   newRecord, u16, u32,
 } from './capture-common.js';
 
@@ -74,7 +75,7 @@ export class PcapParser {
     const le = this.#le;
     const caplen = u32(b, off + 8, le);
     if (caplen > MAX_RECORD_LENGTH) {
-      throw new CaptureError('ECAPTURECORRUPT', `invalid packet capture length ${caplen}, bigger than the maximum of ${MAX_RECORD_LENGTH}`, fileOffset, this.count);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `invalid packet capture length ${caplen}, bigger than the maximum of ${MAX_RECORD_LENGTH}`, fileOffset, this.count);
     }
     const total = RECORD_HEADER + caplen;
     if (avail < total) return -total;
@@ -137,17 +138,17 @@ export class PcapParser {
     const le = u32(b, off, true);
     if (be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS) this.#le = false;
     else if (le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS) this.#le = true;
-    else throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file', fileOffset);
+    else throw new CaptureError('ERR_WEFT_NOT_A_CAPTURE', 'not a pcap/pcapng file', fileOffset);
     this.#nano = (this.#le ? le : be) === PCAP_MAGIC_NS;
     const major = u16(b, off + 4, this.#le);
     const minor = u16(b, off + 6, this.#le);
     if (major !== 2 || minor > 4) {
-      throw new CaptureError('ECAPTUREVERSION', `unsupported pcap version ${major}.${minor}`, fileOffset + 4);
+      throw new CaptureError('ERR_WEFT_CAPTURE_VERSION', `unsupported pcap version ${major}.${minor}`, fileOffset + 4);
     }
     let snaplen = u32(b, off + 16, this.#le);
     const network = u32(b, off + 20, this.#le);
     if ((network & 0x03ff0000) !== 0) {
-      throw new CaptureError('ECAPTURECORRUPT', 'reserved field not zero in the link type', fileOffset + 20);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', 'reserved field not zero in the link type', fileOffset + 20);
     }
     const linktype = network & 0xffff;
     if (snaplen === 0 || snaplen > INT_MAX || snaplen > MAX_RECORD_LENGTH) {

@@ -18,8 +18,9 @@
  * multiple of 4, ≤ 16 MiB (SHB ≤ 1 MiB), equal to its trailer; unknown
  * blocks and options are skipped; packets on a missing interface are errors.
  */
+import { CaptureError } from '../errors.js';
 import {
-  CaptureError, type CaptureHandlers, type CaptureInterface, CaptureOutput, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
+  type CaptureHandlers, type CaptureInterface, CaptureOutput, MAX_BLOCK_LENGTH, MAX_RECORD_LENGTH, MAX_SHB_LENGTH,
   type RecordFilter, type RecordScanner, canonicalLinktype, newRecord, resolutionDigits, splitTimestamp, u16, u32, utf8,
 } from './capture-common.js';
 
@@ -93,21 +94,21 @@ export class PcapngParser {
       const magic = u32(b, off + 8, false);
       if (magic === BYTE_ORDER_MAGIC) this.#le = false;
       else if (u32(b, off + 8, true) === BYTE_ORDER_MAGIC) this.#le = true;
-      else if (this.#sections === 0) throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file (bad byte-order magic)', fileOffset + 8);
-      else throw new CaptureError('ECAPTURECORRUPT', 'section header with a bad byte-order magic', fileOffset + 8);
+      else if (this.#sections === 0) throw new CaptureError('ERR_WEFT_NOT_A_CAPTURE', 'not a pcap/pcapng file (bad byte-order magic)', fileOffset + 8);
+      else throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', 'section header with a bad byte-order magic', fileOffset + 8);
     } else if (this.#sections === 0) {
-      throw new CaptureError('ENOTCAPTURE', 'not a pcap/pcapng file (no section header block first)', fileOffset);
+      throw new CaptureError('ERR_WEFT_NOT_A_CAPTURE', 'not a pcap/pcapng file (no section header block first)', fileOffset);
     }
     const le = this.#le;
     const len = u32(b, off + 4, le);
-    if (len < 12) throw new CaptureError('ECAPTURECORRUPT', `block length ${len} is smaller than 12`, fileOffset + 4, this.count);
-    if (len % 4 !== 0) throw new CaptureError('ECAPTURECORRUPT', `block length ${len} is not a multiple of 4`, fileOffset + 4, this.count);
+    if (len < 12) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `block length ${len} is smaller than 12`, fileOffset + 4, this.count);
+    if (len % 4 !== 0) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `block length ${len} is not a multiple of 4`, fileOffset + 4, this.count);
     const cap = type === BT_SHB ? MAX_SHB_LENGTH : MAX_BLOCK_LENGTH;
-    if (len > cap) throw new CaptureError('ECAPTURECORRUPT', `block length ${len} exceeds the maximum of ${cap}`, fileOffset + 4, this.count);
+    if (len > cap) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `block length ${len} exceeds the maximum of ${cap}`, fileOffset + 4, this.count);
     if (avail < len) return -len;
     const trailer = u32(b, off + len - 4, le);
     if (trailer !== len) {
-      throw new CaptureError('ECAPTURECORRUPT', `block length ${len} does not match its trailer ${trailer}`, fileOffset + len - 4, this.count);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `block length ${len} does not match its trailer ${trailer}`, fileOffset + len - 4, this.count);
     }
     const end = off + len - 4;
     switch (type) {
@@ -167,7 +168,7 @@ export class PcapngParser {
   }
 
   #section(b: Uint8Array, off: number, end: number, fileOffset: number): void {
-    if (end - off < 24) throw new CaptureError('ECAPTURECORRUPT', 'section header block too short', fileOffset);
+    if (end - off < 24) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', 'section header block too short', fileOffset);
     this.#sections++;
     this.#ifaces = [];
     this.#snaplens = new Int32Array(0);
@@ -184,7 +185,7 @@ export class PcapngParser {
   }
 
   #interface(b: Uint8Array, off: number, end: number, fileOffset: number): void {
-    if (end - off < 16) throw new CaptureError('ECAPTURECORRUPT', 'interface description block too short', fileOffset);
+    if (end - off < 16) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', 'interface description block too short', fileOffset);
     const linktype = u16(b, off + 8, this.#le);
     let snaplen = u32(b, off + 12, this.#le);
     // pcapng: snaplen 0 means no limit.
@@ -201,7 +202,7 @@ export class PcapngParser {
         const v = b[vo]!;
         iface.tsBase = v & 0x80 ? 2 : 10;
         iface.tsExponent = v & 0x7f;
-        if (iface.tsExponent > 63) throw new CaptureError('ECAPTURECORRUPT', `if_tsresol exponent ${iface.tsExponent} is too large`, optOffset);
+        if (iface.tsExponent > 63) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `if_tsresol exponent ${iface.tsExponent} is too large`, optOffset);
       } else if (code === IF_TSOFFSET && vl >= 8) {
         const hi = u32(b, vo + (this.#le ? 4 : 0), this.#le) | 0;
         const lo = u32(b, vo + (this.#le ? 0 : 4), this.#le);
@@ -219,13 +220,13 @@ export class PcapngParser {
   }
 
   #enhanced(b: Uint8Array, off: number, end: number, fileOffset: number): void {
-    if (end - off < 28) throw new CaptureError('ECAPTURECORRUPT', 'enhanced packet block too short', fileOffset, this.count);
+    if (end - off < 28) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', 'enhanced packet block too short', fileOffset, this.count);
     const le = this.#le;
     const id = u32(b, off + 8, le);
     const caplen = u32(b, off + 20, le);
     const dataOff = off + 28;
     if (caplen > end - dataOff) {
-      throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
     }
     const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
     const optStart = dataOff + ((caplen + 3) & ~3);
@@ -266,12 +267,12 @@ export class PcapngParser {
   }
 
   #obsolete(b: Uint8Array, off: number, end: number, fileOffset: number): void {
-    if (end - off < 28) throw new CaptureError('ECAPTURECORRUPT', 'packet block too short', fileOffset, this.count);
+    if (end - off < 28) throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', 'packet block too short', fileOffset, this.count);
     const le = this.#le;
     const id = u16(b, off + 8, le);
     const caplen = u32(b, off + 20, le);
     if (caplen > end - (off + 28)) {
-      throw new CaptureError('ECAPTURECORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `captured length ${caplen} is past the end of its block`, fileOffset + 20, this.count);
     }
     const r = this.#emitPrologue(id, caplen, u32(b, off + 24, le), fileOffset);
     if (this.#rejected(r, b, off + 28)) return;
@@ -307,10 +308,10 @@ export class PcapngParser {
   #emitPrologue(id: number, caplen: number, origlen: number, fileOffset: number): Iface {
     const iface = this.#ifaces[id];
     if (!iface) {
-      throw new CaptureError('ECAPTURECORRUPT', `packet on interface ${id}, but the section has ${this.#ifaces.length} interface(s)`, fileOffset + 8, this.count);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `packet on interface ${id}, but the section has ${this.#ifaces.length} interface(s)`, fileOffset + 8, this.count);
     }
     if (caplen > MAX_RECORD_LENGTH) {
-      throw new CaptureError('ECAPTURECORRUPT', `invalid packet capture length ${caplen}, bigger than the maximum of ${MAX_RECORD_LENGTH}`, fileOffset, this.count);
+      throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `invalid packet capture length ${caplen}, bigger than the maximum of ${MAX_RECORD_LENGTH}`, fileOffset, this.count);
     }
     const r = this.#record;
     r.caplen = caplen;
@@ -349,7 +350,7 @@ export class PcapngParser {
       if (code === OPT_ENDOFOPT) return;
       const optOffset = fileOffset + (p - blockOff);
       if (p + 4 + vl > end) {
-        throw new CaptureError('ECAPTURECORRUPT', `option ${code} length ${vl} runs past the end of its block`, optOffset, this.count);
+        throw new CaptureError('ERR_WEFT_CAPTURE_CORRUPT', `option ${code} length ${vl} runs past the end of its block`, optOffset, this.count);
       }
       each(code, p + 4, vl, optOffset);
       p += 4 + ((vl + 3) & ~3);

@@ -13,8 +13,7 @@
  *
  * Options are kept raw; `options()` walks them with TLV bounds.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { foldChecksum, onesSum, pseudoHeaderSum, setU16, setU32, u16, u32 } from './bytes.js';
 import { TCP_MIN_HEADER_LENGTH } from './fields.js';
 import { TCP_FLAG_MASK } from './numbers.js';

@@ -12,8 +12,7 @@
  * The checksum includes a pseudo-header of the IP addresses; a computed 0
  * is sent as 0xffff, and 0 on the wire means "none" (IPv4 only).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { foldChecksum, onesSum, pseudoHeaderSum, setU16, u16 } from './bytes.js';
 import { ipBytes } from './ip.js';
 import { UDP_HEADER_LENGTH } from './fields.js';

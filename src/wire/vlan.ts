@@ -13,8 +13,7 @@
  * This codec covers the four bytes after the TPID. QinQ is two tags in a
  * row; decodeStack walks them with a bound (MAX_TAGS).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError, type DecodeReason } from './errors.js';
+import { DecodeError, type DecodeReason, InvalidArgumentError } from '../errors.js';
 import { isVlanTpid } from './ethernet.js';
 import { setU16, u16 } from './bytes.js';
 

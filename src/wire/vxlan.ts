@@ -16,8 +16,7 @@
  * path; `decode` throws DecodeError. Encoding always writes exactly
  * `08 00 00 00 | VNI << 8` (V17).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { DecodeError } from './errors.js';
+import { DecodeError, InvalidArgumentError } from '../errors.js';
 import {
   ETH_HEADER_LENGTH, ETH_TYPE, IPV4_DESTINATION, IPV4_MIN_HEADER_LENGTH, IPV4_PROTOCOL, IPV4_SOURCE, IPV6_HEADER_LENGTH, IPV6_NEXT_HEADER,
   IPV6_SOURCE, VXLAN_FLAGS, VXLAN_HEADER_LENGTH, VXLAN_VNI,

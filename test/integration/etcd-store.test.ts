@@ -8,7 +8,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdStore, parseEtcdUrl } from '../../src/control/etcd-store.js';
-import { StoreUnavailableError, type WatchEvent } from '../../src/control/store.js';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { type WatchEvent } from '../../src/control/store.js';
 import { type EtcdServer, etcdSkipReason, startEtcd } from '../support/etcd.js';
 
 const skip = await etcdSkipReason();
@@ -42,14 +43,14 @@ async function until(what: string, fn: () => Promise<boolean> | boolean, timeout
   }
 }
 
-test('URL parsing: plain, list, auth; bad forms are EINVALARG', () => {
+test('URL parsing: plain, list, auth; bad forms are ERR_WEFT_INVALID_ARGUMENT', () => {
   assert.deepEqual(parseEtcdUrl('etcd://127.0.0.1:2379').hosts, ['http://127.0.0.1:2379']);
   assert.deepEqual(parseEtcdUrl('etcds://a:1,b:2').hosts, ['https://a:1', 'https://b:2']);
   assert.deepEqual(parseEtcdUrl('etcd://u@h:1').auth, { username: 'u', password: process.env.WEFT_ETCD_PASSWORD ?? '' });
   // A password on the command line is visible to every user (ps): refused, and not echoed.
-  assert.throws(() => parseEtcdUrl('etcd://u:s3cret@h:1'), (e: Error & { code?: string }) => e.code === 'EINVALARG' && !e.message.includes('s3cret'));
+  assert.throws(() => parseEtcdUrl('etcd://u:s3cret@h:1'), (e: Error & { code?: string }) => e.code === 'ERR_WEFT_INVALID_ARGUMENT' && !e.message.includes('s3cret'));
   for (const bad of ['http://h:1', 'etcd://', 'etcd://h', 'etcd://h:99999', 'etcd://h:1/x/y']) {
-    assert.throws(() => parseEtcdUrl(bad), (e: Error & { code?: string }) => e.code === 'EINVALARG', bad);
+    assert.throws(() => parseEtcdUrl(bad), (e: Error & { code?: string }) => e.code === 'ERR_WEFT_INVALID_ARGUMENT', bad);
   }
 });
 

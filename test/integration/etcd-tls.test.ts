@@ -1,7 +1,7 @@
 /**
  * The store connection, hardened: etcd with TLS (server and client
  * certificates made here with openssl) and password auth. The right
- * material connects; each kind of wrong material fails with ESTOREAUTH and
+ * material connects; each kind of wrong material fails with ERR_WEFT_STORE_AUTH and
  * a message naming the cause, never "store unavailable"; passwords never
  * come from the URL and never appear in errors.
  */
@@ -77,7 +77,7 @@ describe('etcd over TLS with auth', { skip }, () => {
 
   const fails = async (o: ReturnType<typeof right> | Partial<ReturnType<typeof right>>, cause: RegExp) => {
     await assert.rejects(EtcdStore.connect(`etcds://${url}`, o), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'ESTOREAUTH', e.message);
+      assert.equal(e.code, 'ERR_WEFT_STORE_AUTH', e.message);
       assert.match(e.message, cause);
       assert.doesNotMatch(e.message, new RegExp(PASSWORD));
       return true;
@@ -89,9 +89,9 @@ describe('etcd over TLS with auth', { skip }, () => {
   it('no client certificate: etcd rejected it', () => fails({ ca: p('ca.crt'), user: 'root', passwordFile: p('pw') }, /rejected our client certificate/));
 
   it('bad combinations are refused before connecting; a password in the URL is refused and never echoed', () => {
-    assert.throws(() => parseEtcdUrl(`etcds://${url}`, { cert: p('client.crt') }), { code: 'EINVALARG' });
-    assert.throws(() => parseEtcdUrl(`etcd://${url}`, { ca: p('ca.crt') }), { code: 'EINVALARG' });
-    assert.throws(() => parseEtcdUrl(`etcd://root:${PASSWORD}@${url}`), (e: Error & { code?: string }) => e.code === 'EINVALARG' && !e.message.includes(PASSWORD));
+    assert.throws(() => parseEtcdUrl(`etcds://${url}`, { cert: p('client.crt') }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => parseEtcdUrl(`etcd://${url}`, { ca: p('ca.crt') }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => parseEtcdUrl(`etcd://root:${PASSWORD}@${url}`), (e: Error & { code?: string }) => e.code === 'ERR_WEFT_INVALID_ARGUMENT' && !e.message.includes(PASSWORD));
     // A client certificate without a CA is used (grpc then verifies etcd with the system roots).
     const o = parseEtcdUrl(`etcds://${url}`, { cert: p('client.crt'), key: p('client.key') });
     assert.ok(o.credentials?.certChain && o.credentials.privateKey);

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readlinkSync } from 'node:fs';
-import { WeftError } from '../../src/errors.js';
+import { WeftError, errnoOf } from '../../src/errors.js';
 import { createNetns, deleteNetns, listNetns, netnsExists, sandboxExists } from '../../src/io/netns.js';
 import { Lab, rootSkipReason } from '../support/lab.js';
 import { json, run } from '../support/exec.js';
@@ -23,7 +23,7 @@ after(async () => lab?.destroy());
 const name = (n: string) => `wfio-${lab.prefix}-${n}`;
 
 function causeCode(err: unknown): unknown {
-  return ((err as { cause?: { code?: unknown } }).cause ?? {}).code;
+  return errnoOf((err as { cause?: unknown }).cause);
 }
 
 test('createNetns: a namespace iproute2 lists, nsfs-mounted, loopback up, isolated; deleteNetns removes it', { skip }, async () => {
@@ -43,14 +43,14 @@ test('createNetns: a namespace iproute2 lists, nsfs-mounted, loopback up, isolat
   assert.equal((await run(['ip', '-n', ns, 'link', 'add', 'wfio0', 'type', 'veth', 'peer', 'name', 'wfio1'])).code, 0);
   assert.notEqual((await run(['ip', 'link', 'show', 'wfio0'])).code, 0, 'its links are not ours');
 
-  await assert.rejects(createNetns(ns), (err: unknown) => err instanceof WeftError && err.code === 'ENETNS' && causeCode(err) === 'EEXIST');
+  await assert.rejects(createNetns(ns), (err: unknown) => err instanceof WeftError && err.code === 'ERR_WEFT_NETNS_OPERATION' && causeCode(err) === 'EEXIST');
   assert.ok(sandboxExists(`/var/run/netns/${ns}`), 'a failed second add leaves the first alone');
 
   await deleteNetns(ns);
   assert.ok(!netnsExists(ns));
   const after = await json<{ name: string }[]>(['ip', '-j', 'netns', 'list']).catch(() => []);
   assert.ok(!after.some((n) => n.name === ns));
-  await assert.rejects(deleteNetns(ns), (err: unknown) => err instanceof WeftError && err.code === 'ENETNS' && causeCode(err) === 'ENOENT');
+  await assert.rejects(deleteNetns(ns), (err: unknown) => err instanceof WeftError && err.code === 'ERR_WEFT_NETNS_OPERATION' && causeCode(err) === 'ENOENT');
   await deleteNetns(ns, { ignoreMissing: true });
 });
 
@@ -67,7 +67,7 @@ test('createNetns: several at once get one namespace each', { skip }, async () =
 });
 
 test('createNetns refuses names that are not plain', { skip }, async () => {
-  await assert.rejects(createNetns('../etc'), (err: unknown) => err instanceof WeftError && err.code === 'EINVALARG');
-  await assert.rejects(createNetns('/tmp/wfio-ns'), (err: unknown) => err instanceof WeftError && err.code === 'EINVALARG');
-  await assert.rejects(deleteNetns('/etc/hostname'), (err: unknown) => err instanceof WeftError && err.code === 'EINVALARG');
+  await assert.rejects(createNetns('../etc'), (err: unknown) => err instanceof WeftError && err.code === 'ERR_WEFT_INVALID_ARGUMENT');
+  await assert.rejects(createNetns('/tmp/wfio-ns'), (err: unknown) => err instanceof WeftError && err.code === 'ERR_WEFT_INVALID_ARGUMENT');
+  await assert.rejects(deleteNetns('/etc/hostname'), (err: unknown) => err instanceof WeftError && err.code === 'ERR_WEFT_INVALID_ARGUMENT');
 });

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Lab, rootSkipReason } from '../support/lab.js';
 import { UdpSendBatch, UdpSocket, type UdpBatchView } from '../../src/io/udp.js';
-import { SysError } from '../../src/io/native.js';
+import { SysError } from '../../src/errors.js';
 
 const skip = rootSkipReason();
 if (skip) console.log(`# skipping io-udp: ${skip}`);
@@ -157,20 +157,20 @@ describe('UdpSocket in a lab namespace', { skip }, () => {
       s.close();
     }
     s.close(); // idempotent
-    assert.throws(() => s.sendTo(Buffer.alloc(1), 0, 1, '127.0.0.1', 9), { code: 'ECLOSED' });
+    assert.throws(() => s.sendTo(Buffer.alloc(1), 0, 1, '127.0.0.1', 9), { code: 'ERR_WEFT_SOCKET_CLOSED' });
   });
 
   it('fails with SysError ENOENT for a missing namespace', () => {
     assert.throws(
       () => UdpSocket.open({ address: '127.0.0.1', port: 0, netns: `${lab.prefix}-missing` }),
-      (err: unknown) => err instanceof SysError && err.code === 'ENOENT',
+      (err: unknown) => err instanceof SysError && err.code === 'ERR_WEFT_SYSCALL' && err.errno === 'ENOENT',
     );
   });
 
-  it('rejects bad arguments with EINVALARG', () => {
-    assert.throws(() => UdpSocket.open({ address: 'nope', port: 0, netns: ns }), { code: 'EINVALARG' });
-    assert.throws(() => UdpSocket.open({ address: '127.0.0.1', port: 70000, netns: ns }), { code: 'EINVALARG' });
-    assert.throws(() => UdpSocket.open({ address: '127.0.0.1', port: 0, netns: '../x' }), { code: 'EINVALARG' });
-    assert.throws(() => new UdpSendBatch(64, 0), { code: 'EINVALARG' });
+  it('rejects bad arguments with ERR_WEFT_INVALID_ARGUMENT', () => {
+    assert.throws(() => UdpSocket.open({ address: 'nope', port: 0, netns: ns }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => UdpSocket.open({ address: '127.0.0.1', port: 70000, netns: ns }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => UdpSocket.open({ address: '127.0.0.1', port: 0, netns: '../x' }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => new UdpSendBatch(64, 0), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 });

@@ -44,7 +44,7 @@ test('ip accepts what weft parses and prints what weft formats', { skip }, async
 
 test('leading-zero IPv4 octets: ip reads octal, weft refuses', { skip }, async () => {
   assert.equal(ipVersion('0306.022.0.1'), undefined);
-  assert.throws(() => parseIp('0306.022.0.1'), { code: 'EINVALARG' });
+  assert.throws(() => parseIp('0306.022.0.1'), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   const r = await run(['ip', '-n', ns, 'addr', 'add', '0306.022.0.1/32', 'dev', 'd0']);
   assert.equal(r.code, 0);
   const [link] = await json<Array<{ addr_info: Array<{ local: string }> }>>(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', 'd0']);

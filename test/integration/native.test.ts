@@ -4,7 +4,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { native, netnsPath, SysError } from '../../src/io/native.js';
+import { SysError } from '../../src/errors.js';
+import { native, netnsPath } from '../../src/io/native.js';
 import { AF_INET, AF_NETLINK, AF_PACKET, SOCK_DGRAM, SOCK_RAW, sockaddrInet, sockaddrPacket, parseSockaddrInet } from '../../src/io/sockaddr.js';
 import { Lab, rootSkipReason, type LabHost } from '../support/lab.js';
 import { json, run } from '../support/exec.js';
@@ -30,8 +31,8 @@ test('openSocket opens inside another namespace; a missing one is ENOENT', { ski
   assert.ok(fd > 2);
   n.close(fd);
   assert.throws(() => n.openSocket(AF_NETLINK, SOCK_RAW, 0, '/var/run/netns/weft-no-such-ns'),
-    (e: unknown) => e instanceof SysError && e.code === 'ENOENT' && /weft-no-such-ns/.test(e.message));
-  assert.throws(() => n.openSocket(12345, SOCK_RAW, 0), (e: unknown) => e instanceof SysError && e.code === 'EAFNOSUPPORT');
+    (e: unknown) => e instanceof SysError && e.code === 'ERR_WEFT_SYSCALL' && e.errno === 'ENOENT' && /weft-no-such-ns/.test(e.message));
+  assert.throws(() => n.openSocket(12345, SOCK_RAW, 0), (e: unknown) => e instanceof SysError && e.code === 'ERR_WEFT_SYSCALL' && e.errno === 'EAFNOSUPPORT');
 });
 
 test('UDP sendTo/recvFrom and sendBatch/recvBatch inside a namespace', { skip }, () => {
@@ -57,7 +58,7 @@ test('UDP sendTo/recvFrom and sendBatch/recvBatch inside a namespace', { skip },
     assert.equal(out.toString('utf8', 3 * slot, 3 * slot + outLens[3]!), 'msg-3');
     assert.equal(parseSockaddrInet(addrs, 0).address, host.address);
     assert.equal(n.recvFrom(rx, out, 0, 64, null), -1, 'EAGAIN reported as -1');
-    assert.throws(() => n.sendBatch(tx, buf, slot, 9, lengths, dest, dest.length), /EINVALARG|slot/);
+    assert.throws(() => n.sendBatch(tx, buf, slot, 9, lengths, dest, dest.length), /ERR_WEFT_INVALID_ARGUMENT|slot/);
   } finally {
     n.close(rx);
     n.close(tx);
@@ -87,7 +88,7 @@ test('openTun creates a TAP in the namespace; frames flow with readBatch/writeBa
   } finally {
     n.close(fd);
   }
-  assert.throws(() => n.openTun('a-name-that-is-way-too-long', IFF_TAP, null), /EINVALARG|IFNAMSIZ/);
+  assert.throws(() => n.openTun('a-name-that-is-way-too-long', IFF_TAP, null), /ERR_WEFT_INVALID_ARGUMENT|IFNAMSIZ/);
 });
 
 test('AF_PACKET socket bound to an interface honours a classic BPF filter', { skip }, async () => {
@@ -122,17 +123,17 @@ test('AF_PACKET socket bound to an interface honours a classic BPF filter', { sk
   }
   const unbound = n.openSocket(AF_PACKET, SOCK_RAW, 0, ns);
   try {
-    assert.throws(() => n.bind(unbound, sockaddrPacket(99999, ETH_P_ALL)), (e: unknown) => e instanceof SysError && e.code === 'ENODEV');
+    assert.throws(() => n.bind(unbound, sockaddrPacket(99999, ETH_P_ALL)), (e: unknown) => e instanceof SysError && e.code === 'ERR_WEFT_SYSCALL' && e.errno === 'ENODEV');
   } finally {
     n.close(unbound);
   }
-  assert.throws(() => n.attachFilter(0, Buffer.alloc(5)), /EINVALARG|8-byte/);
+  assert.throws(() => n.attachFilter(0, Buffer.alloc(5)), /ERR_WEFT_INVALID_ARGUMENT|8-byte/);
 });
 
 test('without privileges, AF_PACKET and foreign namespaces are refused with EPERM', { skip }, async () => {
   const script = `import('${new URL('../../src/io/native.js', import.meta.url).href}').then(({ native }) => {
-    try { native().openSocket(17, 3, 0); console.log('opened'); } catch (e) { console.log(e.code); }
-    try { native().openSocket(16, 3, 0, '${netnsPath(host.netns)}'); console.log('opened'); } catch (e) { console.log(e.code); }
+    try { native().openSocket(17, 3, 0); console.log('opened'); } catch (e) { console.log(e.errno); }
+    try { native().openSocket(16, 3, 0, '${netnsPath(host.netns)}'); console.log('opened'); } catch (e) { console.log(e.errno); }
   })`;
   const r = await run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script]);
   const lines = r.stdout.trim().split('\n');

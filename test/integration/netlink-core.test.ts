@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetlinkClient } from '../../src/netlink/client.js';
 import { NETLINK_ROUTE } from '../../src/netlink/constants.js';
-import { NetlinkError } from '../../src/netlink/errors.js';
-import { FamilyNotFoundError, openGenl, resolveFamily } from '../../src/netlink/genl.js';
+import { FamilyNotFoundError, NetlinkError } from '../../src/errors.js';
+import { openGenl, resolveFamily } from '../../src/netlink/genl.js';
 import { Rtnl } from '../../src/netlink/rtnetlink/handle.js';
 import { RTM_NEWLINK, RTNLGRP_LINK, IFLA_IFNAME, IFLA_LINKINFO, IFLA_INFO_KIND } from '../../src/netlink/rtnetlink/constants.js';
 import { decodeLink, writeIfinfomsg } from '../../src/netlink/rtnetlink/link.js';
@@ -50,7 +50,7 @@ test('a rejected request carries the errno name and the kernel extended-ACK text
         w.string(IFLA_INFO_KIND, 'bridge');
         w.end(li);
       },
-    }), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST' && e.message.includes('create link lo'));
+    }), (e: unknown) => e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'EEXIST' && e.message.includes('create link lo'));
     await assert.rejects(client.request({
       type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, what: 'create vxlan without id',
       build: (w) => {

@@ -109,16 +109,16 @@ test('error paths are typed, name the object, and leave nothing half-created', {
   await addLink(rtnl, { name: 'e0', kind: 'veth', veth: { peer: { name: 'e1' } } });
   const before = await names(ns);
   const cases: [() => Promise<unknown>, string, RegExp][] = [
-    [() => addLink(rtnl, { name: 'e0', kind: 'bridge' }), 'ELINKEXISTS', /link e0 .* already exists/],
-    [() => addLink(rtnl, { name: 'm0', kind: 'macvlan', parent: 'nope0' }), 'ELINKNOTFOUND', /parent link nope0 .*does not exist \(for m0\)/],
-    [() => addLink(rtnl, { name: 'v0', kind: 'vxlan', vxlan: { id: 0 } }), 'ELINKCONFIG', /link v0: vni must be between 1 and 16777215/],
-    [() => addLink(rtnl, { name: 'v0', kind: 'vxlan', vxlan: { id: 1 << 24 } }), 'ELINKCONFIG', /link v0: vni/],
-    [() => addLink(rtnl, { name: 'q0', kind: 'vlan', parent: 'e0', vlan: { id: 4095 } }), 'ELINKCONFIG', /link q0: vlan id must be between 1 and 4094/],
-    [() => addLink(rtnl, { name: 'q0', kind: 'vlan', parent: 'e0', vlan: { id: 0 } }), 'ELINKCONFIG', /vlan id/],
-    [() => addLink(rtnl, { name: 'b9', kind: 'bridge', mtu: 70000 }), 'ELINKCONFIG', /link b9: mtu must be between/],
-    [() => addLink(rtnl, { name: 'p0', kind: 'veth', veth: { peer: { name: 'p1', netns: `${lab.prefix}-gone` } } }), 'ENETNSNOTFOUND', /gone does not exist/],
-    [() => setLink(rtnl, 'nope1', { up: true }), 'ELINKNOTFOUND', /link nope1 .*does not exist/],
-    [() => deleteLink(rtnl, 'nope2'), 'ELINKNOTFOUND', /link nope2/],
+    [() => addLink(rtnl, { name: 'e0', kind: 'bridge' }), 'ERR_WEFT_LINK_EXISTS', /link e0 .* already exists/],
+    [() => addLink(rtnl, { name: 'm0', kind: 'macvlan', parent: 'nope0' }), 'ERR_WEFT_LINK_NOT_FOUND', /parent link nope0 .*does not exist \(for m0\)/],
+    [() => addLink(rtnl, { name: 'v0', kind: 'vxlan', vxlan: { id: 0 } }), 'ERR_WEFT_LINK_CONFIG', /link v0: vni must be between 1 and 16777215/],
+    [() => addLink(rtnl, { name: 'v0', kind: 'vxlan', vxlan: { id: 1 << 24 } }), 'ERR_WEFT_LINK_CONFIG', /link v0: vni/],
+    [() => addLink(rtnl, { name: 'q0', kind: 'vlan', parent: 'e0', vlan: { id: 4095 } }), 'ERR_WEFT_LINK_CONFIG', /link q0: vlan id must be between 1 and 4094/],
+    [() => addLink(rtnl, { name: 'q0', kind: 'vlan', parent: 'e0', vlan: { id: 0 } }), 'ERR_WEFT_LINK_CONFIG', /vlan id/],
+    [() => addLink(rtnl, { name: 'b9', kind: 'bridge', mtu: 70000 }), 'ERR_WEFT_LINK_CONFIG', /link b9: mtu must be between/],
+    [() => addLink(rtnl, { name: 'p0', kind: 'veth', veth: { peer: { name: 'p1', netns: `${lab.prefix}-gone` } } }), 'ERR_WEFT_NETNS_NOT_FOUND', /gone does not exist/],
+    [() => setLink(rtnl, 'nope1', { up: true }), 'ERR_WEFT_LINK_NOT_FOUND', /link nope1 .*does not exist/],
+    [() => deleteLink(rtnl, 'nope2'), 'ERR_WEFT_LINK_NOT_FOUND', /link nope2/],
   ];
   for (const [p, code, msg] of cases) {
     await assert.rejects(p(), (err: any) => {
@@ -129,9 +129,9 @@ test('error paths are typed, name the object, and leave nothing half-created', {
   }
   // MTU too large for the kernel (a vxlan cannot exceed its underlay minus 50).
   await addLink(rtnl, { name: 'vx9', kind: 'vxlan', vxlan: { id: 9, dev: 'e0' } });
-  await assert.rejects(setLink(rtnl, 'vx9', { mtu: 9000 }), (err: any) => err.code === 'ELINKCONFIG' && /link vx9: mtu/.test(err.message));
+  await assert.rejects(setLink(rtnl, 'vx9', { mtu: 9000 }), (err: any) => err.code === 'ERR_WEFT_LINK_CONFIG' && /link vx9: mtu/.test(err.message));
   await deleteLink(rtnl, 'vx9');
-  assert.throws(() => Rtnl.open({ netns: `${lab.prefix}-gone` }), (err: any) => err.code === 'ENETNSNOTFOUND');
+  assert.throws(() => Rtnl.open({ netns: `${lab.prefix}-gone` }), (err: any) => err.code === 'ERR_WEFT_NETNS_NOT_FOUND');
   assert.deepEqual(await names(ns), before, 'nothing half-created');
   await deleteLink(rtnl, 'e0');
 });
@@ -176,7 +176,7 @@ test('CLI add/set/del with iproute2 syntax', { skip }, async () => {
   assert.equal((await ipLink(ns, 'vx0')).mtu, 1400);
   const bad = await weft('link', 'add', 'vx1', 'type', 'vxlan', 'id', '0');
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /^weft: link vx1: vni must be between 1 and 16777215, got 0 \[ELINKCONFIG\]\n$/);
+  assert.match(bad.stderr, /^weft: link vx1: vni must be between 1 and 16777215, got 0 \[ERR_WEFT_LINK_CONFIG\]\n$/);
   assert.equal((await weft('link', 'del', 'vx0')).code, 0);
   assert.equal((await weft('link', 'del', 'eth0')).code, 0);
   assert.deepEqual(await names(ns), ['lo']);

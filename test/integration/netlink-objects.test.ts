@@ -47,18 +47,18 @@ test('addresses v4/v6 vs ip -j addr; replace is idempotent', { skip }, async () 
   assert.deepEqual([v4.local, v4.prefixlen, v4.broadcast, v4.label, v4.scope], ['198.18.0.1', 24, '198.18.0.255', 'eth0:w', 'global']);
   const v6 = l.addr_info.find((a: any) => a.local === 'fd00::1');
   assert.deepEqual([v6.prefixlen, v6.nodad], [64, true]);
-  await assert.rejects(addAddress(rtnl, { dev: 'eth0', address: '198.18.0.1/24' }), (e: any) => e.code === 'EADDR' && /198\.18\.0\.1\/24 on eth0: EEXIST/.test(e.message));
+  await assert.rejects(addAddress(rtnl, { dev: 'eth0', address: '198.18.0.1/24' }), (e: any) => e.code === 'ERR_WEFT_ADDRESS' && /198\.18\.0\.1\/24 on eth0: EEXIST/.test(e.message));
   await replaceAddress(rtnl, { dev: 'eth0', address: '198.18.0.1/24', broadcast: '+', label: 'eth0:w' });
   assert.equal((await ensureAddress(rtnl, { dev: 'eth0', address: '198.18.0.1/24' })).action, 'unchanged');
   assert.equal((await listAddresses(rtnl, { dev: 'eth0', family: 2 })).length, 1);
   await deleteAddress(rtnl, { dev: 'eth0', address: 'fd00::1/64' });
-  await assert.rejects(addAddress(rtnl, { dev: 'nope0', address: '198.18.9.1/24' }), (e: any) => e.code === 'ELINKNOTFOUND');
+  await assert.rejects(addAddress(rtnl, { dev: 'nope0', address: '198.18.9.1/24' }), (e: any) => e.code === 'ERR_WEFT_LINK_NOT_FOUND');
 });
 
 test('routes vs ip -j route; replace is idempotent', { skip }, async () => {
   await addRoute(rtnl, { dst: '198.19.0.0/16', gateway: '198.18.0.2', metric: 5 });
   await addRoute(rtnl, { dst: '198.18.128.0/24', dev: 'eth0' });
-  await assert.rejects(addRoute(rtnl, { dst: '198.19.0.0/16', gateway: '198.18.0.2', metric: 5 }), (e: any) => e.code === 'EROUTE' && e.errno === 'EEXIST');
+  await assert.rejects(addRoute(rtnl, { dst: '198.19.0.0/16', gateway: '198.18.0.2', metric: 5 }), (e: any) => e.code === 'ERR_WEFT_ROUTE' && e.errno === 'EEXIST');
   await replaceRoute(rtnl, { dst: '198.19.0.0/16', gateway: '198.18.0.2', metric: 5 });
   const routes = await json<any[]>(['ip', '-n', ns, '-j', 'route']);
   const r1 = routes.find((r) => r.dst === '198.19.0.0/16');
@@ -74,7 +74,7 @@ test('routes vs ip -j route; replace is idempotent', { skip }, async () => {
 
 test('neighbours (permanent, proxy) vs ip -j neigh; re-adding never fails', { skip }, async () => {
   await addNeighbour(rtnl, { dev: 'vx0', dst: '198.19.0.2', lladdr: '02:42:c6:13:00:02', state: 'permanent' });
-  await assert.rejects(addNeighbour(rtnl, { dev: 'vx0', dst: '198.19.0.2', lladdr: '02:42:c6:13:00:03' }), (e: any) => e.code === 'ENEIGH' && e.errno === 'EEXIST');
+  await assert.rejects(addNeighbour(rtnl, { dev: 'vx0', dst: '198.19.0.2', lladdr: '02:42:c6:13:00:03' }), (e: any) => e.code === 'ERR_WEFT_NEIGHBOUR' && e.errno === 'EEXIST');
   // A stale entry with another MAC is overwritten by REPLACE (no drift).
   await replaceNeighbour(rtnl, { dev: 'vx0', dst: '198.19.0.3', lladdr: '02:00:00:00:00:99', state: 'stale' });
   await replaceNeighbour(rtnl, { dev: 'vx0', dst: '198.19.0.3', lladdr: '02:42:c6:13:00:03', state: 'permanent' });
@@ -97,7 +97,7 @@ test('neighbours (permanent, proxy) vs ip -j neigh; re-adding never fails', { sk
 
 test('FDB on vxlan vs bridge -j fdb: add, append for flooding, replace, re-add, delete', { skip }, async () => {
   await addFdb(rtnl, { dev: 'vx0', mac: '02:42:c6:13:00:02', dst: '198.18.0.2', vni: 42, port: 4789 });
-  await assert.rejects(addFdb(rtnl, { dev: 'vx0', mac: '02:42:c6:13:00:02', dst: '198.18.0.2' }), (e: any) => e.code === 'EFDB' && e.errno === 'EEXIST');
+  await assert.rejects(addFdb(rtnl, { dev: 'vx0', mac: '02:42:c6:13:00:02', dst: '198.18.0.2' }), (e: any) => e.code === 'ERR_WEFT_FDB' && e.errno === 'EEXIST');
   await replaceFdb(rtnl, { dev: 'vx0', mac: '02:42:c6:13:00:02', dst: '198.18.0.3' });
   await replaceFdb(rtnl, { dev: 'vx0', mac: '02:42:c6:13:00:02', dst: '198.18.0.3' });
   await appendFdb(rtnl, { dev: 'vx0', mac: ZERO_MAC, dst: '198.18.0.2' });
@@ -187,8 +187,8 @@ test('per-namespace sysctls: read, write, restore', { skip }, async () => {
   await ch.restore();
   assert.equal((await sh(['ip', 'netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.conf.eth0.proxy_arp'])).trim(), '0');
   assert.equal(await readSysctl(ns, netSysctl.forwarding('ipv4', 'all')), '0');
-  await assert.rejects(readSysctl(ns, 'net/ipv4/conf/nope0/proxy_arp'), (e: any) => e.code === 'ESYSCTL');
-  await assert.rejects(readSysctl(ns, 'kernel/hostname'), (e: any) => e.code === 'ESYSCTL');
+  await assert.rejects(readSysctl(ns, 'net/ipv4/conf/nope0/proxy_arp'), (e: any) => e.code === 'ERR_WEFT_SYSCTL');
+  await assert.rejects(readSysctl(ns, 'kernel/hostname'), (e: any) => e.code === 'ERR_WEFT_SYSCTL');
 });
 
 test('ensureLink: create, change what differs, leave what matches', { skip }, async () => {
@@ -206,7 +206,7 @@ test('ensureLink: create, change what differs, leave what matches', { skip }, as
   assert.deepEqual(await ensureLink(rtnl, { ...vx, vxlan: { ...vx.vxlan, id: 101 } }), { action: 'recreated', changed: ['id'] });
   const after = (await json<any[]>(['ip', '-n', ns, '-j', '-d', 'link', 'show', 'evx0']))[0];
   assert.deepEqual([after.linkinfo.info_data.id, after.master], [101, 'ebr0']);
-  await assert.rejects(ensureLink(rtnl, { name: 'ebr0', kind: 'vxlan', vxlan: { id: 5 } }), (e: any) => e.code === 'ELINKCONFIG' && /exists as bridge/.test(e.message));
+  await assert.rejects(ensureLink(rtnl, { name: 'ebr0', kind: 'vxlan', vxlan: { id: 5 } }), (e: any) => e.code === 'ERR_WEFT_LINK_CONFIG' && /exists as bridge/.test(e.message));
   const veth = { name: 'eve0', kind: 'veth' as const, mtu: 1450, master: 'ebr0', veth: { peer: { name: 'eve1' } } };
   assert.equal((await ensureLink(rtnl, veth)).action, 'created');
   assert.equal((await ensureLink(rtnl, veth)).action, 'unchanged');

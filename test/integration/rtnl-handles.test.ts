@@ -12,8 +12,7 @@ import { RtnlHandles } from '../../src/cnm/drivers/rtnl-handles.js';
 import type { Rtnl } from '../../src/netlink/rtnetlink/handle.js';
 import { addLinks, deleteLinks } from '../../src/netlink/rtnetlink/link-ops.js';
 import { listAddresses, replaceAddress } from '../../src/netlink/rtnetlink/addr.js';
-import { NetnsNotFoundError } from '../../src/io/netns.js';
-import { NetlinkError } from '../../src/netlink/errors.js';
+import { NetnsNotFoundError, isErrno } from '../../src/errors.js';
 import { AF_INET } from '../../src/netlink/rtnetlink/constants.js';
 
 const skip = rootSkipReason();
@@ -28,7 +27,7 @@ after(async () => {
 });
 
 /** A request on a closed handle. */
-const closedHandle = (err: unknown) => err instanceof NetlinkError && err.code === 'EBADF';
+const closedHandle = (err: unknown) => isErrno(err, 'EBADF');
 const linkNames = async (ns: string) => (await json<{ ifname: string }[]>(['ip', '-n', ns, '-j', 'link'])).map((l) => l.ifname).sort();
 
 test('one handle per namespace, shared by concurrent requests that each get their own reply', { skip }, async () => {

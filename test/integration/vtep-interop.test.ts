@@ -13,7 +13,7 @@ import { rootSkipReason } from '../support/lab.js';
 import { have, run, sh } from '../support/exec.js';
 import { native } from '../../src/io/native.js';
 import { UdpSocket } from '../../src/io/udp.js';
-import { SysError } from '../../src/io/native.js';
+import { SysError } from '../../src/errors.js';
 import { IP_A, IP_B, VNI, vtepPair, type VtepPair } from './vtep-lab.js';
 
 const skip = rootSkipReason();
@@ -39,7 +39,7 @@ async function dfDatagram(fromNs: string, fromIp: string, toNs: string, toIp: st
     try {
       tx.sendTo(Buffer.alloc(payload, 7), 0, payload, toIp, port);
     } catch (err) {
-      if (err instanceof SysError && err.code === 'EMSGSIZE') return 'EMSGSIZE';
+      if (err instanceof SysError && err.code === 'ERR_WEFT_SYSCALL' && err.errno === 'EMSGSIZE') return 'EMSGSIZE';
       throw err;
     }
     for (let i = 0; i < 100; i++) {

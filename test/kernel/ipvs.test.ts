@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { IpvsClient } from '../../src/netlink/ipvs/client.js';
 import type { IpvsService, IpvsServiceKey } from '../../src/netlink/ipvs/types.js';
-import { NetlinkError } from '../../src/netlink/errors.js';
+import { NetlinkError } from '../../src/errors.js';
 import { probeMeshBackend } from '../../src/dataplane/mesh.js';
 import { sh } from '../support/exec.js';
 import { Lab } from '../support/lab.js';
@@ -114,13 +114,13 @@ test('update scheduler, flags and persistence; update destination weight; idempo
 test('delete destination and service; missing objects are typed errors, tolerated when idempotent', { skip }, async () => {
   const key = { protocol: 'tcp' as const, address: '198.18.10.1', port: 80 };
   await ipvs!.deleteDest(key, { address: '198.18.11.3', port: 8080 });
-  await assert.rejects(ipvs!.deleteDest(key, { address: '198.18.11.3', port: 8080 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ENOENT');
+  await assert.rejects(ipvs!.deleteDest(key, { address: '198.18.11.3', port: 8080 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'ENOENT');
   await ipvs!.deleteDest(key, { address: '198.18.11.3', port: 8080 }, { idempotent: true });
   await ipvs!.deleteService({ fwmark: 256 });
-  await assert.rejects(ipvs!.deleteService({ fwmark: 256 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ESRCH');
+  await assert.rejects(ipvs!.deleteService({ fwmark: 256 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'ESRCH');
   await ipvs!.deleteService({ fwmark: 256 }, { idempotent: true });
   await assert.rejects(ipvs!.addService({ ...key, scheduler: 'nosuch' }), NetlinkError);
-  await assert.rejects(ipvs!.addService(key), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST');
+  await assert.rejects(ipvs!.addService(key), (e: unknown) => e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'EEXIST');
   const all = await agree();
   assert.equal(all.length, 3);
   await ipvs!.flush();

@@ -32,9 +32,9 @@ test('vlan: create on a parent, read back, ensure, bad ids refused, delete', { s
     assert.equal((await ensureLink(rtnl, { name: 'p0.100', kind: 'vlan', parent: 'p0', vlan: { id: 100 }, mtu: 1400 })).action, 'unchanged');
     assert.equal((await ensureLink(rtnl, { name: 'p0.100', kind: 'vlan', parent: 'p0', vlan: { id: 101 } })).action, 'recreated');
     for (const id of [0, 4095, 5000]) {
-      await assert.rejects(addLink(rtnl, { name: 'bad', kind: 'vlan', parent: 'p0', vlan: { id } }), (e: any) => e.code === 'ELINKCONFIG' && /vlan id/.test(e.message));
+      await assert.rejects(addLink(rtnl, { name: 'bad', kind: 'vlan', parent: 'p0', vlan: { id } }), (e: any) => e.code === 'ERR_WEFT_LINK_CONFIG' && /vlan id/.test(e.message));
     }
-    await assert.rejects(addLink(rtnl, { name: 'bad', kind: 'vlan', parent: 'nope', vlan: { id: 5 } }), (e: any) => e.code === 'ELINKNOTFOUND');
+    await assert.rejects(addLink(rtnl, { name: 'bad', kind: 'vlan', parent: 'nope', vlan: { id: 5 } }), (e: any) => e.code === 'ERR_WEFT_LINK_NOT_FOUND');
     await deleteLink(rtnl, 'p0.100');
     assert.ok(!ip('-n', ns, 'link').includes('p0.100'));
   } finally {

@@ -76,7 +76,7 @@ test('published ports: stored, programmed, kept on a retry, refused when taken, 
   assert.deepEqual((await c.endpoint(E1)).ports, got, 'persisted on the endpoint');
   assert.deepEqual(await c.publishPorts(NID, E1, req), got, 'a retry keeps the ports');
   await assert.rejects(c.publishPorts(NID, E2, parsePortmap([{ Proto: 6, Port: 80, HostPort: 18080, HostPortEnd: 18080 }])),
-    (e: Error & { code?: string }) => e.code === 'EPORTINUSE' && /18080\/tcp is already in use by endpoint e1e1e1e1e1e1/.test(e.message));
+    (e: Error & { code?: string }) => e.code === 'ERR_WEFT_PORT_IN_USE' && /18080\/tcp is already in use by endpoint e1e1e1e1e1e1/.test(e.message));
   await assert.rejects(c.publishPorts(NID, E2, parsePortmap([{ Proto: 6, Port: 80, HostPort: 18099, HostPortEnd: 18099 }])), /a socket on the host/);
   const ranged = await c.publishPorts(NID, E2, parsePortmap([{ Proto: 6, Port: 80, HostPort: 18080, HostPortEnd: 18082 }]));
   assert.deepEqual(ranged.map(formatBinding), ['0.0.0.0:18081->80/tcp'], 'first free port of the range');
@@ -148,7 +148,7 @@ test('property: chosen host ports are in the requested range and never clash wit
       try {
         got = allocatePorts(requests, taken, bound);
       } catch (err) {
-        return (err as { code?: string }).code === 'EPORTINUSE';
+        return (err as { code?: string }).code === 'ERR_WEFT_PORT_IN_USE';
       }
       const key = (p: { proto: string; hostPort: number }) => `${p.proto}/${p.hostPort}`;
       const busy = new Set([...held.map(key), ...sockets.map((x) => `${x.proto}/${x.port}`)]);

@@ -33,7 +33,7 @@ test('weft dns: bad records and arguments exit 2 with one line; good ones persis
       const r = weft('add', '--state-dir', dir, '--network', 'front', ...bad);
       assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^weft: .*\[EINVALARG\]/);
+      assert.match(r.stderr, /^weft: .*\[ERR_WEFT_INVALID_ARGUMENT\]/);
     }
     assert.equal(weft('serve', '--listen', '127.0.0.1:0', '--hosts', join(dir, 'missing')).status, 2);
     const ls = weft('ls', '--state-dir', dir, '--json');

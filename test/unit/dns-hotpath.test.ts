@@ -44,13 +44,13 @@ test('parseQuery at an offset: same fields as at 0, hash ignores ASCII case, key
   const bad = Buffer.from([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1]);
   const at = Buffer.alloc(64);
   bad.copy(at, 20);
-  assert.throws(() => parseQuery(at, bad.length, new QueryInfo(), 20), (e: unknown) => e instanceof DnsDecodeError && e.code === 'EDNS_POINTER');
+  assert.throws(() => parseQuery(at, bad.length, new QueryInfo(), 20), (e: unknown) => e instanceof DnsDecodeError && e.code === 'ERR_WEFT_DNS_POINTER');
   // Pointers in later records are message offsets: one pointing past itself is refused wherever the message sits.
   const fwd = Buffer.concat([q(1, 'a'), Buffer.from([0xc0, 50, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4])]);
   fwd[11] = 1;
   const at2 = Buffer.alloc(200);
   fwd.copy(at2, 100);
-  assert.throws(() => parseQuery(at2, fwd.length, new QueryInfo(), 100), (e: unknown) => e instanceof DnsDecodeError && e.code === 'EDNS_POINTER');
+  assert.throws(() => parseQuery(at2, fwd.length, new QueryInfo(), 100), (e: unknown) => e instanceof DnsDecodeError && e.code === 'ERR_WEFT_DNS_POINTER');
 });
 
 test('AnswerCache: hit by bytes regardless of case, type and class separate, survives growth', () => {

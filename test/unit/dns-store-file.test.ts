@@ -17,9 +17,9 @@ test('FileDnsRecords: every change is on disk before it returns; reopen sees it;
     assert.deepEqual(b.list(), [{ network: 'n', name: 'web', type: 'A', address: '198.18.1.2', ptr: true }]);
     assert.deepEqual(readdirSync(join(dir, 'state')), ['dns-records.json'], 'no temp file left');
     writeFileSync(join(dir, 'state', 'dns-records.json'), '{"version":1,"rec');
-    assert.throws(() => FileDnsRecords.open(join(dir, 'state')), { code: 'ESTATE' });
+    assert.throws(() => FileDnsRecords.open(join(dir, 'state')), { code: 'ERR_WEFT_STATE_FILE' });
     writeFileSync(join(dir, 'state', 'dns-records.json'), '{"version":1}');
-    assert.throws(() => FileDnsRecords.open(join(dir, 'state')), { code: 'ESTATE' });
+    assert.throws(() => FileDnsRecords.open(join(dir, 'state')), { code: 'ERR_WEFT_STATE_FILE' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

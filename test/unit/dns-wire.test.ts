@@ -53,7 +53,7 @@ test('every record kind round-trips; length and offset encoding agree', () => {
 test('extended rcode rides in OPT', () => {
   const m: DnsMessage = { ...emptyMessage(), qr: true, rcode: 16, edns: { udpSize: 512, version: 0, flags: 0, options: new Uint8Array(0) } };
   assert.equal(decodeMessage(encodeMessage(m)).rcode, 16);
-  assert.throws(() => encodeMessage({ ...emptyMessage(), rcode: 16 }), { code: 'EDNS_ENCODE' });
+  assert.throws(() => encodeMessage({ ...emptyMessage(), rcode: 16 }), { code: 'ERR_WEFT_DNS_ENCODE' });
 });
 
 test('names with dots, backslashes and binary bytes in labels round-trip', () => {
@@ -73,35 +73,35 @@ function expectCode(bytes: number[], code: string): void {
 }
 
 test('compression loops and bad pointers are rejected at once', () => {
-  expectCode([...header(1), 0xc0, 0x0c, 0, 1, 0, 1], 'EDNS_POINTER'); // self pointer
-  expectCode([...header(1), 0xc0, 0x0e, 0, 1, 0, 1, 0, 0], 'EDNS_POINTER'); // forward pointer
-  expectCode([...header(1), 0xc0, 0x02, 0, 1, 0, 1], 'EDNS_POINTER'); // into the header
-  expectCode([...header(1), 0xc0, 0xff, 0, 1, 0, 1], 'EDNS_POINTER'); // past the end
+  expectCode([...header(1), 0xc0, 0x0c, 0, 1, 0, 1], 'ERR_WEFT_DNS_POINTER'); // self pointer
+  expectCode([...header(1), 0xc0, 0x0e, 0, 1, 0, 1, 0, 0], 'ERR_WEFT_DNS_POINTER'); // forward pointer
+  expectCode([...header(1), 0xc0, 0x02, 0, 1, 0, 1], 'ERR_WEFT_DNS_POINTER'); // into the header
+  expectCode([...header(1), 0xc0, 0xff, 0, 1, 0, 1], 'ERR_WEFT_DNS_POINTER'); // past the end
   // label -> pointer cycle: "a" then pointer back to the label itself
-  expectCode([...header(1), 1, 0x61, 0xc0, 0x0c, 0, 1, 0, 1], 'EDNS_POINTER');
+  expectCode([...header(1), 1, 0x61, 0xc0, 0x0c, 0, 1, 0, 1], 'ERR_WEFT_DNS_POINTER');
   // two-pointer cycle inside an answer: p1 -> p2 -> p1
   const q = [...header(1, 1), 1, 0x61, 0, 0, 1, 0, 1];
-  expectCode([...q, 0xc0, 0x13, 0xc0, 0x11, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4], 'EDNS_POINTER');
+  expectCode([...q, 0xc0, 0x13, 0xc0, 0x11, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4], 'ERR_WEFT_DNS_POINTER');
 });
 
 test('label > 63, reserved label types and names > 255 octets are rejected', () => {
-  expectCode([...header(1), 64, ...Array(64).fill(0x61), 0, 0, 1, 0, 1], 'EDNS_LABEL');
-  expectCode([...header(1), 0x40, 0, 0, 1, 0, 1], 'EDNS_LABEL');
-  expectCode([...header(1), 0x80, 0, 0, 1, 0, 1], 'EDNS_LABEL');
+  expectCode([...header(1), 64, ...Array(64).fill(0x61), 0, 0, 1, 0, 1], 'ERR_WEFT_DNS_LABEL');
+  expectCode([...header(1), 0x40, 0, 0, 1, 0, 1], 'ERR_WEFT_DNS_LABEL');
+  expectCode([...header(1), 0x80, 0, 0, 1, 0, 1], 'ERR_WEFT_DNS_LABEL');
   const long: number[] = [];
   for (let i = 0; i < 5; i++) long.push(60, ...Array(60).fill(0x61)); // 305 octets
-  expectCode([...header(1), ...long, 0, 0, 1, 0, 1], 'EDNS_NAME_LONG');
+  expectCode([...header(1), ...long, 0, 0, 1, 0, 1], 'ERR_WEFT_DNS_NAME_LONG');
 });
 
 test('lying counts, truncation and empty input', () => {
-  assert.throws(() => decodeMessage(new Uint8Array(0)), { code: 'EDNS_SHORT' });
-  assert.throws(() => decodeMessage(Uint8Array.from([1, 2, 3, 4, 5])), { code: 'EDNS_SHORT' });
-  assert.throws(() => decodeMessage(Uint8Array.from(header(1, 65535))), { code: 'EDNS_COUNT' });
-  expectCode([...header(1), 1, 0x61, 1, 0x62, 1], 'EDNS_SHORT');
-  expectCode([...header(1), 3, 0x61, 0, 0, 0], 'EDNS_SHORT');
-  assert.throws(() => decodeMessage(Uint8Array.from([...header(1), 0, 0, 1, 0, 1, 9])), { code: 'EDNS_TRAILING' });
+  assert.throws(() => decodeMessage(new Uint8Array(0)), { code: 'ERR_WEFT_DNS_SHORT' });
+  assert.throws(() => decodeMessage(Uint8Array.from([1, 2, 3, 4, 5])), { code: 'ERR_WEFT_DNS_SHORT' });
+  assert.throws(() => decodeMessage(Uint8Array.from(header(1, 65535))), { code: 'ERR_WEFT_DNS_COUNT' });
+  expectCode([...header(1), 1, 0x61, 1, 0x62, 1], 'ERR_WEFT_DNS_SHORT');
+  expectCode([...header(1), 3, 0x61, 0, 0, 0], 'ERR_WEFT_DNS_SHORT');
+  assert.throws(() => decodeMessage(Uint8Array.from([...header(1), 0, 0, 1, 0, 1, 9])), { code: 'ERR_WEFT_DNS_TRAILING' });
   // A record whose rdata length disagrees with its type.
-  assert.throws(() => decodeMessage(Uint8Array.from([...header(0, 1), 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3, 1, 2, 3])), { code: 'EDNS_RDATA' });
+  assert.throws(() => decodeMessage(Uint8Array.from([...header(0, 1), 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3, 1, 2, 3])), { code: 'ERR_WEFT_DNS_RDATA' });
 });
 
 test('a legal chain of 127 backward pointers decodes', () => {
@@ -129,7 +129,7 @@ test('EDNS: two OPTs are FORMERR, version 1 is BADVERS, small sizes count as 512
   parseQuery(Uint8Array.from([...base, ...opt(1, 4096)]), base.length + 11, q);
   assert.equal(acceptQuery(q), Accept.BADVERS);
   const two = [...header(1, 0, 0, 2), 1, 0x61, 0, 0, 1, 0, 1, ...opt(0, 512), ...opt(0, 512)];
-  expectCode(two, 'EDNS_OPT');
+  expectCode(two, 'ERR_WEFT_DNS_OPT');
 });
 
 test('query fast path: key is lower-cased, counts judged by acceptQuery', () => {

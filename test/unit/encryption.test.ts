@@ -22,7 +22,7 @@ import { decodePolicy, decodeState, encodeNewState, encodePolicy, encodePolicyId
 import {
   ENCRYPTION_REQID, type InstalledSas, type KeyRing, applySaOp, deriveSpi, initialRing, keyMaterial, pairSas, planSas, primaryKey, rotateRing,
 } from '../../src/dataplane/encryption-keys.js';
-import { EncryptionUnavailableError } from '../../src/dataplane/encryption.js';
+import { EncryptionUnavailableError } from '../../src/errors.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 import { OverlaySecurity, RING_KEY, parseRing, ringStatus } from '../../src/control/overlay-security.js';
 
@@ -68,7 +68,7 @@ test('dump decoders read back what the encoders wrote', () => {
   assert.deepEqual(pol.selector, { src: A, dst: B, srcPrefix: 32, dstPrefix: 32, proto: 17, dport: 4789 });
   assert.deepEqual(pol.mark, { value: 0xd0c4e3, mask: 0xffffffff });
   assert.deepEqual(pol.tmpls, [{ src: A, dst: B, spi: SPI, reqid: ENCRYPTION_REQID, proto: 50 }]);
-  assert.throws(() => decodeState(Buffer.alloc(10)), { code: 'ENLDECODE' });
+  assert.throws(() => decodeState(Buffer.alloc(10)), { code: 'ERR_WEFT_NETLINK_DECODE' });
 });
 
 /** FNV-1a 32 written out independently (BigInt) over Docker's buildSPI input. */
@@ -162,9 +162,9 @@ test('overlay security: refuses a plain-text store, fails closed on a kernel wit
   const n = { id: 'e0'.repeat(32), mode: 'overlay' as const, mtu: 1424, internal: false, ipv6: false, ipv4: [], ipv6Subnets: [], options: { encrypted: '' }, vni: 4100 };
   try {
     const open = new OverlaySecurity(store, { storeIsPrivate: false, log });
-    await assert.rejects(open.ensureNetwork(n), { code: 'EINSECURESTORE' });
+    await assert.rejects(open.ensureNetwork(n), { code: 'ERR_WEFT_INSECURE_STORE' });
     const noEsp = new OverlaySecurity(store, { storeIsPrivate: true, log, probe: async () => { throw new EncryptionUnavailableError('no esp4'); } });
-    await assert.rejects(noEsp.ensureNetwork(n), { code: 'EENCRYPTIONUNAVAILABLE' });
+    await assert.rejects(noEsp.ensureNetwork(n), { code: 'ERR_WEFT_ENCRYPTION_UNAVAILABLE' });
     assert.equal(await store.get(RING_KEY), undefined, 'no key made for a network that cannot exist');
     await store.put(RING_KEY, JSON.stringify(initialRing(() => mkKey(7))));
     const ring = parseRing((await store.get(RING_KEY))!)!;

@@ -84,7 +84,7 @@ describe('wire/ip: one address module', () => {
     assert.equal(parsePrefix('2001:db8::1').prefixLength, 128);
     assert.equal(formatIp(networkOf(parsePrefix('2001:db8:1:2::1/33'))), '2001:db8::');
     for (const bad of ['198.18.0.0/33', '198.18.0.0/', '198.18.0.0/016', '::/129', '::/-1', '1.2.3/8', 'x/8']) {
-      assert.throws(() => parsePrefix(bad), { code: 'EINVALARG' }, bad);
+      assert.throws(() => parsePrefix(bad), { code: 'ERR_WEFT_INVALID_ARGUMENT' }, bad);
     }
   });
 
@@ -94,7 +94,7 @@ describe('wire/ip: one address module', () => {
     }));
     assert.equal(ipv4ToNumber(Uint8Array.from([198, 18, 0, 1])), 0xc6120001);
     assert.equal(formatIPv4(Uint8Array.from([0, 198, 18, 0, 1]), 1), '198.18.0.1');
-    assert.throws(() => ipv4TextToNumber('1.2.3.04'), { code: 'EINVALARG' });
+    assert.throws(() => ipv4TextToNumber('1.2.3.04'), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 
   it('canonical IPv6 text and errors that name what was parsed', () => {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
-import { Ipam, IpamError, LOCAL_SPACE } from '../../src/cnm/ipam.js';
+import { IpamError } from '../../src/errors.js';
+import { Ipam, LOCAL_SPACE } from '../../src/cnm/ipam.js';
 
 function withStore<T>(fn: (store: EmbeddedStore, dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-ipam-'));
@@ -25,9 +26,9 @@ test('explicit pools: gateway first, endpoints next, static, aux, release', () =
   assert.equal(await ipam.requestAddress(pool.id, undefined, { gateway: true }), '198.18.5.1/24');
   assert.equal(await ipam.requestAddress(pool.id, undefined), '198.18.5.2/24');
   assert.equal(await ipam.requestAddress(pool.id, '198.18.5.50'), '198.18.5.50/24');
-  await assert.rejects(ipam.requestAddress(pool.id, '198.18.5.50'), code('EADDRINUSE'));
+  await assert.rejects(ipam.requestAddress(pool.id, '198.18.5.50'), code('ERR_WEFT_IPAM_ADDRESS_IN_USE'));
   await assert.rejects(ipam.requestAddress(pool.id, '198.18.6.1'), (e: unknown) => e instanceof IpamError && /198\.18\.5\.0\/24/.test(e.message));
-  await assert.rejects(ipam.requestAddress(pool.id, '198.18.5.255'), code('EINVALARG'));
+  await assert.rejects(ipam.requestAddress(pool.id, '198.18.5.255'), code('ERR_WEFT_IPAM_INVALID_REQUEST'));
   await ipam.releaseAddress(pool.id, '198.18.5.2');
   await ipam.releaseAddress(pool.id, '198.18.5.99'); // unknown: fine
   // Serial allocation: a released address is not handed out again at once.
@@ -38,14 +39,14 @@ test('overlapping subnets and exhausted ranges give errors naming the subnet', (
   const ipam = new Ipam(store);
   await ipam.requestPool({ space: LOCAL_SPACE, pool: '198.18.8.0/24', v6: false });
   await assert.rejects(ipam.requestPool({ space: LOCAL_SPACE, pool: '198.18.8.128/25', v6: false }),
-    (e: unknown) => e instanceof IpamError && e.code === 'EPOOLOVERLAP' && e.message.includes('198.18.8.0/24'));
+    (e: unknown) => e instanceof IpamError && e.code === 'ERR_WEFT_IPAM_POOL_OVERLAP' && e.message.includes('198.18.8.0/24'));
   const small = await ipam.requestPool({ space: LOCAL_SPACE, pool: '198.18.9.0/29', subPool: '198.18.9.4/30', v6: false });
   const got = [await ipam.requestAddress(small.id, undefined), await ipam.requestAddress(small.id, undefined)];
   assert.deepEqual(got.sort(), ['198.18.9.4/29', '198.18.9.5/29']);
   // .6 and .7: .7 is the broadcast of the /29 but the range ends there too.
   assert.equal(await ipam.requestAddress(small.id, undefined), '198.18.9.6/29');
-  await assert.rejects(ipam.requestAddress(small.id, undefined), (e: unknown) => e instanceof IpamError && e.code === 'ENOADDR' && e.message.includes('198.18.9.0/29'));
-  await assert.rejects(ipam.requestPool({ space: LOCAL_SPACE, pool: '198.18.10.0/24', subPool: '198.18.11.0/25', v6: false }), code('EINVALARG'));
+  await assert.rejects(ipam.requestAddress(small.id, undefined), (e: unknown) => e instanceof IpamError && e.code === 'ERR_WEFT_IPAM_NO_ADDRESS' && e.message.includes('198.18.9.0/29'));
+  await assert.rejects(ipam.requestPool({ space: LOCAL_SPACE, pool: '198.18.10.0/24', subPool: '198.18.11.0/25', v6: false }), code('ERR_WEFT_IPAM_INVALID_REQUEST'));
   await assert.rejects(ipam.requestPool({ space: LOCAL_SPACE, pool: 'nonsense', v6: false }), /invalid CIDR/);
 }));
 
@@ -73,7 +74,7 @@ test('state survives reopening, and a torn journal line is ignored', () => withS
   try {
     const again = new Ipam(reopened);
     assert.deepEqual((await again.addresses(pool.id)).sort(), ['198.18.12.1', '198.18.12.7']);
-    await assert.rejects(again.requestAddress(pool.id, '198.18.12.7'), code('EADDRINUSE'));
+    await assert.rejects(again.requestAddress(pool.id, '198.18.12.7'), code('ERR_WEFT_IPAM_ADDRESS_IN_USE'));
   } finally {
     await reopened.close();
   }

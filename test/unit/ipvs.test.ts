@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { AttrWriter, attrMap, read } from '../../src/netlink/attrs.js';
 import { NetlinkClient, type NetlinkTransport } from '../../src/netlink/client.js';
 import { NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI, NLA_F_NESTED } from '../../src/netlink/constants.js';
-import { NetlinkError } from '../../src/netlink/errors.js';
 import { parseMessages } from '../../src/netlink/message.js';
 import { IpvsClient } from '../../src/netlink/ipvs/client.js';
-import { IpvsReplyError, decodeDest, decodeService, encodeDest, encodeService } from '../../src/netlink/ipvs/codec.js';
+import { decodeDest, decodeService, encodeDest, encodeService } from '../../src/netlink/ipvs/codec.js';
 import { IPVS_CMD } from '../../src/netlink/ipvs/constants.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError, IpvsReplyError, NetlinkError } from '../../src/errors.js';
 
 const FAMILY = 0x23;
 
@@ -110,8 +109,8 @@ test('idempotent add turns EEXIST into an update; idempotent delete tolerates ES
   assert.equal(requestAttrs(kernel.requests[3]!).cmd, IPVS_CMD.SET_DEST);
   await ipvs.deleteService({ fwmark: 300 }, { idempotent: true });
   await ipvs.deleteDest({ fwmark: 300 }, { address: '198.19.0.9' }, { idempotent: true });
-  await assert.rejects(ipvs.deleteService({ fwmark: 300 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ESRCH');
-  await assert.rejects(ipvs.addService({ fwmark: 300 }), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST');
+  await assert.rejects(ipvs.deleteService({ fwmark: 300 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'ESRCH');
+  await assert.rejects(ipvs.addService({ fwmark: 300 }), (e: unknown) => e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'EEXIST');
 });
 
 function serviceReply(fields: { fwmark?: number; stats?: boolean; addr?: Buffer; af?: number }): Buffer {

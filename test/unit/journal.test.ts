@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { JOURNAL_HEADER, Journal, JournalCorruptError, encodeRecord, readJournal, scanJournal } from '../../src/io/journal.js';
+import { JournalCorruptError } from '../../src/errors.js';
+import { JOURNAL_HEADER, Journal, encodeRecord, readJournal, scanJournal } from '../../src/io/journal.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 
 function withDir<T>(fn: (dir: string) => T | Promise<T>): Promise<T> {

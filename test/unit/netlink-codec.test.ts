@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { AttrWriter, parseAttrs, attrMap, read } from '../../src/netlink/attrs.js';
 import { parseMessages, parseErrorPayload } from '../../src/netlink/message.js';
 import { NetlinkClient, type NetlinkTransport } from '../../src/netlink/client.js';
-import { NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from '../../src/netlink/errors.js';
+import { NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from '../../src/errors.js';
 import { NLMSG_ERROR, NLMSG_DONE, NLM_F_MULTI, NLA_F_NESTED, align4 } from '../../src/netlink/constants.js';
 import { decodeLink } from '../../src/netlink/rtnetlink/link.js';
 
@@ -174,7 +174,7 @@ test('an error reply becomes NetlinkError with the errno name; garbage is a deco
   err.writeInt32LE(-17, 0);
   const client = new NetlinkClient(new FakeKernel((req) => [reply(req, NLMSG_ERROR, 0, err)]), 1000);
   await assert.rejects(client.request({ type: 16, flags: 0, what: 'create link x' }), (e: unknown) =>
-    e instanceof NetlinkError && e.code === 'EEXIST' && e.message.includes('create link x'));
+    e instanceof NetlinkError && e.code === 'ERR_WEFT_NETLINK' && e.errno === 'EEXIST' && e.message.includes('create link x'));
   client.close();
   const decodeErrors: Error[] = [];
   const bad = new NetlinkClient(new FakeKernel(() => [Buffer.from([1, 2, 3])]), 200);
@@ -217,7 +217,7 @@ test('bulk mode: only failures are answered, the barrier settles the rest', asyn
   const results = await client.bulk(Array.from({ length: 3000 }, (_, i) => ({ type: 28, flags: 0, what: `fdb ${i}` })), 8192);
   const failed = results.filter((r) => r.status === 'rejected');
   assert.ok(failed.length >= 999 && failed.length <= 1000);
-  assert.ok(failed.every((r) => (r as PromiseRejectedResult).reason instanceof NetlinkError && (r as PromiseRejectedResult).reason.code === 'EEXIST'));
+  assert.ok(failed.every((r) => (r as PromiseRejectedResult).reason instanceof NetlinkError && (r as PromiseRejectedResult).reason.errno === 'EEXIST'));
   assert.equal(client.inFlight, 0);
   client.close();
 });

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CaptureError, type CaptureRecord, splitTimestamp } from '../../src/wire/capture-common.js';
+import { CaptureError } from '../../src/errors.js';
+import { type CaptureRecord, splitTimestamp } from '../../src/wire/capture-common.js';
 import { CaptureReader, readCapture } from '../../src/wire/capture-reader.js';
 import { PcapWriter } from '../../src/wire/pcap.js';
 import { PcapngWriter } from '../../src/wire/pcapng.js';
@@ -60,18 +61,18 @@ describe('pcap reader', () => {
   }
 
   it('rejects short files and unknown magic (C1)', () => {
-    assert.throws(() => collect(Uint8Array.of(0xd4, 0xc3)), { code: 'ENOTCAPTURE' });
-    assert.throws(() => collect(new Uint8Array(40)), { code: 'ENOTCAPTURE' });
-    assert.throws(() => collect(pcapFile(true, false, []).subarray(0, 20)), { code: 'ENOTCAPTURE' });
+    assert.throws(() => collect(Uint8Array.of(0xd4, 0xc3)), { code: 'ERR_WEFT_NOT_A_CAPTURE' });
+    assert.throws(() => collect(new Uint8Array(40)), { code: 'ERR_WEFT_NOT_A_CAPTURE' });
+    assert.throws(() => collect(pcapFile(true, false, []).subarray(0, 20)), { code: 'ERR_WEFT_NOT_A_CAPTURE' });
   });
 
   it('rejects versions other than 2.0-2.4 (C3) and reserved link type bits (C4); reads any link type', () => {
     const f = Buffer.from(pcapFile(true, false, []));
     f.writeUInt16LE(3, 4);
-    assert.throws(() => collect(f), { code: 'ECAPTUREVERSION' });
+    assert.throws(() => collect(f), { code: 'ERR_WEFT_CAPTURE_VERSION' });
     const g = Buffer.from(pcapFile(true, false, []));
     g.writeUInt32LE(0x00010001, 20);
-    assert.throws(() => collect(g), (e: CaptureError) => e.code === 'ECAPTURECORRUPT' && e.offset === 20);
+    assert.throws(() => collect(g), (e: CaptureError) => e.code === 'ERR_WEFT_CAPTURE_CORRUPT' && e.offset === 20);
     const h = Buffer.from(pcapFile(true, false, []));
     h.writeUInt32LE(147, 20);
     assert.doesNotThrow(() => collect(h));
@@ -90,7 +91,7 @@ describe('pcap reader', () => {
   it('errors on a huge caplen with its offset and record, without allocating it (C6)', () => {
     const f = Buffer.from(pcapFile(true, false, sample));
     f.writeUInt32LE(0xffffffff, 24 + 16 + 5 + 8);
-    assert.throws(() => collect(f, 7), (e: CaptureError) => e.code === 'ECAPTURECORRUPT' && e.offset === 24 + 16 + 5 && e.record === 1);
+    assert.throws(() => collect(f, 7), (e: CaptureError) => e.code === 'ERR_WEFT_CAPTURE_CORRUPT' && e.offset === 24 + 16 + 5 && e.record === 1);
   });
 
   it('clips caplen > snaplen (C7) and flags caplen > len (C8)', () => {
@@ -110,7 +111,7 @@ describe('pcap reader', () => {
       const seen: number[] = [];
       const r = new CaptureReader({ packet: (p) => seen.push(p.index) });
       r.feed(f.subarray(0, f.length - cut));
-      assert.throws(() => r.end(), (e: CaptureError) => e.code === 'ECAPTURETRUNCATED' && e.record === 2 && e.offset === f.length - 17);
+      assert.throws(() => r.end(), (e: CaptureError) => e.code === 'ERR_WEFT_CAPTURE_TRUNCATED' && e.record === 2 && e.offset === f.length - 17);
       assert.deepEqual(seen, [0, 1]);
     }
   });
@@ -170,11 +171,11 @@ describe('pcapng reader and writer', () => {
     for (const [len, re] of [[8, /smaller than 12/], [30, /multiple of 4/], [0x7ffffffc, /exceeds the maximum/], [28, /trailer/]] as const) {
       const f = Buffer.from(file);
       f.writeUInt32LE(len, idbAt + 4);
-      assert.throws(() => collect(f), (e: CaptureError) => e.code === 'ECAPTURECORRUPT' && re.test(e.message) && e.offset >= idbAt);
+      assert.throws(() => collect(f), (e: CaptureError) => e.code === 'ERR_WEFT_CAPTURE_CORRUPT' && re.test(e.message) && e.offset >= idbAt);
     }
     const f = Buffer.from(file);
     f.writeUInt32LE(1 << 20, idbAt + 4);
-    assert.throws(() => collect(f), { code: 'ECAPTURETRUNCATED' });
+    assert.throws(() => collect(f), { code: 'ERR_WEFT_CAPTURE_TRUNCATED' });
     const g = Buffer.from(file);
     g.writeUInt32LE(2 << 20, 4);
     assert.throws(() => collect(g), /exceeds the maximum of 1048576/);
@@ -188,7 +189,7 @@ describe('pcapng reader and writer', () => {
     const epb = shbLen + idb1 + idb2;
     const f = Buffer.from(file);
     f.writeUInt32LE(2, epb + 8);
-    assert.throws(() => collect(f), (e: CaptureError) => e.code === 'ECAPTURECORRUPT' && /interface 2/.test(e.message) && e.offset === epb + 8);
+    assert.throws(() => collect(f), (e: CaptureError) => e.code === 'ERR_WEFT_CAPTURE_CORRUPT' && /interface 2/.test(e.message) && e.offset === epb + 8);
     const g = Buffer.from(file);
     g.writeUInt32LE(1000, epb + 20);
     assert.throws(() => collect(g), (e: CaptureError) => /past the end/.test(e.message) && e.offset === epb + 20);
@@ -213,7 +214,7 @@ describe('pcapng reader and writer', () => {
   it('rejects a first block that is not a section header, and a bad byte-order magic', () => {
     const f = Buffer.from(pcapngFile(true));
     f.writeUInt32LE(0x11223344, 8);
-    assert.throws(() => collect(f), { code: 'ENOTCAPTURE' });
+    assert.throws(() => collect(f), { code: 'ERR_WEFT_NOT_A_CAPTURE' });
   });
 
   it('splits 64-bit timestamps exactly', () => {

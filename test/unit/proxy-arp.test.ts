@@ -224,9 +224,9 @@ describe('announcements', () => {
     assert.equal(r.announce('fd00::5', out), 86);
     assert.deepEqual(out.subarray(0, 6), hex('333300000001'));
     assert.equal(out[58], 0x20);
-    assert.throws(() => r.announce('198.19.0.77', out), { code: 'ENOTFOUND' });
-    assert.throws(() => t.set('198.19.0.8', 'ff:ff:ff:ff:ff:ff'), { code: 'EINVALARG' });
-    assert.throws(() => t.set('224.0.0.1', OWNER), { code: 'EINVALARG' });
+    assert.throws(() => r.announce('198.19.0.77', out), { code: 'ERR_WEFT_NOT_FOUND' });
+    assert.throws(() => t.set('198.19.0.8', 'ff:ff:ff:ff:ff:ff'), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => t.set('224.0.0.1', OWNER), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 
   it('token bucket refills with the given clock', () => {

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { bpfToFunction, compileBpf, runBpf } from '../../src/trace/bpf.js';
 import { dissect } from '../../src/trace/dissect.js';
 import { newFacts } from '../../src/trace/facts.js';
-import { FilterSyntaxError, matchFilter, parseFilter } from '../../src/trace/filter.js';
+import { FilterSyntaxError } from '../../src/errors.js';
+import { matchFilter, parseFilter } from '../../src/trace/filter.js';
 import { FollowMatcher } from '../../src/trace/follow.js';
 import { summarize } from '../../src/trace/print.js';
 import { LLC_OTHER, LLC_STP, llcPayload } from '../../src/wire/llc.js';
@@ -71,7 +72,7 @@ describe('trace filter expressions', () => {
       ['bogus', 1, /unknown filter term/],
     ];
     for (const [expr, column, re] of bad) {
-      assert.throws(() => parseFilter(expr), (e: FilterSyntaxError) => e.code === 'EFILTER' && e.column === column && re.test(e.message), expr);
+      assert.throws(() => parseFilter(expr), (e: FilterSyntaxError) => e.code === 'ERR_WEFT_FILTER_SYNTAX' && e.column === column && re.test(e.message), expr);
     }
     assert.throws(() => parseFilter('('.repeat(500) + 'icmp' + ')'.repeat(500)), /nested too deeply/);
   });

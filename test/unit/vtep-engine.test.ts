@@ -154,7 +154,7 @@ describe('VTEP forwarding table', () => {
     const fdb = new VtepFdb();
     fdb.addEntry(REMOTE_MAC, PEER);
     fdb.addEntry(REMOTE_MAC, PEER);
-    assert.throws(() => fdb.addEntry(REMOTE_MAC, '198.18.0.3'), { code: 'EFDBENTRY' });
+    assert.throws(() => fdb.addEntry(REMOTE_MAC, '198.18.0.3'), { code: 'ERR_WEFT_FDB_ENTRY' });
     assert.equal(fdb.replaceEntry(REMOTE_MAC, '198.18.0.3'), PEER);
     assert.equal(fdb.isKnownPeer(PEER_IP), false, 'an unreferenced remote is no longer a peer');
     assert.equal(fdb.lookup(macBytes(REMOTE_MAC), 0)?.address, '198.18.0.3');
@@ -169,12 +169,12 @@ describe('VTEP forwarding table', () => {
 
   it('rejects bad input at configuration time (V16)', () => {
     const fdb = new VtepFdb();
-    assert.throws(() => fdb.addEntry('nope', PEER), { code: 'EINVALARG' });
-    assert.throws(() => fdb.addEntry(REMOTE_MAC, '224.0.0.1'), { code: 'EINVALARG' });
-    assert.throws(() => fdb.addEntry(REMOTE_MAC, '0.0.0.0'), { code: 'EINVALARG' });
-    assert.throws(() => new VtepEngine({ vni: 1 << 24, mtu: 1450 }, fdb), { code: 'EINVALARG' });
-    assert.throws(() => new VtepEngine({ vni: Number.NaN, mtu: 1450 }, fdb), { code: 'EINVALARG' });
-    assert.throws(() => new VtepEngine({ vni: 1, mtu: 1450, bum: 'flood' as 'drop' }, fdb), { code: 'EINVALARG' });
+    assert.throws(() => fdb.addEntry('nope', PEER), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => fdb.addEntry(REMOTE_MAC, '224.0.0.1'), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => fdb.addEntry(REMOTE_MAC, '0.0.0.0'), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => new VtepEngine({ vni: 1 << 24, mtu: 1450 }, fdb), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => new VtepEngine({ vni: Number.NaN, mtu: 1450 }, fdb), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => new VtepEngine({ vni: 1, mtu: 1450, bum: 'flood' as 'drop' }, fdb), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 
   it('keys MACs as 48-bit numbers without collisions (property)', () => {

@@ -5,7 +5,7 @@ import * as ipv4 from '../../src/wire/ipv4.js';
 import * as ipv6 from '../../src/wire/ipv6.js';
 import * as icmpv4 from '../../src/wire/icmpv4.js';
 import * as icmpv6 from '../../src/wire/icmpv6.js';
-import { DecodeError } from '../../src/wire/errors.js';
+import { DecodeError } from '../../src/errors.js';
 import { ipv6Bytes } from '../../src/wire/ip.js';
 import { bytes, encodeAt, ipv4Addr, ipv6Addr, mac, u16, u32, u8 } from './wire-arb.js';
 
@@ -61,8 +61,8 @@ describe('wire/ipv4', () => {
     assert.throws(() => ipv4.decode(bad((b) => (b[0] = 0x4f))), isDecodeError('bad-length'));
     assert.throws(() => ipv4.decode(bad((b) => (b[3] = 0xff))), isDecodeError('truncated'));
     assert.throws(() => ipv4.decode(bad((b) => (b[8] = 1)), 0, undefined, { verifyChecksum: true }), isDecodeError('bad-checksum'));
-    assert.throws(() => ipv4.encode({ ...ipv4.decode(pkt), ttl: 256 }), { code: 'EINVALARG' });
-    assert.throws(() => ipv4.encode({ ...ipv4.decode(pkt), options: new Uint8Array(3) }), { code: 'EINVALARG' });
+    assert.throws(() => ipv4.encode({ ...ipv4.decode(pkt), ttl: 256 }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
+    assert.throws(() => ipv4.encode({ ...ipv4.decode(pkt), options: new Uint8Array(3) }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 
   it('round-trips (property) with a valid checksum', () => {

@@ -5,11 +5,11 @@ import * as ethernet from '../../src/wire/ethernet.js';
 import * as vlan from '../../src/wire/vlan.js';
 import * as arp from '../../src/wire/arp.js';
 import { ARP_OP_REQUEST } from '../../src/wire/numbers.js';
-import { DecodeError } from '../../src/wire/errors.js';
+import { DecodeError } from '../../src/errors.js';
 import { bytes, encodeAt, ipv4Addr, mac, u16 } from './wire-arb.js';
 
 const hexBytes = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-const isDecodeError = (reason: string) => (e: unknown) => e instanceof DecodeError && e.code === 'EDECODE' && e.reason === reason;
+const isDecodeError = (reason: string) => (e: unknown) => e instanceof DecodeError && e.code === 'ERR_WEFT_DECODE' && e.reason === reason;
 
 // An ARP request from the lab: who-has 198.18.0.2 tell 198.18.0.1.
 const ARP_FRAME = hexBytes(`
@@ -75,7 +75,7 @@ describe('wire/vlan', () => {
       const out = encodeAt((o, off) => vlan.encode(repr, o, off), vlan.encodingLength(repr));
       assert.deepEqual(vlan.decode(out), repr);
     }));
-    assert.throws(() => vlan.encode({ pcp: 0, dei: false, vid: 4096, etherType: 0, payload: new Uint8Array() }), { code: 'EINVALARG' });
+    assert.throws(() => vlan.encode({ pcp: 0, dei: false, vid: 4096, etherType: 0, payload: new Uint8Array() }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 });
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import * as udp from '../../src/wire/udp.js';
 import * as tcp from '../../src/wire/tcp.js';
 import * as vxlan from '../../src/wire/vxlan.js';
-import { DecodeError } from '../../src/wire/errors.js';
+import { DecodeError } from '../../src/errors.js';
 import { ipBytes } from '../../src/wire/ip.js';
 import { bytes, encodeAt, ipv4Addr, ipv6Addr, u16, u32 } from './wire-arb.js';
 
@@ -33,7 +33,7 @@ describe('wire/udp', () => {
     assert.throws(() => udp.decode(out), isDecodeError('bad-length'));
     out[5] = 13;
     assert.throws(() => udp.decode(out), isDecodeError('truncated'));
-    assert.throws(() => udp.encode({ sourcePort: -1, destinationPort: 0, payload: new Uint8Array() }), { code: 'EINVALARG' });
+    assert.throws(() => udp.encode({ sourcePort: -1, destinationPort: 0, payload: new Uint8Array() }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 });
 
@@ -97,7 +97,7 @@ describe('wire/vxlan', () => {
   });
 
   it('rejects out-of-range VNIs on encode (V16)', () => {
-    for (const vni of [-1, 0x1000000, NaN, 1.5]) assert.throws(() => vxlan.encode({ vni, payload: inner }), { code: 'EINVALARG' });
+    for (const vni of [-1, 0x1000000, NaN, 1.5]) assert.throws(() => vxlan.encode({ vni, payload: inner }), { code: 'ERR_WEFT_INVALID_ARGUMENT' });
   });
 
   it('derives a stable source port in 49152-65535 (V17)', () => {

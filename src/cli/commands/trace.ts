@@ -9,12 +9,11 @@
  * FILTER: tcpdump's filter language plus vni and inner (src/trace/filter.ts). Exit codes: 0 ok, 1 unreadable or corrupt file,
  * 2 bad arguments or filter, 3 file truncated (packets before it printed).
  */
-import { InvalidArgumentError, WeftError } from '../../errors.js';
+import { CaptureError, FilterSyntaxError, InvalidArgumentError, WeftError } from '../../errors.js';
 import { FileSink } from '../../io/file-stream.js';
-import { CaptureError } from '../../wire/capture-common.js';
 import { PcapngWriter } from '../../wire/pcapng.js';
 import { innermostIp } from '../../trace/dissect.js';
-import { type FilterNode, FilterSyntaxError, matchFilter, parseFilter } from '../../trace/filter.js';
+import { type FilterNode, matchFilter, parseFilter } from '../../trace/filter.js';
 import { LineWriter } from '../../trace/output.js';
 import { type PrintFormat, printFile, statsFile } from '../../trace/read.js';
 import { commonFlags, intArg } from '../args.js';
@@ -97,8 +96,8 @@ export async function run(args: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof FilterSyntaxError) return fail(err.message, 2);
-    if (err instanceof CaptureError) return fail(err.message, err.code === 'ECAPTURETRUNCATED' ? 3 : 1);
-    if (err instanceof WeftError && err.code === 'EINVALARG') return fail(err.message, 2);
+    if (err instanceof CaptureError) return fail(err.message, err.code === 'ERR_WEFT_CAPTURE_TRUNCATED' ? 3 : 1);
+    if (err instanceof WeftError && err.code === 'ERR_WEFT_INVALID_ARGUMENT') return fail(err.message, 2);
     if (err instanceof WeftError) return fail(`${err.message} [${err.code}]`, 1);
     const e = err as NodeJS.ErrnoException;
     if (e && typeof e.code === 'string' && typeof e.message === 'string') return fail(e.message, 1);

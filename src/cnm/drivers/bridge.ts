@@ -4,7 +4,8 @@
  * gives no gateway route; masquerade (opt-in) NATs traffic leaving the host.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, bridgeOf, ownsLinkName, portOf } from '../model.js';
+import { NetworkOptionError } from '../../errors.js';
+import { type EndpointRecord, type NetworkRecord, bridgeOf, ownsLinkName, portOf } from '../model.js';
 import { ensureMasquerade, removeMasquerade } from './nat.js';
 import { ensureLink } from '../../dataplane/ensure.js';
 import { ensureAddresses, linksWithPrefix, removeLink } from './links.js';

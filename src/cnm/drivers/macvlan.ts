@@ -5,8 +5,8 @@
  * using it, only if weft created it.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, HOST_AUX, type NetworkRecord, NetworkOptionError, macvlanHostAddress, names } from '../model.js';
-import { LinkNotFoundError } from '../../netlink/rtnetlink/errors.js';
+import { LinkNotFoundError, NetworkOptionError } from '../../errors.js';
+import { type EndpointRecord, HOST_AUX, type NetworkRecord, macvlanHostAddress, names } from '../model.js';
 import { IFF_UP } from '../../netlink/rtnetlink/constants.js';
 import { setLink } from '../../netlink/rtnetlink/link-ops.js';
 import { ensureLink } from '../../dataplane/ensure.js';

@@ -7,7 +7,8 @@
  * neighbour entries) are programmed by the control plane through addPeer.
  */
 import { type JoinInfo, type NetworkDriver, gatewayJoinInfo } from '../driver.js';
-import { type EndpointRecord, type NetworkRecord, NetworkOptionError, isEncrypted, names, portOf } from '../model.js';
+import { NetworkOptionError } from '../../errors.js';
+import { type EndpointRecord, type NetworkRecord, isEncrypted, names, portOf } from '../model.js';
 import { deleteNetns, ensureNetns, listNetns } from '../../io/netns.js';
 import { replaceNeighbours, deleteNeighbours } from '../../netlink/rtnetlink/neigh.js';
 import { fdbBatch } from '../../netlink/rtnetlink/fdb.js';

@@ -8,7 +8,8 @@
  * A port is taken when another weft binding or a socket bound on the host
  * holds it for an overlapping host address.
  */
-import { NetworkOptionError, type PortBinding, PortInUseError } from '../model.js';
+import { NetworkOptionError, PortInUseError } from '../../errors.js';
+import { type PortBinding } from '../model.js';
 
 /** One entry of com.docker.network.portmap as requested. */
 export interface PortRequest {

@@ -16,7 +16,7 @@
  * process, so kill -9 and restart start from no handles.
  */
 import { Rtnl } from '../../netlink/rtnetlink/handle.js';
-import { NetlinkTimeoutError } from '../../netlink/errors.js';
+import { NetlinkTimeoutError } from '../../errors.js';
 import { netnsIdentity } from '../../io/netns.js';
 
 /** A handle unused this long is closed (it would pin a namespace deleted behind weft's back). */

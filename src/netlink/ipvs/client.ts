@@ -12,11 +12,10 @@
 import { AttrWriter, read } from '../attrs.js';
 import { NetlinkClient } from '../client.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.js';
-import { NetlinkError } from '../errors.js';
 import { type GenlFamily, openGenl, parseGenl, resolveFamily, writeGenlHeader } from '../genl.js';
 import type { Message } from '../message.js';
-import { InvalidArgumentError } from '../../errors.js';
-import { IpvsReplyError, decodeDest, decodeService, decoding, describe, encodeDest, encodeService } from './codec.js';
+import { InvalidArgumentError, IpvsReplyError, isErrno } from '../../errors.js';
+import { decodeDest, decodeService, decoding, describe, encodeDest, encodeService } from './codec.js';
 import {
   CMD_ATTR_DEST, CMD_ATTR_SERVICE, CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP, INFO_CONN_TAB_SIZE, INFO_VERSION,
   IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION,
@@ -96,7 +95,7 @@ export class IpvsClient {
     try {
       await this.#do(IPVS_CMD.NEW_SERVICE, `ipvs add service ${describe(spec)}`, (w) => encodeService(w, spec, true), NLM_F_CREATE | NLM_F_EXCL);
     } catch (err) {
-      if (opts.idempotent && err instanceof NetlinkError && err.code === 'EEXIST') return this.updateService(spec);
+      if (opts.idempotent && isErrno(err, 'EEXIST')) return this.updateService(spec);
       throw err;
     }
   }
@@ -129,7 +128,7 @@ export class IpvsClient {
         encodeDest(w, d, true);
       }, NLM_F_CREATE | NLM_F_EXCL);
     } catch (err) {
-      if (opts.idempotent && err instanceof NetlinkError && err.code === 'EEXIST') return this.updateDest(svc, d);
+      if (opts.idempotent && isErrno(err, 'EEXIST')) return this.updateDest(svc, d);
       throw err;
     }
   }
@@ -219,5 +218,5 @@ export class IpvsClient {
 
 function isMissing(err: unknown): boolean {
   // IPVS answers ESRCH for a missing service and ENOENT for a missing destination.
-  return err instanceof NetlinkError && (err.code === 'ESRCH' || err.code === 'ENOENT');
+  return isErrno(err, 'ESRCH', 'ENOENT');
 }

@@ -4,8 +4,7 @@
  * IpvsReplyError (via `decoding`), never a crash.
  */
 import { AttrWriter, attrMap, read } from '../attrs.js';
-import { NetlinkDecodeError } from '../errors.js';
-import { InvalidArgumentError, WeftError } from '../../errors.js';
+import { InvalidArgumentError, IpvsReplyError, NetlinkDecodeError } from '../../errors.js';
 import { AF_INET, AF_INET6, formatIp, parseIp } from '../../wire/ip.js';
 import {
   CMD_ATTR_DEST, CMD_ATTR_SERVICE, DEST_ACTIVE, DEST_ADDR, DEST_AF, DEST_FWD, DEST_INACT, DEST_L_THRESH, DEST_PERSIST, DEST_PORT,
@@ -14,13 +13,6 @@ import {
   SVC_FLAGS, SVC_FWMARK, SVC_NETMASK, SVC_PE, SVC_PORT, SVC_PROTOCOL, SVC_SCHED, SVC_STATS, SVC_STATS64, SVC_TIMEOUT,
 } from './constants.js';
 import type { IpvsDest, IpvsDestSpec, IpvsService, IpvsServiceKey, IpvsServiceSpec, IpvsStats } from './types.js';
-
-/** IPVS answered with something that is not what the command replies with. */
-export class IpvsReplyError extends WeftError {
-  constructor(what: string, reason: string) {
-    super('EIPVSREPLY', `${what}: unexpected IPVS reply: ${reason}`);
-  }
-}
 
 
 function ipBytes(text: string, family: 4 | 6 | undefined, what: string): { family: 4 | 6; bytes: Uint8Array } {

@@ -4,13 +4,12 @@
  */
 import { type AttrWriter, parseAttrs, read } from '../attrs.js';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../constants.js';
-import { NetlinkDecodeError } from '../errors.js';
+import { isErrno, LinkNotFoundError, NetlinkDecodeError, RtnlObjectError } from '../../errors.js';
 import type { Message } from '../message.js';
 import {
   AF_INET, AF_UNSPEC, IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_F_NODAD, IFA_LABEL, IFA_LOCAL,
   RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE,
 } from './constants.js';
-import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
 import { formatIp, parseIp, parsePrefix } from '../../wire/ip.js';
 import { linkIndex } from './link-ops.js';
@@ -104,7 +103,7 @@ async function addrRequest(rtnl: Rtnl, type: number, flags: number, spec: Addres
     await rtnl.client.request({ type, flags, what: `${verb} address ${spec.address} on ${spec.dev}`, build: (w) => encodeAddr(w, spec, index) });
   } catch (err) {
     if (isErrno(err, 'ENODEV')) throw new LinkNotFoundError(String(spec.dev), 'device', rtnl.netns, `address ${spec.address}`);
-    if (isErrno(err, 'EEXIST', 'EADDRNOTAVAIL', 'EINVAL', 'EOPNOTSUPP', 'EACCES')) throw new RtnlObjectError('EADDR', `${verb} address ${spec.address} on ${spec.dev}`, err);
+    if (isErrno(err, 'EEXIST', 'EADDRNOTAVAIL', 'EINVAL', 'EOPNOTSUPP', 'EACCES')) throw new RtnlObjectError('ERR_WEFT_ADDRESS', `${verb} address ${spec.address} on ${spec.dev}`, err);
     throw err;
   }
 }

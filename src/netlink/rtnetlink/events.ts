@@ -9,6 +9,7 @@
  * re-dumps what it watches (docs/reliability.md N2). The in-process queue is
  * bounded the same way.
  */
+import { errnoOf } from '../../errors.js';
 import type { NetlinkClient } from '../client.js';
 import type { Message } from '../message.js';
 import { type Address, decodeAddress } from './addr.js';
@@ -134,7 +135,7 @@ export class RtnlEvents implements AsyncIterable<RtnlEvent> {
   }
 
   #onError(err: Error): void {
-    if ((err as { code?: string }).code === 'ENOBUFS') this.#push({ type: 'overrun', reason: 'kernel dropped notifications (ENOBUFS)' });
+    if (errnoOf(err) === 'ENOBUFS') this.#push({ type: 'overrun', reason: 'kernel dropped notifications (ENOBUFS)' });
     else this.#push({ type: 'error', error: err });
   }
 

@@ -10,7 +10,7 @@ import {
   AF_BRIDGE, NDA_DST, NDA_IFINDEX, NDA_LLADDR, NDA_PORT, NDA_VLAN, NDA_VNI, NTF_MASTER, NTF_SELF, NTF_STICKY,
   NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH,
 } from './constants.js';
-import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
+import { isErrno, LinkNotFoundError, RtnlObjectError } from '../../errors.js';
 import type { Rtnl } from './handle.js';
 import { parseIp } from '../../wire/ip.js';
 import { parseMac } from './link.js';
@@ -55,10 +55,10 @@ function fdbRequest(op: FdbOp, s: FdbSpec, index: number, via: number | undefine
   const [type, flags] = OP_FLAGS[op];
   const what = describe(op, s);
   const mac = parseMac(s.mac);
-  if (!mac) throw new RtnlObjectError('EFDB', what, `bad MAC ${JSON.stringify(s.mac)}`);
+  if (!mac) throw new RtnlObjectError('ERR_WEFT_FDB', what, `bad MAC ${JSON.stringify(s.mac)}`);
   const dst = s.dst !== undefined ? parseIp(s.dst, 'fdb dst') : undefined;
-  if (s.vni !== undefined && !(Number.isInteger(s.vni) && s.vni >= 0 && s.vni <= 0xffffff)) throw new RtnlObjectError('EFDB', what, 'vni must be 0..16777215');
-  if (s.port !== undefined && !(Number.isInteger(s.port) && s.port >= 1 && s.port <= 65535)) throw new RtnlObjectError('EFDB', what, 'port must be 1..65535');
+  if (s.vni !== undefined && !(Number.isInteger(s.vni) && s.vni >= 0 && s.vni <= 0xffffff)) throw new RtnlObjectError('ERR_WEFT_FDB', what, 'vni must be 0..16777215');
+  if (s.port !== undefined && !(Number.isInteger(s.port) && s.port >= 1 && s.port <= 65535)) throw new RtnlObjectError('ERR_WEFT_FDB', what, 'port must be 1..65535');
   let ntf = (s.self ? NTF_SELF : 0) | (s.master ? NTF_MASTER : 0) | (s.sticky ? NTF_STICKY : 0);
   if (!(ntf & (NTF_SELF | NTF_MASTER))) ntf |= NTF_SELF;
   const state = s.state === 'static' ? NUD_NOARP : s.state === 'dynamic' ? NUD_REACHABLE : NUD_PERMANENT;
@@ -101,7 +101,7 @@ export async function fdbBatch(rtnl: Rtnl, op: FdbOp, specs: FdbSpec[], opts: { 
     if (r.status === 'fulfilled') return;
     if (opts.ignoreMissing && isErrno(r.reason, 'ENOENT')) return;
     if (isErrno(r.reason, 'ENODEV')) throw new LinkNotFoundError(String(specs[i]!.dev), 'device', rtnl.netns, `fdb entry ${specs[i]!.mac}`);
-    if (isErrno(r.reason, 'EEXIST', 'ENOENT', 'EINVAL', 'EOPNOTSUPP', 'EAFNOSUPPORT', 'ENOSPC')) throw new RtnlObjectError('EFDB', reqs[i]!.what, r.reason);
+    if (isErrno(r.reason, 'EEXIST', 'ENOENT', 'EINVAL', 'EOPNOTSUPP', 'EAFNOSUPPORT', 'ENOSPC')) throw new RtnlObjectError('ERR_WEFT_FDB', reqs[i]!.what, r.reason);
     throw r.reason;
   });
 }

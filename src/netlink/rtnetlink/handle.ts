@@ -5,9 +5,7 @@
  */
 import { NETLINK_ROUTE } from '../constants.js';
 import { NetlinkClient, type ClientOptions } from '../client.js';
-import { NetlinkError } from '../errors.js';
-import { SysError } from '../../io/native.js';
-import { NetnsNotFoundError } from '../../io/netns.js';
+import { isErrno, NetnsNotFoundError, SysError } from '../../errors.js';
 import { type Link, decodeLink, writeIfinfomsg } from './link.js';
 import { IFLA_EXT_MASK, IFLA_IFNAME, RTM_GETLINK, RTM_NEWLINK } from './constants.js';
 
@@ -16,14 +14,14 @@ const EXT_MASK = 0x1 | 0x8;
 
 /**
  * Opens a NETLINK_ROUTE client; a namespace that does not exist becomes
- * NetnsNotFoundError (code ENETNSNOTFOUND) naming it.
+ * NetnsNotFoundError (code ERR_WEFT_NETNS_NOT_FOUND) naming it.
  */
 export function openClient(opts: ClientOptions): NetlinkClient {
   try {
     return NetlinkClient.open(NETLINK_ROUTE, opts);
   } catch (err) {
     if (err instanceof SysError && (err.syscall === 'open(netns)' || err.syscall === 'setns') && opts.netns !== undefined) {
-      throw new NetnsNotFoundError(opts.netns, err.code, { cause: err });
+      throw new NetnsNotFoundError(opts.netns, err.errno, { cause: err });
     }
     throw err;
   }
@@ -72,7 +70,7 @@ export class Rtnl {
       const m = replies.find((r) => r.type === RTM_NEWLINK);
       return m ? decodeLink(m) : undefined;
     } catch (err) {
-      if (err instanceof NetlinkError && err.code === 'ENODEV') return undefined;
+      if (isErrno(err, 'ENODEV')) return undefined;
       throw err;
     }
   }

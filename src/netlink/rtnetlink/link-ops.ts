@@ -6,13 +6,12 @@
 import type { AttrWriter } from '../attrs.js';
 import type { RequestSpec } from '../client.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.js';
-import { NetnsNotFoundError, closeNetns, openNetns } from '../../io/netns.js';
-import { SysError } from '../../io/native.js';
+import { isErrno, LinkConfigError, LinkExistsError, LinkNotFoundError, NetnsNotFoundError, SysError } from '../../errors.js';
+import { closeNetns, openNetns } from '../../io/netns.js';
 import {
   IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
   IFLA_GROUP, IFLA_NET_NS_FD, IFLA_TXQLEN, RTM_DELLINK, RTM_NEWLINK,
 } from './constants.js';
-import { LinkConfigError, LinkExistsError, LinkNotFoundError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
 import { type Link, parseMac, writeIfinfomsg } from './link.js';
 import { type BridgeOptions, encodeBridge } from './link-kinds/bridge.js';
@@ -111,7 +110,7 @@ export function linkError(err: unknown, name: string, netns: string | undefined,
   if (isErrno(err, 'ENODEV') && op !== 'create') return new LinkNotFoundError(name, 'link', netns);
   if (isErrno(err, 'EOPNOTSUPP') && op === 'create') return new LinkConfigError(name, 'kind', `${kind ?? 'this kind'} is not supported by this kernel${err.extackMessage ? ` (${err.extackMessage})` : ''}`, { cause: err });
   if (isErrno(err, 'EINVAL', 'ERANGE', 'EOPNOTSUPP', 'EBUSY', 'EADDRINUSE')) {
-    const text = err.extackMessage ?? err.code;
+    const text = err.extackMessage ?? err.errno;
     // Without extack text, an EINVAL on a request that sets the MTU is the MTU (out of the device's range).
     const field = /mtu/i.test(text) || (mtu !== undefined && !err.extackMessage) ? 'mtu' : /vni|vxlan/i.test(text) ? 'vxlan' : 'settings';
     return new LinkConfigError(name, field, `${field === 'mtu' && mtu !== undefined ? `${mtu} ` : ''}refused by the kernel: ${text}`, { cause: err });
@@ -259,8 +258,8 @@ async function addTuntap(rtnl: Rtnl, spec: LinkSpec): Promise<void> {
   try {
     createTuntap(spec.name, { mode: spec.kind as 'tun' | 'tap', ...spec.tuntap }, netns);
   } catch (err) {
-    if (err instanceof SysError && (err.syscall === 'open(netns)' || err.syscall === 'setns')) throw new NetnsNotFoundError(netns ?? '?', err.code, { cause: err });
-    if (err instanceof SysError) throw new LinkConfigError(spec.name, spec.kind, `cannot be created: ${err.code}`, { cause: err });
+    if (err instanceof SysError && (err.syscall === 'open(netns)' || err.syscall === 'setns')) throw new NetnsNotFoundError(netns ?? '?', err.errno, { cause: err });
+    if (err instanceof SysError) throw new LinkConfigError(spec.name, spec.kind, `cannot be created: ${err.errno}`, { cause: err });
     throw err;
   }
   // Settings applied afterwards; undo the creation if they fail.

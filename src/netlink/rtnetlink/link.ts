@@ -5,7 +5,7 @@
  */
 import { type Attr, AttrWriter, attrMap, parseAttrs, read } from '../attrs.js';
 import { NLA_TYPE_MASK } from '../constants.js';
-import { NetlinkDecodeError } from '../errors.js';
+import { NetlinkDecodeError } from '../../errors.js';
 import type { Message } from '../message.js';
 import {
   IFLA_ADDRESS, IFLA_BROADCAST, IFLA_CARRIER, IFLA_GROUP, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,

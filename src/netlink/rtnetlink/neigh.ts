@@ -8,13 +8,12 @@
 import { type AttrWriter, parseAttrs, read } from '../attrs.js';
 import type { RequestSpec } from '../client.js';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../constants.js';
-import { NetlinkDecodeError } from '../errors.js';
+import { isErrno, LinkNotFoundError, NetlinkDecodeError, RtnlObjectError } from '../../errors.js';
 import type { Message } from '../message.js';
 import {
   AF_UNSPEC, NDA_DST, NDA_IFINDEX, NDA_LINK_NETNSID, NDA_LLADDR, NDA_MASTER, NDA_PORT, NDA_SRC_VNI, NDA_VLAN, NDA_VNI,
   NTF_PROXY, NTF_ROUTER, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_STALE, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH,
 } from './constants.js';
-import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
 import { formatIp, parseIp } from '../../wire/ip.js';
 import { formatMac, parseMac } from './link.js';
@@ -90,14 +89,14 @@ export function nudState(s: NudName | number | undefined, fallback = NUD_PERMANE
   if (s === undefined) return fallback;
   if (typeof s === 'number') return s;
   const v = NUD[s];
-  if (v === undefined) throw new RtnlObjectError('ENEIGH', 'neighbour', `unknown state ${JSON.stringify(s)}`);
+  if (v === undefined) throw new RtnlObjectError('ERR_WEFT_NEIGHBOUR', 'neighbour', `unknown state ${JSON.stringify(s)}`);
   return v;
 }
 
 function neighRequest(spec: NeighbourSpec, index: number, type: number, flags: number, verb: string): RequestSpec {
   const ip = parseIp(spec.dst, 'neighbour');
   const mac = spec.lladdr !== undefined ? parseMac(spec.lladdr) : undefined;
-  if (spec.lladdr !== undefined && !mac) throw new RtnlObjectError('ENEIGH', `neighbour ${spec.dst}`, `bad lladdr ${JSON.stringify(spec.lladdr)}`);
+  if (spec.lladdr !== undefined && !mac) throw new RtnlObjectError('ERR_WEFT_NEIGHBOUR', `neighbour ${spec.dst}`, `bad lladdr ${JSON.stringify(spec.lladdr)}`);
   const ntf = (spec.proxy ? NTF_PROXY : 0) | (spec.router ? NTF_ROUTER : 0);
   return {
     type,
@@ -126,7 +125,7 @@ async function neighBatch(rtnl: Rtnl, specs: NeighbourSpec[], type: number, flag
     if (ignoreMissing && isErrno(r.reason, 'ENOENT')) return;
     const s = specs[i]!;
     if (isErrno(r.reason, 'ENODEV')) throw new LinkNotFoundError(String(s.dev), 'device', rtnl.netns, `neighbour ${s.dst}`);
-    if (isErrno(r.reason, 'EEXIST', 'ENOENT', 'EINVAL', 'EOPNOTSUPP', 'EAFNOSUPPORT')) throw new RtnlObjectError('ENEIGH', reqs[i]!.what, r.reason);
+    if (isErrno(r.reason, 'EEXIST', 'ENOENT', 'EINVAL', 'EOPNOTSUPP', 'EAFNOSUPPORT')) throw new RtnlObjectError('ERR_WEFT_NEIGHBOUR', reqs[i]!.what, r.reason);
     throw r.reason;
   });
 }

@@ -6,14 +6,13 @@
  */
 import { type AttrWriter, parseAttrs, read } from '../attrs.js';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../constants.js';
-import { NetlinkDecodeError } from '../errors.js';
+import { isErrno, LinkNotFoundError, NetlinkDecodeError, RtnlObjectError } from '../../errors.js';
 import type { Message } from '../message.js';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTM_DELROUTE,
   RTM_GETROUTE, RTM_NEWROUTE, RTN_BLACKHOLE, RTN_BROADCAST, RTN_LOCAL, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE,
   RTPROT_BOOT, RTPROT_KERNEL, RTPROT_STATIC, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 } from './constants.js';
-import { LinkNotFoundError, RtnlObjectError, isErrno } from './errors.js';
 import type { Rtnl } from './handle.js';
 import { formatIp, networkOf, parseIp, parsePrefix } from '../../wire/ip.js';
 import { linkIndex } from './link-ops.js';
@@ -115,7 +114,7 @@ async function routeRequest(rtnl: Rtnl, type: number, flags: number, spec: Route
     await rtnl.client.request({ type, flags, what, build });
   } catch (err) {
     if (isErrno(err, 'ENODEV')) throw new LinkNotFoundError(String(spec.dev), 'device', rtnl.netns, `route ${spec.dst}`);
-    if (isErrno(err, 'EEXIST', 'ESRCH', 'ENETUNREACH', 'EINVAL', 'ENOENT', 'EOPNOTSUPP')) throw new RtnlObjectError('EROUTE', what, err);
+    if (isErrno(err, 'EEXIST', 'ESRCH', 'ENETUNREACH', 'EINVAL', 'ENOENT', 'EOPNOTSUPP')) throw new RtnlObjectError('ERR_WEFT_ROUTE', what, err);
     throw err;
   }
 }

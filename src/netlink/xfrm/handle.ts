@@ -3,6 +3,7 @@
  * dump them. Requests never carry key bytes into error text (the `what`
  * strings name SPIs and addresses only).
  */
+import { isErrno } from '../../errors.js';
 import { NetlinkClient } from '../client.js';
 import {
   NETLINK_XFRM, XFRM_MSG_DELPOLICY, XFRM_MSG_DELSA, XFRM_MSG_GETPOLICY, XFRM_MSG_GETSA, XFRM_MSG_NEWPOLICY,
@@ -14,7 +15,7 @@ import {
 } from './messages.js';
 
 const hex = (spi: number) => `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
-const isMissing = (err: unknown) => (err as { code?: string }).code === 'ENOENT' || (err as { code?: string }).code === 'ESRCH';
+const isMissing = (err: unknown) => isErrno(err, 'ENOENT', 'ESRCH');
 
 export class Xfrm {
   private constructor(readonly client: NetlinkClient) {}

@@ -5,7 +5,7 @@
  * Key material goes into the request buffer only; nothing here formats it.
  */
 import { AttrWriter, attrMap } from '../attrs.js';
-import { NetlinkDecodeError } from '../errors.js';
+import { NetlinkDecodeError } from '../../errors.js';
 import { formatIp, parsePrefix } from '../../wire/ip.js';
 import {
   ALGO_NAME_LEN, IPPROTO_ESP, LIFETIME_CFG_LEN, LIFETIME_CUR_LEN, SELECTOR_LEN, USERPOLICY_ID_LEN,

@@ -5,7 +5,7 @@
  * relaying every other byte unchanged. Same bounds checks as parseQuery.
  */
 import { HEADER_SIZE, RR_FIXED, RrType } from './constants.js';
-import { DnsDecodeError } from './errors.js';
+import { DnsDecodeError } from '../../errors.js';
 import { skipName, type Cursor } from './name.js';
 
 /** EDNS option code of DNS cookies (RFC 7873). */
@@ -27,7 +27,7 @@ export interface MessageLayout {
 /** Lays out the message at buf[0, len). Throws DnsDecodeError when it is malformed. */
 export function messageLayout(buf: Uint8Array, len = buf.length): MessageLayout {
   const end = Math.min(len, buf.length);
-  if (end < HEADER_SIZE) throw new DnsDecodeError('EDNS_SHORT', 'message shorter than a header', 0);
+  if (end < HEADER_SIZE) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'message shorter than a header', 0);
   const u16 = (o: number) => (buf[o]! << 8) | buf[o + 1]!;
   const qd = u16(4);
   const an = u16(6);
@@ -37,7 +37,7 @@ export function messageLayout(buf: Uint8Array, len = buf.length): MessageLayout 
   for (let i = 0; i < qd; i++) {
     skipName(buf, end, cur);
     cur.pos += 4;
-    if (cur.pos > end) throw new DnsDecodeError('EDNS_SHORT', 'question runs past the end', cur.pos);
+    if (cur.pos > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'question runs past the end', cur.pos);
   }
   const out: MessageLayout = { questionEnd: cur.pos, starts: [], ancount: an, nscount: ns, opt: -1 };
   for (let i = 0; i < total; i++) {
@@ -45,9 +45,9 @@ export function messageLayout(buf: Uint8Array, len = buf.length): MessageLayout 
     out.starts.push(start);
     skipName(buf, end, cur);
     const r = cur.pos;
-    if (r + RR_FIXED > end) throw new DnsDecodeError('EDNS_SHORT', 'record runs past the end', r);
+    if (r + RR_FIXED > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'record runs past the end', r);
     const next = r + RR_FIXED + u16(r + 8);
-    if (next > end) throw new DnsDecodeError('EDNS_SHORT', 'rdata runs past the end', r);
+    if (next > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'rdata runs past the end', r);
     if (u16(r) === RrType.OPT && i >= an + ns && r === start + 1) out.opt = start;
     cur.pos = next;
   }

@@ -13,7 +13,7 @@ import {
   CLASS_IN, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MAX_MESSAGE,
   MIN_QUESTION, MIN_RR, RR_FIXED, RrType,
 } from './constants.js';
-import { DnsDecodeError, DnsEncodeError } from './errors.js';
+import { DnsDecodeError, DnsEncodeError } from '../../errors.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../ip.js';
 import { nameLabels, readName, type Cursor } from './name.js';
 
@@ -90,7 +90,7 @@ function u32(b: Uint8Array, o: number): number {
 /** Decodes a complete message. Throws DnsDecodeError and nothing else. */
 export function decodeMessage(buf: Uint8Array, length = buf.length): DnsMessage {
   const end = Math.min(length, buf.length);
-  if (end < HEADER_SIZE) throw new DnsDecodeError('EDNS_SHORT', 'message shorter than a header', 0);
+  if (end < HEADER_SIZE) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'message shorter than a header', 0);
   const flags = u16(buf, 2);
   const qd = u16(buf, 4);
   const an = u16(buf, 6);
@@ -98,7 +98,7 @@ export function decodeMessage(buf: Uint8Array, length = buf.length): DnsMessage 
   const ar = u16(buf, 10);
   // Lying counts are caught before any array is sized by them (RFC 9267 §5).
   if (qd * MIN_QUESTION + (an + ns + ar) * MIN_RR > end - HEADER_SIZE) {
-    throw new DnsDecodeError('EDNS_COUNT', `counts ${qd}/${an}/${ns}/${ar} cannot fit in ${end} bytes`, 4);
+    throw new DnsDecodeError('ERR_WEFT_DNS_COUNT', `counts ${qd}/${an}/${ns}/${ar} cannot fit in ${end} bytes`, 4);
   }
   const msg: DnsMessage = {
     id: u16(buf, 0),
@@ -119,7 +119,7 @@ export function decodeMessage(buf: Uint8Array, length = buf.length): DnsMessage 
   const cur: Cursor = { pos: HEADER_SIZE };
   for (let i = 0; i < qd; i++) {
     const name = readName(buf, end, cur);
-    if (cur.pos + 4 > end) throw new DnsDecodeError('EDNS_SHORT', 'question runs past the end', cur.pos);
+    if (cur.pos + 4 > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'question runs past the end', cur.pos);
     msg.questions.push({ name, type: u16(buf, cur.pos), class: u16(buf, cur.pos + 2) });
     cur.pos += 4;
   }
@@ -129,7 +129,7 @@ export function decodeMessage(buf: Uint8Array, length = buf.length): DnsMessage 
     const rr = readRecord(buf, end, cur, true, msg);
     if (rr) msg.additionals.push(rr);
   }
-  if (cur.pos !== end) throw new DnsDecodeError('EDNS_TRAILING', `${end - cur.pos} bytes after the last record`, cur.pos);
+  if (cur.pos !== end) throw new DnsDecodeError('ERR_WEFT_DNS_TRAILING', `${end - cur.pos} bytes after the last record`, cur.pos);
   return msg;
 }
 
@@ -139,22 +139,22 @@ function readRecord(buf: Uint8Array, end: number, cur: Cursor, additional: boole
   const start = cur.pos;
   const name = readName(buf, end, cur);
   const p = cur.pos;
-  if (p + RR_FIXED > end) throw new DnsDecodeError('EDNS_SHORT', 'record header runs past the end', p);
+  if (p + RR_FIXED > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'record header runs past the end', p);
   const type = u16(buf, p);
   const klass = u16(buf, p + 2);
   const ttl = u32(buf, p + 4);
   const rdlen = u16(buf, p + 8);
   const rd = p + RR_FIXED;
   const rdEnd = rd + rdlen;
-  if (rdEnd > end) throw new DnsDecodeError('EDNS_SHORT', 'rdata runs past the end', rd);
+  if (rdEnd > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'rdata runs past the end', rd);
   cur.pos = rdEnd;
   if (type === RrType.OPT) {
-    if (!additional) throw new DnsDecodeError('EDNS_OPT', 'OPT record outside the additional section', start);
-    if (msg.edns) throw new DnsDecodeError('EDNS_OPT', 'second OPT record', start);
-    if (name !== '') throw new DnsDecodeError('EDNS_OPT', 'OPT owner name is not the root', start);
+    if (!additional) throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'OPT record outside the additional section', start);
+    if (msg.edns) throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'second OPT record', start);
+    if (name !== '') throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'OPT owner name is not the root', start);
     // Options are code(2) len(2) value; their lengths must tile the rdata.
     for (let o = rd; o < rdEnd; ) {
-      if (o + 4 > rdEnd || o + 4 + u16(buf, o + 2) > rdEnd) throw new DnsDecodeError('EDNS_OPT', 'OPT option runs past its rdata', o);
+      if (o + 4 > rdEnd || o + 4 + u16(buf, o + 2) > rdEnd) throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'OPT option runs past its rdata', o);
       o += 4 + u16(buf, o + 2);
     }
     msg.edns = { udpSize: klass, version: (ttl >>> 16) & 0xff, flags: ttl & 0xffff, options: new Uint8Array(buf.subarray(rd, rdEnd)) };
@@ -166,7 +166,7 @@ function readRecord(buf: Uint8Array, end: number, cur: Cursor, additional: boole
 
 function readRData(buf: Uint8Array, type: number, rd: number, rdEnd: number): DnsRData {
   const len = rdEnd - rd;
-  const bad = (what: string) => new DnsDecodeError('EDNS_RDATA', `${what} rdata of ${len} bytes`, rd);
+  const bad = (what: string) => new DnsDecodeError('ERR_WEFT_DNS_RDATA', `${what} rdata of ${len} bytes`, rd);
   // Names inside rdata may point anywhere earlier in the message but must end at rdEnd.
   const inner: Cursor = { pos: rd };
   const name = () => readName(buf, rdEnd, inner);

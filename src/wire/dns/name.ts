@@ -14,7 +14,7 @@
  * length is capped at 255 octets as it grows (no CPU burn on deep chains).
  */
 import { HEADER_SIZE, MAX_LABEL, MAX_NAME_WIRE } from './constants.js';
-import { DnsDecodeError, DnsEncodeError } from './errors.js';
+import { DnsDecodeError, DnsEncodeError } from '../../errors.js';
 
 /** Where a read stopped; decoders thread one through instead of returning tuples. */
 export interface Cursor {
@@ -35,7 +35,7 @@ export function readName(buf: Uint8Array, end: number, cur: Cursor, lower = fals
   let wire = 1; // expanded octets so far, counting the root
   let out = 0;
   for (;;) {
-    if (pos >= end) throw new DnsDecodeError('EDNS_SHORT', 'name runs past the end', pos);
+    if (pos >= end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'name runs past the end', pos);
     const len = buf[pos]!;
     if (len === 0) {
       cur.pos = resume >= 0 ? resume : pos + 1;
@@ -43,20 +43,20 @@ export function readName(buf: Uint8Array, end: number, cur: Cursor, lower = fals
     }
     const kind = len & 0xc0;
     if (kind === 0xc0) {
-      if (pos + 1 >= end) throw new DnsDecodeError('EDNS_SHORT', 'pointer runs past the end', pos);
+      if (pos + 1 >= end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'pointer runs past the end', pos);
       const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
       if (target >= segment || target < HEADER_SIZE) {
-        throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos);
+        throw new DnsDecodeError('ERR_WEFT_DNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos);
       }
       if (resume < 0) resume = pos + 2;
       pos = segment = target;
       continue;
     }
-    if (kind !== 0) throw new DnsDecodeError('EDNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
+    if (kind !== 0) throw new DnsDecodeError('ERR_WEFT_DNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
     // len <= 63 here because the top two bits are clear.
     wire += len + 1;
-    if (wire > MAX_NAME_WIRE) throw new DnsDecodeError('EDNS_NAME_LONG', 'name longer than 255 octets', pos);
-    if (pos + 1 + len > end) throw new DnsDecodeError('EDNS_SHORT', 'label runs past the end', pos);
+    if (wire > MAX_NAME_WIRE) throw new DnsDecodeError('ERR_WEFT_DNS_NAME_LONG', 'name longer than 255 octets', pos);
+    if (pos + 1 + len > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'label runs past the end', pos);
     if (out > 0) scratch[out++] = 0x2e;
     for (let i = pos + 1, stop = pos + 1 + len; i < stop; i++) {
       let c = buf[i]!;
@@ -88,7 +88,7 @@ export function skipName(buf: Uint8Array, end: number, cur: Cursor, base = 0): v
   let resume = -1;
   let wire = 1;
   for (;;) {
-    if (pos >= end) throw new DnsDecodeError('EDNS_SHORT', 'name runs past the end', pos);
+    if (pos >= end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'name runs past the end', pos);
     const len = buf[pos]!;
     if (len === 0) {
       cur.pos = resume >= 0 ? resume : pos + 1;
@@ -96,19 +96,19 @@ export function skipName(buf: Uint8Array, end: number, cur: Cursor, base = 0): v
     }
     const kind = len & 0xc0;
     if (kind === 0xc0) {
-      if (pos + 1 >= end) throw new DnsDecodeError('EDNS_SHORT', 'pointer runs past the end', pos);
+      if (pos + 1 >= end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'pointer runs past the end', pos);
       const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
       if (base + target >= segment || target < HEADER_SIZE) {
-        throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos - base);
+        throw new DnsDecodeError('ERR_WEFT_DNS_POINTER', `compression pointer to ${target} is not strictly backwards`, pos - base);
       }
       if (resume < 0) resume = pos + 2;
       pos = segment = base + target;
       continue;
     }
-    if (kind !== 0) throw new DnsDecodeError('EDNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
+    if (kind !== 0) throw new DnsDecodeError('ERR_WEFT_DNS_LABEL', `reserved label type 0x${kind.toString(16)}`, pos);
     wire += len + 1;
-    if (wire > MAX_NAME_WIRE) throw new DnsDecodeError('EDNS_NAME_LONG', 'name longer than 255 octets', pos);
-    if (pos + 1 + len > end) throw new DnsDecodeError('EDNS_SHORT', 'label runs past the end', pos);
+    if (wire > MAX_NAME_WIRE) throw new DnsDecodeError('ERR_WEFT_DNS_NAME_LONG', 'name longer than 255 octets', pos);
+    if (pos + 1 + len > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'label runs past the end', pos);
     pos += 1 + len;
   }
 }

@@ -6,7 +6,7 @@
  * `acceptQuery`, so callers see why a query is refused.
  */
 import { FLAG_QR, HEADER_SIZE, MAX_NAME_WIRE, RR_FIXED, Rcode, RrType } from './constants.js';
-import { DnsDecodeError } from './errors.js';
+import { DnsDecodeError } from '../../errors.js';
 import { readName, skipName, type Cursor } from './name.js';
 
 export class QueryInfo {
@@ -79,7 +79,7 @@ const FNV_PRIME = 0x01000193;
  * (see acceptQuery). Offsets stored in q are relative to off.
  */
 export function parseQuery(buf: Uint8Array, len: number, q: QueryInfo, off = 0): void {
-  if (len < HEADER_SIZE) throw new DnsDecodeError('EDNS_SHORT', 'message shorter than a header', 0);
+  if (len < HEADER_SIZE) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'message shorter than a header', 0);
   const end = Math.min(off + len, buf.length);
   q.id = (buf[off]! << 8) | buf[off + 1]!;
   q.flags = (buf[off + 2]! << 8) | buf[off + 3]!;
@@ -104,7 +104,7 @@ export function parseQuery(buf: Uint8Array, len: number, q: QueryInfo, off = 0):
   let wire = 1;
   let labels = 0;
   for (;;) {
-    if (p >= end) throw new DnsDecodeError('EDNS_SHORT', 'name runs past the end', p - off);
+    if (p >= end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'name runs past the end', p - off);
     const l = buf[p]!;
     if (l === 0) {
       p++;
@@ -112,14 +112,14 @@ export function parseQuery(buf: Uint8Array, len: number, q: QueryInfo, off = 0):
     }
     const kind = l & 0xc0;
     if (kind === 0xc0) {
-      if (p + 1 >= end) throw new DnsDecodeError('EDNS_SHORT', 'pointer runs past the end', p - off);
+      if (p + 1 >= end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'pointer runs past the end', p - off);
       const target = ((l & 0x3f) << 8) | buf[p + 1]!;
-      throw new DnsDecodeError('EDNS_POINTER', `compression pointer to ${target} is not strictly backwards`, p - off);
+      throw new DnsDecodeError('ERR_WEFT_DNS_POINTER', `compression pointer to ${target} is not strictly backwards`, p - off);
     }
-    if (kind !== 0) throw new DnsDecodeError('EDNS_LABEL', `reserved label type 0x${kind.toString(16)}`, p - off);
+    if (kind !== 0) throw new DnsDecodeError('ERR_WEFT_DNS_LABEL', `reserved label type 0x${kind.toString(16)}`, p - off);
     wire += l + 1;
-    if (wire > MAX_NAME_WIRE) throw new DnsDecodeError('EDNS_NAME_LONG', 'name longer than 255 octets', p - off);
-    if (p + 1 + l > end) throw new DnsDecodeError('EDNS_SHORT', 'label runs past the end', p - off);
+    if (wire > MAX_NAME_WIRE) throw new DnsDecodeError('ERR_WEFT_DNS_NAME_LONG', 'name longer than 255 octets', p - off);
+    if (p + 1 + l > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'label runs past the end', p - off);
     h = Math.imul(h ^ l, FNV_PRIME);
     for (let i = p + 1, stop = p + 1 + l; i < stop; i++) {
       let c = buf[i]!;
@@ -132,7 +132,7 @@ export function parseQuery(buf: Uint8Array, len: number, q: QueryInfo, off = 0):
   q.nameHash = h;
   q.labels = labels;
   q.nameEnd = p - off;
-  if (p + 4 > end) throw new DnsDecodeError('EDNS_SHORT', 'question runs past the end', p - off);
+  if (p + 4 > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'question runs past the end', p - off);
   q.qtype = (buf[p]! << 8) | buf[p + 1]!;
   q.qclass = (buf[p + 2]! << 8) | buf[p + 3]!;
   p += 4;
@@ -145,15 +145,15 @@ export function parseQuery(buf: Uint8Array, len: number, q: QueryInfo, off = 0):
     const start = cursor.pos;
     skipName(buf, end, cursor, off);
     const r = cursor.pos;
-    if (r + RR_FIXED > end) throw new DnsDecodeError('EDNS_SHORT', 'record runs past the end', r - off);
+    if (r + RR_FIXED > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'record runs past the end', r - off);
     const type = (buf[r]! << 8) | buf[r + 1]!;
     const rdlen = (buf[r + 8]! << 8) | buf[r + 9]!;
-    if (r + RR_FIXED + rdlen > end) throw new DnsDecodeError('EDNS_SHORT', 'rdata runs past the end', r - off);
+    if (r + RR_FIXED + rdlen > end) throw new DnsDecodeError('ERR_WEFT_DNS_SHORT', 'rdata runs past the end', r - off);
     cursor.pos = r + RR_FIXED + rdlen;
     if (type !== RrType.OPT) continue;
-    if (i < q.ancount + q.nscount) throw new DnsDecodeError('EDNS_OPT', 'OPT record outside the additional section', start - off);
-    if (q.hasEdns) throw new DnsDecodeError('EDNS_OPT', 'second OPT record', start - off);
-    if (r !== start + 1) throw new DnsDecodeError('EDNS_OPT', 'OPT owner name is not the root', start - off);
+    if (i < q.ancount + q.nscount) throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'OPT record outside the additional section', start - off);
+    if (q.hasEdns) throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'second OPT record', start - off);
+    if (r !== start + 1) throw new DnsDecodeError('ERR_WEFT_DNS_OPT', 'OPT owner name is not the root', start - off);
     q.hasEdns = true;
     q.udpSize = (buf[r + 2]! << 8) | buf[r + 3]!;
     q.ednsVersion = buf[r + 5]!;

@@ -4,7 +4,7 @@ import {
   IFLA_MACVLAN_FLAGS, IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE, MACVLAN_MODE_PASSTHRU, MACVLAN_MODE_PRIVATE,
   MACVLAN_MODE_SOURCE, MACVLAN_MODE_VEPA,
 } from '../constants.js';
-import { LinkConfigError } from '../errors.js';
+import { LinkConfigError } from '../../../errors.js';
 
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
 

@@ -4,7 +4,7 @@
  */
 import { type Attr, type AttrWriter, read } from '../../attrs.js';
 import { IFLA_VLAN_FLAGS, IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL } from '../constants.js';
-import { LinkConfigError } from '../errors.js';
+import { LinkConfigError } from '../../../errors.js';
 
 export const ETH_P_8021Q = 0x8100;
 export const ETH_P_8021AD = 0x88a8;

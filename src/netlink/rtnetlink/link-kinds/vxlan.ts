@@ -12,7 +12,7 @@ import {
   IFLA_VXLAN_PORT, IFLA_VXLAN_PORT_RANGE, IFLA_VXLAN_PROXY, IFLA_VXLAN_RSC, IFLA_VXLAN_TOS, IFLA_VXLAN_TTL,
   IFLA_VXLAN_TTL_INHERIT, IFLA_VXLAN_UDP_CSUM, IFLA_VXLAN_UDP_ZERO_CSUM6_RX, IFLA_VXLAN_UDP_ZERO_CSUM6_TX,
 } from '../constants.js';
-import { LinkConfigError } from '../errors.js';
+import { LinkConfigError } from '../../../errors.js';
 import { formatIp, parseIp } from '../../../wire/ip.js';
 
 export const VXLAN_DEFAULT_PORT = 4789;
