@@ -18,9 +18,10 @@ import {
 } from '../wire/fields.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MIN, ETHERTYPE_QINQ, ETHERTYPE_QINQ_LEGACY, ETHERTYPE_RARP, ETHERTYPE_VLAN,
-  IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_ROUTING, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+  IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
 } from '../wire/numbers.js';
 import { MAX_TAGS } from '../wire/vlan.js';
+import { EXTENSION_HEADER_TYPES } from '../wire/ipv6.js';
 import type { FilterNode } from './filter.js';
 
 /** struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } */
@@ -459,10 +460,7 @@ function genProto(e: Emitter, p: 'ip' | 'ip6' | 'arp' | 'rarp' | 'tcp' | 'udp' |
 
 /** A holds the IPv6 next header: extension header → `ext`, anything else → `other`. */
 function genV6Extensions(e: Emitter, ext: Label, other: Label): void {
-  e.jump(JEQ_K, IPPROTO_HOPOPTS, ext, undefined);
-  e.jump(JEQ_K, IPPROTO_ROUTING, ext, undefined);
-  e.jump(JEQ_K, IPPROTO_FRAGMENT, ext, undefined);
-  e.jump(JEQ_K, IPPROTO_DSTOPTS, ext, other);
+  EXTENSION_HEADER_TYPES.forEach((type, i) => e.jump(JEQ_K, type, ext, i === EXTENSION_HEADER_TYPES.length - 1 ? other : undefined));
 }
 
 /** The 8-byte sock_filter array SO_ATTACH_FILTER expects (host byte order). */

@@ -170,6 +170,9 @@ export function isExtensionHeader(type: number): boolean {
   return type in EXTENSION_NAMES;
 }
 
+/** Every next-header value the walk treats as an extension header (the BPF prefilter must guess on each). */
+export const EXTENSION_HEADER_TYPES: readonly number[] = Object.keys(EXTENSION_NAMES).map(Number).sort((a, b) => a - b);
+
 /**
  * Walks extension headers from `offset` (the first byte after the fixed
  * header) to `end`. Throws DecodeError truncated / too-many-headers.
