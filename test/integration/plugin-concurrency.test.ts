@@ -7,34 +7,26 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { json } from '../support/exec.js';
-import { WeftDaemon } from '../support/weft-daemon.js';
+import { LabDaemon, type WeftDaemon } from '../support/weft-daemon.js';
 import { linkName, names } from '../../src/cnm/model.js';
 
 const skip = rootSkipReason();
 let lab: Lab;
 let host: LabHost;
 let weft: WeftDaemon;
-let dir: string;
+let env: LabDaemon | undefined;
 
 before(async () => {
   if (skip) return;
-  lab = await Lab.create();
-  host = await lab.host('cc');
-  dir = mkdtempSync(join(tmpdir(), 'weft-concurrency-'));
-  weft = new WeftDaemon({ netns: host.netns, socket: join(dir, 'weft.sock'), instance: lab.prefix });
-  await weft.start();
+  env = await LabDaemon.start('cc');
+  ({ lab, host, weft } = env);
 });
 
 after(async () => {
-  await weft?.destroy();
-  await lab?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.destroy();
 });
 
 async function call(path: string, body: unknown): Promise<void> {

@@ -11,28 +11,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, type LabHost, rootSkipReason } from '../support/lab.js';
 import { json, run, sh } from '../support/exec.js';
-import { WeftDaemon } from '../support/weft-daemon.js';
+import { LabDaemon, type WeftDaemon } from '../support/weft-daemon.js';
 import { linkName } from '../../src/cnm/model.js';
 
 const skip = rootSkipReason();
 let lab: Lab;
 let host: LabHost;
 let weft: WeftDaemon;
-let dir: string;
+let env: LabDaemon | undefined;
 
 before(async () => {
   if (skip) return;
-  lab = await Lab.create();
-  host = await lab.host('r1');
-  dir = mkdtempSync(join(tmpdir(), 'weft-reconcile-'));
-  weft = new WeftDaemon({ netns: host.netns, socket: join(dir, 'weft.sock'), instance: lab.prefix });
-  await weft.start();
+  env = await LabDaemon.start('r1');
+  ({ lab, host, weft } = env);
 });
 
 after(async () => {
-  await weft?.destroy();
-  await lab?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.destroy();
 });
 
 function call(path: string, body: unknown): Promise<{ status: number; body: string }> {

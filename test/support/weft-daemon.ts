@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
+import { Lab, type LabHost } from './lab.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
@@ -105,5 +106,33 @@ export class WeftDaemon {
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** A lab host running its own weft daemon (socket and state in temp dirs); `destroy()` removes all of it. */
+export class LabDaemon {
+  private constructor(readonly lab: Lab, readonly host: LabHost, readonly weft: WeftDaemon, readonly dir: string) {}
+
+  static async start(hostName: string): Promise<LabDaemon> {
+    const lab = await Lab.create();
+    const dir = mkdtempSync(join(tmpdir(), 'weft-lab-daemon-'));
+    let weft: WeftDaemon | undefined;
+    try {
+      const host = await lab.host(hostName);
+      weft = new WeftDaemon({ netns: host.netns, socket: join(dir, 'weft.sock'), instance: lab.prefix });
+      await weft.start();
+      return new LabDaemon(lab, host, weft, dir);
+    } catch (err) {
+      await weft?.destroy();
+      await lab.destroy();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.weft.destroy();
+    await this.lab.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
