@@ -256,7 +256,7 @@ const bench: Benchmark = {
         ratios,
         notes: [
           `medians of ${reps} runs per server, servers interleaved; throughput: dnsperf -c 10 -q 100 -T 1 -l ${seconds} (no rate cap); latency: dnsperf -c 10 -q 100 -T 1 -l ${latSeconds} -v -Q RATE at ${LOADS.join('/')} % of dnsmasq's median saturation rate from the same run (${Math.round(sat)} qps: ${rates.join('/')} qps), p50/p99/p99.9 over every query's latency; forward row: -Q 5000`,
-          `machine load (1/5/15 min loadavg) before ${load0}, after ${load1}: the 2 vCPUs were shared with other helpers' builds and tests during the runs`,
+          `machine load (1/5/15 min loadavg) before ${load0}, after ${load1} (a quiet 2-vCPU VM sits below 1; dnsperf shares the vCPUs with the server)`,
           'dnsperf shares the 2 vCPUs with the server: at saturation the client, not the server, is the limit (cpu_us_per_q is the server\'s own CPU per answered query, from /proc/PID/stat)',
           'weft runs with --rate-limit 0 (the default 2000 qps per client would cap a single dnsperf client)',
           'weft\'s path per wakeup: one recvmmsg of up to 128 queries (with SO_TIMESTAMP arrival times), a reply sendmmsg every 16 answers (a full batch no longer waits for all 128 to be answered), nothing allocated per query on a cache hit (test/unit/dns-hotpath), one reused async context per poll wakeup (it used to make a context and a name string per wakeup); a query older than 250 ms in the queue is dropped (droppedLate) instead of answered late',

@@ -249,7 +249,7 @@ async function vtep(ctx: Ctx): Promise<void> {
       'vtep: what limits it now: CPU. Both lab hosts, iperf3 client and server and the VTEP threads share 2 vCPUs, so a second worker only helps while a core is idle, which it was not with other jobs running (see loadavg); and one TCP stream stays on one worker by design (no reordering), so single-stream rows cannot gain from workers at all',
       'vtep: what limits weft -> kernel beyond CPU share: the receiving kernel splits each UDP GSO message back into ~45 datagrams, decapsulates each and merges them again in GRO, while kernel -> kernel hands one UDP-tunnel GSO skb (SKB_GSO_UDP_TUNNEL) through end to end. No socket API lets userspace send a tunnel GSO packet; the next lever is writing outer frames to a TAP or AF_PACKET socket on the underlay with a virtio_net_hdr of type UDP_TUNNEL (Linux 6.17+), not a UDP socket',
       'vtep: what limits kernel -> weft: about 1.5 us per received datagram in recvmmsg plus one TAP write (the local TCP receive runs inside it) per merged frame; UDP_GRO on the socket would cut the first only when the underlay runs GRO (off on veth by default)',
-      'vtep: a CPU profile (perf record -a) was taken but says little here: with 7 other helpers building and testing, most samples were their processes; the per-syscall costs above come from the earlier quiet-machine profile in this file\'s history',
+      'vtep: the per-syscall costs above come from a quiet-machine CPU profile (perf record -a) in this file\'s history',
     );
   } finally {
     await one.close();
