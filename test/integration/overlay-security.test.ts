@@ -23,7 +23,7 @@ import { etcdSkipReason, startEtcd, type EtcdServer } from '../support/etcd.js';
 import { have, json, sh } from '../support/exec.js';
 import { WeftDaemon } from '../support/weft-daemon.js';
 import { installedEncryptedVnis, overlayFilterCounters, overlayTableName } from '../../src/dataplane/nft-overlay.js';
-import { OverlaySecurity } from '../../src/control/overlay-security.js';
+import { OverlaySecurity, RING_KEY, parseRing } from '../../src/control/overlay-security.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
 import type { NetworkRecord } from '../../src/cnm/model.js';
 import { DnsService } from '../../src/dns/index.js';
@@ -163,6 +163,38 @@ describe('overlay security (this host)', { skip }, () => {
       await next.removeNetwork(plain);
       assert.equal(await overlayFilterCounters(ns, table), undefined, 'the last network gone: the table is gone');
     } finally {
+      await store.close();
+    }
+  });
+
+  it('scheduled rotation: one host rotates when the period is up, a racing host does not rotate again, the timer rotates on its own', async () => {
+    const ns = await lab.netns('osk');
+    const store = await EmbeddedStore.open(mkdtempSync(join(dir, 'k-')));
+    const enc: NetworkRecord = {
+      id: 'e8'.repeat(32), mode: 'overlay', mtu: 1424, internal: false, ipv6: false, ipv4: [], ipv6Subnets: [], options: { encrypted: '' }, vni: 4108,
+    };
+    const host = (i: number) => new OverlaySecurity(store, {
+      netns: ns, instance: `${lab.prefix}k${i}`, storeIsPrivate: true, rotateMs: 1000, log: () => undefined, probe: async () => undefined,
+    });
+    const keys = async () => [...parseRing((await store.get(RING_KEY))!)!.keys].sort((x, y) => y.tag - x.tag);
+    const newest = async () => (await keys())[0]!.tag;
+    const created = async () => Date.parse((await keys())[0]!.created);
+    const [a, b] = [host(0), host(1)];
+    try {
+      await a.ensureNetwork(enc);
+      await b.ensureNetwork(enc);
+      assert.equal(await newest(), 2, 'one ring for both hosts');
+      assert.equal(await a.rotateIfDue(await created() + 500), false, 'not due within the period');
+      const due = await created() + 1001;
+      const won = await Promise.all([a.rotateIfDue(due), b.rotateIfDue(due)]);
+      assert.equal(won.filter(Boolean).length, 1, `exactly one host rotates (${won.join(',')})`);
+      assert.equal(await newest(), 3);
+      a.start();
+      for (let i = 0; i < 200 && (await newest()) < 4; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok((await newest()) >= 4, 'the rotation timer rotated the ring by itself');
+    } finally {
+      await a.stop();
+      await b.stop();
       await store.close();
     }
   });
