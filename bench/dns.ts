@@ -1,7 +1,7 @@
 /**
  * DNS queries per second and latency: weft's embedded DNS against dnsmasq
  * and unbound (1 thread), same zone (1,000 names svcN.weft -> 198.18.100+.x),
- * same dnsperf settings as perf.md §4. Each server runs in its own lab
+ * same dnsperf settings throughout (docs/performance.md). Each server runs in its own lab
  * namespace and dnsperf queries it over that namespace's loopback.
  * Rows: a throughput run per server (-c 10 -q 100, no rate cap), then
  * latency runs at fixed offered rates (-Q) of 25/50/75/100 % of dnsmasq's

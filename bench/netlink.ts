@@ -1,11 +1,11 @@
 /**
  * Netlink programming rate, weft vs `ip -batch`/`bridge -batch` vs pyroute2,
- * in a throw-away lab namespace (perf.md §5 for the method):
+ * in a throw-away lab namespace (docs/performance.md):
  * - create + delete 200 veth pairs;
  * - append 10,000 FDB entries and 10,000 neighbours on one VXLAN device.
  * weft runs in this process with pipelined batches; `ip`/`bridge` timings
  * include their process start; pyroute2 times itself in-process (its
- * interpreter and import start-up excluded, as in perf.md).
+ * interpreter and import start-up excluded, as in docs/performance.md).
  * Ratios are time(peer) / time(weft): above 1 means weft is faster.
  */
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -146,7 +146,7 @@ const bench: Benchmark = {
 
       const weftVeth = wAdd + wDel;
       const weftFdb = wFdb + wNeigh;
-      notes.push('veth: weft creates the pairs in link group 7 and deletes them with one `ip link del group 7`-style request; per-link RTM_DELLINK costs ~16 ms each in the kernel whatever the client (perf.md §5). The per-link weft figure is in the rows; veth_vs_*_per_link_delete ratios use it.');
+      notes.push('veth: weft creates the pairs in link group 7 and deletes them with one `ip link del group 7`-style request; per-link RTM_DELLINK costs ~16 ms each in the kernel whatever the client (docs/performance.md). The per-link weft figure is in the rows; veth_vs_*_per_link_delete ratios use it.');
       notes.push('ip/bridge -batch timings include process start-up (~2 ms); pyroute2 timings are in-process (interpreter + import excluded).');
       return {
         rows,
