@@ -9,12 +9,15 @@
  *    `codec_vs_memcpy` = memcpy time / codec time (above 1: the codec costs
  *    less than one copy).
  *  - vtep: weft's userspace VTEP (lab host a) with 1 worker and with N
- *    workers, sending to and receiving from a kernel vxlan (host b),
- *    against kernel vxlan ↔ kernel vxlan (hosts k1, k2): TCP Gbit/s with 1
- *    and P streams each way, and 64-byte UDP received packets/s with
- *    iperf3. Ratios `vtep_gbps_vs_kernel` (sending), `vtep_gbps_rx_vs_kernel`
- *    (receiving), `vtep_pps_vs_kernel` (weft ÷ kernel), and single-stream
- *    and single-worker variants.
+ *    workers, each sending through its UDP sockets and with tunnel offload
+ *    (UDP-tunnel GSO packets through an underlay TAP), to and from a
+ *    kernel vxlan (host b), against kernel vxlan ↔ kernel vxlan (hosts k1,
+ *    k2): TCP Gbit/s with 1 and P streams each way, and 64-byte UDP
+ *    received packets/s with iperf3. Ratios (weft ÷ kernel) of the N-worker
+ *    tunnel-offload VTEP: `vtep_gbps_vs_kernel` (sending),
+ *    `vtep_gbps_rx_vs_kernel` (receiving), `vtep_pps_vs_kernel`; the same
+ *    for the socket path (`*_socket_*`), and single-stream and
+ *    single-worker variants.
  *
  * Args: `--frames N` (default 1,000,000), `--size BYTES` inner frame size
  * (default 1400), `--seconds N` per iperf3 run (default 5), `--workers N`
@@ -188,28 +191,32 @@ async function vtep(ctx: Ctx): Promise<void> {
   const load0 = loadavg();
   const one = await vtepPair({ workers: 1 });
   const many = await vtepPair({ workers: n }, ['k1', 'k2']);
+  const oneT = await vtepPair({ workers: 1, tunnelOffload: true });
+  const manyT = await vtepPair({ workers: n, tunnelOffload: true });
   try {
     const [k1, k2] = many.others as [LabHost, LabHost];
     await kernelPeer(k1, k2, '198.19.1.1', '02:42:c6:13:01:01', '198.19.1.2', '02:42:c6:13:01:02');
     await kernelPeer(k2, k1, '198.19.1.2', '02:42:c6:13:01:02', '198.19.1.1', '02:42:c6:13:01:01');
-    for (const p of [one, many]) await run(['ip', 'netns', 'exec', p.a.netns, 'busybox', 'ping', '-c', '1', '-W', '2', IP_B]);
+    for (const p of [one, many, oneT, manyT]) await run(['ip', 'netns', 'exec', p.a.netns, 'busybox', 'ping', '-c', '1', '-W', '2', IP_B]);
+    const tunnelOff = manyT.vtep.stats().offload;
+    if (!tunnelOff.tunnel) throw new Error(`tunnel offload unavailable: ${tunnelOff.tunnelUnavailable ?? '?'}`);
     const P = ctx.streams;
+    const weft = [
+      { id: 'w1', pair: one, what: 'weft VTEP 1 worker, UDP socket' },
+      { id: 'wn', pair: many, what: `weft VTEP ${n} workers, UDP socket` },
+      { id: 't1', pair: oneT, what: 'weft VTEP 1 worker, tunnel offload' },
+      { id: 'tn', pair: manyT, what: `weft VTEP ${n} workers, tunnel offload` },
+    ];
     const cases: Case[] = [];
     for (const [dir, mode] of [['->', 'tcp'], ['<-', 'tcp-reverse']] as const) {
       for (const streams of [1, P]) {
         const what = dir === '->' ? 'sends' : 'receives (iperf3 -R)';
-        cases.push(
-          { key: `k${mode}${streams}`, label: `TCP Gbit/s, kernel vxlan ${what}, ${streams} stream(s)`, server: () => k2.netns, client: () => k1.netns, ip: '198.19.1.2', mode, streams },
-          { key: `w1${mode}${streams}`, label: `TCP Gbit/s, weft VTEP 1 worker ${what}, ${streams} stream(s)`, server: () => one.b.netns, client: () => one.a.netns, ip: IP_B, mode, streams },
-          { key: `wn${mode}${streams}`, label: `TCP Gbit/s, weft VTEP ${n} workers ${what}, ${streams} stream(s)`, server: () => many.b.netns, client: () => many.a.netns, ip: IP_B, mode, streams },
-        );
+        cases.push({ key: `k${mode}${streams}`, label: `TCP Gbit/s, kernel vxlan ${what}, ${streams} stream(s)`, server: () => k2.netns, client: () => k1.netns, ip: '198.19.1.2', mode, streams });
+        for (const w of weft) cases.push({ key: `${w.id}${mode}${streams}`, label: `TCP Gbit/s, ${w.what} ${what}, ${streams} stream(s)`, server: () => w.pair.b.netns, client: () => w.pair.a.netns, ip: IP_B, mode, streams });
       }
     }
-    cases.push(
-      { key: 'kudp', label: `UDP 64 B received kpps, kernel vxlan sends, ${P} streams`, server: () => k2.netns, client: () => k1.netns, ip: '198.19.1.2', mode: 'udp64', streams: P },
-      { key: 'w1udp', label: `UDP 64 B received kpps, weft VTEP 1 worker sends, ${P} streams`, server: () => one.b.netns, client: () => one.a.netns, ip: IP_B, mode: 'udp64', streams: P },
-      { key: 'wnudp', label: `UDP 64 B received kpps, weft VTEP ${n} workers sends, ${P} streams`, server: () => many.b.netns, client: () => many.a.netns, ip: IP_B, mode: 'udp64', streams: P },
-    );
+    cases.push({ key: 'kudp', label: `UDP 64 B received kpps, kernel vxlan sends, ${P} streams`, server: () => k2.netns, client: () => k1.netns, ip: '198.19.1.2', mode: 'udp64', streams: P });
+    for (const w of weft) cases.push({ key: `${w.id}udp`, label: `UDP 64 B received kpps, ${w.what} sends, ${P} streams`, server: () => w.pair.b.netns, client: () => w.pair.a.netns, ip: IP_B, mode: 'udp64', streams: P });
     const res = new Map<string, IperfRun[]>(cases.map((c) => [c.key, []]));
     for (let i = 0; i < REPEATS_NET; i++) {
       for (const c of cases) res.get(c.key)!.push(await iperf(c.server(), c.client(), c.ip, c.mode, ctx.seconds, c.streams));
@@ -227,33 +234,34 @@ async function vtep(ctx: Ctx): Promise<void> {
         ...(udp ? { sent_kpps: kp(med(c.key, 'sentPps')) } : {}),
       });
     }
-    const best = (mode: string, s: number) => Math.max(med(`w1${mode}${s}`, 'gbps'), med(`wn${mode}${s}`, 'gbps'));
-    ctx.ratios.vtep_gbps_vs_kernel = ratio(med(`wntcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
-    ctx.ratios.vtep_gbps_rx_vs_kernel = ratio(med(`wntcp-reverse${P}`, 'gbps'), med(`ktcp-reverse${P}`, 'gbps'));
-    ctx.ratios.vtep_gbps_1stream_vs_kernel = ratio(best('tcp', 1), med('ktcp1', 'gbps'));
-    ctx.ratios.vtep_gbps_1stream_rx_vs_kernel = ratio(best('tcp-reverse', 1), med('ktcp-reverse1', 'gbps'));
-    ctx.ratios.vtep_gbps_1worker_vs_kernel = ratio(med(`w1tcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
-    ctx.ratios.vtep_pps_vs_kernel = ratio(med('wnudp', 'pps'), med('kudp', 'pps'));
+    const best = (ids: string[], mode: string, s: number) => Math.max(...ids.map((id) => med(`${id}${mode}${s}`, 'gbps')));
+    ctx.ratios.vtep_gbps_vs_kernel = ratio(med(`tntcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
+    ctx.ratios.vtep_gbps_rx_vs_kernel = ratio(med(`tntcp-reverse${P}`, 'gbps'), med(`ktcp-reverse${P}`, 'gbps'));
+    ctx.ratios.vtep_pps_vs_kernel = ratio(med('tnudp', 'pps'), med('kudp', 'pps'));
+    ctx.ratios.vtep_gbps_1stream_vs_kernel = ratio(best(['t1', 'tn'], 'tcp', 1), med('ktcp1', 'gbps'));
+    ctx.ratios.vtep_gbps_1stream_rx_vs_kernel = ratio(best(['t1', 'tn'], 'tcp-reverse', 1), med('ktcp-reverse1', 'gbps'));
+    ctx.ratios.vtep_gbps_1worker_vs_kernel = ratio(med(`t1tcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
+    ctx.ratios.vtep_gbps_socket_vs_kernel = ratio(med(`wntcp${P}`, 'gbps'), med(`ktcp${P}`, 'gbps'));
+    ctx.ratios.vtep_gbps_rx_socket_vs_kernel = ratio(med(`wntcp-reverse${P}`, 'gbps'), med(`ktcp-reverse${P}`, 'gbps'));
+    ctx.ratios.vtep_pps_socket_vs_kernel = ratio(med('wnudp', 'pps'), med('kudp', 'pps'));
     const c = many.vtep.stats();
-    const c1 = one.vtep.stats().counters;
-    const perWorker = c.perWorker!.map((w) => `${w.counters.tx_packets}/${w.counters.rx_packets}`).join(', ');
+    const t = manyT.vtep.stats();
+    const perWorker = (s: typeof c) => s.perWorker!.map((w) => `${w.counters.tx_packets}/${w.counters.rx_packets}`).join(', ');
     const off = c.offload;
     ctx.notes.push(
       `vtep: iperf3 ${ctx.seconds} s per run, ${REPEATS_NET} rounds with every case once per round (interleaved), medians; clients on the sending host; UDP pps = packets the iperf3 server received per second`,
-      `vtep: machine load (1/5/15 min loadavg) before ${load0}, after ${load1}; the 2 vCPUs were shared with other jobs (builds, tests) during the runs`,
-      `vtep: vtep_gbps_vs_kernel and vtep_gbps_rx_vs_kernel compare ${n} workers with ${P} TCP streams against the kernel with ${P} streams (weft -> kernel and kernel -> weft); *_1stream_* take the better of 1 and ${n} workers with one stream; vtep_gbps_1worker_vs_kernel is 1 worker, ${P} streams`,
-      `vtep: offloads in use: TAP TUN_F_* 0x${off.tap.toString(16)}, UDP GSO ${off.udpGso}, TCP coalescing on TAP writes ${off.coalesce}, UDP_GRO ${off.udpGro}`,
-      `vtep: ${n}-worker counters after the runs: tx ${c.counters.tx_packets} datagrams (${c.counters.tx_gso} TSO super-frames), rx ${c.counters.rx_packets} (${c.counters.rx_coalesced} merged), tx_socket_full ${c.counters.tx_socket_full}, tx_errors ${c.counters.tx_errors}, rx_tap_full ${c.counters.rx_tap_full}, tx_bad_offload ${c.counters.tx_bad_offload}; per worker tx/rx: ${perWorker}`,
-      `vtep: 1-worker counters: tx ${c1.tx_packets}, rx ${c1.rx_packets}, tx_socket_full ${c1.tx_socket_full}, rx_tap_full ${c1.rx_tap_full}`,
-      `vtep: syscalls per packet (from the counters): sending, one TAP read per TSO super-frame of ~${Math.round(c.counters.tx_packets / Math.max(1, c.counters.tx_gso))} datagrams, which leave as one UDP GSO message (up to 64 messages per sendmmsg); receiving, recvmmsg of up to 64 single datagrams (the veth underlay does no GRO), ${Math.round((100 * c.counters.rx_coalesced) / Math.max(1, c.counters.rx_packets))} % of them merged by gro.ts into an earlier frame, so one TAP write per ~${Math.round(c.counters.rx_packets / Math.max(1, c.counters.rx_packets - c.counters.rx_coalesced))} segments. Allocations: none per packet (every buffer is made once per worker; counters are copied to shared memory once per batch)`,
-      'vtep: what limits it now: CPU. Both lab hosts, iperf3 client and server and the VTEP threads share 2 vCPUs, so a second worker only helps while a core is idle, which it was not with other jobs running (see loadavg); and one TCP stream stays on one worker by design (no reordering), so single-stream rows cannot gain from workers at all',
-      'vtep: what limits weft -> kernel beyond CPU share: the receiving kernel splits each UDP GSO message back into ~45 datagrams, decapsulates each and merges them again in GRO, while kernel -> kernel hands one UDP-tunnel GSO skb (SKB_GSO_UDP_TUNNEL) through end to end. No socket API lets userspace send a tunnel GSO packet; the next lever is writing outer frames to a TAP or AF_PACKET socket on the underlay with a virtio_net_hdr of type UDP_TUNNEL (Linux 6.17+), not a UDP socket',
+      `vtep: machine load (1/5/15 min loadavg) before ${load0}, after ${load1}`,
+      `vtep: the main ratios (vtep_gbps_vs_kernel, vtep_gbps_rx_vs_kernel, vtep_pps_vs_kernel) are the ${n}-worker VTEP with tunnel offload (--tunnel-offload) and ${P} streams (UDP: ${P} streams of 64 B datagrams) against the kernel with ${P} streams; *_socket_* the same VTEP sending through its UDP sockets (the default); *_1stream_* take the better of 1 and ${n} tunnel-offload workers with one stream; vtep_gbps_1worker_vs_kernel is 1 tunnel-offload worker, ${P} streams`,
+      `vtep: offloads in use: TAP TUN_F_* 0x${off.tap.toString(16)}, UDP GSO ${off.udpGso}, TCP coalescing on TAP writes ${off.coalesce}, UDP_GRO ${off.udpGro}; tunnel offload through ${tunnelOff.underlayTap} (virtio_net_hdr of 24 bytes, GSO_UDP_TUNNEL_IPV4)`,
+      `vtep: ${n}-worker socket-path counters after the runs: tx ${c.counters.tx_packets} datagrams (${c.counters.tx_gso} TSO super-frames), rx ${c.counters.rx_packets} (${c.counters.rx_coalesced} merged), tx_socket_full ${c.counters.tx_socket_full}, tx_errors ${c.counters.tx_errors}, rx_tap_full ${c.counters.rx_tap_full}, tx_bad_offload ${c.counters.tx_bad_offload}; per worker tx/rx: ${perWorker(c)}`,
+      `vtep: ${n}-worker tunnel-offload counters: tx ${t.counters.tx_packets} segments (${t.counters.tx_gso} super-packets), rx ${t.counters.rx_packets}, tx_socket_full ${t.counters.tx_socket_full}, tx_errors ${t.counters.tx_errors}, tx_bad_offload ${t.counters.tx_bad_offload}; per worker tx/rx: ${perWorker(t)}`,
+      `vtep: syscalls per packet, sending: socket path, one TAP read per TSO super-frame of ~${Math.round(c.counters.tx_packets / Math.max(1, c.counters.tx_gso))} datagrams, segmented and checksummed in JavaScript, which leave as one UDP GSO message (up to 64 messages per sendmmsg) and are split again by the receiving kernel; tunnel offload, one TAP read and one write(2) to the underlay TAP per super-frame of ~${Math.round(t.counters.tx_packets / Math.max(1, t.counters.tx_gso))} segments (one copy of the frame behind 74 bytes of headers), no segmentation or checksum in userspace, and the super-packet crosses the veth underlay and the peer's vxlan whole, as between two kernel VTEPs. Receiving (both): recvmmsg of up to 64 single datagrams (the veth underlay does no GRO), ${Math.round((100 * c.counters.rx_coalesced) / Math.max(1, c.counters.rx_packets))} % merged by gro.ts, one TAP write per merged frame. Allocations: none per packet (every buffer is made once per worker; counters are copied to shared memory once per batch)`,
+      'vtep: what limits it now: CPU. Both lab hosts, iperf3 client and server and the VTEP threads share 2 vCPUs, so a second worker only helps while a core is idle; and one TCP stream stays on one worker by design (no reordering), so single-stream rows cannot gain from workers at all',
+      'vtep: what limits tunnel offload on small packets: one write(2) per frame to the underlay TAP, each forwarded by the kernel (a route lookup per packet), where the socket path sends up to 64 datagrams per sendmmsg',
       'vtep: what limits kernel -> weft: about 1.5 us per received datagram in recvmmsg plus one TAP write (the local TCP receive runs inside it) per merged frame; UDP_GRO on the socket would cut the first only when the underlay runs GRO (off on veth by default)',
-      'vtep: the per-syscall costs above come from a quiet-machine CPU profile (perf record -a) in this file\'s history',
     );
   } finally {
-    await one.close();
-    await many.close();
+    for (const p of [one, many, oneT, manyT]) await p.close();
   }
 }
 

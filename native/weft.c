@@ -15,6 +15,7 @@
  *       open /dev/net/tun + TUNSETIFF (flags: IFF_TUN/IFF_TAP/IFF_NO_PI/
  *       IFF_VNET_HDR/...), optionally inside netnsPath.
  *   ioctlInt(fd, request, value) -> int        ioctl(2) with an int argument
+ *   ioctlIntRef(fd, request, value) -> int     ioctl(2) with a pointer to an int
  *                                              (TUNSETOFFLOAD, TUNSETVNETHDRSZ...)
  *   setsockoptInt(fd, level, name, value)      setsockopt(2), int value
  *   setsockoptBuf(fd, level, name, buf)        setsockopt(2), raw bytes
@@ -497,6 +498,18 @@ static napi_value IoctlInt(napi_env env, napi_callback_info info) {
   return make_int(env, r);
 }
 
+/* For requests that read an int through a pointer (TUNSETVNETHDRSZ). */
+static napi_value IoctlIntRef(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int fd, req, val;
+  if (!arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &req) ||
+      !arg_int(env, argv[2], &val))
+    BAD_ARG("ioctlIntRef(fd, request, value)");
+  int r = ioctl(fd, (unsigned long)(uint32_t)req, &val);
+  if (r < 0) return throw_errno(env, "ioctl", errno);
+  return make_int(env, r);
+}
+
 static napi_value SetsockoptInt(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
   int fd, level, name, val;
@@ -975,7 +988,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
       FN("openSocket", OpenSocket),     FN("openTun", OpenTun),
-      FN("ioctlInt", IoctlInt),         FN("setsockoptInt", SetsockoptInt),
+      FN("ioctlInt", IoctlInt),         FN("ioctlIntRef", IoctlIntRef),
+      FN("setsockoptInt", SetsockoptInt),
       FN("setsockoptBuf", SetsockoptBuf), FN("getsockoptBuf", GetsockoptBuf),
       FN("attachFilter", AttachFilter), FN("bind", Bind),
       FN("connect", Connect),           FN("getsockname", Getsockname),

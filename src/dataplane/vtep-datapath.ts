@@ -26,8 +26,9 @@ import * as vnet from '../wire/virtio-net.js';
 import { GSO_OK, GsoFrame, completeChecksum, viewOf } from './gso.js';
 import { TcpCoalescer } from './gro.js';
 import { VxlanSender } from './vtep-tx.js';
+import { TunnelSender } from './vtep-tunnel.js';
 import { NA_LENGTH, type ProxyResponder } from './proxy-arp.js';
-import { EGRESS_FLOOD, EGRESS_PROXY, EGRESS_UNICAST, type VtepEngine } from './vtep.js';
+import { EGRESS_DROP, EGRESS_FLOOD, EGRESS_PROXY, EGRESS_UNICAST, type VtepEngine } from './vtep.js';
 import { GSO_SLOT, PROXY_COUNTER_NAMES, VTEP_COUNTER_NAMES } from './vtep-counters.js';
 
 /** Offloads in use on one queue. */
@@ -36,6 +37,17 @@ export interface Offloads {
   udpGso: boolean;
   udpGro: boolean;
   coalesce: boolean;
+  /** Unicast leaves through an underlay TAP as UDP-tunnel GSO packets (vtep-tunnel.ts). */
+  tunnel: boolean;
+}
+
+/** One queue of the underlay TAP, and what the outer headers need. */
+export interface UnderlayPort {
+  tap: TapDevice;
+  /** The underlay TAP's MAC (outer destination). */
+  mac: Uint8Array;
+  /** The local underlay IPv4 address, host order (outer source). */
+  local: number;
 }
 
 export class VtepDataPath {
@@ -44,6 +56,8 @@ export class VtepDataPath {
   readonly #tap: TapDevice;
   readonly #udp: UdpSocket;
   readonly #sender: VxlanSender;
+  readonly #tunnel: TunnelSender | undefined;
+  readonly #underlay: TapDevice | undefined;
   readonly #tapOut: FrameBatch;
   readonly #coalescer: TcpCoalescer | undefined;
   readonly #scratch: Buffer;
@@ -58,7 +72,7 @@ export class VtepDataPath {
   #rxBuffer: Buffer | undefined;
   #rxView: DataView | undefined;
 
-  constructor(engine: VtepEngine, responder: ProxyResponder, tap: TapDevice, udp: UdpSocket, batch: number, offload: Offloads, publish?: Float64Array) {
+  constructor(engine: VtepEngine, responder: ProxyResponder, tap: TapDevice, udp: UdpSocket, batch: number, offload: Offloads, underlay?: UnderlayPort, publish?: Float64Array) {
     this.#engine = engine;
     this.#responder = responder;
     this.#tap = tap;
@@ -69,6 +83,10 @@ export class VtepDataPath {
     this.#publish = publish;
     const slot = engine.maxFrame + vxlan.HEADER_LENGTH;
     this.#sender = new VxlanSender(udp, this.#vni, engine.counters, slot, batch, offload.udpGso);
+    if (underlay !== undefined) {
+      this.#underlay = underlay.tap;
+      this.#tunnel = new TunnelSender(underlay.tap, new FrameBatch(MAX_FRAME_SLOT, batch), this.#vni, underlay.local, underlay.mac, engine.counters);
+    }
     if (offload.coalesce) {
       this.#tapOut = new FrameBatch(MAX_FRAME_SLOT, batch);
       this.#coalescer = new TcpCoalescer(this.#tapOut.buffer, this.#tapOut.lengths, this.#tapOut.slotSize, batch, this.#vnetHdrLen);
@@ -85,7 +103,7 @@ export class VtepDataPath {
   }
 
   get lastSendError(): string | undefined {
-    return this.#sender.lastError;
+    return this.#tunnel?.lastError ?? this.#sender.lastError;
   }
 
   start(): void {
@@ -103,11 +121,13 @@ export class VtepDataPath {
     const buf = b.buffer;
     const hdrLen = this.#vnetHdrLen;
     const view = (this.#tapInView ??= viewOf(buf));
+    const tunnel = this.#tunnel;
     for (let i = 0; i < b.count; i++) {
       const base = i * b.slotSize;
       const off = base + hdrLen;
       const len = b.lengths[i]! - hdrLen;
       let isSuper = false;
+      let partial = false;
       let classLen = len;
       if (hdrLen !== 0 && len >= ETH_HEADER_LENGTH) {
         const gsoType = vnet.gsoType(buf, base) & ~vnet.GSO_ECN;
@@ -118,12 +138,21 @@ export class VtepDataPath {
           }
           isSuper = true;
           classLen = gso.segmentLength(0);
-        } else if ((vnet.flags(buf, base) & vnet.F_NEEDS_CSUM) !== 0 && !completeChecksum(view, off, len, vnet.csumStart(buf, base), vnet.csumOffset(buf, base))) {
-          counters.tx_bad_offload++;
-          continue;
-        }
+        } else partial = (vnet.flags(buf, base) & vnet.F_NEEDS_CSUM) !== 0;
       }
       const action = engine.classifyEgress(buf, off, classLen, now);
+      if (action === EGRESS_UNICAST && tunnel !== undefined) {
+        // The kernel completes partial checksums and segments super-frames on this path.
+        if (tunnel.queue(buf, base, off, len, isSuper ? gso : undefined, engine.remote!)) {
+          if (isSuper && gso.segments > 1) counters.tx_gso++;
+          continue;
+        }
+        tunnel.flush();
+      }
+      if (partial && action !== EGRESS_DROP && !completeChecksum(view, off, len, vnet.csumStart(buf, base), vnet.csumOffset(buf, base))) {
+        counters.tx_bad_offload++;
+        continue;
+      }
       if (action === EGRESS_UNICAST) {
         if (isSuper) {
           if (gso.segments > 1) counters.tx_gso++;
@@ -131,6 +160,8 @@ export class VtepDataPath {
         } else {
           sender.plain(buf, off, len, engine.remote!);
         }
+        // A frame the tunnel could not take leaves now, ahead of the next tunnel frame of its flow.
+        if (tunnel !== undefined) sender.flush();
       } else if (action === EGRESS_FLOOD) {
         if (isSuper) this.#floodSegments(buf, off);
         else this.#flood(buf, off, len);
@@ -139,6 +170,7 @@ export class VtepDataPath {
         if (r > 0) this.writeScratch(r);
       }
     }
+    tunnel?.flush();
     sender.flush();
     this.#publishCounters();
   }
@@ -270,5 +302,6 @@ export class VtepDataPath {
   close(): void {
     this.#udp.close();
     this.#tap.close();
+    this.#underlay?.close();
   }
 }

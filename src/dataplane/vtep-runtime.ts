@@ -19,7 +19,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { InvalidArgumentError, WorkerExitError } from '../errors.js';
+import { InvalidArgumentError, WorkerExitError, isErrno } from '../errors.js';
 import { MAX_FRAME_SLOT, TapDevice } from '../io/tap.js';
 import { closeFd } from '../io/native.js';
 import { UdpSocket } from '../io/udp.js';
@@ -27,6 +27,8 @@ import { Rtnl } from '../netlink/rtnetlink/handle.js';
 import { setLink } from '../netlink/rtnetlink/link-ops.js';
 import { addAddress } from '../netlink/rtnetlink/addr.js';
 import { macBytes } from '../wire/bytes.js';
+import { ipv4TextToNumber } from '../wire/ip.js';
+import { readSysctl, writeSysctls } from '../io/sysctl.js';
 import * as vxlan from '../wire/vxlan.js';
 import type { VtepFdb, FdbSnapshot } from './fdb-table.js';
 import type { ProxyCounters, ProxyNeighbourTable, ProxyResponder, ProxySetResult } from './proxy-arp.js';
@@ -63,6 +65,18 @@ export interface UserspaceVtepOptions extends Omit<TableConfig, 'mtu'> {
   socketBufferBytes?: number;
   /** Data-path threads (default 1: this thread); 2+ start worker threads over a multi-queue TAP. */
   workers?: number;
+  /**
+   * Unicast leaves as UDP-tunnel GSO packets through an underlay TAP
+   * (vtep-tunnel.ts; Linux 6.17+, IPv4 underlay) instead of the UDP
+   * socket. Default false. The underlay TAP forwards (its own
+   * forwarding, accept_local and rp_filter sysctls; the namespace's
+   * conf/all/rp_filter must not be 1) and a firewall's FORWARD chain must
+   * let it through. Without kernel support the socket path is used and
+   * stats() says why.
+   */
+  tunnelOffload?: boolean;
+  /** Name of the underlay TAP (default: the TAP's name + "-u", cut to 15 characters). */
+  underlayTap?: string;
 }
 
 /** Most workers a VTEP starts (TAP queues and sockets per VTEP). */
@@ -81,19 +95,27 @@ export interface VtepStats {
   proxy: ProxyCounters;
   fdb: FdbSnapshot;
   /** TUN_F_* granted on the TAP (0: no virtio_net_hdr), and the other offloads in use. */
-  offload: { tap: number; udpGso: boolean; udpGro: boolean; coalesce: boolean; lastSendError?: string };
+  offload: { tap: number; udpGso: boolean; udpGro: boolean; coalesce: boolean; tunnel: boolean; underlayTap?: string; tunnelUnavailable?: string; lastSendError?: string };
   workers: number;
   /** Per-worker counters (only with 2+ workers), in worker order. */
   perWorker?: { counters: VtepCounters; proxy: ProxyCounters }[];
 }
 
 const GRO_SLOT = 65535;
+/**
+ * gso_max_size of the overlay TAP with tunnel offload: a super-frame plus
+ * the outer headers (vtep-tunnel.ts TUNNEL_OVERHEAD) stays one IPv4 packet.
+ */
+const TUNNEL_GSO_MAX_SIZE = 65400;
 
 interface Sizes {
   batch: number;
   tapSlot: number;
   udpSlot: number;
 }
+
+/** The underlay TAP in use, or why tunnel offload was asked for and is not used. */
+type UnderlayState = { name: string } | { unavailable: string } | undefined;
 
 /** The worker threads of a multi-queue VTEP, and how to stop them. */
 interface WorkerSet {
@@ -112,12 +134,13 @@ export class UserspaceVtep {
   readonly workers: number;
   readonly #vni: number;
   readonly #offload: Offloads;
+  readonly #underlay: UnderlayState;
   /** The data path on this thread (one worker), or the worker threads. */
   readonly #local: VtepDataPath | undefined;
   readonly #threads: WorkerSet | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(engine: VtepEngine, table: ProxyNeighbourTable, responder: ProxyResponder, tapName: string, tapMac: string, offload: Offloads, local: VtepDataPath | undefined, threads: WorkerSet | undefined) {
+  private constructor(engine: VtepEngine, table: ProxyNeighbourTable, responder: ProxyResponder, tapName: string, tapMac: string, offload: Offloads, underlay: UnderlayState, local: VtepDataPath | undefined, threads: WorkerSet | undefined) {
     this.engine = engine;
     this.fdb = engine.fdb;
     this.proxyTable = table;
@@ -126,6 +149,7 @@ export class UserspaceVtep {
     this.tapMac = tapMac;
     this.#vni = engine.vni;
     this.#offload = offload;
+    this.#underlay = underlay;
     this.#local = local;
     this.#threads = threads;
     this.workers = threads ? threads.threads.length : 1;
@@ -150,11 +174,11 @@ export class UserspaceVtep {
     const tapOpts = { name: options.tap, batch, vnetHeader: offloads, slotSize: sizes.tapSlot, ...ns };
     const queues = workers > 1 ? TapDevice.openQueues({ ...tapOpts, queues: workers }) : [TapDevice.open(tapOpts)];
     const sockets: UdpSocket[] = [];
+    let underlayQueues: TapDevice[] = [];
     let rtnl: Rtnl | undefined;
     let vtep: UserspaceVtep | undefined;
     try {
       let tapOffloads = 0;
-      // TUNSETOFFLOAD applies to the whole device; asked on each queue it grants the same.
       if (offloads) for (const q of queues) tapOffloads = q.enableOffloads();
       const buf = options.socketBufferBytes ?? 4 << 20;
       for (let i = 0; i < workers; i++) {
@@ -165,23 +189,36 @@ export class UserspaceVtep {
       }
       rtnl = Rtnl.open(ns);
       const name = queues[0]!.name;
-      await setLink(rtnl, name, { mtu, ...(options.mac ? { address: options.mac } : {}) });
+      let underlay: UnderlayState;
+      let underlayMac: string | undefined;
+      if (options.tunnelOffload) {
+        const opened = await openUnderlay(rtnl, options, name, workers);
+        if ('unavailable' in opened) underlay = opened;
+        else {
+          underlayQueues = opened.queues;
+          underlayMac = opened.mac;
+          underlay = { name: opened.queues[0]!.name };
+        }
+      }
+      const tunnel = underlayQueues.length > 0;
+      await setLink(rtnl, name, { mtu, ...(options.mac ? { address: options.mac } : {}), ...(tunnel ? { gsoMaxSize: TUNNEL_GSO_MAX_SIZE } : {}) });
       if (options.address) await addAddress(rtnl, { dev: name, address: options.address });
       const link = await rtnl.link(name);
       const mac = link?.address ?? options.mac ?? '00:00:00:00:00:00';
       engine.addLocalMac(macBytes(mac));
-      const offload: Offloads = { tap: tapOffloads, udpGso: options.udpGso ?? true, udpGro: options.udpGro ?? false, coalesce: offloads && (options.coalesce ?? true) };
+      const offload: Offloads = { tap: tapOffloads, udpGso: options.udpGso ?? true, udpGro: options.udpGro ?? false, coalesce: offloads && (options.coalesce ?? true), tunnel };
+      const local = ipv4TextToNumber(options.local, 'local address');
       if (workers === 1) {
         if (offload.udpGro) sockets[0]!.setGro(true);
-        const local = new VtepDataPath(engine, responder, queues[0]!, sockets[0]!, batch, offload);
-        local.start();
-        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, local, undefined);
+        const port = tunnel ? { tap: underlayQueues[0]!, mac: macBytes(underlayMac!), local } : undefined;
+        const path = new VtepDataPath(engine, responder, queues[0]!, sockets[0]!, batch, offload, port);
+        path.start();
+        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, underlay, path, undefined);
       } else {
-        const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload);
+        const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload, tunnel ? { queues: underlayQueues, mac: underlayMac!, local } : undefined);
         (engine.fdb as MirroredFdb).mirrorTo((op) => post(threads, { op: 'fdb', fdb: op }));
-        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, undefined, threads);
+        vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, underlay, undefined, threads);
       }
-      // Up only once the data path runs (worker threads take a while to start): no frame waits for it.
       await setLink(rtnl, name, { up: true });
       return vtep;
     } catch (err) {
@@ -189,6 +226,7 @@ export class UserspaceVtep {
       else {
         for (const s of sockets) s.close();
         for (const q of queues) q.close();
+        for (const q of underlayQueues) q.close();
       }
       throw err;
     } finally {
@@ -221,9 +259,11 @@ export class UserspaceVtep {
 
   stats(): VtepStats {
     const base = { tap: this.tapName, vni: this.#vni, fdb: this.fdb.snapshot(), workers: this.workers };
+    const u = this.#underlay;
+    const underlay = u === undefined ? {} : 'name' in u ? { underlayTap: u.name } : { tunnelUnavailable: u.unavailable };
     const local = this.#local;
     if (local) {
-      const offload = { ...this.#offload, udpGso: local.udpGso, ...(local.lastSendError !== undefined ? { lastSendError: local.lastSendError } : {}) };
+      const offload = { ...this.#offload, ...underlay, udpGso: local.udpGso, ...(local.lastSendError !== undefined ? { lastSendError: local.lastSendError } : {}) };
       return { ...base, counters: { ...this.engine.counters }, proxy: { ...this.responder.counters }, offload };
     }
     const counters = newVtepCounters();
@@ -237,7 +277,7 @@ export class UserspaceVtep {
       udpGso &&= row.udpGso;
       perWorker.push({ counters: row.counters, proxy: row.proxy });
     }
-    return { ...base, counters, proxy, offload: { ...this.#offload, udpGso: this.#offload.udpGso && udpGso }, perWorker };
+    return { ...base, counters, proxy, offload: { ...this.#offload, ...underlay, udpGso: this.#offload.udpGso && udpGso }, perWorker };
   }
 
   /**
@@ -276,7 +316,7 @@ function post(set: WorkerSet, message: WorkerMessage): void {
  * fds belong to the workers from then on (each closes its own); on a
  * failure the started ones are terminated and the caller closes the fds.
  */
-async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, localMacs: string[], queues: TapDevice[], sockets: UdpSocket[], sizes: Sizes, offload: Offloads): Promise<WorkerSet> {
+async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, localMacs: string[], queues: TapDevice[], sockets: UdpSocket[], sizes: Sizes, offload: Offloads, underlay: { queues: TapDevice[]; mac: string; local: number } | undefined): Promise<WorkerSet> {
   const counters = counterRows(queues.length);
   const threads: Worker[] = [];
   const exited: Promise<void>[] = [];
@@ -290,6 +330,7 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
     const init: WorkerInit = {
       index: i, config: tableConfig, localMacs, tapFd: queues[i]!.fd, tapName: queues[i]!.name, vnetHeader: queues[i]!.vnetHeader, tapSlot: sizes.tapSlot,
       udpFd: sockets[i]!.fd, family: sockets[i]!.family, udpSlot: sizes.udpSlot, batch: sizes.batch, offload, counters,
+      ...(underlay ? { underlay: { fd: underlay.queues[i]!.fd, name: underlay.queues[i]!.name, mac: underlay.mac, local: underlay.local } } : {}),
     };
     const worker = new Worker(new URL('./vtep-worker.js', import.meta.url), { workerData: init });
     threads.push(worker);
@@ -298,7 +339,7 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
       if (m.op === 'closed') closedItself = true;
     });
     // A worker that died (an exception) leaves its fds open: close them, so the TAP still goes with the rest.
-    const fds = [init.tapFd, init.udpFd];
+    const fds = [init.tapFd, init.udpFd, ...(init.underlay ? [init.underlay.fd] : [])];
     exited.push(new Promise((resolve) => worker.once('exit', () => {
       if (!closedItself && started) for (const fd of fds) closeQuietly(fd);
       resolve();
@@ -323,6 +364,42 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
     thread.on('error', () => undefined);
   }
   return { threads, counters, exited };
+}
+
+/**
+ * Opens the underlay TAP (one queue per worker) for tunnel offload, up,
+ * with the sysctls that let it forward what the VTEP writes: the frames'
+ * source is this host's own address (accept_local), which strict
+ * reverse-path filtering refuses. Per-device keys go away with the TAP.
+ * Returns the reason instead when the kernel or the namespace cannot.
+ */
+async function openUnderlay(rtnl: Rtnl, options: UserspaceVtepOptions, tapName: string, workers: number): Promise<{ queues: TapDevice[]; mac: string } | { unavailable: string }> {
+  const ns = options.netns !== undefined ? { netns: options.netns } : {};
+  const rpFilter = await readSysctl(options.netns, 'net.ipv4.conf.all.rp_filter');
+  if (rpFilter === '1') return { unavailable: 'net.ipv4.conf.all.rp_filter is 1 (strict), which drops frames the host sends itself through the underlay TAP' };
+  const name = options.underlayTap ?? `${tapName.slice(0, 13)}-u`;
+  const tapOpts = { name, batch: 1, vnetHeader: true, slotSize: 64, ...ns };
+  const queues = workers > 1 ? TapDevice.openQueues({ ...tapOpts, queues: workers }) : [TapDevice.open(tapOpts)];
+  try {
+    for (const q of queues) q.enableTunnelOffload();
+  } catch (err) {
+    for (const q of queues) q.close();
+    if (isErrno(err, 'EINVAL')) return { unavailable: 'the kernel has no UDP-tunnel GSO on TAP devices (Linux 6.17+)' };
+    throw err;
+  }
+  try {
+    const dev = queues[0]!.name;
+    await writeSysctls(options.netns, {
+      [`net/ipv4/conf/${dev}/forwarding`]: 1, [`net/ipv4/conf/${dev}/accept_local`]: 1, [`net/ipv4/conf/${dev}/rp_filter`]: 0,
+      [`net/ipv6/conf/${dev}/disable_ipv6`]: 1,
+    });
+    await setLink(rtnl, dev, { up: true });
+    const link = await rtnl.link(dev);
+    return { queues, mac: link!.address! };
+  } catch (err) {
+    for (const q of queues) q.close();
+    throw err;
+  }
 }
 
 /** Parses "MAC=ADDR" (an --fdb or --proxy argument). */

@@ -62,6 +62,8 @@ export interface WorkerInit {
   batch: number;
   offload: Offloads;
   counters: SharedArrayBuffer;
+  /** This worker's queue of the underlay TAP (tunnel offload). */
+  underlay?: { fd: number; name: string; mac: string; local: number };
 }
 
 /**

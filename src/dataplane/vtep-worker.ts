@@ -19,7 +19,9 @@ for (const mac of init.localMacs) engine.addLocalMac(macBytes(mac));
 const tap = TapDevice.fromFd(init.tapFd, init.tapName, { batch: init.batch, slotSize: init.tapSlot, vnetHeader: init.vnetHeader });
 const udp = UdpSocket.fromFd(init.udpFd, init.family, { batchSize: init.batch, slotSize: init.udpSlot });
 if (init.offload.udpGro) udp.setGro(true);
-const path = new VtepDataPath(engine, responder, tap, udp, init.batch, init.offload, counterRow(init.counters, init.index));
+const u = init.underlay;
+const underlay = u ? { tap: TapDevice.fromFd(u.fd, u.name, { batch: 1, slotSize: 64, vnetHeader: true }), mac: macBytes(u.mac), local: u.local } : undefined;
+const path = new VtepDataPath(engine, responder, tap, udp, init.batch, init.offload, underlay, counterRow(init.counters, init.index));
 path.start();
 path.publishNow();
 

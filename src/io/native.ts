@@ -17,6 +17,7 @@ export interface NativeAddon {
   openSocket(domain: number, type: number, protocol: number, netnsPath?: string | null): number;
   openTun(name: string | null, flags: number, netnsPath?: string | null): { fd: number; name: string };
   ioctlInt(fd: number, request: number, value: number): number;
+  ioctlIntRef(fd: number, request: number, value: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
   setsockoptBuf(fd: number, level: number, name: number, value: Uint8Array): void;
   getsockoptBuf(fd: number, level: number, name: number, length: number): Buffer;

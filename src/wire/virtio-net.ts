@@ -82,3 +82,27 @@ export function encode(h: VnetHeader, b: Uint8Array = new Uint8Array(VNET_HDR_LE
   write(b, o, h.flags, h.gsoType, h.hdrLen, h.gsoSize, h.csumStart, h.csumOffset);
   return b;
 }
+
+/**
+ * The header with the UDP-tunnel extension (struct
+ * virtio_net_hdr_v1_hash_tunnel, Linux 6.17+): the 10 bytes above, le16
+ * num_buffers, le32 hash_value, le16 hash_report, le16 padding, then le16
+ * outer_th_offset (outer UDP header) and le16 inner_nh_offset (inner IP
+ * header), both from the start of the frame. A TAP whose header size is
+ * set to this length parses the tunnel fields of frames written to it.
+ */
+export const VNET_HDR_TUNNEL_LEN = 24;
+/** Or'ed into gso_type: the GSO packet is carried in UDP over IPv4 (outer) — VXLAN here. */
+export const GSO_UDP_TUNNEL_IPV4 = 0x20;
+const OUTER_TH_OFFSET = 20;
+const INNER_NH_OFFSET = 22;
+
+/** Writes a tunnel header: the plain fields, zero hash fields, and the two offsets. */
+export function writeTunnel(b: Uint8Array, o: number, fl: number, type: number, hdr: number, gso: number, start: number, offset: number, outerTh: number, innerNh: number): void {
+  write(b, o, fl, type, hdr, gso, start, offset);
+  b.fill(0, o + VNET_HDR_LEN, o + OUTER_TH_OFFSET);
+  b[o + OUTER_TH_OFFSET] = outerTh & 0xff;
+  b[o + OUTER_TH_OFFSET + 1] = outerTh >>> 8;
+  b[o + INNER_NH_OFFSET] = innerNh & 0xff;
+  b[o + INNER_NH_OFFSET + 1] = innerNh >>> 8;
+}

@@ -4,7 +4,10 @@
  * ways, iperf3 TCP both ways, no reordering within a flow (16 UDP streams
  * each way; iperf3's receiver counts every datagram that arrives after a
  * later one of its stream), counters that add up across the workers, and
- * a shutdown that leaves no TAP, queue fd or socket behind.
+ * a shutdown that leaves no TAP, queue fd or socket behind. Twice: sending
+ * through the UDP sockets, and with tunnel offload (unicast written as
+ * UDP-tunnel GSO packets to a multi-queue underlay TAP, vtep-tunnel.ts),
+ * where a TCP super-frame must also reach B's underlay as one packet.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,12 +75,19 @@ function tunFds(): number {
   return n;
 }
 
-describe('userspace VTEP with worker threads ↔ kernel vxlan', { skip }, () => {
+/** Packets B's underlay veth has received. */
+async function underlayRxPackets(p: VtepPair): Promise<number> {
+  const [link] = JSON.parse(await sh(['ip', '-n', p.b.netns, '-s', '-j', 'link', 'show', p.b.underlay])) as { stats64: { rx: { packets: number } } }[];
+  return link!.stats64.rx.packets;
+}
+
+for (const tunnel of [false, true]) describe(`userspace VTEP with worker threads ↔ kernel vxlan${tunnel ? ', tunnel offload' : ''}`, { skip }, () => {
   let p: VtepPair;
   const tunBefore = tunFds();
+  const fdsPerWorker = tunnel ? 2 : 1;
 
   before(async () => {
-    p = await vtepPair({ workers: WORKERS });
+    p = await vtepPair({ workers: WORKERS, tunnelOffload: tunnel });
   });
 
   after(async () => {
@@ -86,7 +96,13 @@ describe('userspace VTEP with worker threads ↔ kernel vxlan', { skip }, () => 
 
   it('runs one TAP queue and one socket per worker', async () => {
     assert.equal(p.vtep.workers, WORKERS);
-    assert.equal(tunFds() - tunBefore, WORKERS);
+    assert.equal(tunFds() - tunBefore, WORKERS * fdsPerWorker);
+    const offload = p.vtep.stats().offload;
+    assert.equal(offload.tunnel, tunnel, JSON.stringify(offload));
+    if (tunnel) {
+      assert.equal(offload.underlayTap, 'wt0-u');
+      assert.equal((await sh(['ip', 'netns', 'exec', p.a.netns, 'cat', '/proc/sys/net/ipv4/conf/wt0-u/forwarding'])).trim(), '1');
+    }
     const ss = await sh(['ip', 'netns', 'exec', p.a.netns, 'ss', '-Huan', 'sport = :4789']);
     assert.equal(ss.trim().split('\n').filter(Boolean).length, WORKERS, ss);
   });
@@ -102,8 +118,19 @@ describe('userspace VTEP with worker threads ↔ kernel vxlan', { skip }, () => 
 
   it('carries TCP both ways (iperf3, 4 streams)', { skip: noIperf }, async () => {
     for (const args of [['-P', '4'], ['-P', '4', '-R']]) {
+      const before = p.vtep.stats().counters;
+      const rxBefore = await underlayRxPackets(p);
       const r = await iperf(p.b, p.a, IP_B, args);
       assert.ok(r.sum_received!.bits_per_second > 1e6, `throughput ${r.sum_received!.bits_per_second}`);
+      if (tunnel && args.length === 2) {
+        // A's TCP segments left as super-packets: B's underlay saw far fewer packets than the VTEP sent segments.
+        const after = await settled(p.vtep, (x) => x.counters.tx_gso > before.tx_gso);
+        const segments = after.counters.tx_packets - before.tx_packets;
+        const packets = (await underlayRxPackets(p)) - rxBefore;
+        assert.ok(after.counters.tx_gso > before.tx_gso, JSON.stringify(after.counters));
+        assert.ok(packets * 4 < segments, `B's underlay received ${packets} packets for ${segments} segments`);
+        assert.equal(after.counters.tx_errors, 0);
+      }
     }
   });
 
@@ -134,8 +161,10 @@ describe('userspace VTEP with worker threads ↔ kernel vxlan', { skip }, () => 
   it('closes every queue and socket: the TAP is gone', async () => {
     await p.vtep.close();
     assert.equal(tunFds(), tunBefore);
-    const link = await run(['ip', '-n', p.a.netns, 'link', 'show', 'wt0']);
-    assert.notEqual(link.code, 0, 'wt0 still exists');
+    for (const name of tunnel ? ['wt0', 'wt0-u'] : ['wt0']) {
+      const link = await run(['ip', '-n', p.a.netns, 'link', 'show', name]);
+      assert.notEqual(link.code, 0, `${name} still exists`);
+    }
     assert.equal((await sh(['ip', 'netns', 'exec', p.a.netns, 'ss', '-Huan', 'sport = :4789'])).trim(), '');
   });
 });

@@ -49,7 +49,8 @@ test('weft --version and -V print the package version; help lists every verb', a
 });
 
 test('bad flags: one line on stderr, exit 2, no stack trace', async () => {
-  for (const args of [['daemon', '--mesh', 'bogus'], ['daemon', '--nope'], ['status', '--probe-timeout', 'x'], ['vtep', 'run', '--tap']]) {
+  for (const args of [['daemon', '--mesh', 'bogus'], ['daemon', '--nope'], ['status', '--probe-timeout', 'x'], ['vtep', 'run', '--tap'],
+    ['vtep', 'run', '--tap', 't0', '--vni', '1', '--local', '198.18.0.1', '--underlay-tap', 'u0']]) {
     const r = await run([process.execPath, cli, ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

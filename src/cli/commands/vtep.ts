@@ -9,6 +9,10 @@
  *
  * --workers N: data-path threads (default one per CPU, at most 4); with 2+
  * the TAP is multi-queue and every worker has its own SO_REUSEPORT socket.
+ *
+ * --tunnel-offload: unicast leaves through an underlay TAP as UDP-tunnel
+ * GSO packets (src/dataplane/vtep-tunnel.ts); where the kernel cannot, the
+ * socket path runs and the start line says why.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { MAX_WORKERS, UserspaceVtep, defaultWorkers, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
@@ -51,6 +55,11 @@ export function parseRunArgs(rest: string[], netns: string | undefined): Userspa
     acceptUnknownPeers: bools.has('--accept-unknown-peers'),
     workers: single.has('--workers') ? intArg('--workers', single.get('--workers'), 1, MAX_WORKERS) : defaultWorkers(),
   };
+  if (bools.has('--tunnel-offload')) opts.tunnelOffload = true;
+  if (single.has('--underlay-tap')) {
+    if (!opts.tunnelOffload) throw new InvalidArgumentError('--underlay-tap needs --tunnel-offload');
+    opts.underlayTap = single.get('--underlay-tap')!;
+  }
   if (netns !== undefined) opts.netns = netns;
   if (single.has('--address')) opts.address = single.get('--address')!;
   if (single.has('--mac')) opts.mac = single.get('--mac')!;
@@ -85,7 +94,11 @@ export async function run(args: string[]): Promise<number> {
       status: async () => vtep.stats(),
     });
   }
-  if (!json) process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}, ${vtep.workers} worker(s); Ctrl-C to stop\n`);
+  if (!json) {
+    const { offload } = vtep.stats();
+    const tunnel = offload.underlayTap !== undefined ? `, tunnel offload through ${offload.underlayTap}` : offload.tunnelUnavailable !== undefined ? `, no tunnel offload (${offload.tunnelUnavailable})` : '';
+    process.stderr.write(`vtep: ${vtep.tapName} (${vtep.tapMac}) vni ${opts.vni} on ${opts.local}:${opts.port ?? 4789}, ${vtep.workers} worker(s)${tunnel}; Ctrl-C to stop\n`);
+  }
   const signal = await new Promise<string>((resolve) => {
     const stop = (s: string) => resolve(s);
     process.once('SIGINT', () => stop('SIGINT'));

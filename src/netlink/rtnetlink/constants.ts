@@ -75,6 +75,7 @@ export const ARPHRD_NAMES: ReadonlyMap<number, string> = new Map([
 export const RTNLGRP_NOTIFY = 2;
 export const IFLA_PROTINFO = 12;
 export const IFLA_IFALIAS = 20;
+export const IFLA_GSO_MAX_SIZE = 41;
 export const IFLA_NEW_NETNSID = 45;
 export const IFLA_ALT_IFNAME = 53;
 

@@ -10,7 +10,7 @@ import { isErrno, LinkConfigError, LinkExistsError, LinkNotFoundError, NetnsNotF
 import { closeNetns, openNetns } from '../../io/netns.js';
 import {
   IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
-  IFLA_GROUP, IFLA_NET_NS_FD, IFLA_TXQLEN, RTM_DELLINK, RTM_NEWLINK,
+  IFLA_GROUP, IFLA_GSO_MAX_SIZE, IFLA_NET_NS_FD, IFLA_TXQLEN, RTM_DELLINK, RTM_NEWLINK,
 } from './constants.js';
 import type { Rtnl } from './handle.js';
 import { type Link, parseMac, writeIfinfomsg } from './link.js';
@@ -64,6 +64,8 @@ export interface LinkChange {
   mtu?: number;
   address?: string;
   txqlen?: number;
+  /** Largest GSO packet the kernel hands the device (`ip link set X gso_max_size N`). */
+  gsoMaxSize?: number;
   /** A bridge (name or index) or null for `nomaster`. */
   master?: string | number | null;
   /** New name (`ip link set X name Y`); with netns, the name in the new namespace. */
@@ -319,6 +321,7 @@ export async function setLink(rtnl: Rtnl, link: string | number | Link, change: 
         if (change.mtu !== undefined) w.u32(IFLA_MTU, change.mtu);
         if (mac) w.binary(IFLA_ADDRESS, mac);
         if (change.txqlen !== undefined) w.u32(IFLA_TXQLEN, change.txqlen);
+        if (change.gsoMaxSize !== undefined) w.u32(IFLA_GSO_MAX_SIZE, change.gsoMaxSize);
         if (master !== undefined) w.u32(IFLA_MASTER, master);
         if (fd !== undefined) w.u32(IFLA_NET_NS_FD, fd);
         if (current) encodeKindChange(w, current, change);
