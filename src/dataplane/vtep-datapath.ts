@@ -37,7 +37,7 @@ export interface Offloads {
   udpGso: boolean;
   udpGro: boolean;
   coalesce: boolean;
-  /** Unicast leaves through an underlay TAP as UDP-tunnel GSO packets (vtep-tunnel.ts). */
+  /** Unicast super-frames leave through an underlay TAP as UDP-tunnel GSO packets (vtep-tunnel.ts). */
   tunnel: boolean;
 }
 
@@ -46,8 +46,9 @@ export interface UnderlayPort {
   tap: TapDevice;
   /** The underlay TAP's MAC (outer destination). */
   mac: Uint8Array;
-  /** The local underlay IPv4 address, host order (outer source). */
+  /** The local underlay IPv4 address, host order, and UDP port (outer source: the socket's). */
   local: number;
+  port: number;
 }
 
 export class VtepDataPath {
@@ -85,7 +86,7 @@ export class VtepDataPath {
     this.#sender = new VxlanSender(udp, this.#vni, engine.counters, slot, batch, offload.udpGso);
     if (underlay !== undefined) {
       this.#underlay = underlay.tap;
-      this.#tunnel = new TunnelSender(underlay.tap, new FrameBatch(MAX_FRAME_SLOT, batch), this.#vni, underlay.local, underlay.mac, engine.counters);
+      this.#tunnel = new TunnelSender(underlay.tap, new FrameBatch(MAX_FRAME_SLOT, batch), this.#vni, underlay.local, underlay.port, underlay.mac, engine.counters);
     }
     if (offload.coalesce) {
       this.#tapOut = new FrameBatch(MAX_FRAME_SLOT, batch);
@@ -141,11 +142,14 @@ export class VtepDataPath {
         } else partial = (vnet.flags(buf, base) & vnet.F_NEEDS_CSUM) !== 0;
       }
       const action = engine.classifyEgress(buf, off, classLen, now);
-      if (action === EGRESS_UNICAST && tunnel !== undefined) {
-        // The kernel completes partial checksums and segments super-frames on this path.
-        if (tunnel.queue(buf, base, off, len, isSuper ? gso : undefined, engine.remote!)) {
-          if (isSuper && gso.segments > 1) counters.tx_gso++;
-          continue;
+      if (tunnel !== undefined && action === EGRESS_UNICAST) {
+        // One path at a time has frames queued, so they leave in the order they were read.
+        if (isSuper) {
+          sender.flush();
+          if (tunnel.queue(buf, base, off, len, gso, engine.remote!)) {
+            if (gso.segments > 1) counters.tx_gso++;
+            continue;
+          }
         }
         tunnel.flush();
       }
@@ -160,8 +164,6 @@ export class VtepDataPath {
         } else {
           sender.plain(buf, off, len, engine.remote!);
         }
-        // A frame the tunnel could not take leaves now, ahead of the next tunnel frame of its flow.
-        if (tunnel !== undefined) sender.flush();
       } else if (action === EGRESS_FLOOD) {
         if (isSuper) this.#floodSegments(buf, off);
         else this.#flood(buf, off, len);

@@ -208,14 +208,15 @@ export class UserspaceVtep {
       engine.addLocalMac(macBytes(mac));
       const offload: Offloads = { tap: tapOffloads, udpGso: options.udpGso ?? true, udpGro: options.udpGro ?? false, coalesce: offloads && (options.coalesce ?? true), tunnel };
       const local = ipv4TextToNumber(options.local, 'local address');
+      const udpPort = options.port ?? vxlan.PORT;
       if (workers === 1) {
         if (offload.udpGro) sockets[0]!.setGro(true);
-        const port = tunnel ? { tap: underlayQueues[0]!, mac: macBytes(underlayMac!), local } : undefined;
+        const port = tunnel ? { tap: underlayQueues[0]!, mac: macBytes(underlayMac!), local, port: udpPort } : undefined;
         const path = new VtepDataPath(engine, responder, queues[0]!, sockets[0]!, batch, offload, port);
         path.start();
         vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, underlay, path, undefined);
       } else {
-        const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload, tunnel ? { queues: underlayQueues, mac: underlayMac!, local } : undefined);
+        const threads = await startWorkers(config, [mac], queues, sockets, sizes, offload, tunnel ? { queues: underlayQueues, mac: underlayMac!, local, port: udpPort } : undefined);
         (engine.fdb as MirroredFdb).mirrorTo((op) => post(threads, { op: 'fdb', fdb: op }));
         vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, underlay, undefined, threads);
       }
@@ -316,7 +317,7 @@ function post(set: WorkerSet, message: WorkerMessage): void {
  * fds belong to the workers from then on (each closes its own); on a
  * failure the started ones are terminated and the caller closes the fds.
  */
-async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, localMacs: string[], queues: TapDevice[], sockets: UdpSocket[], sizes: Sizes, offload: Offloads, underlay: { queues: TapDevice[]; mac: string; local: number } | undefined): Promise<WorkerSet> {
+async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, localMacs: string[], queues: TapDevice[], sockets: UdpSocket[], sizes: Sizes, offload: Offloads, underlay: { queues: TapDevice[]; mac: string; local: number; port: number } | undefined): Promise<WorkerSet> {
   const counters = counterRows(queues.length);
   const threads: Worker[] = [];
   const exited: Promise<void>[] = [];
@@ -330,7 +331,7 @@ async function startWorkers(config: UserspaceVtepOptions & { mtu: number }, loca
     const init: WorkerInit = {
       index: i, config: tableConfig, localMacs, tapFd: queues[i]!.fd, tapName: queues[i]!.name, vnetHeader: queues[i]!.vnetHeader, tapSlot: sizes.tapSlot,
       udpFd: sockets[i]!.fd, family: sockets[i]!.family, udpSlot: sizes.udpSlot, batch: sizes.batch, offload, counters,
-      ...(underlay ? { underlay: { fd: underlay.queues[i]!.fd, name: underlay.queues[i]!.name, mac: underlay.mac, local: underlay.local } } : {}),
+      ...(underlay ? { underlay: { fd: underlay.queues[i]!.fd, name: underlay.queues[i]!.name, mac: underlay.mac, local: underlay.local, port: underlay.port } } : {}),
     };
     const worker = new Worker(new URL('./vtep-worker.js', import.meta.url), { workerData: init });
     threads.push(worker);

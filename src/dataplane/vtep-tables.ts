@@ -63,7 +63,7 @@ export interface WorkerInit {
   offload: Offloads;
   counters: SharedArrayBuffer;
   /** This worker's queue of the underlay TAP (tunnel offload). */
-  underlay?: { fd: number; name: string; mac: string; local: number };
+  underlay?: { fd: number; name: string; mac: string; local: number; port: number };
 }
 
 /**

@@ -12,14 +12,16 @@
  * out. Inner checksums stay partial for the kernel to complete, so only
  * headers are written here.
  *
- * Every unicast frame of the overlay TAP takes this path, small ones too,
- * so the frames of one flow leave in the order they were read. A frame
- * whose outer IPv4 packet would exceed 65,535 bytes is refused (false) and
- * the caller sends it through the socket path after flushing this one.
+ * Only super-frames take this path. Single frames keep going through the
+ * UDP socket, where one sendmmsg carries up to 64 of them (here each would
+ * cost a write(2) and a forwarding decision); the data path flushes one
+ * path before it queues on the other, so frames leave in the order they
+ * were read. A super-frame whose outer IPv4 packet would exceed 65,535
+ * bytes is refused (false) and goes the socket way too.
  */
 import type { FrameBatch, TapDevice } from '../io/tap.js';
 import { ETH_HEADER_LENGTH, IPV4_CHECKSUM, IPV4_MIN_HEADER_LENGTH, IPV4_TOTAL_LENGTH, UDP_HEADER_LENGTH, UDP_LENGTH } from '../wire/fields.js';
-import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_TCP, IPPROTO_UDP } from '../wire/numbers.js';
+import { ETHERTYPE_IPV4, IPPROTO_UDP } from '../wire/numbers.js';
 import * as vnet from '../wire/virtio-net.js';
 import * as vxlan from '../wire/vxlan.js';
 import type { RemoteVtep } from './fdb-table.js';
@@ -32,9 +34,6 @@ const PREFIX = vnet.VNET_HDR_TUNNEL_LEN + TUNNEL_OVERHEAD;
 const OUTER_IP = vnet.VNET_HDR_TUNNEL_LEN + ETH_HEADER_LENGTH;
 const OUTER_UDP = OUTER_IP + IPV4_MIN_HEADER_LENGTH;
 const MAX_IPV4_PACKET = 0xffff;
-/** Source ports of the outer UDP header, one per inner flow (as the kernel's vxlan picks them): 49152..65535. */
-const SOURCE_PORT_BASE = 49152;
-const SOURCE_PORT_SPAN = 16384;
 /** The outer source MAC (locally administered): the underlay TAP only checks the destination. */
 const OUTER_SOURCE_MAC = [0x02, 0x77, 0x65, 0x66, 0x74, 0x00];
 
@@ -49,11 +48,14 @@ export class TunnelSender {
   lastError: string | undefined;
 
   /**
-   * `out` is a batch with slots of MAX_FRAME_SLOT bytes; `local` the
-   * underlay source address (host order), `tapMac` the underlay TAP's MAC
-   * (outer destination, so the kernel takes the frame as addressed to it).
+   * `out` is a batch with slots of MAX_FRAME_SLOT bytes; `local` and
+   * `port` the underlay source address (host order) and port, those of
+   * the VTEP's socket, so every frame of a flow has one outer 5-tuple
+   * whichever path it takes (a receiver spreading flows by it keeps them
+   * in order); `tapMac` the underlay TAP's MAC (outer destination, so the
+   * kernel takes the frame as addressed to it).
    */
-  constructor(tap: TapDevice, out: FrameBatch, vni: number, local: number, tapMac: Uint8Array, counters: VtepCounters) {
+  constructor(tap: TapDevice, out: FrameBatch, vni: number, local: number, port: number, tapMac: Uint8Array, counters: VtepCounters) {
     this.#tap = tap;
     this.#out = out;
     this.#outView = viewOf(out.buffer);
@@ -73,44 +75,41 @@ export class TunnelSender {
       dv.setUint16(ip + 8, (64 << 8) | IPPROTO_UDP);
       dv.setUint32(ip + 12, local >>> 0);
       const udp = ip + IPV4_MIN_HEADER_LENGTH;
-      dv.setUint16(udp + 2, vxlan.PORT);
+      dv.setUint16(udp, port);
       dv.setUint16(udp + 6, 0);
       vxlan.encodeHeader(vni, b, udp + UDP_HEADER_LENGTH);
     }
   }
 
   /**
-   * Queues the inner frame src[off, off+len), whose TAP virtio_net_hdr is
-   * at src[hdr..]; `frame` is its parse when it is a super-frame. False
-   * when it does not fit in one outer IPv4 packet (nothing queued).
+   * Queues the super-frame src[off, off+len) that `frame` parsed, whose
+   * TAP virtio_net_hdr is at src[hdr..]. False when it does not fit in
+   * one outer IPv4 packet (nothing queued).
    */
-  queue(src: Buffer, hdr: number, off: number, len: number, frame: GsoFrame | undefined, remote: RemoteVtep): boolean {
+  queue(src: Buffer, hdr: number, off: number, len: number, frame: GsoFrame, remote: RemoteVtep): boolean {
     const ipLen = TUNNEL_OVERHEAD - ETH_HEADER_LENGTH + len;
     if (ipLen > MAX_IPV4_PACKET) return false;
     if (this.#n === this.#out.capacity) this.flush();
     const out = this.#out;
     const dv = this.#outView;
     const base = this.#n * out.slotSize;
-    const flags = vnet.flags(src, hdr) & vnet.F_NEEDS_CSUM;
-    const start = flags !== 0 ? vnet.csumStart(src, hdr) + TUNNEL_OVERHEAD : 0;
-    const offset = flags !== 0 ? vnet.csumOffset(src, hdr) : 0;
-    if (frame !== undefined) {
-      const type = vnet.gsoType(src, hdr) | vnet.GSO_UDP_TUNNEL_IPV4;
-      vnet.writeTunnel(out.buffer, base, flags, type, frame.hdrLen + TUNNEL_OVERHEAD, frame.gsoSize, start, offset, OUTER_UDP - vnet.VNET_HDR_TUNNEL_LEN, TUNNEL_OVERHEAD + frame.l3);
-    } else {
-      vnet.writeTunnel(out.buffer, base, flags, vnet.GSO_NONE, 0, 0, start, offset, 0, 0);
-    }
+    // A super-frame's L4 checksum is always partial (GsoFrame.parse checked csum_start).
+    const type = vnet.gsoType(src, hdr) | vnet.GSO_UDP_TUNNEL_IPV4;
+    vnet.writeTunnel(out.buffer, base, vnet.F_NEEDS_CSUM, type, frame.hdrLen + TUNNEL_OVERHEAD, frame.gsoSize, vnet.csumStart(src, hdr) + TUNNEL_OVERHEAD,
+      vnet.csumOffset(src, hdr), OUTER_UDP - vnet.VNET_HDR_TUNNEL_LEN, TUNNEL_OVERHEAD + frame.l3);
     const ip = base + OUTER_IP;
     dv.setUint16(ip + IPV4_TOTAL_LENGTH, ipLen);
     dv.setUint32(ip + 16, remote.ip >>> 0);
     dv.setUint16(ip + IPV4_CHECKSUM, 0);
     dv.setUint16(ip + IPV4_CHECKSUM, ~sum16(dv, ip, IPV4_MIN_HEADER_LENGTH, 0) & 0xffff);
     const udp = base + OUTER_UDP;
-    dv.setUint16(udp, flowSourcePort(src, off, len));
+    // The destination port as the remote's sockaddr_in holds it (network order).
+    out.buffer[udp + 2] = remote.sockaddr[2]!;
+    out.buffer[udp + 3] = remote.sockaddr[3]!;
     dv.setUint16(udp + UDP_LENGTH, ipLen - IPV4_MIN_HEADER_LENGTH);
     src.copy(out.buffer, base + PREFIX, off, off + len);
     out.lengths[this.#n] = PREFIX + len;
-    this.#segments[this.#n++] = frame !== undefined ? frame.segments : 1;
+    this.#segments[this.#n++] = frame.segments;
     return true;
   }
 
@@ -143,37 +142,3 @@ export class TunnelSender {
   }
 }
 
-/**
- * The outer source port for the inner frame at b[off, off+len): a hash of
- * its IP addresses and TCP/UDP ports (MAC addresses for anything else), so
- * one flow keeps one outer 5-tuple and receivers can spread flows.
- */
-export function flowSourcePort(b: Uint8Array, off: number, len: number): number {
-  const end = off + len;
-  let l3 = off + ETH_HEADER_LENGTH;
-  let type = l3 <= end ? (b[l3 - 2]! << 8) | b[l3 - 1]! : 0;
-  if (type === ETHERTYPE_VLAN && l3 + 4 <= end) {
-    type = (b[l3 + 2]! << 8) | b[l3 + 3]!;
-    l3 += 4;
-  }
-  let h = 0x811c9dc5;
-  let from = off;
-  let to = off + 12;
-  let l4 = -1;
-  if (type === ETHERTYPE_IPV4 && l3 + IPV4_MIN_HEADER_LENGTH <= end) {
-    from = l3 + 12;
-    to = l3 + 20;
-    const proto = b[l3 + 9]!;
-    const fragment = ((b[l3 + 6]! & 0x3f) << 8) | b[l3 + 7]!;
-    if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && fragment === 0) l4 = l3 + (b[l3]! & 15) * 4;
-  } else if (type === ETHERTYPE_IPV6 && l3 + 40 <= end) {
-    from = l3 + 8;
-    to = l3 + 40;
-    const next = b[l3 + 6]!;
-    if (next === IPPROTO_TCP || next === IPPROTO_UDP) l4 = l3 + 40;
-  }
-  if (to > end) to = end;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  if (l4 >= 0 && l4 + 4 <= end) for (let i = l4; i < l4 + 4; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return SOURCE_PORT_BASE + ((h >>> 0) % SOURCE_PORT_SPAN);
-}

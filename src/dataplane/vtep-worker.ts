@@ -20,7 +20,7 @@ const tap = TapDevice.fromFd(init.tapFd, init.tapName, { batch: init.batch, slot
 const udp = UdpSocket.fromFd(init.udpFd, init.family, { batchSize: init.batch, slotSize: init.udpSlot });
 if (init.offload.udpGro) udp.setGro(true);
 const u = init.underlay;
-const underlay = u ? { tap: TapDevice.fromFd(u.fd, u.name, { batch: 1, slotSize: 64, vnetHeader: true }), mac: macBytes(u.mac), local: u.local } : undefined;
+const underlay = u ? { tap: TapDevice.fromFd(u.fd, u.name, { batch: 1, slotSize: 64, vnetHeader: true }), mac: macBytes(u.mac), local: u.local, port: u.port } : undefined;
 const path = new VtepDataPath(engine, responder, tap, udp, init.batch, init.offload, underlay, counterRow(init.counters, init.index));
 path.start();
 path.publishNow();
