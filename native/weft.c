@@ -487,27 +487,25 @@ static napi_value NetnsDelete(napi_env env, napi_callback_info info) {
 
 /* --- socket options, bind, connect --------------------------------------- */
 
-static napi_value IoctlInt(napi_env env, napi_callback_info info) {
+/* ioctl(2) with an int, passed as the value or (by_ref: TUNSETVNETHDRSZ) by pointer. */
+static napi_value ioctl_int(napi_env env, napi_callback_info info, int by_ref) {
   GET_ARGS(3);
   int fd, req, val;
   if (!arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &req) ||
       !arg_int(env, argv[2], &val))
-    BAD_ARG("ioctlInt(fd, request, value)");
-  int r = ioctl(fd, (unsigned long)(uint32_t)req, (unsigned long)val);
-  if (r < 0) return throw_errno(env, "ioctl", errno);
-  return make_int(env, r);
+    BAD_ARG(by_ref ? "ioctlIntRef(fd, request, value)" : "ioctlInt(fd, request, value)");
+  unsigned long r = (unsigned long)(uint32_t)req;
+  int rc = by_ref ? ioctl(fd, r, &val) : ioctl(fd, r, (unsigned long)val);
+  if (rc < 0) return throw_errno(env, "ioctl", errno);
+  return make_int(env, rc);
 }
 
-/* For requests that read an int through a pointer (TUNSETVNETHDRSZ). */
+static napi_value IoctlInt(napi_env env, napi_callback_info info) {
+  return ioctl_int(env, info, 0);
+}
+
 static napi_value IoctlIntRef(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
-  int fd, req, val;
-  if (!arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &req) ||
-      !arg_int(env, argv[2], &val))
-    BAD_ARG("ioctlIntRef(fd, request, value)");
-  int r = ioctl(fd, (unsigned long)(uint32_t)req, &val);
-  if (r < 0) return throw_errno(env, "ioctl", errno);
-  return make_int(env, r);
+  return ioctl_int(env, info, 1);
 }
 
 static napi_value SetsockoptInt(napi_env env, napi_callback_info info) {

@@ -204,7 +204,7 @@ export const VERBS: readonly VerbSpec[] = [
       { name: '--proxy', value: 'IP=MAC', multi: true, help: 'answer ARP/NDP for IP on the TAP with MAC' },
       { name: '--accept-unknown-peers', help: 'admit datagrams from any address' },
       { name: '--workers', value: 'N', help: 'data-path threads (default one per CPU, at most 4): a multi-queue TAP and one SO_REUSEPORT socket per worker; a flow stays on one worker' },
-      { name: '--tunnel-offload', help: 'send unicast as UDP-tunnel GSO packets through an underlay TAP (Linux 6.17+, IPv4 underlay; the TAP forwards, so a FORWARD firewall chain must accept it): the kernel segments, or the peer\'s vxlan takes the super-packet whole' },
+      { name: '--tunnel-offload', help: 'send unicast TCP/UDP super-frames as UDP-tunnel GSO packets through an underlay TAP (Linux 6.17+, IPv4 underlay; the TAP forwards, so a FORWARD firewall chain must accept it): the kernel segments, or the peer\'s vxlan takes the super-packet whole' },
       { name: '--underlay-tap', value: 'NAME', help: 'name of the underlay TAP (default: the TAP\'s name + "-u")' },
       { name: '--metrics', value: 'ADDR', help: 'serve /metrics on [HOST:]PORT or a unix socket PATH' },
     ],

@@ -66,9 +66,9 @@ export interface UserspaceVtepOptions extends Omit<TableConfig, 'mtu'> {
   /** Data-path threads (default 1: this thread); 2+ start worker threads over a multi-queue TAP. */
   workers?: number;
   /**
-   * Unicast leaves as UDP-tunnel GSO packets through an underlay TAP
-   * (vtep-tunnel.ts; Linux 6.17+, IPv4 underlay) instead of the UDP
-   * socket. Default false. The underlay TAP forwards (its own
+   * Unicast super-frames (TSO/USO) leave as UDP-tunnel GSO packets through
+   * an underlay TAP (vtep-tunnel.ts; Linux 6.17+, IPv4 underlay) instead
+   * of the UDP socket; single frames keep the socket. Default false. The underlay TAP forwards (its own
    * forwarding, accept_local and rp_filter sysctls; the namespace's
    * conf/all/rp_filter must not be 1) and a firewall's FORWARD chain must
    * let it through. Without kernel support the socket path is used and
@@ -179,6 +179,7 @@ export class UserspaceVtep {
     let vtep: UserspaceVtep | undefined;
     try {
       let tapOffloads = 0;
+      // TUNSETOFFLOAD applies to the whole device; asked on each queue it grants the same.
       if (offloads) for (const q of queues) tapOffloads = q.enableOffloads();
       const buf = options.socketBufferBytes ?? 4 << 20;
       for (let i = 0; i < workers; i++) {
@@ -220,6 +221,7 @@ export class UserspaceVtep {
         (engine.fdb as MirroredFdb).mirrorTo((op) => post(threads, { op: 'fdb', fdb: op }));
         vtep = new UserspaceVtep(engine, table, responder, name, mac, offload, underlay, undefined, threads);
       }
+      // Up only once the data path runs (worker threads take a while to start): no frame waits for it.
       await setLink(rtnl, name, { up: true });
       return vtep;
     } catch (err) {

@@ -20,7 +20,10 @@
  * bytes is refused (false) and goes the socket way too.
  */
 import type { FrameBatch, TapDevice } from '../io/tap.js';
-import { ETH_HEADER_LENGTH, IPV4_CHECKSUM, IPV4_MIN_HEADER_LENGTH, IPV4_TOTAL_LENGTH, UDP_HEADER_LENGTH, UDP_LENGTH } from '../wire/fields.js';
+import {
+  ETH_HEADER_LENGTH, ETH_TYPE, IPV4_CHECKSUM, IPV4_DESTINATION, IPV4_MIN_HEADER_LENGTH, IPV4_PROTOCOL, IPV4_SOURCE, IPV4_TOTAL_LENGTH, IPV4_TTL, IPV4_VERSION_IHL,
+  UDP_DESTINATION_PORT, UDP_HEADER_LENGTH, UDP_LENGTH, UDP_SOURCE_PORT,
+} from '../wire/fields.js';
 import { ETHERTYPE_IPV4, IPPROTO_UDP } from '../wire/numbers.js';
 import * as vnet from '../wire/virtio-net.js';
 import * as vxlan from '../wire/vxlan.js';
@@ -68,15 +71,14 @@ export class TunnelSender {
       const o = i * out.slotSize + vnet.VNET_HDR_TUNNEL_LEN;
       b.set(tapMac, o);
       b.set(OUTER_SOURCE_MAC, o + 6);
-      dv.setUint16(o + 12, ETHERTYPE_IPV4);
+      dv.setUint16(o + ETH_TYPE, ETHERTYPE_IPV4);
       const ip = o + ETH_HEADER_LENGTH;
-      dv.setUint16(ip, 0x4500);
-      dv.setUint16(ip + 6, 0);
-      dv.setUint16(ip + 8, (64 << 8) | IPPROTO_UDP);
-      dv.setUint32(ip + 12, local >>> 0);
+      b[ip + IPV4_VERSION_IHL] = 0x45;
+      b[ip + IPV4_TTL] = 64;
+      b[ip + IPV4_PROTOCOL] = IPPROTO_UDP;
+      dv.setUint32(ip + IPV4_SOURCE, local >>> 0);
       const udp = ip + IPV4_MIN_HEADER_LENGTH;
-      dv.setUint16(udp, port);
-      dv.setUint16(udp + 6, 0);
+      dv.setUint16(udp + UDP_SOURCE_PORT, port);
       vxlan.encodeHeader(vni, b, udp + UDP_HEADER_LENGTH);
     }
   }
@@ -99,13 +101,13 @@ export class TunnelSender {
       vnet.csumOffset(src, hdr), OUTER_UDP - vnet.VNET_HDR_TUNNEL_LEN, TUNNEL_OVERHEAD + frame.l3);
     const ip = base + OUTER_IP;
     dv.setUint16(ip + IPV4_TOTAL_LENGTH, ipLen);
-    dv.setUint32(ip + 16, remote.ip >>> 0);
+    dv.setUint32(ip + IPV4_DESTINATION, remote.ip >>> 0);
     dv.setUint16(ip + IPV4_CHECKSUM, 0);
     dv.setUint16(ip + IPV4_CHECKSUM, ~sum16(dv, ip, IPV4_MIN_HEADER_LENGTH, 0) & 0xffff);
     const udp = base + OUTER_UDP;
     // The destination port as the remote's sockaddr_in holds it (network order).
-    out.buffer[udp + 2] = remote.sockaddr[2]!;
-    out.buffer[udp + 3] = remote.sockaddr[3]!;
+    out.buffer[udp + UDP_DESTINATION_PORT] = remote.sockaddr[2]!;
+    out.buffer[udp + UDP_DESTINATION_PORT + 1] = remote.sockaddr[3]!;
     dv.setUint16(udp + UDP_LENGTH, ipLen - IPV4_MIN_HEADER_LENGTH);
     src.copy(out.buffer, base + PREFIX, off, off + len);
     out.lengths[this.#n] = PREFIX + len;

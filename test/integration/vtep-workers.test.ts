@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { rootSkipReason } from '../support/lab.js';
 import { have, run, sh } from '../support/exec.js';
-import { IP_A, IP_B, vtepPair, type VtepPair } from './vtep-lab.js';
+import { IP_A, IP_B, VNI, vtepPair, type VtepPair } from './vtep-lab.js';
+import { UserspaceVtep } from '../../src/dataplane/vtep-runtime.js';
 
 const skip = rootSkipReason();
 const noIperf = !(await have('iperf3')) && 'iperf3 not installed';
@@ -155,6 +156,23 @@ for (const tunnel of [false, true]) describe(`userspace VTEP with worker threads
     assert.ok(tx >= fromA.sum!.packets - fromA.sum!.lost_packets, `tx ${tx} vs ${JSON.stringify(fromA.sum)}`);
     for (const k of Object.keys(end.counters) as (keyof typeof end.counters)[]) {
       assert.equal(end.perWorker!.reduce((n, w) => n + w.counters[k], 0), end.counters[k], k);
+    }
+  });
+
+  if (tunnel) it('falls back to the socket, and says why, where strict reverse-path filtering would drop its frames', async () => {
+    await sh(['ip', 'netns', 'exec', p.a.netns, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=1']);
+    try {
+      const v = await UserspaceVtep.open({ netns: p.a.netns, tap: 'wt9', vni: VNI, local: p.a.address, port: 4790, tunnelOffload: true });
+      try {
+        const offload = v.stats().offload;
+        assert.equal(offload.tunnel, false);
+        assert.match(offload.tunnelUnavailable ?? '', /rp_filter/);
+        assert.notEqual((await run(['ip', '-n', p.a.netns, 'link', 'show', 'wt9-u'])).code, 0, 'no underlay TAP made');
+      } finally {
+        await v.close();
+      }
+    } finally {
+      await sh(['ip', 'netns', 'exec', p.a.netns, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']);
     }
   });
 

@@ -10,9 +10,9 @@
  * --workers N: data-path threads (default one per CPU, at most 4); with 2+
  * the TAP is multi-queue and every worker has its own SO_REUSEPORT socket.
  *
- * --tunnel-offload: unicast leaves through an underlay TAP as UDP-tunnel
- * GSO packets (src/dataplane/vtep-tunnel.ts); where the kernel cannot, the
- * socket path runs and the start line says why.
+ * --tunnel-offload: unicast super-frames leave through an underlay TAP as
+ * UDP-tunnel GSO packets (src/dataplane/vtep-tunnel.ts); where the kernel
+ * cannot, the socket path runs and the start line says why.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { MAX_WORKERS, UserspaceVtep, defaultWorkers, parsePair, type UserspaceVtepOptions } from '../../dataplane/vtep-runtime.js';
