@@ -42,15 +42,48 @@ const links = async () => (await json<{ ifname: string }[]>(['ip', '-n', host.ne
 const state = () => EmbeddedStore.snapshot(weft.stateDir);
 const inNs = (argv: string[]) => run(['nsenter', `--net=/var/run/netns/${host.netns}`, process.execPath, cli, ...argv]);
 
-/** Polls until `done` holds (reconciliation runs every 2 s); the failure names what is left. */
+/** The last lines of weft's log that speak of a failure, for an assertion message. */
+const weftErrors = () => weft.log().split('\n').filter((l) => /"(error|err)"|fail|refus/i.test(l)).slice(-15).join('\n');
+
+/** Polls until `done` holds (reconciliation runs every 2 s, 60 s at most); the failure names what is left. */
 async function eventually(what: string, left: () => Promise<unknown[]>): Promise<void> {
   let rest: unknown[] = [];
-  for (let i = 0; i < 200; i++) {
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
     rest = await left();
     if (rest.length === 0) return;
     await new Promise((r) => setTimeout(r, 150));
   }
-  assert.deepEqual(rest, [], what);
+  assert.deepEqual(rest, [], `${what}\nweft's log, failures:\n${weftErrors()}`);
+}
+
+/**
+ * `docker network rm`, retried while Docker refuses it for a while (its own
+ * endpoint cleanup after `rm -f` can lag on a loaded host). Docker can also
+ * keep counting an endpoint whose container is gone ("has active endpoints"
+ * with no container on the network, moby/moby#42119: its own store, not the
+ * driver's); operators restart dockerd for that, and so does this, saying
+ * so. The failure shows Docker's answer and weft's side. Returns the check,
+ * to run after a `finally` (so it never hides the error that ended the try).
+ */
+async function removeNetwork(net: string, note: (msg: string) => void): Promise<() => void> {
+  const rm = () => docker.tryDocker(['network', 'rm', net]);
+  let r = await rm();
+  for (let i = 0; i < 5 && r.code !== 0 && !/not found/.test(r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 2000));
+    r = await rm();
+  }
+  if (r.code !== 0 && /has active endpoints/.test(r.stderr)) {
+    const attached = (await docker.tryDocker(['network', 'inspect', '-f', '{{len .Containers}}', net])).stdout.trim();
+    if (attached === '0') {
+      note(`Docker still counts an endpoint on ${net} with no container attached (${r.stderr.trim()}); restarting dockerd`);
+      await docker.restartDockerd();
+      r = await rm();
+    }
+  }
+  const why = `docker network rm ${net}: ${r.stderr.trim()}\nweft's log, failures:\n${weftErrors()}`;
+  const ok = r.code === 0 || /not found/.test(r.stderr);
+  return () => assert.ok(ok, why);
 }
 
 test('kill -9 burst: 8 × docker rm -f, weft killed 0–1.5 s later and restarted, 20 rounds: nothing left once Docker no longer has it', { skip }, async (t) => {
@@ -59,6 +92,7 @@ test('kill -9 burst: 8 × docker rm -f, weft killed 0–1.5 s later and restarte
   const nid = (await d(['network', 'inspect', '-f', '{{.Id}}', net])).trim();
   const bridge = (await links())[0]!;
   let emptyRetries = 0;
+  let removed = () => {};
   try {
     for (let round = 0; round < 20; round++) {
       const names = Array.from({ length: 8 }, (_, i) => `b${round}x${i}`);
@@ -78,17 +112,19 @@ test('kill -9 burst: 8 × docker rm -f, weft killed 0–1.5 s later and restarte
   } finally {
     const left = (await docker.tryDocker(['ps', '-aq', '--filter', `network=${net}`])).stdout.split('\n').filter(Boolean);
     if (left.length) await docker.tryDocker(['rm', '-f', ...left]);
-    await docker.tryDocker(['network', 'rm', net]);
+    removed = await removeNetwork(net, (m) => t.diagnostic(m));
   }
+  removed();
   await eventually('network, VNI, pool and links after docker network rm', async () => [
     ...[...state().keys()].filter((k) => !k.startsWith('hosts/')), ...(await links()),
   ]);
   assert.ok(!state().has(`networks/${nid}`));
 });
 
-test('a deleted journal refuses start; weft state recover brings back what the kernel and Docker have', { skip }, async () => {
+test('a deleted journal refuses start; weft state recover brings back what the kernel and Docker have', { skip }, async (t) => {
   const net = 'rec';
   await d(['network', 'create', '-d', driver, '--ipam-driver', driver, '--subnet', '198.19.71.0/24', '-o', 'weft.mode=bridge', net]);
+  let removed = () => {};
   try {
     await d(['run', '-d', '--name', 'rec-a', '--network', net, BUSYBOX, 'sleep', '600']);
     await d(['run', '-d', '--name', 'rec-b', '--network', net, '--ip', '198.19.71.77', BUSYBOX, 'sleep', '600']);
@@ -115,7 +151,8 @@ test('a deleted journal refuses start; weft state recover brings back what the k
     await d(['rm', '-f', 'rec-a', 'rec-b', 'rec-c']);
   } finally {
     await docker.tryDocker(['rm', '-f', 'rec-a', 'rec-b', 'rec-c']);
-    await docker.tryDocker(['network', 'rm', net]);
+    removed = await removeNetwork(net, (m) => t.diagnostic(m));
   }
+  removed();
   await eventually('nothing left after docker network rm', async () => [...state().keys(), ...(await links())]);
 });
