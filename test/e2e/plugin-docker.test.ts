@@ -231,16 +231,18 @@ test('routing mesh from Docker labels: weft.publish on an overlay service is rea
     for (const n of ['mesh-a', 'mesh-b']) {
       await d(['run', '-d', '--name', n, '--hostname', n, '--network', net, '-l', 'weft.service=web', '-l', 'weft.publish=8080:80', BUSYBOX, ...serve]);
     }
+    // The mesh follows Docker's events: until both replicas answered (30 s at most), a pause after each try,
+    // so one replica answering fast cannot use up the tries before the other's backend is in.
     const seen = new Set<string>();
-    for (let i = 0; i < 60 && seen.size < 2; i++) {
+    for (const end = Date.now() + 30_000; Date.now() < end && seen.size < 2;) {
       const who = await fetchOnce();
       if (who === 'mesh-a' || who === 'mesh-b') seen.add(who);
-      else await new Promise((r) => setTimeout(r, 250)); // the mesh follows Docker's events
+      await new Promise((r) => setTimeout(r, 100));
     }
     assert.deepEqual([...seen].sort(), ['mesh-a', 'mesh-b'], 'both replicas answer through the published port');
     await d(['rm', '-f', 'mesh-a']);
     let onlyB = 0;
-    for (let i = 0; i < 60 && onlyB < 5; i++) {
+    for (const end = Date.now() + 30_000; Date.now() < end && onlyB < 5;) {
       const who = await fetchOnce();
       onlyB = who === 'mesh-b' ? onlyB + 1 : 0;
       if (who !== 'mesh-b') await new Promise((r) => setTimeout(r, 250));
