@@ -116,6 +116,11 @@ const bench: Benchmark = {
       const tsharkCount = Math.min(n, tsharkN);
       generate(prefix, tsharkCount);
       generate(mixedPrefix, tsharkCount, true);
+      // The filtered read again on a capture five times as large: where start-up stops mattering.
+      const large = join(dir, 'mixed-large.pcapng');
+      const largeN = 5 * n;
+      generate(large, largeN, true);
+      notes.push(`and a mixed capture of ${largeN} packets (${statSync(large).size} bytes) for the filtered read at size`);
       const tsharkOk = (r: { ok: boolean; err: string }) => r.ok || /root/.test(r.err);
       const tools: Tool[] = [
         { tool: 'weft trace read', capture: 'uniform', argv: [process.execPath, cli, 'trace', 'read', full], packets: n, ms: [], cpu: [] },
@@ -126,12 +131,17 @@ const bench: Benchmark = {
         { tool: 'tshark -n -r', capture: 'mixed', argv: ['tshark', '-n', '-r', mixedPrefix], packets: tsharkCount, ms: [], cpu: [], okIf: tsharkOk },
         { tool: 'weft trace read', capture: `mixed, filter '${RARE_FILTER}'`, argv: [process.execPath, cli, 'trace', 'read', mixed, RARE_FILTER], packets: n, ms: [], cpu: [] },
         { tool: 'tcpdump -n -r', capture: `mixed, filter '${RARE_FILTER}'`, argv: ['tcpdump', '-n', '-r', mixed, RARE_FILTER], packets: n, ms: [], cpu: [] },
+        { tool: 'weft trace read', capture: `mixed x5, filter '${RARE_FILTER}'`, argv: [process.execPath, cli, 'trace', 'read', large, RARE_FILTER], packets: largeN, ms: [], cpu: [] },
+        { tool: 'tcpdump -n -r', capture: `mixed x5, filter '${RARE_FILTER}'`, argv: ['tcpdump', '-n', '-r', large, RARE_FILTER], packets: largeN, ms: [], cpu: [] },
       ];
       // Both select the same packets (1 %).
       const selected = (argv: string[]) => String(spawnSync(argv[0]!, argv.slice(1), { maxBuffer: 1 << 26 }).stdout).split('\n').filter(Boolean).length;
-      const picked = [selected(tools[6]!.argv), selected(tools[7]!.argv)];
-      if (picked[0] !== picked[1]) throw new Error(`weft selects ${picked[0]} packets with '${RARE_FILTER}', tcpdump ${picked[1]}`);
-      notes.push(`'${RARE_FILTER}' selects ${picked[0]} of ${n} packets (${((100 * picked[0]!) / n).toFixed(2)} %) for both tools; weft runs the filter's BPF form (in the native addon) before dissecting`);
+      for (const at of [6, 8]) {
+        const [w, t] = [selected(tools[at]!.argv), selected(tools[at + 1]!.argv)];
+        if (w !== t) throw new Error(`${tools[at]!.capture}: weft selects ${w} packets, tcpdump ${t}`);
+        const of = tools[at]!.packets;
+        notes.push(`'${RARE_FILTER}' selects ${w} of ${of} packets (${((100 * w) / of).toFixed(2)} %) for both tools; weft runs the filter's BPF form (in the native addon) before dissecting`);
+      }
       // One discarded run of each on a small file: binaries, libraries and the CLI's modules in the page cache.
       const warm = join(dir, 'warm.pcapng');
       generate(warm, 1000);
@@ -160,18 +170,24 @@ const bench: Benchmark = {
         const ms = median(t.ms);
         rows.push({ tool: t.tool, capture: t.capture, packets: t.packets, ms: Math.round(ms), pps: Math.round(t.packets / (ms / 1000)), runs: t.ms.map((x) => Math.round(x)).join('/'), cpu_ms: median(t.cpu) });
       }
-      notes.push(`a discarded warm-up run of each tool on 1000 packets, then ${reps} interleaved rounds of all eight; ms and pps are medians, runs lists each round's ms, cpu_ms is the median CPU time (user + system, all threads) of the process; 1-minute load average ${load} at the start, ${loadEnd} at the end`);
+      notes.push(`a discarded warm-up run of each tool on 1000 packets, then ${reps} interleaved rounds of all ten; ms and pps are medians, runs lists each round's ms, cpu_ms is the median CPU time (user + system, all threads) of the process; 1-minute load average ${load} at the start, ${loadEnd} at the end`);
       if (tsharkCount < n) notes.push(`tshark measured on a ${tsharkCount}-packet prefix (same packet mix) to keep the run bounded on 2 cores`);
       notes.push('wall time of each whole process, start-up included; output to /dev/null; all three print one line per packet (tcpdump two for VXLAN)');
       notes.push("weft's wall time moves more with other load on the 2 shared cores than tshark's (JIT compilation and GC helpers want the second core): compare ratios from the same run, not across runs");
       notes.push("the filtered read: the filter's BPF form runs in the native addon (native/bpf-scan.c, an interpreter of the few opcodes compileBpf emits, ~20-30 ns a record) inside a C loop that walks the plain pcapng/pcap records in the read buffer and only counts those it rejects; the JavaScript parser sees the first record of each run that is kept or not plain (options, another link type, anything to warn about). The BPF also judges 802.3 frames whose SNAP header carries IPv4/IPv6/ARP (before, the 4 % SNAP frames of this capture were all kept and dissected), so only the 1 % that match reach dissect, the exact filter and the printer; without the addon the same walk runs in JavaScript (pcapng/pcap #skipRun)");
-      notes.push("what limits weft with the 1 % filter (filtered_vs_tcpdump, goal 1, not reached; see cpu_ms), measured in-process with process.cpuUsage at load 20-27 (ms of CPU): Node's own start-up ~110-130 (plus ~60 on this machine, whose environment sets NODE_EXTRA_CA_CERTS: every Node process parses that 144-certificate bundle at start-up; tcpdump does not, and the bench keeps the environment as it is), loading the CLI's 34 ES modules ~60-90, reading and skipping 110 MB with the native prefilter ~50-60 (~200 with the JavaScript loop), and printing the 10,000 matches ~300: the same run's fourth repetition in one process costs ~40, so ~260 is warm-up (the byte-wise line formatter runs in the interpreter until V8 has compiled it; --max-opt, --maglev and interrupt-budget variations moved it by <= 80 and are not settable per run from a script without flags); tcpdump needs ~200-250 in all. Bundling the trace command into one file (esbuild, measured, not adopted: a new dev dependency, and a bundle breaks the import.meta.url lookups of the daemon's worker and version) saved ~100 of CPU; a V8 code cache for that bundle (vm.Script cachedData) saved nothing measurable; a start-up snapshot needs node --snapshot-blob on the command line");
-      notes.push("was: 0.272 (1140 ms vs 310 ms at load 5-9, JavaScript skip loop and 4 % of SNAP frames dissected); whole-process CPU in interleaved runs at load ~20 went from ~600 to ~530 ms, most of what remains is Node start-up and the cold print path");
+      notes.push("what limits weft with the 1 % filter on 1M packets (filtered_vs_tcpdump, goal 1, not reached), measured at load ~1: a fixed ~80 ms before the first record (the same command on a 10-packet file), of which Node's own start-up is ~50 (~10 without NODE_EXTRA_CA_CERTS, which this machine's environment sets: every Node process parses that 144-certificate bundle at start-up; the bench keeps the environment as it is) and loading and compiling the CLI's ~36 ES modules most of the rest; then ~47 ns a record once running (filtered_steady_vs_tcpdump: the extra 4M packets of the x5 capture over the extra time, start-up cancelled out), with the first few thousand matches printed by code V8 has not compiled yet. tcpdump starts in a few ms, so weft's start-up alone is most of tcpdump's whole run on 1M packets; on 5M packets the two are level (filtered_x5_vs_tcpdump) and larger captures favour weft. Measured, not adopted: bundling the trace command into one file (esbuild: a new dev dependency, and a bundle breaks the import.meta.url lookups of the daemon's worker and version) saved ~100 ms of CPU at load ~20; a V8 code cache for that bundle (vm.Script cachedData) saved nothing measurable; --max-opt, --maglev and interrupt-budget flags moved the cold print path by <= 80 ms at load ~20 and need flags on node's command line, as would a start-up snapshot (--snapshot-blob)");
+      notes.push("was: 0.272 (JavaScript skip loop and 4 % of SNAP frames dissected), then 0.386 at load ~4 with the native prefilter; this run at load ~1");
       notes.push("what limits weft without a filter: printing (one line per packet formatted byte-wise into a reused buffer) and dissecting; the mixed capture costs more per packet than the uniform one (TCP options, DNS answers, ICMP errors, LLC/STP/LLDP lines); tshark's cost grows much more on the mixed capture (it dissects every protocol in full)");
-      notes.push(`the machine was shared with other work (1-minute load ${load} at the start, ${loadEnd} at the end, on 2 cores): absolute rates are several times below an idle run's and tshark's rate moves most with the load (pps_vs_tshark 21 at load 18, 15-16 at load 5-14 with the same weft read path); ratios come from interleaved rounds and medians`);
-      const pps = (tool: string, capture: string) => rows.find((r) => r.tool.startsWith(tool) && r.capture === capture)?.pps;
-      const cpuMs = (tool: string, capture: string) => rows.find((r) => r.tool.startsWith(tool) && r.capture === capture)?.cpu_ms;
+      notes.push(`1-minute load ${load} at the start, ${loadEnd} at the end, on 2 cores: other load slows every tool and tshark's rate moves most with it (pps_vs_tshark 16-21 at load 4-18, 22 at load 1, with the same weft read path); ratios come from interleaved rounds and medians`);
+      const row = (tool: string, capture: string) => rows.find((r) => r.tool.startsWith(tool) && r.capture === capture);
+      const pps = (tool: string, capture: string) => row(tool, capture)?.pps;
+      const cpuMs = (tool: string, capture: string) => row(tool, capture)?.cpu_ms;
       const filtered = `mixed, filter '${RARE_FILTER}'`;
+      const filteredX5 = `mixed x5, filter '${RARE_FILTER}'`;
+      const steady = (tool: string) => {
+        const [a, b] = [row(tool, filtered), row(tool, filteredX5)];
+        return a && b && b.ms > a.ms ? Math.round((b.packets - a.packets) / ((b.ms - a.ms) / 1000)) : undefined;
+      };
       return {
         rows,
         ratios: {
@@ -180,6 +196,10 @@ const bench: Benchmark = {
           mixed_pps_vs_tshark: ratio(pps('weft', 'mixed'), pps('tshark', 'mixed')),
           mixed_pps_vs_tcpdump: ratio(pps('weft', 'mixed'), pps('tcpdump', 'mixed')),
           filtered_vs_tcpdump: ratio(pps('weft', filtered), pps('tcpdump', filtered)),
+          // The same on a capture five times as large (start-up is a smaller share).
+          filtered_x5_vs_tcpdump: ratio(pps('weft', filteredX5), pps('tcpdump', filteredX5)),
+          // Packets per second once running: the extra packets over the extra time between the two sizes.
+          filtered_steady_vs_tcpdump: ratio(steady('weft'), steady('tcpdump')),
           // CPU time, tcpdump ÷ weft (>1 better): less moved by waiting for a core than wall time.
           filtered_cpu_vs_tcpdump: ratio(cpuMs('tcpdump', filtered), cpuMs('weft', filtered)),
         },
