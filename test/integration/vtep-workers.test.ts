@@ -147,9 +147,11 @@ for (const tunnel of [false, true]) describe(`userspace VTEP with worker threads
       const ooo = r.streams!.reduce((n, s) => n + (s.udp?.out_of_order ?? 0), 0);
       assert.equal(ooo, 0, 'datagrams out of order within a stream');
     }
-    // Every datagram the iperf3 server in A got came through a worker.
+    // Every datagram the iperf3 server in A got came through a worker, and none was counted twice. The slack is
+    // for other frames from B in the same window (iperf3's control connections, the previous case's last
+    // segments) and iperf3's own count: 539 over 79,968 sent was seen once in CI.
     const rx = mid.counters.rx_packets - before.counters.rx_packets;
-    assert.ok(rx >= got && rx <= fromB.sum!.packets + 200, `rx ${rx} vs iperf3 sent ${fromB.sum!.packets} received ${got}`);
+    assert.ok(rx >= got && rx <= fromB.sum!.packets * 1.02 + 200, `rx ${rx} vs iperf3 sent ${fromB.sum!.packets} received ${got}`);
     const perWorkerRx = mid.perWorker!.map((w, i) => w.counters.rx_packets - before.perWorker![i]!.counters.rx_packets);
     assert.ok(perWorkerRx.filter((n) => n > 100).length >= 2, `16 flows spread over the workers: ${perWorkerRx.join(',')}`);
     const tx = end.counters.tx_packets - mid.counters.tx_packets;
