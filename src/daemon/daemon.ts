@@ -211,7 +211,7 @@ export class Daemon {
     log({ msg: 'listening', socket: opts.socket, store: store.kind, stateDir: opts.stateDir, control: controlSocketPath(opts.stateDir), ...(control.tcpPort() !== undefined ? { metricsPort: control.tcpPort() } : {}) });
     const interval = opts.dockerReconcile ?? 60;
     let reconciler: DockerReconciler | undefined;
-    if (store instanceof EmbeddedStore && interval > 0) {
+    if (interval > 0) {
       reconciler = new DockerReconciler(controller, {
         socket: opts.dockerSocket ?? '/var/run/docker.sock', driver: basename(opts.socket, '.sock'), intervalMs: interval * 1000, log,
       });

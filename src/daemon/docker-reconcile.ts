@@ -7,10 +7,18 @@
  * Docker no longer has: networks (with their kernel objects and VNI),
  * endpoints, IPAM addresses and pools. Anything younger than the grace
  * period is left alone (Docker records a network or endpoint only after the
- * driver call returns). Single-host (embedded) stores only: with etcd, other
- * hosts' dockerds own part of the state.
+ * driver call returns).
+ *
+ * With a shared store (etcd) other hosts' dockerds own the rest of the
+ * state, so only this host's endpoints are judged, each against this host's
+ * Docker, and only on networks this Docker shows (a host may hold a weft
+ * network its Docker never created). A stale endpoint goes with the address
+ * claimed for it: the claim of its address that is not newer than the
+ * endpoint (a newer one was handed out again, after a release).
  */
 import type { Controller } from '../cnm/controller.js';
+import type { EndpointRecord } from '../cnm/model.js';
+import { DockerApiError } from '../errors.js';
 import { dockerGetJson } from '../io/docker-api.js';
 import type { Logger } from './log.js';
 
@@ -50,6 +58,22 @@ export async function readDockerView(socket: string, driver: string): Promise<Do
   return view;
 }
 
+/** A shared store's view: for each network weft has, the endpoint IDs this host's Docker lists there (absent: Docker does not show it). */
+export async function readDockerEndpoints(socket: string, networkIds: string[]): Promise<DockerView> {
+  const view: DockerView = { networks: new Map(), subnets: new Map() };
+  for (const id of networkIds) {
+    let n: DockerNetwork;
+    try {
+      n = await dockerGetJson<DockerNetwork>(socket, `/networks/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (err instanceof DockerApiError && err.status === 404) continue;
+      throw err;
+    }
+    view.networks.set(n.Id, new Set(Object.values(n.Containers ?? {}).map((c) => c.EndpointID ?? '')));
+  }
+  return view;
+}
+
 export interface DockerReconcileResult {
   networks: string[];
   endpoints: string[];
@@ -63,9 +87,22 @@ const UNJOINED_GRACE_MIN_MS = 30_000;
 /** Releases what Docker no longer has; `graceMs` protects records still being created. */
 export async function reconcileWithDocker(c: Controller, view: DockerView, graceMs: number, now = Date.now()): Promise<DockerReconcileResult> {
   const out: DockerReconcileResult = { networks: [], endpoints: [], addresses: [], pools: [] };
-  if (c.store.kind !== 'embedded') return out;
   const old = (t: number | undefined, grace = graceMs) => t === undefined || now - t >= grace;
   const unjoinedGrace = graceMs === 0 ? 0 : Math.max(graceMs * UNJOINED_GRACE_FACTOR, UNJOINED_GRACE_MIN_MS);
+  const stale = (ep: EndpointRecord) => (ep.sandboxKey ? old(Math.max(ep.created ?? 0, ep.joined ?? 0)) : old(ep.created, unjoinedGrace));
+  if (c.store.kind !== 'embedded') {
+    for (const n of await c.networks()) {
+      const eps = view.networks.get(n.id);
+      if (!eps) continue;
+      for (const ep of await c.endpoints(n.id)) {
+        if (ep.ingress || ep.host !== c.hostName || eps.has(ep.id) || ep.created === undefined || !stale(ep)) continue;
+        await c.deleteEndpoint(n.id, ep.id);
+        out.endpoints.push(ep.id);
+        out.addresses.push(...await releaseClaimsOf(c, ep, ep.created));
+      }
+    }
+    return out;
+  }
   for (const n of await c.networks()) {
     const eps = view.networks.get(n.id);
     if (!eps) {
@@ -75,8 +112,7 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
       continue;
     }
     for (const ep of await c.endpoints(n.id)) {
-      if (ep.ingress || eps.has(ep.id)) continue;
-      if (ep.sandboxKey ? !old(Math.max(ep.created ?? 0, ep.joined ?? 0)) : !old(ep.created, unjoinedGrace)) continue;
+      if (ep.ingress || eps.has(ep.id) || !stale(ep)) continue;
       await c.deleteEndpoint(n.id, ep.id);
       out.endpoints.push(ep.id);
     }
@@ -94,6 +130,28 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
       if (held.has(ip) || ofEndpoints.has(ip) || claim.owner === 'gateway' || claim.owner.startsWith('ingress-') || !old(claim.t)) continue;
       await c.ipam.releaseAddress(pool.id, ip);
       out.addresses.push(`${pool.id}:${ip}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Releases the claims of a stale endpoint's addresses made no later than
+ * `created` and held by no other endpoint record (the address went back and
+ * was handed out again); `pool:ip` of each.
+ */
+async function releaseClaimsOf(c: Controller, ep: EndpointRecord, created: number): Promise<string[]> {
+  const out: string[] = [];
+  const held = new Set((await c.endpoints(ep.networkId)).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
+  const ips = [ep.address, ep.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!).filter((ip) => !held.has(ip));
+  if (ips.length === 0) return out;
+  for (const pool of await c.ipam.pools()) {
+    const claims = await c.ipam.claims(pool.id);
+    for (const ip of ips) {
+      const claim = claims.get(ip);
+      if (!claim || claim.owner !== 'endpoint' || claim.t === undefined || claim.t > created) continue;
+      await c.ipam.releaseAddress(pool.id, ip);
+      out.push(`${pool.id}:${ip}`);
     }
   }
   return out;
@@ -134,7 +192,9 @@ export class DockerReconciler {
     if (this.#closed) return;
     let view: DockerView;
     try {
-      view = await readDockerView(this.opts.socket, this.opts.driver);
+      view = this.c.store.kind === 'embedded'
+        ? await readDockerView(this.opts.socket, this.opts.driver)
+        : await readDockerEndpoints(this.opts.socket, (await this.c.networks()).map((n) => n.id));
     } catch (err) {
       if (this.#reachable !== false) this.opts.log({ msg: 'cannot read Docker\'s view; reconciling with Docker paused', socket: this.opts.socket, error: (err as Error).message });
       this.#reachable = false;

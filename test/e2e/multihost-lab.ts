@@ -167,8 +167,8 @@ export class MultiHostLab {
 
   private constructor(readonly lab: Lab) {}
 
-  /** A lab with `n` hosts, etcd in the underlay namespace, and a weft daemon on each host. */
-  static async create(n: number, opts: { leaseTtl?: number; docker?: boolean } = {}): Promise<MultiHostLab> {
+  /** A lab with `n` hosts, etcd in the underlay namespace, and a weft daemon on each host (`weftArgs`: more daemon arguments). */
+  static async create(n: number, opts: { leaseTtl?: number; docker?: boolean; weftArgs?: string[] } = {}): Promise<MultiHostLab> {
     const m = new MultiHostLab(await Lab.create());
     try {
       for (let i = 1; i <= n; i++) {
@@ -182,6 +182,7 @@ export class MultiHostLab {
           netns: host.netns, socket, instance, store: ETCD_URL, local: host.address, host: `h${i}`,
           ...(opts.leaseTtl !== undefined ? { leaseTtl: opts.leaseTtl } : {}),
           ...(docker ? { dockerSocket: docker.socket } : {}),
+          ...(opts.weftArgs ? { extraArgs: opts.weftArgs } : {}),
         });
         m.hosts.push({ name: `h${i}`, host, driver, socket, instance, daemon, ...(docker ? { docker } : {}) });
       }
@@ -205,6 +206,14 @@ export class MultiHostLab {
   /** `weft peers ls --json` run inside a host's namespace (the only place etcd is reachable). */
   async peersLs(h: WeftHost): Promise<{ hosts: { name: string; address: string; endpoints: number }[]; endpoints: { id: string; host: string; address: string; vtep: string | null; live: boolean }[] }> {
     return JSON.parse(await weft(h, ['peers', 'ls', '--store', ETCD_URL, '--json']));
+  }
+
+  /** Every key in etcd with its value. */
+  async etcdPairs(): Promise<Map<string, string>> {
+    const lines = (await sh(['ip', 'netns', 'exec', this.ul, 'etcdctl', '--endpoints', `http://${ETCD_ADDRESS}:2379`, 'get', '', '--prefix'])).split('\n');
+    const out = new Map<string, string>();
+    for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i]!, lines[i + 1]!);
+    return out;
   }
 
   async destroy(): Promise<void> {

@@ -16,6 +16,7 @@ import type { NetworkDriver } from '../../src/cnm/driver.js';
 import { type EndpointRecord, type NetworkRecord, linkName, ownsLinkName } from '../../src/cnm/model.js';
 import { Ipam, LOCAL_SPACE } from '../../src/cnm/ipam.js';
 import { EmbeddedStore } from '../../src/control/embedded-store.js';
+import type { KvStore, WatchEvent } from '../../src/control/store.js';
 import { PluginServer } from '../../src/plugin/server.js';
 import { reconcileWithDocker } from '../../src/daemon/docker-reconcile.js';
 
@@ -217,6 +218,70 @@ test('reconciliation with Docker releases networks, endpoints, addresses and poo
   await controller.deleteNetwork(keep);
   await ipam.releasePool(pk.id);
   assert.deepEqual(await keys(''), []);
+});
+
+/** The embedded store under another kind: what a shared (etcd) store looks like to the reconciliation. */
+class SharedStore implements KvStore {
+  readonly kind = 'etcd';
+  constructor(private readonly inner: KvStore) {}
+  get(key: string) { return this.inner.get(key); }
+  list(prefix: string) { return this.inner.list(prefix); }
+  put(key: string, value: string) { return this.inner.put(key, value); }
+  create(key: string, value: string) { return this.inner.create(key, value); }
+  delete(key: string) { return this.inner.delete(key); }
+  watch(prefix: string, onEvent: (e: WatchEvent) => void, onResync?: () => void) { return this.inner.watch(prefix, onEvent, onResync); }
+  close() { return this.inner.close(); }
+}
+
+test('with a shared store, a host releases only its own endpoints its Docker no longer lists, with their address claims', async () => {
+  const sdir = mkdtempSync(join(tmpdir(), 'weft-shared-'));
+  const inner = EmbeddedStore.open(join(sdir, 'state'));
+  const shared = new SharedStore(inner);
+  const drivers = () => [new NullDriver('overlay'), new NullDriver('bridge'), new NullDriver('macvlan')];
+  const h1 = new Controller(shared, drivers(), undefined, 'h1');
+  const h2 = new Controller(shared, drivers(), undefined, 'h2');
+  try {
+    const net = 'c1'.repeat(32);
+    const other = 'c2'.repeat(32);
+    const pool = await h1.ipam.requestPool({ space: LOCAL_SPACE, pool: '198.19.58.0/24', v6: false });
+    const pool2 = await h1.ipam.requestPool({ space: LOCAL_SPACE, pool: '198.19.59.0/24', v6: false });
+    await h1.createNetwork({ id: net, options: {}, internal: false, ipv6: false, ipv4: [{ pool: '198.19.58.0/24', gateway: '198.19.58.1/24', aux: {} }], ipv6Subnets: [] });
+    await h1.createNetwork({ id: other, options: {}, internal: false, ipv6: false, ipv4: [{ pool: '198.19.59.0/24', gateway: '198.19.59.1/24', aux: {} }], ipv6Subnets: [] });
+    const ep = async (c: Controller, nid: string, poolId: string, id: string) => {
+      const address = await c.ipam.requestAddress(poolId, undefined);
+      await c.createEndpoint(nid, id, { address, addressV6: '', mac: '' });
+      await c.join(nid, id, '/var/run/docker/netns/x');
+      return address.split('/')[0]!;
+    };
+    const live = 'e5'.repeat(32);
+    const stale = 'e6'.repeat(32);
+    const theirs = 'e7'.repeat(32);
+    const unseen = 'e8'.repeat(32);
+    await ep(h1, net, pool.id, live);
+    const staleIp = await ep(h1, net, pool.id, stale);
+    const theirIp = await ep(h2, net, pool.id, theirs);
+    await ep(h1, other, pool2.id, unseen);
+    // h1's Docker lists `live` on `net` and does not show `other` at all.
+    const view = { networks: new Map([[net, new Set([live])]]), subnets: new Map() };
+    assert.deepEqual(await reconcileWithDocker(h1, view, 60_000), { networks: [], endpoints: [], addresses: [], pools: [] }, 'nothing younger than the grace period');
+    const r = await reconcileWithDocker(h1, view, 1000, Date.now() + 2000);
+    assert.deepEqual(r, { networks: [], endpoints: [stale], addresses: [`${pool.id}:${staleIp}`], pools: [] });
+    assert.deepEqual((await h1.endpoints()).map((e) => e.id).sort(), [live, theirs, unseen].sort(), "h2's endpoint and those of a network h1's Docker does not show stay");
+    assert.ok((await h1.ipam.claims(pool.id)).has(theirIp));
+    // A stale endpoint whose address went back and was handed out again: the newer claim is not its own.
+    const again = 'e9'.repeat(32);
+    await h1.createEndpoint(net, again, { address: `${staleIp}/24`, addressV6: '', mac: '' });
+    const rec = JSON.parse((await inner.get(`endpoints/${again}`))!) as EndpointRecord;
+    await inner.put(`endpoints/${again}`, JSON.stringify({ ...rec, created: Date.now() - 10_000 }));
+    await h1.ipam.requestAddress(pool.id, staleIp);
+    const r2 = await reconcileWithDocker(h1, view, 1000, Date.now() + 31_000);
+    assert.deepEqual(r2.endpoints, [again]);
+    assert.deepEqual(r2.addresses, [], 'the claim is newer than the endpoint');
+    assert.ok((await h1.ipam.claims(pool.id)).has(staleIp));
+  } finally {
+    await inner.close();
+    rmSync(sdir, { recursive: true, force: true });
+  }
 });
 
 test('store back-off: exponential with jitter in the upper half, capped at 30 s', async () => {

@@ -1,0 +1,59 @@
+/**
+ * Stale records with etcd, against a real dockerd (docs/state.md): weft is
+ * killed while Docker removes containers, so some DeleteEndpoint and
+ * ReleaseAddress replies are lost and Docker moves on. The host's
+ * reconciliation with its own Docker deletes its endpoint records Docker no
+ * longer has and releases their addresses, so etcd, which every other host
+ * programs its peers and DNS from, keeps nothing of the removed containers.
+ */
+import { after, before, test } from 'node:test';
+import { BUSYBOX, dockerSkipReason } from '../support/docker.js';
+import { etcdSkipReason } from '../support/etcd.js';
+import { rootSkipReason } from '../support/lab.js';
+import { MultiHostLab, sleep, until } from './multihost-lab.js';
+
+const SUBNET = '198.19.72.0/24';
+const skip = rootSkipReason() ?? (await etcdSkipReason()) ?? (await dockerSkipReason());
+
+let m: MultiHostLab;
+
+before(async () => {
+  if (skip) return;
+  m = await MultiHostLab.create(1, { docker: true, weftArgs: ['--docker-reconcile', '2'] });
+});
+
+after(async () => {
+  await m?.destroy();
+});
+
+test("kill -9 while Docker removes containers, 10 rounds: the host's endpoint records and addresses in etcd follow its Docker", { skip }, async (t) => {
+  const h = m.hosts[0]!;
+  const docker = h.docker!;
+  const net = 'sburst';
+  await docker.docker(['network', 'create', '-d', h.driver, '--ipam-driver', h.driver, '--subnet', SUBNET, net]);
+  // What etcd holds for this network's containers: endpoint records and address claims (not the gateway's
+  // or the host's own ingress leg's).
+  const left = async () => [...(await m.etcdPairs())].filter(([k, v]) =>
+    (k.includes('endpoints/') && !v.includes('"ingress":true'))
+    || (k.includes('ipam/addrs/') && k.includes('198.19.72.0') && !/"owner":"(gateway|ingress)/.test(v))).map(([k]) => k);
+  try {
+    for (let round = 0; round < 10; round++) {
+      const names = Array.from({ length: 6 }, (_, i) => `s${round}x${i}`);
+      await Promise.all(names.map((n) => docker.docker(['run', '-d', '--name', n, '--network', net, BUSYBOX, 'sleep', '600'])));
+      const rm = Promise.all(names.map((n) => docker.tryDocker(['rm', '-f', n], { timeoutMs: 120_000 })));
+      await sleep(Math.random() * 1500);
+      await h.daemon.kill();
+      await h.daemon.start();
+      await rm;
+      let rest: string[] = [];
+      await until(`round ${round}: etcd holds only what Docker has`, async () => (rest = await left()).length === 0, 60_000, 250)
+        .catch((err: Error) => { throw new Error(`${err.message}: ${rest.join(' ')}`); });
+    }
+  } finally {
+    const ctrs = (await docker.tryDocker(['ps', '-aq', '--filter', `network=${net}`])).stdout.split('\n').filter(Boolean);
+    if (ctrs.length) await docker.tryDocker(['rm', '-f', ...ctrs]);
+    await docker.tryDocker(['network', 'rm', net]);
+  }
+  const released = h.daemon.log().split('\n').filter((l) => l.includes('released what Docker no longer has')).length;
+  t.diagnostic(`reconciliation runs that released stale records: ${released}`);
+});
