@@ -98,7 +98,7 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
         if (ep.ingress || ep.host !== c.hostName || eps.has(ep.id) || ep.created === undefined || !stale(ep)) continue;
         await c.deleteEndpoint(n.id, ep.id);
         out.endpoints.push(ep.id);
-        out.addresses.push(...await releaseClaimsOf(c, ep, ep.created));
+        out.addresses.push(...await releaseClaimsOf(c, ep));
       }
     }
     return out;
@@ -136,12 +136,13 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
 }
 
 /**
- * Releases the claims of a stale endpoint's addresses made no later than
- * `created` and held by no other endpoint record (the address went back and
- * was handed out again); `pool:ip` of each.
+ * Releases the claims of a stale endpoint's addresses made no later than the
+ * endpoint and held by no other endpoint record (else the address went back
+ * and was handed out again); `pool:ip` of each.
  */
-async function releaseClaimsOf(c: Controller, ep: EndpointRecord, created: number): Promise<string[]> {
+async function releaseClaimsOf(c: Controller, ep: EndpointRecord): Promise<string[]> {
   const out: string[] = [];
+  const created = ep.created ?? 0;
   const held = new Set((await c.endpoints(ep.networkId)).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
   const ips = [ep.address, ep.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!).filter((ip) => !held.has(ip));
   if (ips.length === 0) return out;
