@@ -51,6 +51,17 @@ async function vtep(a: LabHost, b: LabHost, extra: string[]): Promise<{ stop(): 
 const ping = (h: LabHost, to: string, count = 2) =>
   run(['ip', 'netns', 'exec', h.netns, 'busybox', 'ping', '-c', String(count), '-W', '2', to], { timeoutMs: 20_000 });
 
+/**
+ * A ping, tried up to three times. busybox gives the first reply 2 s (-W), and two CI runs saw the
+ * first kernel -> weft ping lose both packets while other tests loaded the host (not reproduced here,
+ * with or without CPU hogs; the cause is open). A path that does not work fails all three.
+ */
+async function pingWorks(h: LabHost, to: string): Promise<Awaited<ReturnType<typeof ping>>> {
+  let r = await ping(h, to);
+  for (let i = 0; i < 2 && r.code !== 0; i++) r = await ping(h, to);
+  return r;
+}
+
 test('weft vtep run --peer answers the kernel\'s ARP and floods to the peer; --bum drop does not', { skip, timeout: 120_000 }, async () => {
   const lab = await Lab.create();
   try {
@@ -66,8 +77,8 @@ test('weft vtep run --peer answers the kernel\'s ARP and floods to the peer; --b
     await sh(['bridge', '-n', b.netns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', 'vx0', 'dst', a.address]);
 
     const v = await vtep(a, b, []);
-    const fromKernel = await ping(b, '198.19.0.1');
-    const fromWeft = await ping(a, '198.19.0.2');
+    const fromKernel = await pingWorks(b, '198.19.0.1');
+    const fromWeft = await pingWorks(a, '198.19.0.2');
     const stats = await v.stop();
     assert.equal(fromKernel.code, 0, `kernel -> weft: ${fromKernel.stdout}${fromKernel.stderr}`);
     assert.equal(fromWeft.code, 0, `weft -> kernel: ${fromWeft.stdout}${fromWeft.stderr}`);
