@@ -80,8 +80,8 @@ test('weft vtep run --peer answers the kernel\'s ARP and floods to the peer; --b
     const fromKernel = await pingWorks(b, '198.19.0.1');
     const fromWeft = await pingWorks(a, '198.19.0.2');
     const stats = await v.stop();
-    assert.equal(fromKernel.code, 0, `kernel -> weft: ${fromKernel.stdout}${fromKernel.stderr}`);
-    assert.equal(fromWeft.code, 0, `weft -> kernel: ${fromWeft.stdout}${fromWeft.stderr}`);
+    assert.equal(fromKernel.code, 0, `kernel -> weft: ${fromKernel.stdout}${fromKernel.stderr}; VTEP counters ${JSON.stringify(stats.counters)}`);
+    assert.equal(fromWeft.code, 0, `weft -> kernel: ${fromWeft.stdout}${fromWeft.stderr}; VTEP counters ${JSON.stringify(stats.counters)}`);
     const counters = stats.counters as Record<string, number>;
     assert.ok(counters.tx_flooded! > 0, `flooded to the peer: ${JSON.stringify(counters)}`);
     assert.deepEqual((stats.fdb as { flood: string[]; peers: string[] }).flood, [b.address]);
