@@ -77,17 +77,3 @@ f.features['tx-checksum-ip-generic'].enable = False
 e.set_features('${host.underlay}', f)`;
   await sh(['ip', 'netns', 'exec', host.netns, '/usr/bin/python3', '-c', py]);
 }
-
-/**
- * Turns GRO on for a lab host's underlay veth. A veth runs no GRO (and
- * so no UDP_GRO for sockets) unless this feature is set, which gives
- * its receive side a NAPI context (Linux 5.13+), like a real NIC.
- */
-export async function underlayGro(host: LabHost, on = true): Promise<void> {
-  const py = `from pyroute2.ethtool import Ethtool
-e = Ethtool()
-f = e.get_features('${host.underlay}')
-f.features['rx-gro'].enable = ${on ? 'True' : 'False'}
-e.set_features('${host.underlay}', f)`;
-  await sh(['ip', 'netns', 'exec', host.netns, '/usr/bin/python3', '-c', py]);
-}
