@@ -72,6 +72,11 @@ export class Controller {
     return [...(await this.store.list('networks/')).values()].map((v) => JSON.parse(v) as NetworkRecord);
   }
 
+  /** The IDs this host's Docker knows weft network `nid` by (a shared store maps other IDs to it). */
+  async dockerNetworkIds(nid: string): Promise<string[]> {
+    return [nid];
+  }
+
   async network(id: string): Promise<NetworkRecord> {
     const v = await this.store.get(`networks/${id}`);
     if (!v) throw new NetworkNotFoundError(id);

@@ -24,11 +24,21 @@ export interface PoolRecord {
   created?: number;
 }
 
-/** What an address key holds: who asked (gateway, endpoint, an owner ID), the MAC Docker sent, when. */
+/** What an address key holds: who asked (gateway, endpoint, an owner ID), the MAC Docker sent, when, and (shared stores) which host's Docker asked. */
 export interface AddressClaim {
   owner: string;
   mac?: string;
   t?: number;
+  host?: string;
+}
+
+export interface RequestAddressOptions {
+  gateway?: boolean;
+  aux?: boolean;
+  owner?: string;
+  mac?: string;
+  /** Recorded in the claim: the host whose Docker asked (shared stores). */
+  host?: string;
 }
 
 export interface IpamOptions {
@@ -170,10 +180,12 @@ export class Ipam {
    * gateway, a request carrying a MAC the address that MAC already holds, a
    * specific address the same address when the same owner and MAC hold it.
    */
-  async requestAddress(poolId: string, address: string | undefined, opts: { gateway?: boolean; aux?: boolean; owner?: string; mac?: string } = {}): Promise<string> {
+  async requestAddress(poolId: string, address: string | undefined, opts: RequestAddressOptions = {}): Promise<string> {
     const pool = await this.pool(poolId);
     const cidr = parseCidr(pool.pool);
-    const claim: AddressClaim = { owner: opts.owner ?? (opts.gateway ? 'gateway' : opts.aux ? 'aux' : 'endpoint'), ...(opts.mac ? { mac: opts.mac } : {}), t: Date.now() };
+    const claim: AddressClaim = {
+      owner: opts.owner ?? (opts.gateway ? 'gateway' : opts.aux ? 'aux' : 'endpoint'), ...(opts.mac ? { mac: opts.mac } : {}), t: Date.now(), ...(opts.host ? { host: opts.host } : {}),
+    };
     const owner = JSON.stringify(claim);
     const held = (opts.gateway || opts.mac) ? [...(await this.claims(poolId))].find(([, c]) => c.owner === claim.owner && (opts.gateway || c.mac === opts.mac)) : undefined;
     if (address) {

@@ -66,6 +66,12 @@ export class GlobalController extends Controller {
     return out;
   }
 
+  /** The network's own ID (its creator's, and every host's in swarm) and this host's Docker ID for it when adopted. */
+  override async dockerNetworkIds(nid: string): Promise<string[]> {
+    const here = (await this.memberships(nid)).filter((m) => m.host === this.hostName).map((m) => m.dockerId);
+    return [...new Set([nid, ...here])];
+  }
+
   override async network(id: string): Promise<NetworkRecord> {
     return super.network(await this.canonicalId(id));
   }

@@ -10,7 +10,7 @@
  */
 import type { KvStore } from './store.js';
 import { IpamError } from '../errors.js';
-import { DEFAULT_IPAM_OPTIONS, Ipam, type IpamOptions, LOCAL_SPACE, type PoolRecord } from '../cnm/ipam.js';
+import { DEFAULT_IPAM_OPTIONS, Ipam, type IpamOptions, LOCAL_SPACE, type PoolRecord, type RequestAddressOptions } from '../cnm/ipam.js';
 import { bigintToIp, formatCidr, ipToBigint, parseCidr } from '../cnm/cidr.js';
 
 const holdersPrefix = (poolId: string) => `ipam/holders/${encodeURIComponent(poolId)}/`;
@@ -52,7 +52,7 @@ export class SharedIpam extends Ipam {
     await super.releasePool(id);
   }
 
-  override async requestAddress(poolId: string, address: string | undefined, opts: { gateway?: boolean; owner?: string } = {}): Promise<string> {
+  override async requestAddress(poolId: string, address: string | undefined, opts: RequestAddressOptions = {}): Promise<string> {
     if (opts.gateway) {
       const pool = await this.pool(poolId);
       const cidr = parseCidr(pool.pool);
@@ -63,7 +63,7 @@ export class SharedIpam extends Ipam {
       const owner = await this.kv.get(addrKey(poolId, canonicalIp(ip)));
       if (owner && (JSON.parse(owner) as { owner?: string }).owner === 'gateway') return `${canonicalIp(ip)}/${cidr.prefix}`;
     }
-    return super.requestAddress(poolId, address, opts);
+    return super.requestAddress(poolId, address, { ...opts, host: this.holder });
   }
 
   override async releaseAddress(poolId: string, address: string): Promise<void> {

@@ -11,8 +11,9 @@
  *
  * With a shared store (etcd) other hosts' dockerds own the rest of the
  * state, so only this host's endpoints are judged, each against this host's
- * Docker, and only on networks this Docker shows (a host may hold a weft
- * network its Docker never created). A stale endpoint goes with the address
+ * Docker (under the ID it knows the network by, which differs from the
+ * creator's for an adopted global network), and only on networks this
+ * Docker shows (a host may hold a weft network its Docker never created). A stale endpoint goes with the address
  * claimed for it: the claim of its address that is not newer than the
  * endpoint (a newer one was handed out again, after a release).
  */
@@ -25,6 +26,7 @@ import type { Logger } from './log.js';
 interface DockerNetwork {
   Id: string;
   Driver?: string;
+  Scope?: string;
   IPAM?: { Driver?: string; Config?: { Subnet?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> | null }[] | null };
   Containers?: Record<string, { EndpointID?: string; IPv4Address?: string; IPv6Address?: string }> | null;
 }
@@ -38,6 +40,17 @@ export interface DockerView {
 
 const bare = (a: string | undefined) => (a ? a.split('/')[0]! : '');
 
+/** Adds what Docker holds in each subnet of `n`: its containers' addresses, the gateway, the aux addresses. */
+function addHeld(view: DockerView, n: DockerNetwork): void {
+  const held = Object.values(n.Containers ?? {}).flatMap((c) => [bare(c.IPv4Address), bare(c.IPv6Address)]);
+  for (const cfg of n.IPAM?.Config ?? []) {
+    if (!cfg.Subnet) continue;
+    const set = view.subnets.get(cfg.Subnet) ?? new Set<string>();
+    for (const a of [...held, bare(cfg.Gateway), ...Object.values(cfg.AuxiliaryAddresses ?? {}).map(bare)]) if (a) set.add(a);
+    view.subnets.set(cfg.Subnet, set);
+  }
+}
+
 export async function readDockerView(socket: string, driver: string): Promise<DockerView> {
   const list = await dockerGetJson<DockerNetwork[]>(socket, '/networks');
   const view: DockerView = { networks: new Map(), subnets: new Map() };
@@ -46,30 +59,35 @@ export async function readDockerView(socket: string, driver: string): Promise<Do
     const n = await dockerGetJson<DockerNetwork>(socket, `/networks/${encodeURIComponent(summary.Id)}`);
     const containers = Object.values(n.Containers ?? {});
     if (n.Driver === driver) view.networks.set(n.Id, new Set(containers.map((c) => c.EndpointID ?? '')));
-    if (n.IPAM?.Driver !== driver) continue;
-    const held = [...containers.flatMap((c) => [bare(c.IPv4Address), bare(c.IPv6Address)])];
-    for (const cfg of n.IPAM.Config ?? []) {
-      if (!cfg.Subnet) continue;
-      const set = view.subnets.get(cfg.Subnet) ?? new Set<string>();
-      for (const a of [...held, bare(cfg.Gateway), ...Object.values(cfg.AuxiliaryAddresses ?? {}).map(bare)]) if (a) set.add(a);
-      view.subnets.set(cfg.Subnet, set);
-    }
+    if (n.IPAM?.Driver === driver) addHeld(view, n);
   }
   return view;
 }
 
-/** A shared store's view: for each network weft has, the endpoint IDs this host's Docker lists there (absent: Docker does not show it). */
-export async function readDockerEndpoints(socket: string, networkIds: string[]): Promise<DockerView> {
+/**
+ * A shared store's view: for each weft network, the endpoint IDs this host's
+ * Docker lists under any of the IDs it knows the network by (`dockerIds`);
+ * absent when Docker shows none of them. Subnets: what Docker holds in
+ * those of its networks outside swarm (in swarm the managers allocate
+ * addresses, VIPs and tasks of other nodes included, so this host's Docker
+ * does not see them all).
+ */
+export async function readDockerEndpoints(socket: string, dockerIds: Map<string, string[]>): Promise<DockerView> {
   const view: DockerView = { networks: new Map(), subnets: new Map() };
-  for (const id of networkIds) {
-    let n: DockerNetwork;
-    try {
-      n = await dockerGetJson<DockerNetwork>(socket, `/networks/${encodeURIComponent(id)}`);
-    } catch (err) {
-      if (err instanceof DockerApiError && err.status === 404) continue;
-      throw err;
+  for (const [nid, ids] of dockerIds) {
+    for (const id of ids) {
+      let n: DockerNetwork;
+      try {
+        n = await dockerGetJson<DockerNetwork>(socket, `/networks/${encodeURIComponent(id)}`);
+      } catch (err) {
+        if (err instanceof DockerApiError && err.status === 404) continue;
+        throw err;
+      }
+      const eps = view.networks.get(nid) ?? new Set<string>();
+      for (const c of Object.values(n.Containers ?? {})) eps.add(c.EndpointID ?? '');
+      view.networks.set(nid, eps);
+      if (n.Scope !== 'swarm') addHeld(view, n);
     }
-    view.networks.set(n.Id, new Set(Object.values(n.Containers ?? {}).map((c) => c.EndpointID ?? '')));
   }
   return view;
 }
@@ -99,6 +117,17 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
         await c.deleteEndpoint(n.id, ep.id);
         out.endpoints.push(ep.id);
         out.addresses.push(...await releaseClaimsOf(c, ep));
+      }
+    }
+    // Claims this host's Docker made that nothing holds: the lost ReleaseAddress of an endpoint already gone.
+    const recorded = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map(bare));
+    for (const pool of await c.ipam.pools()) {
+      const held = view.subnets.get(pool.pool);
+      if (!held) continue;
+      for (const [ip, claim] of await c.ipam.claims(pool.id)) {
+        if (claim.host !== c.hostName || claim.owner !== 'endpoint' || held.has(ip) || recorded.has(ip) || claim.t === undefined || !old(claim.t, unjoinedGrace)) continue;
+        await c.ipam.releaseAddress(pool.id, ip);
+        out.addresses.push(`${pool.id}:${ip}`);
       }
     }
     return out;
@@ -195,7 +224,7 @@ export class DockerReconciler {
     try {
       view = this.c.store.kind === 'embedded'
         ? await readDockerView(this.opts.socket, this.opts.driver)
-        : await readDockerEndpoints(this.opts.socket, (await this.c.networks()).map((n) => n.id));
+        : await readDockerEndpoints(this.opts.socket, new Map(await Promise.all((await this.c.networks()).map(async (n) => [n.id, await this.c.dockerNetworkIds(n.id)] as const))));
     } catch (err) {
       if (this.#reachable !== false) this.opts.log({ msg: 'cannot read Docker\'s view; reconciling with Docker paused', socket: this.opts.socket, error: (err as Error).message });
       this.#reachable = false;

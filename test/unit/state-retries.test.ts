@@ -233,7 +233,7 @@ class SharedStore implements KvStore {
   close() { return this.inner.close(); }
 }
 
-test('with a shared store, a host releases only its own endpoints its Docker no longer lists, with their address claims', async () => {
+test('with a shared store, a host releases only its own endpoints and address claims its Docker no longer has', async () => {
   const sdir = mkdtempSync(join(tmpdir(), 'weft-shared-'));
   const inner = EmbeddedStore.open(join(sdir, 'state'));
   const shared = new SharedStore(inner);
@@ -261,8 +261,12 @@ test('with a shared store, a host releases only its own endpoints its Docker no 
     const staleIp = await ep(h1, net, pool.id, stale);
     const theirIp = await ep(h2, net, pool.id, theirs);
     await ep(h1, other, pool2.id, unseen);
+    // Claims with no endpoint record: h1's Docker asked for two (it holds one), h2's for one.
+    const leaked = (await h1.ipam.requestAddress(pool.id, undefined, { host: 'h1' })).split('/')[0]!;
+    const heldByDocker = (await h1.ipam.requestAddress(pool.id, undefined, { host: 'h1' })).split('/')[0]!;
+    await h1.ipam.requestAddress(pool.id, undefined, { host: 'h2' });
     // h1's Docker lists `live` on `net` and does not show `other` at all.
-    const view = { networks: new Map([[net, new Set([live])]]), subnets: new Map() };
+    const view = { networks: new Map([[net, new Set([live])]]), subnets: new Map([['198.19.58.0/24', new Set(['198.19.58.1', heldByDocker])]]) };
     assert.deepEqual(await reconcileWithDocker(h1, view, 60_000), { networks: [], endpoints: [], addresses: [], pools: [] }, 'nothing younger than the grace period');
     const r = await reconcileWithDocker(h1, view, 1000, Date.now() + 2000);
     assert.deepEqual(r, { networks: [], endpoints: [stale], addresses: [`${pool.id}:${staleIp}`], pools: [] });
@@ -276,8 +280,10 @@ test('with a shared store, a host releases only its own endpoints its Docker no 
     await h1.ipam.requestAddress(pool.id, staleIp);
     const r2 = await reconcileWithDocker(h1, view, 1000, Date.now() + 31_000);
     assert.deepEqual(r2.endpoints, [again]);
-    assert.deepEqual(r2.addresses, [], 'the claim is newer than the endpoint');
-    assert.ok((await h1.ipam.claims(pool.id)).has(staleIp));
+    assert.deepEqual(r2.addresses, [`${pool.id}:${leaked}`], "again's claim is newer than it; after the longer grace, h1's claim nothing holds");
+    const claims = await h1.ipam.claims(pool.id);
+    assert.ok(claims.has(staleIp) && claims.has(heldByDocker) && !claims.has(leaked));
+    assert.equal([...claims.values()].filter((c) => c.host === 'h2').length, 1, "h2's claim is h2's to judge");
   } finally {
     await inner.close();
     rmSync(sdir, { recursive: true, force: true });
