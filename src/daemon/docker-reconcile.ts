@@ -108,30 +108,7 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
   const old = (t: number | undefined, grace = graceMs) => t === undefined || now - t >= grace;
   const unjoinedGrace = graceMs === 0 ? 0 : Math.max(graceMs * UNJOINED_GRACE_FACTOR, UNJOINED_GRACE_MIN_MS);
   const stale = (ep: EndpointRecord) => (ep.sandboxKey ? old(Math.max(ep.created ?? 0, ep.joined ?? 0)) : old(ep.created, unjoinedGrace));
-  if (c.store.kind !== 'embedded') {
-    for (const n of await c.networks()) {
-      const eps = view.networks.get(n.id);
-      if (!eps) continue;
-      for (const ep of await c.endpoints(n.id)) {
-        if (ep.ingress || ep.host !== c.hostName || eps.has(ep.id) || ep.created === undefined || !stale(ep)) continue;
-        await c.deleteEndpoint(n.id, ep.id);
-        out.endpoints.push(ep.id);
-        out.addresses.push(...await releaseClaimsOf(c, ep));
-      }
-    }
-    // Claims this host's Docker made that nothing holds: the lost ReleaseAddress of an endpoint already gone.
-    const recorded = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map(bare));
-    for (const pool of await c.ipam.pools()) {
-      const held = view.subnets.get(pool.pool);
-      if (!held) continue;
-      for (const [ip, claim] of await c.ipam.claims(pool.id)) {
-        if (claim.host !== c.hostName || claim.owner !== 'endpoint' || held.has(ip) || recorded.has(ip) || claim.t === undefined || !old(claim.t, unjoinedGrace)) continue;
-        await c.ipam.releaseAddress(pool.id, ip);
-        out.addresses.push(`${pool.id}:${ip}`);
-      }
-    }
-    return out;
-  }
+  if (c.store.kind !== 'embedded') return reconcileThisHost(c, view, stale, (t) => old(t, unjoinedGrace));
   for (const n of await c.networks()) {
     const eps = view.networks.get(n.id);
     if (!eps) {
@@ -157,6 +134,36 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
     const ofEndpoints = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
     for (const [ip, claim] of await c.ipam.claims(pool.id)) {
       if (held.has(ip) || ofEndpoints.has(ip) || claim.owner === 'gateway' || claim.owner.startsWith('ingress-') || !old(claim.t)) continue;
+      await c.ipam.releaseAddress(pool.id, ip);
+      out.addresses.push(`${pool.id}:${ip}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Shared stores: what this host's Docker made and no longer has, endpoints
+ * (`stale`) and address claims nothing holds (`oldClaim`: past the longer grace).
+ */
+async function reconcileThisHost(c: Controller, view: DockerView, stale: (ep: EndpointRecord) => boolean, oldClaim: (t: number) => boolean): Promise<DockerReconcileResult> {
+  const out: DockerReconcileResult = { networks: [], endpoints: [], addresses: [], pools: [] };
+  for (const n of await c.networks()) {
+    const eps = view.networks.get(n.id);
+    if (!eps) continue;
+    for (const ep of await c.endpoints(n.id)) {
+      if (ep.ingress || ep.host !== c.hostName || eps.has(ep.id) || ep.created === undefined || !stale(ep)) continue;
+      await c.deleteEndpoint(n.id, ep.id);
+      out.endpoints.push(ep.id);
+      out.addresses.push(...await releaseClaimsOf(c, ep));
+    }
+  }
+  // Claims this host's Docker made that nothing holds: the lost ReleaseAddress of an endpoint already gone.
+  const recorded = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map(bare));
+  for (const pool of await c.ipam.pools()) {
+    const held = view.subnets.get(pool.pool);
+    if (!held) continue;
+    for (const [ip, claim] of await c.ipam.claims(pool.id)) {
+      if (claim.host !== c.hostName || claim.owner !== 'endpoint' || held.has(ip) || recorded.has(ip) || claim.t === undefined || !oldClaim(claim.t)) continue;
       await c.ipam.releaseAddress(pool.id, ip);
       out.addresses.push(`${pool.id}:${ip}`);
     }
