@@ -53,8 +53,9 @@ test("kill -9 while Docker removes containers, 10 rounds: the host's endpoint re
       await h.daemon.kill();
       await h.daemon.start();
       await rm;
+      // An address whose ReleaseAddress was lost goes after the longer grace (30 s with --docker-reconcile 2).
       let rest: string[] = [];
-      await until(`round ${round}: etcd holds only what Docker has`, async () => (rest = await left()).length === 0, 60_000, 250)
+      await until(`round ${round}: etcd holds only what Docker has`, async () => (rest = await left()).length === 0, 90_000, 250)
         .catch((err: Error) => { throw new Error(`${err.message}: ${rest.join(' ')}`); });
     }
     const pairs = await m.etcdPairs();
