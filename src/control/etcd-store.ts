@@ -246,6 +246,8 @@ export class EtcdStore implements KvStore {
   readonly ns: Namespace;
   /** Live watches: cancelled before the client closes (etcd3 would retry them forever). */
   #watches = new Set<() => void>();
+  /** Every LeasedKeys handed out: stopped when the store closes. */
+  readonly #leased = new Set<LeasedKeys>();
 
   private constructor(client: EtcdClient, readonly tls: boolean) {
     this.client = client;
@@ -319,7 +321,9 @@ export class EtcdStore implements KvStore {
   /** Keys bound to a lease of ttlSeconds, kept alive (and re-granted) while this process lives. */
   leasedKeys(ttlSeconds: number, onEvent?: (e: LeaseEvent) => void): LeasedKeys {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 2) throw new InvalidArgumentError(`lease TTL must be a whole number of seconds ≥ 2, got ${ttlSeconds}`);
-    return new LeasedKeys(this, ttlSeconds, onEvent);
+    const keys = new LeasedKeys(this, ttlSeconds, onEvent);
+    this.#leased.add(keys);
+    return keys;
   }
 
   /**
@@ -369,8 +373,12 @@ export class EtcdStore implements KvStore {
     return cancel;
   }
 
+  /** Cancels the watches and stops every LeasedKeys handed out (their keys expire with the TTL), then the client. */
   async close(): Promise<void> {
     for (const cancel of [...this.#watches]) cancel();
+    // A lease left running would retry its re-grant on the closed client for ever (and keep the process alive).
+    for (const keys of this.#leased) await keys.close();
+    this.#leased.clear();
     this.client.close();
   }
 }

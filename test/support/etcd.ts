@@ -64,6 +64,18 @@ export async function etcdSkipReason(): Promise<string | undefined> {
 }
 
 /** Starts one etcd member on 127.0.0.1. */
+/** Whether every thread of pid is stopped (state T in /proc/PID/task/TID/stat); false once it is gone. */
+function allStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+    });
+  } catch {
+    return false;
+  }
+}
+
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   sweepStaleEtcd();
   const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid.toString(36)}-`));
@@ -116,8 +128,13 @@ class Etcd implements EtcdServer {
     return c && c.exitCode === null && c.signalCode === null ? c.pid : undefined;
   }
 
+  /** SIGSTOP, then waits (up to 2 s) until every thread is stopped: delivery is asynchronous, and on a loaded host a request sent at once was answered. */
   pause(): void {
-    if (this.pid) process.kill(this.pid, 'SIGSTOP');
+    const pid = this.pid;
+    if (!pid) return;
+    process.kill(pid, 'SIGSTOP');
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 2000; Date.now() < end && !allStopped(pid);) Atomics.wait(nap, 0, 0, 5);
   }
 
   resume(): void {
