@@ -10,12 +10,14 @@
  * driver call returns).
  *
  * With a shared store (etcd) other hosts' dockerds own the rest of the
- * state, so only this host's endpoints are judged, each against this host's
- * Docker (under the ID it knows the network by, which differs from the
- * creator's for an adopted global network), and only on networks this
- * Docker shows (a host may hold a weft network its Docker never created). A stale endpoint goes with the address
- * claimed for it: the claim of its address that is not newer than the
- * endpoint (a newer one was handed out again, after a release).
+ * state, so a host judges only what its own Docker made, asking it under
+ * the ID it knows each network by (an adopted global network has its own),
+ * and only on networks this Docker shows (a host may hold a weft network its
+ * Docker never created): its stale endpoints go, with the claim of their
+ * address when that claim is not newer than the endpoint (else the address
+ * went back and was handed out again); outside swarm, so do the address
+ * claims its Docker made that nothing holds (a ReleaseAddress lost after its
+ * DeleteEndpoint), after the longer grace. Networks and pools stay.
  */
 import type { Controller } from '../cnm/controller.js';
 import type { EndpointRecord } from '../cnm/model.js';
@@ -39,6 +41,9 @@ export interface DockerView {
 }
 
 const bare = (a: string | undefined) => (a ? a.split('/')[0]! : '');
+
+/** The bare addresses endpoint records hold. */
+const addressesOf = (eps: EndpointRecord[]) => new Set(eps.flatMap((e) => [bare(e.address), bare(e.addressV6)]).filter(Boolean));
 
 /** Adds what Docker holds in each subnet of `n`: its containers' addresses, the gateway, the aux addresses. */
 function addHeld(view: DockerView, n: DockerNetwork): void {
@@ -131,7 +136,7 @@ export async function reconcileWithDocker(c: Controller, view: DockerView, grace
       out.pools.push(pool.id);
       continue;
     }
-    const ofEndpoints = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
+    const ofEndpoints = addressesOf(await c.endpoints());
     for (const [ip, claim] of await c.ipam.claims(pool.id)) {
       if (held.has(ip) || ofEndpoints.has(ip) || claim.owner === 'gateway' || claim.owner.startsWith('ingress-') || !old(claim.t)) continue;
       await c.ipam.releaseAddress(pool.id, ip);
@@ -158,7 +163,7 @@ async function reconcileThisHost(c: Controller, view: DockerView, stale: (ep: En
     }
   }
   // Claims this host's Docker made that nothing holds: the lost ReleaseAddress of an endpoint already gone.
-  const recorded = new Set((await c.endpoints()).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map(bare));
+  const recorded = addressesOf(await c.endpoints());
   for (const pool of await c.ipam.pools()) {
     const held = view.subnets.get(pool.pool);
     if (!held) continue;
@@ -179,8 +184,8 @@ async function reconcileThisHost(c: Controller, view: DockerView, stale: (ep: En
 async function releaseClaimsOf(c: Controller, ep: EndpointRecord): Promise<string[]> {
   const out: string[] = [];
   const created = ep.created ?? 0;
-  const held = new Set((await c.endpoints(ep.networkId)).flatMap((e) => [e.address, e.addressV6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
-  const ips = [ep.address, ep.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!).filter((ip) => !held.has(ip));
+  const held = addressesOf(await c.endpoints(ep.networkId));
+  const ips = [...addressesOf([ep])].filter((ip) => !held.has(ip));
   if (ips.length === 0) return out;
   for (const pool of await c.ipam.pools()) {
     const claims = await c.ipam.claims(pool.id);

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { type EtcdServer, startEtcd } from '../support/etcd.js';
+import { type EtcdServer, etcdPairsIn, startEtcd } from '../support/etcd.js';
 import { type DockerDaemon, pluginSocketPath, removePluginSocket, startDocker, uniquePluginName } from '../support/docker.js';
 import { Lab, type LabHost } from '../support/lab.js';
 import { json, run, sh } from '../support/exec.js';
@@ -209,11 +209,8 @@ export class MultiHostLab {
   }
 
   /** Every key in etcd with its value. */
-  async etcdPairs(): Promise<Map<string, string>> {
-    const lines = (await sh(['ip', 'netns', 'exec', this.ul, 'etcdctl', '--endpoints', `http://${ETCD_ADDRESS}:2379`, 'get', '', '--prefix'])).split('\n');
-    const out = new Map<string, string>();
-    for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i]!, lines[i + 1]!);
-    return out;
+  etcdPairs(): Promise<Map<string, string>> {
+    return etcdPairsIn(this.ul, `http://${ETCD_ADDRESS}:2379`);
   }
 
   async destroy(): Promise<void> {

@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DockerDaemon, installManagedPlugin, startDocker, swarmInit, swarmJoin } from '../support/docker.js';
-import { type EtcdServer, startEtcd } from '../support/etcd.js';
+import { type EtcdServer, etcdPairsIn, startEtcd } from '../support/etcd.js';
 import { Lab, type LabHost } from '../support/lab.js';
 import { sh } from '../support/exec.js';
 
@@ -94,11 +94,8 @@ export class SwarmLab {
     await this.lab.destroy();
   }
 
-  async etcdPairs(): Promise<Map<string, string>> {
-    const lines = (await sh(['ip', 'netns', 'exec', this.ul, 'etcdctl', '--endpoints', `http://${ETCD}:2379`, 'get', '', '--prefix'])).split('\n');
-    const out = new Map<string, string>();
-    for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i]!, lines[i + 1]!);
-    return out;
+  etcdPairs(): Promise<Map<string, string>> {
+    return etcdPairsIn(this.ul, `http://${ETCD}:2379`);
   }
 
   async etcdKeys(): Promise<string[]> {

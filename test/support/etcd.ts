@@ -24,7 +24,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { have, processAlive } from './exec.js';
+import { have, processAlive, sh } from './exec.js';
 
 const DIR_PREFIX = 'weft-etcd-';
 const DIR_RE = /^weft-etcd-([0-9a-z]+)-/;
@@ -63,7 +63,14 @@ export async function etcdSkipReason(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Starts one etcd member on 127.0.0.1. */
+/** Every key with its value, from etcdctl run in `netns` against `endpoint` (http://HOST:PORT). */
+export async function etcdPairsIn(netns: string, endpoint: string): Promise<Map<string, string>> {
+  const lines = (await sh(['ip', 'netns', 'exec', netns, 'etcdctl', '--endpoints', endpoint, 'get', '', '--prefix'])).split('\n');
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i]!, lines[i + 1]!);
+  return out;
+}
+
 /** Whether every thread of pid is stopped (state T in /proc/PID/task/TID/stat); false once it is gone. */
 function allStopped(pid: number): boolean {
   try {
@@ -76,6 +83,7 @@ function allStopped(pid: number): boolean {
   }
 }
 
+/** Starts one etcd member on 127.0.0.1. */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   sweepStaleEtcd();
   const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid.toString(36)}-`));
