@@ -122,6 +122,8 @@ const bench: Benchmark = {
       generate(large, largeN, true);
       notes.push(`and a mixed capture of ${largeN} packets (${statSync(large).size} bytes) for the filtered read at size`);
       const tsharkOk = (r: { ok: boolean; err: string }) => r.ok || /root/.test(r.err);
+      const filtered = `mixed, filter '${RARE_FILTER}'`;
+      const filteredX5 = `mixed x5, filter '${RARE_FILTER}'`;
       const tools: Tool[] = [
         { tool: 'weft trace read', capture: 'uniform', argv: [process.execPath, cli, 'trace', 'read', full], packets: n, ms: [], cpu: [] },
         { tool: 'tcpdump -n -r', capture: 'uniform', argv: ['tcpdump', '-n', '-r', full], packets: n, ms: [], cpu: [] },
@@ -129,10 +131,10 @@ const bench: Benchmark = {
         { tool: 'weft trace read', capture: 'mixed', argv: [process.execPath, cli, 'trace', 'read', mixed], packets: n, ms: [], cpu: [] },
         { tool: 'tcpdump -n -r', capture: 'mixed', argv: ['tcpdump', '-n', '-r', mixed], packets: n, ms: [], cpu: [] },
         { tool: 'tshark -n -r', capture: 'mixed', argv: ['tshark', '-n', '-r', mixedPrefix], packets: tsharkCount, ms: [], cpu: [], okIf: tsharkOk },
-        { tool: 'weft trace read', capture: `mixed, filter '${RARE_FILTER}'`, argv: [process.execPath, cli, 'trace', 'read', mixed, RARE_FILTER], packets: n, ms: [], cpu: [] },
-        { tool: 'tcpdump -n -r', capture: `mixed, filter '${RARE_FILTER}'`, argv: ['tcpdump', '-n', '-r', mixed, RARE_FILTER], packets: n, ms: [], cpu: [] },
-        { tool: 'weft trace read', capture: `mixed x5, filter '${RARE_FILTER}'`, argv: [process.execPath, cli, 'trace', 'read', large, RARE_FILTER], packets: largeN, ms: [], cpu: [] },
-        { tool: 'tcpdump -n -r', capture: `mixed x5, filter '${RARE_FILTER}'`, argv: ['tcpdump', '-n', '-r', large, RARE_FILTER], packets: largeN, ms: [], cpu: [] },
+        { tool: 'weft trace read', capture: filtered, argv: [process.execPath, cli, 'trace', 'read', mixed, RARE_FILTER], packets: n, ms: [], cpu: [] },
+        { tool: 'tcpdump -n -r', capture: filtered, argv: ['tcpdump', '-n', '-r', mixed, RARE_FILTER], packets: n, ms: [], cpu: [] },
+        { tool: 'weft trace read', capture: filteredX5, argv: [process.execPath, cli, 'trace', 'read', large, RARE_FILTER], packets: largeN, ms: [], cpu: [] },
+        { tool: 'tcpdump -n -r', capture: filteredX5, argv: ['tcpdump', '-n', '-r', large, RARE_FILTER], packets: largeN, ms: [], cpu: [] },
       ];
       // Both select the same packets (1 %).
       const selected = (argv: string[]) => String(spawnSync(argv[0]!, argv.slice(1), { maxBuffer: 1 << 26 }).stdout).split('\n').filter(Boolean).length;
@@ -182,8 +184,6 @@ const bench: Benchmark = {
       const row = (tool: string, capture: string) => rows.find((r) => r.tool.startsWith(tool) && r.capture === capture);
       const pps = (tool: string, capture: string) => row(tool, capture)?.pps;
       const cpuMs = (tool: string, capture: string) => row(tool, capture)?.cpu_ms;
-      const filtered = `mixed, filter '${RARE_FILTER}'`;
-      const filteredX5 = `mixed x5, filter '${RARE_FILTER}'`;
       const steady = (tool: string) => {
         const [a, b] = [row(tool, filtered), row(tool, filteredX5)];
         return a && b && b.ms > a.ms ? Math.round((b.packets - a.packets) / ((b.ms - a.ms) / 1000)) : undefined;
